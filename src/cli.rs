@@ -1,0 +1,207 @@
+//! The command line as the user types it: raw flags only. `config` turns them into settings.
+
+use std::path::PathBuf;
+
+use clap::{ArgAction, Args, Parser, Subcommand, ValueEnum};
+
+const AFTER_HELP: &str = "\
+Exit codes: 0 ok, 1 other failure, 2 usage, 3 not found, 4 access denied or no credentials,
+5 integrity (checksum or size mismatch), 6 already exists, 7 network or throttling after retries,
+130 interrupted (SIGINT), 143 terminated (SIGTERM).
+
+Credentials and region come from the standard AWS chain (environment, profiles, SSO, web
+identity, instance roles). A .env file in the working directory is read if present and never
+overrides the real environment.";
+
+#[derive(Debug, Parser)]
+#[command(
+    name = "s3blob",
+    version,
+    about = "Upload and download release artifacts to S3-compatible storage, streamed and verified",
+    long_about = None,
+    after_help = AFTER_HELP,
+    propagate_version = true
+)]
+pub struct Cli {
+    #[command(flatten)]
+    pub global: GlobalArgs,
+
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Debug, Args)]
+pub struct GlobalArgs {
+    /// Bucket to use [env: S3BLOB_BUCKET]
+    #[arg(long, global = true, value_name = "BUCKET")]
+    pub bucket: Option<String>,
+
+    /// AWS region [env: AWS_REGION; default: the profile's, else us-east-1]
+    #[arg(long, global = true, value_name = "REGION")]
+    pub region: Option<String>,
+
+    /// Named profile from ~/.aws/config and ~/.aws/credentials [env: AWS_PROFILE]
+    #[arg(long, global = true, value_name = "NAME")]
+    pub profile: Option<String>,
+
+    /// S3-compatible endpoint, e.g. http://localhost:9000 [env: AWS_ENDPOINT_URL_S3, AWS_ENDPOINT_URL]
+    #[arg(long, global = true, value_name = "URL")]
+    pub endpoint_url: Option<String>,
+
+    /// Bucket addressing: path-style (http://host/bucket/key) or virtual-hosted (http://bucket.host/key);
+    /// auto uses path-style with a custom endpoint [env: S3BLOB_ADDRESSING_STYLE]
+    #[arg(long, global = true, value_enum, value_name = "STYLE")]
+    pub addressing_style: Option<AddressingStyle>,
+
+    /// Attempts per request (and per part or range) before giving up, 1 = no retries
+    /// [env: AWS_MAX_ATTEMPTS; default: 5]
+    #[arg(long, global = true, value_name = "N")]
+    pub max_attempts: Option<u32>,
+
+    /// Print one JSON object on stdout instead of the plain result
+    #[arg(long, global = true)]
+    pub json: bool,
+
+    /// More logging on stderr (-v: debug, -vv: debug including the AWS SDK); RUST_LOG also works
+    #[arg(short, long, global = true, action = ArgAction::Count, conflicts_with = "quiet")]
+    pub verbose: u8,
+
+    /// Print nothing on stderr but errors
+    #[arg(short, long, global = true)]
+    pub quiet: bool,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum AddressingStyle {
+    Auto,
+    Path,
+    Virtual,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Store a local file at s3://BUCKET/SUITE/RELEASE/FILENAME and print that URI
+    #[command(after_help = "Example:\n  s3blob upload --bucket artifacts --suite myapp --release 1.4.2 target/myapp.tar.gz")]
+    Upload(UploadArgs),
+    /// Fetch s3://BUCKET/SUITE/RELEASE/FILENAME to a local file and print its path
+    #[command(after_help = "Example:\n  s3blob download --bucket artifacts --suite myapp --release 1.4.2 --filename myapp.tar.gz -o dist/")]
+    Download(DownloadArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct KeyArgs {
+    /// First part of the key: the product or suite
+    #[arg(long, value_name = "SUITE")]
+    pub suite: String,
+
+    /// Second part of the key: the release or version
+    #[arg(long, value_name = "RELEASE")]
+    pub release: String,
+}
+
+#[derive(Debug, Args)]
+pub struct TuningArgs {
+    /// Size of each part (upload) or range (download), e.g. 8MiB; raised automatically to keep a
+    /// file within 10,000 parts [env: S3BLOB_PART_SIZE; default: 8MiB]
+    #[arg(long, value_name = "SIZE", value_parser = parse_size)]
+    pub part_size: Option<u64>,
+
+    /// Parts or ranges in flight at once [env: S3BLOB_CONCURRENCY; default: 16]
+    #[arg(long, value_name = "N")]
+    pub concurrency: Option<usize>,
+}
+
+#[derive(Debug, Args)]
+pub struct UploadArgs {
+    #[command(flatten)]
+    pub key: KeyArgs,
+
+    /// Last part of the key [default: PATH's file name]
+    #[arg(long, value_name = "FILENAME")]
+    pub filename: Option<String>,
+
+    /// Replace an existing object at the key (otherwise an existing object with different
+    /// content is refused with exit code 6)
+    #[arg(long)]
+    pub overwrite: bool,
+
+    #[command(flatten)]
+    pub tuning: TuningArgs,
+
+    /// The local file to upload
+    #[arg(value_name = "PATH")]
+    pub path: PathBuf,
+}
+
+#[derive(Debug, Args)]
+pub struct DownloadArgs {
+    #[command(flatten)]
+    pub key: KeyArgs,
+
+    /// Last part of the key
+    #[arg(long, value_name = "FILENAME")]
+    pub filename: String,
+
+    /// Where to write: a file path, or an existing directory to write FILENAME into [default: ./FILENAME]
+    #[arg(short, long, value_name = "PATH")]
+    pub output: Option<PathBuf>,
+
+    /// Refuse (exit code 6) instead of replacing an existing local file
+    #[arg(long)]
+    pub no_clobber: bool,
+
+    #[command(flatten)]
+    pub tuning: TuningArgs,
+}
+
+/// Parses a byte size: a plain number of bytes, or a number with a unit
+/// (K/KB/KiB, M/MB/MiB, G/GB/GiB; all binary multiples, case-insensitive).
+pub fn parse_size(s: &str) -> Result<u64, String> {
+    let t = s.trim();
+    let split = t.find(|c: char| !c.is_ascii_digit()).unwrap_or(t.len());
+    let (num, unit) = t.split_at(split);
+    let num: u64 = num
+        .parse()
+        .map_err(|_| format!("{s:?} is not a size; use e.g. 8MiB or 16777216"))?;
+    let mult: u64 = match unit.trim().to_ascii_lowercase().as_str() {
+        "" | "b" => 1,
+        "k" | "kb" | "kib" => 1 << 10,
+        "m" | "mb" | "mib" => 1 << 20,
+        "g" | "gb" | "gib" => 1 << 30,
+        _ => return Err(format!("unknown unit in {s:?}; use B, KiB, MiB or GiB")),
+    };
+    num.checked_mul(mult)
+        .ok_or_else(|| format!("{s:?} is too large"))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use clap::CommandFactory;
+
+    #[test]
+    fn clap_definition_is_valid() {
+        Cli::command().debug_assert();
+    }
+
+    #[test]
+    fn sizes() {
+        let cases: &[(&str, Option<u64>)] = &[
+            ("0", Some(0)),
+            ("5242880", Some(5 << 20)),
+            ("8MiB", Some(8 << 20)),
+            ("8m", Some(8 << 20)),
+            ("16 MB", Some(16 << 20)),
+            ("1GiB", Some(1 << 30)),
+            ("64k", Some(64 << 10)),
+            ("", None),
+            ("MiB", None),
+            ("8TiB", None),
+            ("-1", None),
+            ("99999999999999999999G", None),
+        ];
+        for (s, want) in cases {
+            assert_eq!(parse_size(s).ok(), *want, "{s:?}");
+        }
+    }
+}

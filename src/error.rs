@@ -1,0 +1,162 @@
+//! Every way s3blob can fail, each with its own documented exit code.
+//!
+//! Messages are one line: what failed, on what (bucket, key or path), and what to do about it.
+//! They never carry a credential.
+
+use std::path::Path;
+use std::process::ExitCode;
+
+use crate::key::KeyError;
+use crate::transfer::plan::PlanError;
+
+/// Exit codes, documented in the README's table.
+pub mod code {
+    pub const OK: u8 = 0;
+    pub const OTHER: u8 = 1;
+    pub const USAGE: u8 = 2;
+    pub const NOT_FOUND: u8 = 3;
+    pub const ACCESS: u8 = 4;
+    pub const INTEGRITY: u8 = 5;
+    pub const EXISTS: u8 = 6;
+    pub const NETWORK: u8 = 7;
+    pub const SIGINT: u8 = 130;
+    pub const SIGTERM: u8 = 143;
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    /// A flag, argument or local path the user gave cannot be used as it is.
+    #[error("{0}")]
+    Usage(String),
+    #[error(transparent)]
+    Key(#[from] KeyError),
+    #[error("{0}")]
+    Plan(#[from] PlanError),
+    /// A bucket, object, local file or directory does not exist.
+    #[error("{0}")]
+    NotFound(String),
+    /// Credentials are missing, wrong, or not allowed to do this; or a local permission error.
+    #[error("{0}")]
+    AccessDenied(String),
+    /// The bytes are not the bytes that were stored.
+    #[error("{0}")]
+    Integrity(String),
+    /// The destination exists and s3blob was told not to replace it.
+    #[error("{0}")]
+    AlreadyExists(String),
+    /// The endpoint could not be reached, timed out, or kept failing or throttling after retries.
+    #[error("{0}")]
+    Network(String),
+    /// A signal stopped the transfer; everything it had started was cleaned up.
+    #[error("interrupted by {signal}; nothing was left behind")]
+    Interrupted { signal: Signal },
+    #[error("{0}")]
+    Other(String),
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Signal {
+    Interrupt,
+    Terminate,
+}
+
+impl std::fmt::Display for Signal {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(match self {
+            Signal::Interrupt => "SIGINT",
+            Signal::Terminate => "SIGTERM",
+        })
+    }
+}
+
+impl Error {
+    pub fn exit_code(&self) -> u8 {
+        match self {
+            Error::Usage(_) | Error::Key(_) | Error::Plan(_) => code::USAGE,
+            Error::NotFound(_) => code::NOT_FOUND,
+            Error::AccessDenied(_) => code::ACCESS,
+            Error::Integrity(_) => code::INTEGRITY,
+            Error::AlreadyExists(_) => code::EXISTS,
+            Error::Network(_) => code::NETWORK,
+            Error::Interrupted {
+                signal: Signal::Interrupt,
+            } => code::SIGINT,
+            Error::Interrupted {
+                signal: Signal::Terminate,
+            } => code::SIGTERM,
+            Error::Other(_) => code::OTHER,
+        }
+    }
+
+    /// A local I/O failure on `path` while doing `what` ("read", "create a temporary file in", ...).
+    pub fn local_io(what: &str, path: &Path, err: &std::io::Error) -> Self {
+        use std::io::ErrorKind as K;
+        let p = path.display();
+        match err.kind() {
+            K::NotFound => Error::NotFound(format!("cannot {what} {p}: it does not exist")),
+            K::PermissionDenied | K::ReadOnlyFilesystem => Error::AccessDenied(format!(
+                "cannot {what} {p}: permission denied (check its owner and mode)"
+            )),
+            K::StorageFull | K::QuotaExceeded => Error::Other(format!(
+                "cannot {what} {p}: no space left on the device (free space and retry)"
+            )),
+            _ => Error::Other(format!("cannot {what} {p}: {err}")),
+        }
+    }
+}
+
+impl From<Error> for ExitCode {
+    fn from(err: Error) -> Self {
+        ExitCode::from(err.exit_code())
+    }
+}
+
+/// Flattens a message to one line: messages from servers may carry newlines.
+pub fn one_line(s: &str) -> String {
+    s.split_whitespace().collect::<Vec<_>>().join(" ")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_kind_has_its_own_code() {
+        let errors = [
+            Error::Other(String::new()),
+            Error::Usage(String::new()),
+            Error::NotFound(String::new()),
+            Error::AccessDenied(String::new()),
+            Error::Integrity(String::new()),
+            Error::AlreadyExists(String::new()),
+            Error::Network(String::new()),
+            Error::Interrupted {
+                signal: Signal::Interrupt,
+            },
+            Error::Interrupted {
+                signal: Signal::Terminate,
+            },
+        ];
+        let codes: Vec<u8> = errors.iter().map(Error::exit_code).collect();
+        assert_eq!(codes, [1, 2, 3, 4, 5, 6, 7, 130, 143]);
+    }
+
+    #[test]
+    fn local_io_kinds() {
+        let p = Path::new("/x");
+        let e = |k| std::io::Error::from(k);
+        use std::io::ErrorKind as K;
+        assert_eq!(Error::local_io("read", p, &e(K::NotFound)).exit_code(), 3);
+        assert_eq!(Error::local_io("read", p, &e(K::PermissionDenied)).exit_code(), 4);
+        assert_eq!(Error::local_io("read", p, &e(K::Other)).exit_code(), 1);
+        assert_eq!(
+            Error::local_io("read", p, &e(K::NotFound)).to_string(),
+            "cannot read /x: it does not exist"
+        );
+    }
+
+    #[test]
+    fn one_line_flattens() {
+        assert_eq!(one_line("a\n b\r\n\tc "), "a b c");
+    }
+}

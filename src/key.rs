@@ -1,0 +1,152 @@
+//! The object key `suite/release/filename`: how it is built and what makes a part valid.
+//!
+//! The key is the contract between publishers and consumers of an artifact, so it is only ever
+//! built here, from three validated parts, and never glued together by a caller.
+
+use std::fmt;
+
+/// S3 refuses keys longer than this many bytes of UTF-8.
+pub const MAX_KEY_BYTES: usize = 1024;
+
+/// Why a key part (or the whole key) was refused; `flag` names what the user typed.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("invalid {flag} {value:?}: {reason}")]
+pub struct KeyError {
+    pub flag: &'static str,
+    pub value: String,
+    pub reason: String,
+}
+
+/// A validated `suite/release/filename` key.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ObjectKey {
+    suite: String,
+    release: String,
+    filename: String,
+}
+
+impl ObjectKey {
+    pub fn new(suite: &str, release: &str, filename: &str) -> Result<Self, KeyError> {
+        check_part("--suite", suite)?;
+        check_part("--release", release)?;
+        check_part("--filename", filename)?;
+        let key = Self {
+            suite: suite.to_owned(),
+            release: release.to_owned(),
+            filename: filename.to_owned(),
+        };
+        let len = key.to_string().len();
+        if len > MAX_KEY_BYTES {
+            return Err(KeyError {
+                flag: "key",
+                value: key.to_string(),
+                reason: format!(
+                    "the key is {len} bytes; S3 allows at most {MAX_KEY_BYTES}: shorten --suite, --release or --filename"
+                ),
+            });
+        }
+        Ok(key)
+    }
+
+    pub fn suite(&self) -> &str {
+        &self.suite
+    }
+
+    pub fn release(&self) -> &str {
+        &self.release
+    }
+
+    /// The last part; safe to use as a local file name (no `/`, not `.` or `..`).
+    pub fn filename(&self) -> &str {
+        &self.filename
+    }
+}
+
+impl fmt::Display for ObjectKey {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}/{}/{}", self.suite, self.release, self.filename)
+    }
+}
+
+/// Checks one part; the rules keep keys unambiguous (`/` is the hierarchy separator) and keep the
+/// filename safe to write locally (no `..`, no path separators, no control characters).
+pub fn check_part(flag: &'static str, value: &str) -> Result<(), KeyError> {
+    let reason = if value.is_empty() {
+        Some("must not be empty".to_owned())
+    } else if value.contains('/') {
+        Some("must not contain '/': the key is always suite/release/filename".to_owned())
+    } else if value == "." || value == ".." {
+        Some("must not be '.' or '..'".to_owned())
+    } else {
+        value.chars().find(|c| c.is_control()).map(|c| {
+            format!(
+                "must not contain control characters (found U+{:04X})",
+                u32::from(c)
+            )
+        })
+    };
+    match reason {
+        Some(reason) => Err(KeyError {
+            flag,
+            value: value.to_owned(),
+            reason,
+        }),
+        None => Ok(()),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn builds_the_three_part_key() {
+        let key = ObjectKey::new("suite", "1.2.3", "app.tar.gz").unwrap();
+        assert_eq!(key.to_string(), "suite/1.2.3/app.tar.gz");
+        assert_eq!(key.filename(), "app.tar.gz");
+    }
+
+    #[test]
+    fn part_rules() {
+        let cases: &[(&str, bool)] = &[
+            ("ok", true),
+            ("v1.0.0-rc1+build.5", true),
+            ("with space", true),
+            ("ünïcödé", true),
+            ("...", true),
+            (".hidden", true),
+            ("", false),
+            ("a/b", false),
+            ("/", false),
+            (".", false),
+            ("..", false),
+            ("tab\there", false),
+            ("nl\n", false),
+            ("del\u{7f}", false),
+            ("c1\u{85}", false),
+        ];
+        for (value, ok) in cases {
+            assert_eq!(check_part("--suite", value).is_ok(), *ok, "{value:?}");
+        }
+    }
+
+    #[test]
+    fn error_names_the_flag() {
+        let err = ObjectKey::new("s", "", "f").unwrap_err();
+        assert_eq!(err.flag, "--release");
+        assert!(err.to_string().starts_with("invalid --release \"\""));
+        let err = ObjectKey::new("s", "r", "a/b").unwrap_err();
+        assert_eq!(err.flag, "--filename");
+    }
+
+    #[test]
+    fn key_length_limit_is_in_bytes() {
+        // 2 separators + 3 parts; "é" is two bytes.
+        let ok = "é".repeat((MAX_KEY_BYTES - 4) / 2);
+        assert!(ObjectKey::new("s", "r", &ok).is_ok());
+        let too_long = format!("{ok}xyz");
+        let err = ObjectKey::new("s", "r", &too_long).unwrap_err();
+        assert_eq!(err.flag, "key");
+        assert!(err.reason.contains("1024"));
+    }
+}

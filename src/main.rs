@@ -1,0 +1,79 @@
+use std::io::{IsTerminal, Write};
+use std::process::ExitCode;
+
+use clap::Parser;
+use tracing_subscriber::EnvFilter;
+
+use s3blob::cli::Cli;
+use s3blob::error::code;
+use s3blob::shutdown::Shutdown;
+
+fn main() -> ExitCode {
+    // Before any thread exists: it may set variables.
+    if let Err(err) = s3blob::config::load_dotenv() {
+        eprintln!("s3blob: error: {err}");
+        return ExitCode::from(err.exit_code());
+    }
+    let cli = Cli::parse();
+    init_tracing(cli.global.verbose, cli.global.quiet);
+    let json = cli.global.json;
+
+    let runtime = match tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+    {
+        Ok(rt) => rt,
+        Err(err) => {
+            eprintln!("s3blob: error: cannot start the async runtime: {err}");
+            return ExitCode::from(code::OTHER);
+        }
+    };
+    let result = runtime.block_on(async {
+        let shutdown = Shutdown::default();
+        if let Err(err) = shutdown.listen_for_signals() {
+            tracing::warn!("cannot listen for signals: {err}");
+        }
+        s3blob::run(cli, shutdown).await
+    });
+    // Do not wait for checksum threads of an interrupted upload.
+    runtime.shutdown_background();
+
+    match result {
+        Ok(report) => {
+            tracing::info!("{}", report.summary());
+            let mut out = std::io::stdout().lock();
+            match writeln!(out, "{}", report.render(json)).and_then(|()| out.flush()) {
+                // A closed pipe (`| head`) is the reader's choice, not a failure.
+                Ok(()) => ExitCode::SUCCESS,
+                Err(e) if e.kind() == std::io::ErrorKind::BrokenPipe => ExitCode::SUCCESS,
+                Err(e) => {
+                    eprintln!("s3blob: error: cannot write to stdout: {e}");
+                    ExitCode::from(code::OTHER)
+                }
+            }
+        }
+        Err(err) => {
+            eprintln!("s3blob: error: {err}");
+            ExitCode::from(err.exit_code())
+        }
+    }
+}
+
+/// Logs go to stderr: `-q` keeps errors only, the default shows s3blob's own start and end
+/// lines, `-v` adds s3blob's debug detail, `-vv` the AWS SDK's too. RUST_LOG overrides all.
+fn init_tracing(verbose: u8, quiet: bool) {
+    let default = match (quiet, verbose) {
+        (true, _) => "error",
+        (false, 0) => "warn,s3blob=info",
+        (false, 1) => "warn,s3blob=debug",
+        (false, _) => "debug",
+    };
+    let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new(default));
+    tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr)
+        .with_ansi(std::io::stderr().is_terminal())
+        .with_target(verbose > 0)
+        .without_time()
+        .init();
+}

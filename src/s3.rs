@@ -1,0 +1,183 @@
+//! The one S3 client, configured the standard AWS way, and the translation of its errors into
+//! s3blob's error kinds.
+
+use std::error::Error as StdError;
+
+use aws_config::meta::region::RegionProviderChain;
+use aws_config::profile::ProfileFileRegionProvider;
+use aws_config::retry::RetryConfig;
+use aws_config::{BehaviorVersion, Region};
+use aws_credential_types::provider::error::CredentialsError;
+use aws_sdk_s3::Client;
+use aws_sdk_s3::config::{RequestChecksumCalculation, ResponseChecksumValidation};
+use aws_sdk_s3::error::{DisplayErrorContext, ProvideErrorMetadata, SdkError};
+use aws_smithy_http_client::tls::{Provider, rustls_provider::CryptoMode};
+use aws_smithy_types::body::SdkBody;
+
+use crate::config::ClientSettings;
+use crate::error::{Error, one_line};
+
+/// The region signed into requests when none is configured. A custom endpoint rarely cares;
+/// AWS answers a wrong one with an error that names the right one.
+const FALLBACK_REGION: &str = "us-east-1";
+
+/// Builds the client from aws-config's default chain plus the few settings s3blob owns.
+pub async fn client(settings: &ClientSettings) -> Client {
+    // One TLS stack (rustls on ring) instead of the SDK's default two.
+    let http = aws_smithy_http_client::Builder::new()
+        .tls_provider(Provider::Rustls(CryptoMode::Ring))
+        .build_https();
+
+    let mut loader = aws_config::defaults(BehaviorVersion::latest()).http_client(http);
+    if let Some(profile) = &settings.profile {
+        loader = loader.profile_name(profile);
+    }
+    loader = match &settings.region {
+        Some(region) => loader.region(Region::new(region.clone())),
+        None => {
+            let mut profile_region = ProfileFileRegionProvider::builder();
+            if let Some(profile) = &settings.profile {
+                profile_region = profile_region.profile_name(profile);
+            }
+            let chain = if settings.endpoint_url.is_some() {
+                // A custom endpoint never needs the instance-metadata probe (a network
+                // round trip with timeouts off EC2) just to learn a region name.
+                RegionProviderChain::first_try(
+                    aws_config::environment::EnvironmentVariableRegionProvider::new(),
+                )
+                .or_else(profile_region.build())
+            } else {
+                RegionProviderChain::default_provider()
+            };
+            loader.region(chain.or_else(Region::from_static(FALLBACK_REGION)))
+        }
+    };
+    if let Some(url) = &settings.endpoint_url {
+        loader = loader.endpoint_url(url);
+    }
+    let sdk = loader.load().await;
+
+    let config = aws_sdk_s3::config::Builder::from(&sdk)
+        .force_path_style(settings.path_style)
+        // s3blob supplies its own CRC64NVME on every write. Left to itself the SDK would add a
+        // CRC32 trailer and send the body aws-chunked, which costs CPU and which several
+        // S3-compatible servers reject.
+        .request_checksum_calculation(RequestChecksumCalculation::WhenRequired)
+        .response_checksum_validation(ResponseChecksumValidation::WhenRequired)
+        .retry_config(RetryConfig::standard().with_max_attempts(settings.max_attempts))
+        .build();
+    Client::from_conf(config)
+}
+
+/// The HTTP status of a failed call, when the server answered at all.
+pub fn status<E>(err: &SdkError<E, aws_smithy_runtime_api::http::Response<SdkBody>>) -> Option<u16> {
+    err.raw_response().map(|r| r.status().as_u16())
+}
+
+/// Translates an SDK failure on `s3://bucket/key` into an error kind with a message that says
+/// what to do. `key` is `None` for bucket-level calls.
+pub fn classify<E>(
+    err: &SdkError<E, aws_smithy_runtime_api::http::Response<SdkBody>>,
+    action: &str,
+    bucket: &str,
+    key: Option<&str>,
+) -> Error
+where
+    E: ProvideErrorMetadata + StdError + Send + Sync + 'static,
+{
+    let target = match key {
+        Some(key) => format!("s3://{bucket}/{key}"),
+        None => format!("s3://{bucket}"),
+    };
+    match credentials_failure(err) {
+        Some(CredentialsError::CredentialsNotLoaded(_)) => {
+            return Error::AccessDenied(format!(
+                "cannot {action} {target}: no AWS credentials found; set AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY, or use --profile (or AWS_PROFILE)"
+            ));
+        }
+        Some(other) => {
+            return Error::AccessDenied(format!(
+                "cannot {action} {target}: could not load AWS credentials ({}); check the profile (aws sso login for SSO profiles)",
+                one_line(&DisplayErrorContext(other).to_string())
+            ));
+        }
+        None => {}
+    }
+    let code = err.code().unwrap_or_default();
+    let detail = match (err.code(), err.message()) {
+        (Some(c), Some(m)) => format!("{c}: {}", one_line(m)),
+        (Some(c), None) => c.to_owned(),
+        _ => one_line(&DisplayErrorContext(err).to_string()),
+    };
+    let status = status(err);
+    match err {
+        SdkError::TimeoutError(_) => {
+            return Error::Network(format!(
+                "cannot {action} {target}: the request timed out; check the endpoint and network, or retry"
+            ));
+        }
+        SdkError::DispatchFailure(_) => {
+            return Error::Network(format!(
+                "cannot {action} {target}: could not reach the endpoint ({detail}); check --endpoint-url and the network"
+            ));
+        }
+        SdkError::ResponseError(_) => {
+            return Error::Network(format!(
+                "cannot {action} {target}: the connection failed mid-response ({detail}); retry"
+            ));
+        }
+        _ => {}
+    }
+    match (code, status) {
+        ("NoSuchBucket", _) => Error::NotFound(format!(
+            "cannot {action} {target}: bucket {bucket:?} does not exist; check --bucket (or S3BLOB_BUCKET) and the region"
+        )),
+        ("NoSuchKey" | "NotFound", _) | (_, Some(404)) => Error::NotFound(format!(
+            "cannot {action} {target}: no such object; check --bucket, --suite, --release and --filename"
+        )),
+        ("NoSuchUpload", _) => Error::Other(format!(
+            "cannot {action} {target}: the multipart upload is gone ({detail}); retry the upload"
+        )),
+        (
+            "AccessDenied" | "InvalidAccessKeyId" | "SignatureDoesNotMatch" | "ExpiredToken"
+            | "InvalidToken" | "TokenRefreshRequired" | "AllAccessDisabled" | "AccountProblem",
+            _,
+        )
+        | (_, Some(401 | 403)) => Error::AccessDenied(format!(
+            "cannot {action} {target}: access denied ({detail}); check the credentials, profile and bucket policy"
+        )),
+        ("PermanentRedirect" | "AuthorizationHeaderMalformed" | "IllegalLocationConstraintException", _)
+        | (_, Some(301)) => Error::Other(format!(
+            "cannot {action} {target}: the bucket is in another region ({detail}); pass --region or set AWS_REGION"
+        )),
+        (
+            "BadDigest" | "InvalidDigest" | "XAmzContentSHA256Mismatch" | "XAmzContentChecksumMismatch"
+            | "IncompleteBody",
+            _,
+        ) => Error::Integrity(format!(
+            "cannot {action} {target}: the server received different bytes than were sent ({detail}); the local file may be changing, or the network corrupts data"
+        )),
+        ("SlowDown" | "RequestTimeout" | "RequestTimeTooSkewed" | "ServiceUnavailable" | "InternalError", _)
+        | (_, Some(429 | 500..=599)) => Error::Network(format!(
+            "cannot {action} {target}: the server kept failing after all retries ({detail}); retry later or raise --max-attempts"
+        )),
+        _ => Error::Other(format!("cannot {action} {target}: {detail}")),
+    }
+}
+
+/// The credential chain's own failure, if that is why the call failed (rather than a server
+/// refusing the request).
+fn credentials_failure<E, R>(err: &SdkError<E, R>) -> Option<&CredentialsError>
+where
+    E: StdError + 'static,
+    R: std::fmt::Debug,
+{
+    let mut source: Option<&(dyn StdError + 'static)> = StdError::source(err);
+    while let Some(e) = source {
+        if let Some(c) = e.downcast_ref::<CredentialsError>() {
+            return Some(c);
+        }
+        source = e.source();
+    }
+    None
+}

@@ -1,0 +1,122 @@
+//! Upload and download round trips through the real binary and a real S3 server, checking the
+//! bytes stored in the bucket and the bytes written back.
+
+mod common;
+
+use common::{MIB, Server, data};
+
+/// Uploads `len` bytes, checks what the server stored, downloads them and compares.
+fn round_trip(server: &Server, len: usize, extra: &[&str]) {
+    let dir = tempfile::tempdir().unwrap();
+    let name = format!("file-{len}.bin");
+    let bytes = data(len, len as u64);
+    std::fs::write(dir.path().join(&name), &bytes).unwrap();
+
+    let mut args = vec!["upload", "--suite", "rt", "--release", "1.0.0", &name];
+    args.extend_from_slice(extra);
+    let out = server.run(dir.path(), &args);
+    let key = format!("rt/1.0.0/{name}");
+    assert_eq!(out.ok(), format!("s3://artifacts/{key}"));
+    assert!(server.object(&key).unwrap() == bytes, "stored bytes differ ({len})");
+
+    let mut args = vec![
+        "download", "--suite", "rt", "--release", "1.0.0", "--filename", &name, "-o", "back.bin",
+    ];
+    args.extend_from_slice(extra);
+    let out = server.run(dir.path(), &args);
+    assert_eq!(out.ok(), "back.bin");
+    assert!(
+        std::fs::read(dir.path().join("back.bin")).unwrap() == bytes,
+        "downloaded bytes differ ({len})"
+    );
+    assert_eq!(server.open_uploads(), 0);
+    let leftovers: Vec<_> = std::fs::read_dir(dir.path())
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .filter(|n| n.contains("s3blob-tmp"))
+        .collect();
+    assert!(leftovers.is_empty(), "{leftovers:?}");
+}
+
+#[test]
+fn empty_file() {
+    round_trip(&Server::start(), 0, &[]);
+}
+
+#[test]
+fn one_byte() {
+    round_trip(&Server::start(), 1, &[]);
+}
+
+#[test]
+fn exactly_the_threshold_is_one_put() {
+    // 5 MiB with --part-size 5MiB: the largest single PUT.
+    round_trip(&Server::start(), 5 * MIB, &["--part-size", "5MiB"]);
+}
+
+#[test]
+fn multipart_with_short_last_part() {
+    // 3 parts of 5 MiB, the last one 12,345 bytes; 2 in flight at a time.
+    round_trip(
+        &Server::start(),
+        2 * 5 * MIB + 12_345,
+        &["--part-size", "5MiB", "--concurrency", "2"],
+    );
+}
+
+#[test]
+fn multipart_default_settings() {
+    round_trip(&Server::start(), 20 * MIB + 1, &[]);
+}
+
+#[test]
+fn json_output() {
+    let server = Server::start();
+    let dir = tempfile::tempdir().unwrap();
+    let bytes = data(6 * MIB, 7);
+    std::fs::write(dir.path().join("a.bin"), &bytes).unwrap();
+    let out = server.run(
+        dir.path(),
+        &["upload", "--suite", "s", "--release", "r", "a.bin", "--json", "--part-size", "5MiB"],
+    );
+    let up: serde_json::Value = serde_json::from_str(out.ok()).unwrap();
+    assert_eq!(up["uri"], "s3://artifacts/s/r/a.bin");
+    assert_eq!(up["key"], "s/r/a.bin");
+    assert_eq!(up["bucket"], "artifacts");
+    assert_eq!(up["size"], 6 * MIB);
+    assert_eq!(up["parts"], 2);
+    assert_eq!(up["checksum"]["algorithm"], "CRC64NVME");
+    assert!(up["seconds"].as_f64().unwrap() >= 0.0);
+
+    let out = server.run(
+        dir.path(),
+        &["download", "--suite", "s", "--release", "r", "--filename", "a.bin", "-o", "out/", "--json"],
+    );
+    // out/ does not exist: refused.
+    out.fails(3, &["out"]);
+    std::fs::create_dir(dir.path().join("out")).unwrap();
+    let out = server.run(
+        dir.path(),
+        &["download", "--suite", "s", "--release", "r", "--filename", "a.bin", "-o", "out", "--json"],
+    );
+    let down: serde_json::Value = serde_json::from_str(out.ok()).unwrap();
+    assert_eq!(down["path"], "out/a.bin");
+    assert_eq!(down["size"], 6 * MIB);
+    assert_eq!(down["checksum"], up["checksum"]);
+    assert_eq!(down["verified"], "checksum");
+    assert!(std::fs::read(dir.path().join("out/a.bin")).unwrap() == bytes);
+}
+
+#[test]
+fn stdout_is_only_the_result_and_quiet_silences_stderr() {
+    let server = Server::start();
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(dir.path().join("q.txt"), b"hello").unwrap();
+    let out = server.run(dir.path(), &["upload", "--suite", "s", "--release", "r", "q.txt"]);
+    assert_eq!(out.stdout, "s3://artifacts/s/r/q.txt\n");
+    assert!(out.stderr.contains("uploaded"), "{}", out.stderr);
+    let out = server.run(dir.path(), &["-q", "download", "--suite", "s", "--release", "r", "--filename", "q.txt"]);
+    assert_eq!(out.stdout, "q.txt\n");
+    assert_eq!(out.stderr, "");
+    assert_eq!(std::fs::read(dir.path().join("q.txt")).unwrap(), b"hello");
+}
