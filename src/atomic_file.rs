@@ -114,7 +114,11 @@ mod tests {
         assert_eq!(std::fs::read(&dest).unwrap(), b"new bytes");
         assert_eq!(entries(dir.path()), ["out.bin"]);
         let mode = std::fs::metadata(&dest).unwrap().permissions().mode();
-        assert_ne!(mode & 0o044, 0, "readable like any new file, not 0600: {mode:o}");
+        assert_ne!(
+            mode & 0o044,
+            0,
+            "readable like any new file, not 0600: {mode:o}"
+        );
     }
 
     #[test]

@@ -72,7 +72,9 @@ pub fn file_range(file: &File, offset: u64, len: u64) -> io::Result<u64> {
     let mut pos = offset;
     let end = offset + len;
     while pos < end {
-        let want = usize::try_from(end - pos).unwrap_or(usize::MAX).min(buf.len());
+        let want = usize::try_from(end - pos)
+            .unwrap_or(usize::MAX)
+            .min(buf.len());
         let n = file.read_at(&mut buf[..want], pos)?;
         if n == 0 {
             return Err(io::Error::new(
@@ -103,7 +105,13 @@ mod tests {
     fn combining_equals_one_pass() {
         let data: Vec<u8> = (0..100_000u32).map(|i| (i * 7 + i / 13) as u8).collect();
         let whole = crc64(&data);
-        for cuts in [vec![0], vec![1], vec![50_000], vec![3, 99_999], vec![10, 20, 30_000]] {
+        for cuts in [
+            vec![0],
+            vec![1],
+            vec![50_000],
+            vec![3, 99_999],
+            vec![10, 20, 30_000],
+        ] {
             let mut pieces = Vec::new();
             let mut start = 0;
             for &cut in cuts.iter().chain(std::iter::once(&data.len())) {
@@ -133,7 +141,10 @@ mod tests {
         let mut f = tempfile::tempfile().unwrap();
         std::io::Write::write_all(&mut f, &data).unwrap();
         assert_eq!(file_range(&f, 0, data.len() as u64).unwrap(), crc64(&data));
-        assert_eq!(file_range(&f, 5, 300_000).unwrap(), crc64(&data[5..300_005]));
+        assert_eq!(
+            file_range(&f, 5, 300_000).unwrap(),
+            crc64(&data[5..300_005])
+        );
         assert_eq!(file_range(&f, 7, 0).unwrap(), 0);
         assert!(file_range(&f, 999_999, 2).is_err());
     }

@@ -4,14 +4,20 @@ use std::path::PathBuf;
 
 use clap::{ArgAction, Args, Parser, Subcommand, ValueEnum};
 
-const AFTER_HELP: &str = "\
+/// Shown after every `--help`: scripts need the exit codes more than anything else.
+macro_rules! after_help {
+    () => {
+        "\
 Exit codes: 0 ok, 1 other failure, 2 usage, 3 not found, 4 access denied or no credentials,
 5 integrity (checksum or size mismatch), 6 already exists, 7 network or throttling after retries,
 130 interrupted (SIGINT), 143 terminated (SIGTERM).
 
 Credentials and region come from the standard AWS chain (environment, profiles, SSO, web
 identity, instance roles). A .env file in the working directory is read if present and never
-overrides the real environment.";
+overrides the real environment."
+    };
+}
+const AFTER_HELP: &str = after_help!();
 
 #[derive(Debug, Parser)]
 #[command(
@@ -31,6 +37,7 @@ pub struct Cli {
 }
 
 #[derive(Debug, Args)]
+#[command(next_help_heading = "Global options")]
 pub struct GlobalArgs {
     /// Bucket to use [env: S3BLOB_BUCKET]
     #[arg(long, global = true, value_name = "BUCKET")]
@@ -81,10 +88,14 @@ pub enum AddressingStyle {
 #[derive(Debug, Subcommand)]
 pub enum Command {
     /// Store a local file at s3://BUCKET/SUITE/RELEASE/FILENAME and print that URI
-    #[command(after_help = "Example:\n  s3blob upload --bucket artifacts --suite myapp --release 1.4.2 target/myapp.tar.gz")]
+    #[command(
+        after_help = concat!("Example:\n  s3blob upload --bucket artifacts --suite myapp --release 1.4.2 target/myapp.tar.gz\n\n", after_help!())
+    )]
     Upload(UploadArgs),
     /// Fetch s3://BUCKET/SUITE/RELEASE/FILENAME to a local file and print its path
-    #[command(after_help = "Example:\n  s3blob download --bucket artifacts --suite myapp --release 1.4.2 --filename myapp.tar.gz -o dist/")]
+    #[command(
+        after_help = concat!("Example:\n  s3blob download --bucket artifacts --suite myapp --release 1.4.2 --filename myapp.tar.gz -o dist/\n\n", after_help!())
+    )]
     Download(DownloadArgs),
 }
 

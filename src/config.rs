@@ -274,7 +274,10 @@ mod tests {
         ]);
         let s = resolve(&global(), &tuning(), env).unwrap();
         assert_eq!(s.client.endpoint_url.as_deref(), Some("http://s3only:3"));
-        assert!(s.client.path_style, "custom endpoint defaults to path-style");
+        assert!(
+            s.client.path_style,
+            "custom endpoint defaults to path-style"
+        );
         assert_eq!(s.client.max_attempts, 9);
         assert_eq!(s.transfer.part_size, 32 * MIB);
         assert_eq!(s.transfer.concurrency, 7);
@@ -286,7 +289,12 @@ mod tests {
         g.bucket = Some("b".into());
         g.endpoint_url = Some("http://h:1".into());
         g.addressing_style = Some(AddressingStyle::Virtual);
-        assert!(!resolve(&g, &tuning(), env_of(&[])).unwrap().client.path_style);
+        assert!(
+            !resolve(&g, &tuning(), env_of(&[]))
+                .unwrap()
+                .client
+                .path_style
+        );
         g.endpoint_url = None;
         g.addressing_style = None;
         let env = env_of(&[("S3BLOB_ADDRESSING_STYLE", "path")]);
@@ -305,24 +313,44 @@ mod tests {
         let cases: &[(&[(&str, &str)], &str)] = &[
             (&[], "--bucket"),
             (&[("S3BLOB_BUCKET", "s3://b")], "--bucket"),
-            (&[("S3BLOB_BUCKET", "b"), ("AWS_ENDPOINT_URL", "localhost:9000")], "AWS_ENDPOINT_URL"),
-            (&[("S3BLOB_BUCKET", "b"), ("AWS_MAX_ATTEMPTS", "many")], "AWS_MAX_ATTEMPTS"),
-            (&[("S3BLOB_BUCKET", "b"), ("AWS_MAX_ATTEMPTS", "0")], "--max-attempts"),
-            (&[("S3BLOB_BUCKET", "b"), ("S3BLOB_PART_SIZE", "1MiB")], "--part-size"),
-            (&[("S3BLOB_BUCKET", "b"), ("S3BLOB_PART_SIZE", "huge")], "S3BLOB_PART_SIZE"),
-            (&[("S3BLOB_BUCKET", "b"), ("S3BLOB_CONCURRENCY", "0")], "--concurrency"),
-            (&[("S3BLOB_BUCKET", "b"), ("S3BLOB_ADDRESSING_STYLE", "x")], "S3BLOB_ADDRESSING_STYLE"),
+            (
+                &[
+                    ("S3BLOB_BUCKET", "b"),
+                    ("AWS_ENDPOINT_URL", "localhost:9000"),
+                ],
+                "AWS_ENDPOINT_URL",
+            ),
+            (
+                &[("S3BLOB_BUCKET", "b"), ("AWS_MAX_ATTEMPTS", "many")],
+                "AWS_MAX_ATTEMPTS",
+            ),
+            (
+                &[("S3BLOB_BUCKET", "b"), ("AWS_MAX_ATTEMPTS", "0")],
+                "--max-attempts",
+            ),
+            (
+                &[("S3BLOB_BUCKET", "b"), ("S3BLOB_PART_SIZE", "1MiB")],
+                "--part-size",
+            ),
+            (
+                &[("S3BLOB_BUCKET", "b"), ("S3BLOB_PART_SIZE", "huge")],
+                "S3BLOB_PART_SIZE",
+            ),
+            (
+                &[("S3BLOB_BUCKET", "b"), ("S3BLOB_CONCURRENCY", "0")],
+                "--concurrency",
+            ),
+            (
+                &[("S3BLOB_BUCKET", "b"), ("S3BLOB_ADDRESSING_STYLE", "x")],
+                "S3BLOB_ADDRESSING_STYLE",
+            ),
         ];
         for (vars, names) in cases {
             let vars: Vec<(String, String)> = vars
                 .iter()
                 .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
                 .collect();
-            let env = |name: &str| {
-                vars.iter()
-                    .find(|(k, _)| k == name)
-                    .map(|(_, v)| v.clone())
-            };
+            let env = |name: &str| vars.iter().find(|(k, _)| k == name).map(|(_, v)| v.clone());
             let err = resolve(&global(), &tuning(), env).unwrap_err();
             assert_eq!(err.exit_code(), 2);
             assert!(err.to_string().contains(names), "{err} should name {names}");

@@ -147,7 +147,10 @@ mod tests {
         let e = |k| std::io::Error::from(k);
         use std::io::ErrorKind as K;
         assert_eq!(Error::local_io("read", p, &e(K::NotFound)).exit_code(), 3);
-        assert_eq!(Error::local_io("read", p, &e(K::PermissionDenied)).exit_code(), 4);
+        assert_eq!(
+            Error::local_io("read", p, &e(K::PermissionDenied)).exit_code(),
+            4
+        );
         assert_eq!(Error::local_io("read", p, &e(K::Other)).exit_code(), 1);
         assert_eq!(
             Error::local_io("read", p, &e(K::NotFound)).to_string(),

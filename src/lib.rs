@@ -65,7 +65,12 @@ pub async fn run(cli: Cli, shutdown: Shutdown) -> Result<Report, Error> {
                 overwrite: args.overwrite,
                 settings: settings.transfer,
             };
-            info!("uploading {} to s3://{}/{}", req.path.display(), req.bucket, req.key);
+            info!(
+                "uploading {} to s3://{}/{}",
+                req.path.display(),
+                req.bucket,
+                req.key
+            );
             let progress = progress_for(&cli.global, "upload");
             let uploaded = upload::upload(&client, &req, progress.as_ref(), &shutdown).await?;
             Ok(Report::Upload {
@@ -87,7 +92,12 @@ pub async fn run(cli: Cli, shutdown: Shutdown) -> Result<Report, Error> {
                 no_clobber: args.no_clobber,
                 settings: settings.transfer,
             };
-            info!("downloading s3://{}/{} to {}", req.bucket, req.key, req.dest.display());
+            info!(
+                "downloading s3://{}/{} to {}",
+                req.bucket,
+                req.key,
+                req.dest.display()
+            );
             let progress = progress_for(&cli.global, "download");
             let downloaded = download::download(&client, &req, progress, &shutdown).await?;
             Ok(Report::Download {

@@ -107,12 +107,16 @@ impl Report {
                 ..
             } => ("downloaded", downloaded.size, *seconds, String::new()),
         };
-        let rate = if seconds > 0.0 {
+        let moved = !matches!(self, Report::Upload { uploaded, .. } if uploaded.unchanged);
+        let rate = if moved && seconds > 0.0 {
             format!(", {}/s", human_bytes((size as f64 / seconds) as u64))
         } else {
             String::new()
         };
-        format!("{verb} {} in {seconds:.2} s{rate}{extra}", human_bytes(size))
+        format!(
+            "{verb} {} in {seconds:.2} s{rate}{extra}",
+            human_bytes(size)
+        )
     }
 }
 

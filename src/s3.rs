@@ -70,7 +70,9 @@ pub async fn client(settings: &ClientSettings) -> Client {
 }
 
 /// The HTTP status of a failed call, when the server answered at all.
-pub fn status<E>(err: &SdkError<E, aws_smithy_runtime_api::http::Response<SdkBody>>) -> Option<u16> {
+pub fn status<E>(
+    err: &SdkError<E, aws_smithy_runtime_api::http::Response<SdkBody>>,
+) -> Option<u16> {
     err.raw_response().map(|r| r.status().as_u16())
 }
 
@@ -139,25 +141,46 @@ where
             "cannot {action} {target}: the multipart upload is gone ({detail}); retry the upload"
         )),
         (
-            "AccessDenied" | "InvalidAccessKeyId" | "SignatureDoesNotMatch" | "ExpiredToken"
-            | "InvalidToken" | "TokenRefreshRequired" | "AllAccessDisabled" | "AccountProblem",
+            "AccessDenied"
+            | "InvalidAccessKeyId"
+            | "SignatureDoesNotMatch"
+            | "ExpiredToken"
+            | "InvalidToken"
+            | "TokenRefreshRequired"
+            | "AllAccessDisabled"
+            | "AccountProblem",
             _,
         )
         | (_, Some(401 | 403)) => Error::AccessDenied(format!(
             "cannot {action} {target}: access denied ({detail}); check the credentials, profile and bucket policy"
         )),
-        ("PermanentRedirect" | "AuthorizationHeaderMalformed" | "IllegalLocationConstraintException", _)
+        (
+            "PermanentRedirect"
+            | "AuthorizationHeaderMalformed"
+            | "IllegalLocationConstraintException",
+            _,
+        )
         | (_, Some(301)) => Error::Other(format!(
             "cannot {action} {target}: the bucket is in another region ({detail}); pass --region or set AWS_REGION"
         )),
         (
-            "BadDigest" | "InvalidDigest" | "XAmzContentSHA256Mismatch" | "XAmzContentChecksumMismatch"
+            "BadDigest"
+            | "InvalidDigest"
+            | "XAmzContentSHA256Mismatch"
+            | "XAmzContentChecksumMismatch"
             | "IncompleteBody",
             _,
         ) => Error::Integrity(format!(
             "cannot {action} {target}: the server received different bytes than were sent ({detail}); the local file may be changing, or the network corrupts data"
         )),
-        ("SlowDown" | "RequestTimeout" | "RequestTimeTooSkewed" | "ServiceUnavailable" | "InternalError", _)
+        (
+            "SlowDown"
+            | "RequestTimeout"
+            | "RequestTimeTooSkewed"
+            | "ServiceUnavailable"
+            | "InternalError",
+            _,
+        )
         | (_, Some(429 | 500..=599)) => Error::Network(format!(
             "cannot {action} {target}: the server kept failing after all retries ({detail}); retry later or raise --max-attempts"
         )),

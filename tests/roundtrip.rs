@@ -17,10 +17,21 @@ fn round_trip(server: &Server, len: usize, extra: &[&str]) {
     let out = server.run(dir.path(), &args);
     let key = format!("rt/1.0.0/{name}");
     assert_eq!(out.ok(), format!("s3://artifacts/{key}"));
-    assert!(server.object(&key).unwrap() == bytes, "stored bytes differ ({len})");
+    assert!(
+        server.object(&key).unwrap() == bytes,
+        "stored bytes differ ({len})"
+    );
 
     let mut args = vec![
-        "download", "--suite", "rt", "--release", "1.0.0", "--filename", &name, "-o", "back.bin",
+        "download",
+        "--suite",
+        "rt",
+        "--release",
+        "1.0.0",
+        "--filename",
+        &name,
+        "-o",
+        "back.bin",
     ];
     args.extend_from_slice(extra);
     let out = server.run(dir.path(), &args);
@@ -77,7 +88,17 @@ fn json_output() {
     std::fs::write(dir.path().join("a.bin"), &bytes).unwrap();
     let out = server.run(
         dir.path(),
-        &["upload", "--suite", "s", "--release", "r", "a.bin", "--json", "--part-size", "5MiB"],
+        &[
+            "upload",
+            "--suite",
+            "s",
+            "--release",
+            "r",
+            "a.bin",
+            "--json",
+            "--part-size",
+            "5MiB",
+        ],
     );
     let up: serde_json::Value = serde_json::from_str(out.ok()).unwrap();
     assert_eq!(up["uri"], "s3://artifacts/s/r/a.bin");
@@ -90,14 +111,36 @@ fn json_output() {
 
     let out = server.run(
         dir.path(),
-        &["download", "--suite", "s", "--release", "r", "--filename", "a.bin", "-o", "out/", "--json"],
+        &[
+            "download",
+            "--suite",
+            "s",
+            "--release",
+            "r",
+            "--filename",
+            "a.bin",
+            "-o",
+            "out/",
+            "--json",
+        ],
     );
     // out/ does not exist: refused.
     out.fails(3, &["out"]);
     std::fs::create_dir(dir.path().join("out")).unwrap();
     let out = server.run(
         dir.path(),
-        &["download", "--suite", "s", "--release", "r", "--filename", "a.bin", "-o", "out", "--json"],
+        &[
+            "download",
+            "--suite",
+            "s",
+            "--release",
+            "r",
+            "--filename",
+            "a.bin",
+            "-o",
+            "out",
+            "--json",
+        ],
     );
     let down: serde_json::Value = serde_json::from_str(out.ok()).unwrap();
     assert_eq!(down["path"], "out/a.bin");
@@ -112,10 +155,25 @@ fn stdout_is_only_the_result_and_quiet_silences_stderr() {
     let server = Server::start();
     let dir = tempfile::tempdir().unwrap();
     std::fs::write(dir.path().join("q.txt"), b"hello").unwrap();
-    let out = server.run(dir.path(), &["upload", "--suite", "s", "--release", "r", "q.txt"]);
+    let out = server.run(
+        dir.path(),
+        &["upload", "--suite", "s", "--release", "r", "q.txt"],
+    );
     assert_eq!(out.stdout, "s3://artifacts/s/r/q.txt\n");
     assert!(out.stderr.contains("uploaded"), "{}", out.stderr);
-    let out = server.run(dir.path(), &["-q", "download", "--suite", "s", "--release", "r", "--filename", "q.txt"]);
+    let out = server.run(
+        dir.path(),
+        &[
+            "-q",
+            "download",
+            "--suite",
+            "s",
+            "--release",
+            "r",
+            "--filename",
+            "q.txt",
+        ],
+    );
     assert_eq!(out.stdout, "q.txt\n");
     assert_eq!(out.stderr, "");
     assert_eq!(std::fs::read(dir.path().join("q.txt")).unwrap(), b"hello");

@@ -150,7 +150,9 @@ async fn download_inner(
         None => {
             let resp = get(client, &req.bucket, &key, None, None)
                 .await?
-                .ok_or_else(|| Error::Other(format!("s3://{}/{key}: unexpected 416", req.bucket)))?;
+                .ok_or_else(|| {
+                    Error::Other(format!("s3://{}/{key}: unexpected 416", req.bucket))
+                })?;
             let len = length(&resp);
             (0..len, len, resp)
         }
@@ -283,7 +285,11 @@ async fn get(
 
 /// Fetches `range` into the file and returns its CRC64NVME. A body that breaks off is resumed
 /// from the last byte written, up to `max_attempts` times.
-async fn fetch_range(ctx: &Ctx, range: Range<u64>, first: Option<ByteStream>) -> Result<u64, Error> {
+async fn fetch_range(
+    ctx: &Ctx,
+    range: Range<u64>,
+    first: Option<ByteStream>,
+) -> Result<u64, Error> {
     let mut crc = Crc64::default();
     let mut pos = range.start;
     let mut body = first;
@@ -292,16 +298,28 @@ async fn fetch_range(ctx: &Ctx, range: Range<u64>, first: Option<ByteStream>) ->
         let stream = match body.take() {
             Some(b) => b,
             None => {
-                let resp = get(&ctx.client, &ctx.bucket, &ctx.key, Some(pos..range.end), ctx.etag.as_deref())
-                    .await?
-                    .ok_or_else(|| Error::Other(format!("s3://{}/{}: unexpected 416", ctx.bucket, ctx.key)))?;
+                let resp = get(
+                    &ctx.client,
+                    &ctx.bucket,
+                    &ctx.key,
+                    Some(pos..range.end),
+                    ctx.etag.as_deref(),
+                )
+                .await?
+                .ok_or_else(|| {
+                    Error::Other(format!("s3://{}/{}: unexpected 416", ctx.bucket, ctx.key))
+                })?;
                 check_range(ctx, &resp, pos..range.end)?;
                 resp.body
             }
         };
         let failure = match write_body(ctx, stream, &mut pos, range.end, &mut crc).await? {
             None if pos == range.end => return Ok(crc.value()),
-            None => format!("the body ended after {} of {} bytes", pos - range.start, range.end - range.start),
+            None => format!(
+                "the body ended after {} of {} bytes",
+                pos - range.start,
+                range.end - range.start
+            ),
             Some(e) => e,
         };
         if attempt >= ctx.max_attempts {
@@ -322,7 +340,10 @@ async fn fetch_range(ctx: &Ctx, range: Range<u64>, first: Option<ByteStream>) ->
 
 /// Checks that a ranged response covers exactly the bytes asked for.
 fn check_range(ctx: &Ctx, resp: &GetObjectOutput, want: Range<u64>) -> Result<(), Error> {
-    let got = resp.content_range().and_then(parse_content_range).map(|(r, _)| r);
+    let got = resp
+        .content_range()
+        .and_then(parse_content_range)
+        .map(|(r, _)| r);
     if got.as_ref() != Some(&want) {
         return Err(Error::Other(format!(
             "s3://{}/{}: asked for {} but the server answered {:?}; the server does not support ranged GETs properly",
@@ -394,7 +415,10 @@ mod tests {
         let d = dir.path();
         assert_eq!(destination(None, "f.bin"), PathBuf::from("f.bin"));
         assert_eq!(destination(Some(d), "f.bin"), d.join("f.bin"));
-        assert_eq!(destination(Some(&d.join("x.bin")), "f.bin"), d.join("x.bin"));
+        assert_eq!(
+            destination(Some(&d.join("x.bin")), "f.bin"),
+            d.join("x.bin")
+        );
         assert_eq!(
             destination(Some(Path::new("missing/")), "f.bin"),
             PathBuf::from("missing/f.bin")

@@ -130,7 +130,12 @@ mod tests {
 
     #[test]
     fn five_tib_fits_in_ten_thousand_parts() {
-        for size in [MAX_OBJECT_SIZE, MAX_OBJECT_SIZE - 1, 1 << 40, 123_456_789_012] {
+        for size in [
+            MAX_OBJECT_SIZE,
+            MAX_OBJECT_SIZE - 1,
+            1 << 40,
+            123_456_789_012,
+        ] {
             match upload_plan(size, P).unwrap() {
                 UploadPlan::Multipart { part_size, parts } => {
                     assert!(parts <= MAX_PARTS, "{size}: {parts} parts");
@@ -160,7 +165,10 @@ mod tests {
     fn ranges() {
         assert_eq!(chunk_range(10, 4, 0), 0..4);
         assert_eq!(chunk_range(10, 4, 2), 8..10);
-        assert_eq!(chunks(0, 10, 4).collect::<Vec<_>>(), vec![0..4, 4..8, 8..10]);
+        assert_eq!(
+            chunks(0, 10, 4).collect::<Vec<_>>(),
+            vec![0..4, 4..8, 8..10]
+        );
         assert_eq!(chunks(4, 12, 4).collect::<Vec<_>>(), vec![4..8, 8..12]);
         assert_eq!(chunks(0, 0, 4).count(), 0);
         assert_eq!(range_header(&(0..1)), "bytes=0-0");

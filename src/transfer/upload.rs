@@ -69,11 +69,7 @@ pub async fn upload(
         r = checksum_parts(file.clone(), &req.path, ranges.clone()) => r?,
         () = shutdown.cancelled() => return Err(shutdown.error()),
     };
-    let crc64 = checksum::combine_all(
-        crcs.iter()
-            .zip(&ranges)
-            .map(|(c, r)| (*c, r.end - r.start)),
-    );
+    let crc64 = checksum::combine_all(crcs.iter().zip(&ranges).map(|(c, r)| (*c, r.end - r.start)));
     debug!(size, parts = ranges.len(), crc64 = %checksum::to_base64(crc64), "planned upload");
     progress.start(size);
 
@@ -85,7 +81,11 @@ pub async fn upload(
             }
         }
         UploadPlan::Multipart { .. } => {
-            let parts = Parts { ranges: &ranges, crcs: &crcs, crc64 };
+            let parts = Parts {
+                ranges: &ranges,
+                crcs: &crcs,
+                crc64,
+            };
             upload_multipart(client, req, &parts, &before, progress, shutdown).await
         }
     };
@@ -193,7 +193,12 @@ async fn put_single(
                 // The server checked the bytes against the checksum computed before sending,
                 // but not every server checks: do not leave a possibly torn object behind.
                 warn!(%key, "the file changed during the upload; deleting the object");
-                let _ = client.delete_object().bucket(&req.bucket).key(&key).send().await;
+                let _ = client
+                    .delete_object()
+                    .bucket(&req.bucket)
+                    .key(&key)
+                    .send()
+                    .await;
                 return Err(e);
             }
             Ok(Uploaded {
@@ -266,7 +271,10 @@ async fn existing_object(client: &Client, req: &UploadRequest) -> Result<Option<
                         .and_then(checksum::from_base64)
                 });
             Ok(Some(Existing {
-                size: out.content_length().and_then(|l| u64::try_from(l).ok()).unwrap_or(0),
+                size: out
+                    .content_length()
+                    .and_then(|l| u64::try_from(l).ok())
+                    .unwrap_or(0),
                 crc64,
                 etag: out.e_tag,
             }))
@@ -304,7 +312,11 @@ async fn upload_multipart(
     progress: &dyn Progress,
     shutdown: &Shutdown,
 ) -> Result<Uploaded, Error> {
-    let Parts { ranges, crcs, crc64 } = *parts;
+    let Parts {
+        ranges,
+        crcs,
+        crc64,
+    } = *parts;
     let key = req.key.to_string();
     let size = ranges.last().map_or(0, |r| r.end);
 
@@ -324,9 +336,12 @@ async fn upload_multipart(
         .send()
         .await
         .map_err(|e| classify(&e, "upload to", &req.bucket, Some(&key)))?;
-    let upload_id = created
-        .upload_id
-        .ok_or_else(|| Error::Other(format!("the server started no multipart upload for s3://{}/{key}", req.bucket)))?;
+    let upload_id = created.upload_id.ok_or_else(|| {
+        Error::Other(format!(
+            "the server started no multipart upload for s3://{}/{key}",
+            req.bucket
+        ))
+    })?;
     debug!(%key, %upload_id, parts = ranges.len(), "multipart upload created");
 
     let work = async {
@@ -339,7 +354,11 @@ async fn upload_multipart(
             .upload_id(&upload_id)
             .checksum_crc64_nvme(&crc)
             .checksum_type(ChecksumType::FullObject)
-            .multipart_upload(CompletedMultipartUpload::builder().set_parts(Some(parts)).build());
+            .multipart_upload(
+                CompletedMultipartUpload::builder()
+                    .set_parts(Some(parts))
+                    .build(),
+            );
         if !req.overwrite {
             complete = complete.if_none_match("*");
         }
@@ -347,7 +366,12 @@ async fn upload_multipart(
             Ok(out) => Ok(Some(out)),
             // Refused by the conditional write: someone stored the key meanwhile.
             Err(e) if status(&e) == Some(412) => Ok(None),
-            Err(e) => Err(classify(&e, "complete the upload of", &req.bucket, Some(&key))),
+            Err(e) => Err(classify(
+                &e,
+                "complete the upload of",
+                &req.bucket,
+                Some(&key),
+            )),
         }
     };
     let outcome = tokio::select! {
@@ -404,7 +428,12 @@ async fn send_parts(
             set.spawn(async move {
                 let number = i32::try_from(index + 1).unwrap_or(i32::MAX);
                 let body = file_body(&path, &range).await?;
-                debug!(part = number, offset = range.start, len = range.end - range.start, "UploadPart");
+                debug!(
+                    part = number,
+                    offset = range.start,
+                    len = range.end - range.start,
+                    "UploadPart"
+                );
                 let out = client
                     .upload_part()
                     .bucket(bucket.as_str())
@@ -456,6 +485,8 @@ async fn abort(client: &Client, bucket: &str, key: &str, upload_id: &str) {
             "could not abort the multipart upload: {}; remove it with `aws s3api abort-multipart-upload`",
             classify(&e, "abort the upload of", bucket, Some(key))
         ),
-        Err(_) => warn!(%key, %upload_id, "aborting the multipart upload timed out; remove it by hand"),
+        Err(_) => {
+            warn!(%key, %upload_id, "aborting the multipart upload timed out; remove it by hand")
+        }
     }
 }

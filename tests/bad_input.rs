@@ -1,0 +1,364 @@
+//! Every bad input gets a one-line error naming what is wrong, its own exit code, and changes
+//! nothing: no object stored, no file written.
+
+mod common;
+
+use common::{BUCKET, Server};
+
+fn setup() -> (Server, tempfile::TempDir) {
+    let server = Server::start();
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(dir.path().join("f.bin"), b"payload").unwrap();
+    (server, dir)
+}
+
+fn stored_keys(server: &Server) -> Vec<String> {
+    fn walk(dir: &std::path::Path, base: &std::path::Path, out: &mut Vec<String>) {
+        for e in std::fs::read_dir(dir).unwrap() {
+            let p = e.unwrap().path();
+            if p.is_dir() {
+                walk(&p, base, out);
+            } else {
+                out.push(p.strip_prefix(base).unwrap().display().to_string());
+            }
+        }
+    }
+    let mut v = Vec::new();
+    walk(
+        &server.root.path().join(BUCKET),
+        &server.root.path().join(BUCKET),
+        &mut v,
+    );
+    v
+}
+
+#[test]
+fn bad_key_parts_are_usage_errors_naming_the_flag() {
+    let (server, dir) = setup();
+    let long = "x".repeat(1100);
+    let cases: &[(&[&str], &[&str])] = &[
+        (&["--suite", "", "--release", "r"], &["--suite", "empty"]),
+        (&["--suite", "a/b", "--release", "r"], &["--suite", "'/'"]),
+        (&["--suite", "s", "--release", "."], &["--release", "'.'"]),
+        (&["--suite", "s", "--release", ".."], &["--release"]),
+        (
+            &["--suite", "s", "--release", "r\u{7}"],
+            &["--release", "control"],
+        ),
+        (
+            &["--suite", "s", "--release", "r", "--filename", "a/b"],
+            &["--filename"],
+        ),
+        (
+            &["--suite", "s", "--release", "r", "--filename", ""],
+            &["--filename", "empty"],
+        ),
+        (&["--suite", "s", "--release", &long], &["key", "1024"]),
+    ];
+    for (args, needles) in cases {
+        let mut up = vec!["upload"];
+        up.extend_from_slice(args);
+        up.push("f.bin");
+        server.run(dir.path(), &up).fails(2, needles);
+
+        let mut down = vec!["download"];
+        down.extend_from_slice(args);
+        if !args.contains(&"--filename") {
+            down.extend_from_slice(&["--filename", "f.bin"]);
+        }
+        down.extend_from_slice(&["-o", "out.bin"]);
+        server.run(dir.path(), &down).fails(2, needles);
+        assert!(!dir.path().join("out.bin").exists());
+    }
+    assert!(
+        stored_keys(&server).is_empty(),
+        "{:?}",
+        stored_keys(&server)
+    );
+}
+
+#[test]
+fn local_path_problems() {
+    let (server, dir) = setup();
+    std::fs::create_dir(dir.path().join("adir")).unwrap();
+    let up = |path: &str| {
+        server.run(
+            dir.path(),
+            &["upload", "--suite", "s", "--release", "r", path],
+        )
+    };
+    up("missing.bin").fails(3, &["missing.bin", "does not exist"]);
+    up("adir").fails(2, &["adir", "directory"]);
+    up("/dev/null").fails(2, &["/dev/null", "not a regular file"]);
+
+    // Unreadable (only meaningful when not running as root, which ignores modes).
+    use std::os::unix::fs::PermissionsExt;
+    let locked = dir.path().join("locked.bin");
+    std::fs::write(&locked, b"secret").unwrap();
+    std::fs::set_permissions(&locked, std::fs::Permissions::from_mode(0o000)).unwrap();
+    if std::fs::read(&locked).is_err() {
+        up("locked.bin").fails(4, &["locked.bin", "permission denied"]);
+    }
+    assert!(stored_keys(&server).is_empty());
+}
+
+#[test]
+fn non_utf8_file_name_needs_filename() {
+    use std::os::unix::ffi::OsStrExt;
+    let (server, dir) = setup();
+    let name = std::ffi::OsStr::from_bytes(b"bad-\xff.bin");
+    std::fs::write(dir.path().join(name), b"x").unwrap();
+    let out = server
+        .cmd(dir.path())
+        .args(["upload", "--suite", "s", "--release", "r"])
+        .arg(name)
+        .output()
+        .unwrap();
+    common::Run::from(out).fails(2, &["UTF-8", "--filename"]);
+    let out = server
+        .cmd(dir.path())
+        .args([
+            "upload",
+            "--suite",
+            "s",
+            "--release",
+            "r",
+            "--filename",
+            "good.bin",
+        ])
+        .arg(name)
+        .output()
+        .unwrap();
+    assert_eq!(common::Run::from(out).ok(), "s3://artifacts/s/r/good.bin");
+}
+
+#[test]
+fn credentials_missing_or_wrong() {
+    let (server, dir) = setup();
+    let out = server
+        .cmd(dir.path())
+        .env_remove("AWS_ACCESS_KEY_ID")
+        .env_remove("AWS_SECRET_ACCESS_KEY")
+        .args(["upload", "--suite", "s", "--release", "r", "f.bin"])
+        .output()
+        .unwrap();
+    common::Run::from(out).fails(4, &["no AWS credentials", "AWS_ACCESS_KEY_ID"]);
+
+    let out = server
+        .cmd(dir.path())
+        .env("AWS_SECRET_ACCESS_KEY", "wrong-secret")
+        .args(["upload", "--suite", "s", "--release", "r", "f.bin"])
+        .output()
+        .unwrap();
+    let run = common::Run::from(out);
+    run.fails(4, &["access denied", "s3://artifacts/s/r/f.bin"]);
+    assert!(!run.stderr.contains("wrong-secret"));
+
+    let out = server
+        .cmd(dir.path())
+        .env("AWS_ACCESS_KEY_ID", "AKIAUNKNOWN")
+        .args([
+            "download",
+            "--suite",
+            "s",
+            "--release",
+            "r",
+            "--filename",
+            "f.bin",
+            "-o",
+            "o.bin",
+        ])
+        .output()
+        .unwrap();
+    common::Run::from(out).fails(4, &["access denied"]);
+    assert!(!dir.path().join("o.bin").exists());
+    assert!(stored_keys(&server).is_empty());
+}
+
+#[test]
+fn missing_bucket_and_key() {
+    let (server, dir) = setup();
+    server
+        .run(
+            dir.path(),
+            &[
+                "upload",
+                "--bucket",
+                "nope-bucket",
+                "--suite",
+                "s",
+                "--release",
+                "r",
+                "f.bin",
+            ],
+        )
+        .fails(3, &["nope-bucket", "does not exist", "--bucket"]);
+    server
+        .run(
+            dir.path(),
+            &[
+                "download",
+                "--bucket",
+                "nope-bucket",
+                "--suite",
+                "s",
+                "--release",
+                "r",
+                "--filename",
+                "f.bin",
+                "-o",
+                "o.bin",
+            ],
+        )
+        .fails(3, &["nope-bucket"]);
+    server
+        .run(
+            dir.path(),
+            &[
+                "download",
+                "--suite",
+                "s",
+                "--release",
+                "r",
+                "--filename",
+                "none.bin",
+                "-o",
+                "o.bin",
+            ],
+        )
+        .fails(3, &["s3://artifacts/s/r/none.bin", "no such object"]);
+    assert!(!dir.path().join("o.bin").exists());
+    assert!(!server.root.path().join("nope-bucket").exists());
+}
+
+#[test]
+fn no_bucket_at_all() {
+    let (server, dir) = setup();
+    let out = server
+        .cmd(dir.path())
+        .env_remove("S3BLOB_BUCKET")
+        .args(["upload", "--suite", "s", "--release", "r", "f.bin"])
+        .output()
+        .unwrap();
+    common::Run::from(out).fails(2, &["--bucket", "S3BLOB_BUCKET"]);
+}
+
+#[test]
+fn output_directory_missing_or_unwritable() {
+    let (server, dir) = setup();
+    server
+        .run(
+            dir.path(),
+            &["upload", "--suite", "s", "--release", "r", "f.bin"],
+        )
+        .ok();
+    server
+        .run(
+            dir.path(),
+            &[
+                "download",
+                "--suite",
+                "s",
+                "--release",
+                "r",
+                "--filename",
+                "f.bin",
+                "-o",
+                "nodir/x.bin",
+            ],
+        )
+        .fails(3, &["nodir", "does not exist"]);
+    assert!(!dir.path().join("nodir").exists());
+
+    use std::os::unix::fs::PermissionsExt;
+    let ro = dir.path().join("ro");
+    std::fs::create_dir(&ro).unwrap();
+    std::fs::set_permissions(&ro, std::fs::Permissions::from_mode(0o555)).unwrap();
+    // Root ignores directory modes; the check only means something for other users.
+    if std::fs::write(ro.join("probe"), b"").is_err() {
+        server
+            .run(
+                dir.path(),
+                &[
+                    "download",
+                    "--suite",
+                    "s",
+                    "--release",
+                    "r",
+                    "--filename",
+                    "f.bin",
+                    "-o",
+                    "ro/",
+                ],
+            )
+            .fails(4, &["ro", "permission denied"]);
+    }
+    let _ = std::fs::remove_file(ro.join("probe"));
+    // sysfs refuses new files even to root, so this case runs whoever runs the test.
+    if std::path::Path::new("/sys/fs").is_dir() {
+        server
+            .run(
+                dir.path(),
+                &[
+                    "download",
+                    "--suite",
+                    "s",
+                    "--release",
+                    "r",
+                    "--filename",
+                    "f.bin",
+                    "-o",
+                    "/sys/fs/",
+                ],
+            )
+            .fails(4, &["/sys/fs", "permission denied"]);
+    }
+}
+
+#[test]
+fn bad_flag_values() {
+    let (server, dir) = setup();
+    let up = |extra: &[&str]| {
+        let mut args = vec!["upload", "--suite", "s", "--release", "r", "f.bin"];
+        args.extend_from_slice(extra);
+        server.run(dir.path(), &args)
+    };
+    up(&["--part-size", "1MiB"]).fails(2, &["--part-size"]);
+    up(&["--concurrency", "0"]).fails(2, &["--concurrency"]);
+    up(&["--max-attempts", "0"]).fails(2, &["--max-attempts"]);
+    up(&["--endpoint-url", "localhost:9"]).fails(2, &["--endpoint-url"]);
+    up(&["--bucket", "s3://artifacts"]).fails(2, &["--bucket"]);
+    // clap's own usage errors keep exit code 2.
+    assert_eq!(up(&["--part-size", "lots"]).code, 2);
+    assert_eq!(server.run(dir.path(), &["upload", "f.bin"]).code, 2);
+    assert!(stored_keys(&server).is_empty());
+}
+
+#[test]
+fn unreachable_endpoint_is_a_network_error() {
+    let (server, dir) = setup();
+    // A port nothing listens on: bind one, then free it.
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let url = format!("http://127.0.0.1:{port}");
+    server
+        .run(
+            dir.path(),
+            &[
+                "upload",
+                "--endpoint-url",
+                &url,
+                "--max-attempts",
+                "2",
+                "--suite",
+                "s",
+                "--release",
+                "r",
+                "f.bin",
+            ],
+        )
+        .fails(7, &["could not reach", "--endpoint-url"]);
+}

@@ -1,0 +1,92 @@
+//! What happens when the destination already exists, in either direction.
+
+mod common;
+
+use common::{MIB, Server, data};
+
+fn overwrite_rules(len: usize) {
+    let server = Server::start();
+    let dir = tempfile::tempdir().unwrap();
+    let first = data(len, 1);
+    std::fs::write(dir.path().join("a.bin"), &first).unwrap();
+    let up = |extra: &[&str]| {
+        let mut args = vec![
+            "upload",
+            "--suite",
+            "s",
+            "--release",
+            "r",
+            "a.bin",
+            "--part-size",
+            "5MiB",
+            "--json",
+        ];
+        args.extend_from_slice(extra);
+        server.run(dir.path(), &args)
+    };
+    let v: serde_json::Value = serde_json::from_str(up(&[]).ok()).unwrap();
+    assert_eq!(v["unchanged"], false);
+
+    // A retried CI job uploading the very same bytes succeeds and says nothing changed.
+    let v: serde_json::Value = serde_json::from_str(up(&[]).ok()).unwrap();
+    assert_eq!(v["unchanged"], true);
+    assert!(server.object("s/r/a.bin").unwrap() == first);
+
+    // Different bytes are refused and the stored object stays.
+    let second = data(len, 2);
+    std::fs::write(dir.path().join("a.bin"), &second).unwrap();
+    up(&[]).fails(
+        6,
+        &["s3://artifacts/s/r/a.bin", "already exists", "--overwrite"],
+    );
+    assert!(server.object("s/r/a.bin").unwrap() == first);
+    assert_eq!(server.open_uploads(), 0);
+
+    // --overwrite replaces it.
+    let v: serde_json::Value = serde_json::from_str(up(&["--overwrite"]).ok()).unwrap();
+    assert_eq!(v["unchanged"], false);
+    assert!(server.object("s/r/a.bin").unwrap() == second);
+}
+
+#[test]
+fn upload_single_put() {
+    overwrite_rules(1234);
+}
+
+#[test]
+fn upload_multipart() {
+    overwrite_rules(10 * MIB + 1);
+}
+
+#[test]
+fn download_replaces_unless_no_clobber() {
+    let server = Server::start();
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(dir.path().join("a.bin"), b"new").unwrap();
+    server
+        .run(
+            dir.path(),
+            &["upload", "--suite", "s", "--release", "r", "a.bin"],
+        )
+        .ok();
+    std::fs::write(dir.path().join("dest.bin"), b"old").unwrap();
+    let down = |extra: &[&str]| {
+        let mut args = vec![
+            "download",
+            "--suite",
+            "s",
+            "--release",
+            "r",
+            "--filename",
+            "a.bin",
+            "-o",
+            "dest.bin",
+        ];
+        args.extend_from_slice(extra);
+        server.run(dir.path(), &args)
+    };
+    down(&["--no-clobber"]).fails(6, &["dest.bin", "already exists", "--no-clobber"]);
+    assert_eq!(std::fs::read(dir.path().join("dest.bin")).unwrap(), b"old");
+    assert_eq!(down(&[]).ok(), "dest.bin");
+    assert_eq!(std::fs::read(dir.path().join("dest.bin")).unwrap(), b"new");
+}

@@ -1,0 +1,159 @@
+//! An S3 server for s3blob's tests, demo and benchmarks: s3s with the s3s-fs backend, real
+//! HTTP and real SigV4, on a loopback port.
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+
+use s3s::dto::*;
+use s3s::{S3, S3Error, S3ErrorCode, S3Request, S3Response, S3Result};
+
+/// s3s-fs behind a layer that restores AWS semantics where s3s-fs is lenient: writing or
+/// reading in a bucket that does not exist is `NoSuchBucket` (s3s-fs would create the bucket,
+/// or answer NoSuchKey).
+pub struct Strict {
+    fs: s3s_fs::FileSystem,
+    root: PathBuf,
+}
+
+impl Strict {
+    fn check_bucket(&self, bucket: &str) -> S3Result<()> {
+        if self.root.join(bucket).is_dir() {
+            Ok(())
+        } else {
+            Err(S3Error::with_message(
+                S3ErrorCode::NoSuchBucket,
+                "The specified bucket does not exist",
+            ))
+        }
+    }
+}
+
+#[async_trait::async_trait]
+impl S3 for Strict {
+    async fn put_object(
+        &self,
+        req: S3Request<PutObjectInput>,
+    ) -> S3Result<S3Response<PutObjectOutput>> {
+        self.check_bucket(&req.input.bucket)?;
+        self.fs.put_object(req).await
+    }
+    async fn get_object(
+        &self,
+        req: S3Request<GetObjectInput>,
+    ) -> S3Result<S3Response<GetObjectOutput>> {
+        self.check_bucket(&req.input.bucket)?;
+        self.fs.get_object(req).await
+    }
+    async fn head_object(
+        &self,
+        req: S3Request<HeadObjectInput>,
+    ) -> S3Result<S3Response<HeadObjectOutput>> {
+        self.check_bucket(&req.input.bucket)?;
+        self.fs.head_object(req).await
+    }
+    async fn delete_object(
+        &self,
+        req: S3Request<DeleteObjectInput>,
+    ) -> S3Result<S3Response<DeleteObjectOutput>> {
+        self.check_bucket(&req.input.bucket)?;
+        self.fs.delete_object(req).await
+    }
+    async fn create_multipart_upload(
+        &self,
+        req: S3Request<CreateMultipartUploadInput>,
+    ) -> S3Result<S3Response<CreateMultipartUploadOutput>> {
+        self.check_bucket(&req.input.bucket)?;
+        self.fs.create_multipart_upload(req).await
+    }
+    async fn upload_part(
+        &self,
+        req: S3Request<UploadPartInput>,
+    ) -> S3Result<S3Response<UploadPartOutput>> {
+        self.fs.upload_part(req).await
+    }
+    async fn complete_multipart_upload(
+        &self,
+        req: S3Request<CompleteMultipartUploadInput>,
+    ) -> S3Result<S3Response<CompleteMultipartUploadOutput>> {
+        self.fs.complete_multipart_upload(req).await
+    }
+    async fn abort_multipart_upload(
+        &self,
+        req: S3Request<AbortMultipartUploadInput>,
+    ) -> S3Result<S3Response<AbortMultipartUploadOutput>> {
+        self.fs.abort_multipart_upload(req).await
+    }
+    async fn create_bucket(
+        &self,
+        req: S3Request<CreateBucketInput>,
+    ) -> S3Result<S3Response<CreateBucketOutput>> {
+        self.fs.create_bucket(req).await
+    }
+    async fn head_bucket(
+        &self,
+        req: S3Request<HeadBucketInput>,
+    ) -> S3Result<S3Response<HeadBucketOutput>> {
+        self.fs.head_bucket(req).await
+    }
+    async fn list_objects_v2(
+        &self,
+        req: S3Request<ListObjectsV2Input>,
+    ) -> S3Result<S3Response<ListObjectsV2Output>> {
+        self.fs.list_objects_v2(req).await
+    }
+}
+
+/// Serves `root` (one directory per bucket) on `listener` until the process ends, accepting
+/// only the given credentials.
+pub async fn serve(
+    listener: tokio::net::TcpListener,
+    root: PathBuf,
+    access_key: &str,
+    secret_key: &str,
+) -> std::io::Result<()> {
+    use hyper_util::rt::{TokioExecutor, TokioIo};
+    use hyper_util::server::conn::auto::Builder as ConnBuilder;
+
+    let fs = s3s_fs::FileSystem::new(&root).map_err(|e| std::io::Error::other(format!("{e:?}")))?;
+    let mut builder = s3s::service::S3ServiceBuilder::new(Strict { fs, root });
+    builder.set_auth(s3s::auth::SimpleAuth::from_single(access_key, secret_key));
+    let service = builder.build();
+    let http = ConnBuilder::new(TokioExecutor::new());
+    loop {
+        let Ok((socket, _)) = listener.accept().await else {
+            continue;
+        };
+        let conn = http
+            .serve_connection(TokioIo::new(socket), service.clone())
+            .into_owned();
+        tokio::spawn(async move {
+            let _ = conn.await;
+        });
+    }
+}
+
+/// Binds 127.0.0.1:`port` (0 for any free port) and serves from a thread of its own, so
+/// synchronous tests can use it. Returns the bound address.
+pub fn spawn(root: PathBuf, port: u16, access_key: &str, secret_key: &str) -> SocketAddr {
+    let (ak, sk) = (access_key.to_owned(), secret_key.to_owned());
+    let (tx, rx) = std::sync::mpsc::channel::<std::io::Result<SocketAddr>>();
+    std::thread::spawn(move || {
+        let rt = tokio::runtime::Builder::new_multi_thread()
+            .worker_threads(2)
+            .enable_all()
+            .build()
+            .expect("tokio runtime");
+        rt.block_on(async move {
+            let listener = match tokio::net::TcpListener::bind(("127.0.0.1", port)).await {
+                Ok(l) => l,
+                Err(e) => {
+                    let _ = tx.send(Err(e));
+                    return;
+                }
+            };
+            let _ = tx.send(listener.local_addr());
+            let _ = serve(listener, root, &ak, &sk).await;
+        });
+    });
+    rx.recv().expect("server thread").expect("bind 127.0.0.1")
+}
