@@ -108,7 +108,7 @@ impl Report {
             } => ("downloaded", downloaded.size, *seconds, String::new()),
         };
         let moved = !matches!(self, Report::Upload { uploaded, .. } if uploaded.unchanged);
-        let rate = if moved && seconds > 0.0 {
+        let rate = if moved && size >= 1 << 20 && seconds > 0.0 {
             format!(", {}/s", human_bytes((size as f64 / seconds) as u64))
         } else {
             String::new()

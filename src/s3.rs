@@ -106,11 +106,8 @@ where
         None => {}
     }
     let code = err.code().unwrap_or_default();
-    let detail = match (err.code(), err.message()) {
-        (Some(c), Some(m)) => format!("{c}: {}", one_line(m)),
-        (Some(c), None) => c.to_owned(),
-        _ => one_line(&DisplayErrorContext(err).to_string()),
-    };
+    let detail = short_detail(err);
+    tracing::debug!("{action} {target} failed: {}", DisplayErrorContext(err));
     let status = status(err);
     match err {
         SdkError::TimeoutError(_) => {
@@ -131,14 +128,14 @@ where
         _ => {}
     }
     match (code, status) {
+        ("NoSuchUpload", _) => Error::Other(format!(
+            "cannot {action} {target}: the multipart upload is gone ({detail}); retry the upload"
+        )),
         ("NoSuchBucket", _) => Error::NotFound(format!(
             "cannot {action} {target}: bucket {bucket:?} does not exist; check --bucket (or S3BLOB_BUCKET) and the region"
         )),
         ("NoSuchKey" | "NotFound", _) | (_, Some(404)) => Error::NotFound(format!(
             "cannot {action} {target}: no such object; check --bucket, --suite, --release and --filename"
-        )),
-        ("NoSuchUpload", _) => Error::Other(format!(
-            "cannot {action} {target}: the multipart upload is gone ({detail}); retry the upload"
         )),
         (
             "AccessDenied"
@@ -185,6 +182,38 @@ where
             "cannot {action} {target}: the server kept failing after all retries ({detail}); retry later or raise --max-attempts"
         )),
         _ => Error::Other(format!("cannot {action} {target}: {detail}")),
+    }
+}
+
+/// A short, one-line reason: the S3 error code and message when the server sent them, else the
+/// HTTP status and the first words of the underlying error. The full chain goes to the debug log.
+fn short_detail<E>(err: &SdkError<E, aws_smithy_runtime_api::http::Response<SdkBody>>) -> String
+where
+    E: ProvideErrorMetadata + StdError + Send + Sync + 'static,
+{
+    const MAX: usize = 160;
+    if let Some(code) = err.code() {
+        return match err.message() {
+            Some(m) => format!("{code}: {}", truncate(&one_line(m), MAX)),
+            None => code.to_owned(),
+        };
+    }
+    // The innermost source is the most specific.
+    let mut inner: &(dyn StdError + 'static) = err;
+    while let Some(next) = inner.source() {
+        inner = next;
+    }
+    let reason = truncate(&one_line(&inner.to_string()), MAX);
+    match status(err) {
+        Some(code) => format!("HTTP {code}: {reason}"),
+        None => reason,
+    }
+}
+
+fn truncate(s: &str, max: usize) -> String {
+    match s.char_indices().nth(max) {
+        Some((i, _)) => format!("{}...", &s[..i]),
+        None => s.to_owned(),
     }
 }
 

@@ -297,6 +297,16 @@ fn check_unchanged(path: &Path, before: &Metadata) -> Result<(), Error> {
     Ok(())
 }
 
+/// How CompleteMultipartUpload ended.
+enum Completion {
+    /// Stored; the new object's ETag.
+    Done(Option<String>),
+    /// 412: the conditional write found the key taken.
+    Refused,
+    /// An error that does not prove the object was not stored.
+    Uncertain(Error),
+}
+
 /// The file cut into parts, with each part's checksum and the whole file's.
 struct Parts<'a> {
     ranges: &'a [Range<u64>],
@@ -363,32 +373,48 @@ async fn upload_multipart(
             complete = complete.if_none_match("*");
         }
         match complete.send().await {
-            Ok(out) => Ok(Some(out)),
+            Ok(out) => Ok(Completion::Done(out.e_tag)),
             // Refused by the conditional write: someone stored the key meanwhile.
-            Err(e) if status(&e) == Some(412) => Ok(None),
-            Err(e) => Err(classify(
+            Err(e) if status(&e) == Some(412) => Ok(Completion::Refused),
+            Err(e) => Ok(Completion::Uncertain(classify(
                 &e,
                 "complete the upload of",
                 &req.bucket,
                 Some(&key),
-            )),
+            ))),
         }
     };
     let outcome = tokio::select! {
         r = work => r,
         () = shutdown.cancelled() => Err(shutdown.error()),
     };
+    let uploaded = |etag| Uploaded {
+        size,
+        crc64,
+        etag,
+        parts: ranges.len() as u64,
+        unchanged: false,
+    };
     match outcome {
-        Ok(Some(out)) => Ok(Uploaded {
-            size,
-            crc64,
-            etag: out.e_tag,
-            parts: ranges.len() as u64,
-            unchanged: false,
-        }),
-        Ok(None) => {
+        Ok(Completion::Done(etag)) => Ok(uploaded(etag)),
+        Ok(Completion::Refused) => {
             abort(client, &req.bucket, &key, &upload_id).await;
             existing_outcome(client, req, size, crc64).await
+        }
+        Ok(Completion::Uncertain(err)) => {
+            // The server may have assembled the object and then failed to answer (a dropped
+            // connection, a retry that finds the upload gone, an answer the SDK cannot parse).
+            // If the key now holds exactly these bytes, the upload succeeded.
+            match existing_object(client, req).await {
+                Ok(Some(e)) if e.size == size && e.crc64 == Some(crc64) => {
+                    warn!(%key, "completing the upload reported an error, but the object is stored intact: {err}");
+                    Ok(uploaded(e.etag))
+                }
+                _ => {
+                    abort(client, &req.bucket, &key, &upload_id).await;
+                    Err(err)
+                }
+            }
         }
         Err(err) => {
             abort(client, &req.bucket, &key, &upload_id).await;

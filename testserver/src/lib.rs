@@ -1,5 +1,12 @@
-//! An S3 server for s3blob's tests, demo and benchmarks: s3s with the s3s-fs backend, real
-//! HTTP and real SigV4, on a loopback port.
+//! An S3 server for s3blob's tests, demo and benchmarks: s3s with the s3s-fs backend (or, for
+//! benchmarks, the in-memory backend in [`mem`]), real HTTP and real SigV4, on a loopback port,
+//! optionally behind an S3-like network model ([`throttle`]).
+
+pub mod mem;
+pub mod throttle;
+
+pub use mem::Memory;
+pub use throttle::NetModel;
 
 use std::net::SocketAddr;
 use std::path::PathBuf;
@@ -16,6 +23,13 @@ pub struct Strict {
 }
 
 impl Strict {
+    /// s3s-fs over `root` (one directory per bucket).
+    pub fn new(root: PathBuf) -> std::io::Result<Self> {
+        let fs =
+            s3s_fs::FileSystem::new(&root).map_err(|e| std::io::Error::other(format!("{e:?}")))?;
+        Ok(Self { fs, root })
+    }
+
     fn check_bucket(&self, bucket: &str) -> S3Result<()> {
         if self.root.join(bucket).is_dir() {
             Ok(())
@@ -111,24 +125,51 @@ pub async fn serve(
     access_key: &str,
     secret_key: &str,
 ) -> std::io::Result<()> {
+    let backend = Strict::new(root)?;
+    serve_backend(listener, backend, access_key, secret_key, NetModel::NONE).await
+}
+
+/// Serves any s3s backend on `listener` until the process ends, accepting only the given
+/// credentials, with `model` applied to every connection (a per-connection bandwidth cap in each
+/// direction and a delay before each response).
+pub async fn serve_backend<B: S3>(
+    listener: tokio::net::TcpListener,
+    backend: B,
+    access_key: &str,
+    secret_key: &str,
+    model: NetModel,
+) -> std::io::Result<()> {
     use hyper_util::rt::{TokioExecutor, TokioIo};
     use hyper_util::server::conn::auto::Builder as ConnBuilder;
 
-    let fs = s3s_fs::FileSystem::new(&root).map_err(|e| std::io::Error::other(format!("{e:?}")))?;
-    let mut builder = s3s::service::S3ServiceBuilder::new(Strict { fs, root });
+    let mut builder = s3s::service::S3ServiceBuilder::new(backend);
     builder.set_auth(s3s::auth::SimpleAuth::from_single(access_key, secret_key));
-    let service = builder.build();
+    let service = throttle::Delayed::new(builder.build(), model.latency);
     let http = ConnBuilder::new(TokioExecutor::new());
     loop {
         let Ok((socket, _)) = listener.accept().await else {
             continue;
         };
-        let conn = http
-            .serve_connection(TokioIo::new(socket), service.clone())
-            .into_owned();
-        tokio::spawn(async move {
-            let _ = conn.await;
-        });
+        let _ = socket.set_nodelay(true);
+        match model.bandwidth {
+            None => {
+                let conn = http
+                    .serve_connection(TokioIo::new(socket), service.clone())
+                    .into_owned();
+                tokio::spawn(async move {
+                    let _ = conn.await;
+                });
+            }
+            Some(rate) => {
+                let io = throttle::Throttled::new(socket, rate);
+                let conn = http
+                    .serve_connection(TokioIo::new(io), service.clone())
+                    .into_owned();
+                tokio::spawn(async move {
+                    let _ = conn.await;
+                });
+            }
+        }
     }
 }
 

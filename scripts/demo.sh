@@ -1,0 +1,43 @@
+#!/usr/bin/env bash
+# The main job with no AWS account: start the S3-compatible server bundled with the project
+# (s3s + s3s-fs, on 127.0.0.1), upload a 64 MiB artifact with s3blob, download it, and show the
+# bytes match. Everything lives in a temporary directory that is removed at the end.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+echo "==> building s3blob and the local test server (release; the first build takes a few minutes)"
+cargo build --release --quiet -p s3blob -p s3blob-testserver
+bin="${CARGO_TARGET_DIR:-target}/release"
+
+work="$(mktemp -d)"
+server_pid=""
+cleanup() {
+    [ -n "$server_pid" ] && kill "$server_pid" 2>/dev/null || true
+    rm -rf "$work"
+}
+trap cleanup EXIT
+
+# Throwaway credentials for the local server only; nothing here reaches AWS.
+export AWS_ACCESS_KEY_ID=demo-access-key AWS_SECRET_ACCESS_KEY=demo-secret-key
+export AWS_REGION=us-east-1 AWS_EC2_METADATA_DISABLED=true
+unset AWS_PROFILE AWS_SESSION_TOKEN AWS_ENDPOINT_URL_S3 AWS_CA_BUNDLE
+export AWS_CONFIG_FILE=/dev/null AWS_SHARED_CREDENTIALS_FILE=/dev/null
+
+mkdir -p "$work/store/demo-bucket"
+"$bin/s3blob-testserver" "$work/store" >"$work/endpoint" &
+server_pid=$!
+for _ in $(seq 100); do [ -s "$work/endpoint" ] && break; sleep 0.05; done
+export AWS_ENDPOINT_URL="$(head -n1 "$work/endpoint")"
+echo "==> local S3 server at $AWS_ENDPOINT_URL"
+
+head -c $((64 * 1024 * 1024)) /dev/urandom >"$work/myapp-1.0.0.tar.gz"
+
+echo "==> s3blob upload --bucket demo-bucket --suite myapp --release 1.0.0 myapp-1.0.0.tar.gz"
+"$bin/s3blob" upload --bucket demo-bucket --suite myapp --release 1.0.0 "$work/myapp-1.0.0.tar.gz"
+
+echo "==> s3blob download --bucket demo-bucket --suite myapp --release 1.0.0 --filename myapp-1.0.0.tar.gz -o downloaded.tar.gz"
+"$bin/s3blob" download --bucket demo-bucket --suite myapp --release 1.0.0 \
+    --filename myapp-1.0.0.tar.gz -o "$work/downloaded.tar.gz"
+
+cmp "$work/myapp-1.0.0.tar.gz" "$work/downloaded.tar.gz"
+echo "==> OK: the downloaded bytes match the uploaded file ($(sha256sum <"$work/downloaded.tar.gz" | cut -c1-16)...)"

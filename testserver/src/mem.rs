@@ -1,0 +1,798 @@
+//! A fast in-memory S3 backend for benchmarks.
+//!
+//! Bodies are kept as the `Bytes` chunks hyper hands over (no copy, no hashing, no MD5); a
+//! multipart upload is completed by moving the parts' chunk lists into one object, and a GET
+//! (ranged or not) answers with slices of those chunks. ETags are a counter. User metadata,
+//! `Content-Type` and a client-supplied CRC64NVME (header or aws-chunked trailer, on PutObject
+//! or CompleteMultipartUpload) are kept; the CRC64NVME is returned, as AWS does, on a full
+//! GetObject or a HeadObject that asks for it with `x-amz-checksum-mode: ENABLED`. Checksums
+//! are stored, never verified: this server is for measuring clients, not for testing
+//! integrity. `If-None-Match: *` on PutObject and CompleteMultipartUpload answers 412 when the
+//! key exists; `If-Match` on GetObject is honoured (the AWS CLI sends it on ranged GETs).
+//!
+//! Not implemented (501): everything else, including versioning, ACLs, copies and
+//! `partNumber` reads.
+
+use std::collections::{BTreeMap, HashMap, VecDeque};
+use std::pin::Pin;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex, MutexGuard};
+use std::task::{Context, Poll};
+use std::time::SystemTime;
+
+use bytes::Bytes;
+use futures_util::{Stream, StreamExt};
+use s3s::dto::*;
+use s3s::stream::{ByteStream, RemainingLength};
+use s3s::{S3, S3Error, S3ErrorCode, S3Request, S3Response, S3Result, StdError, s3_error};
+
+/// Smallest part S3 accepts, except for the last one.
+const MIN_PART_SIZE: u64 = 5 * 1024 * 1024;
+const MAX_PART_NUMBER: i32 = 10_000;
+
+/// The object bytes as received: a list of chunks and where each one starts.
+#[derive(Default)]
+struct Blob {
+    chunks: Vec<Bytes>,
+    /// `starts[i]` is the offset of `chunks[i]` in the object.
+    starts: Vec<u64>,
+    len: u64,
+}
+
+impl Blob {
+    fn push(&mut self, chunk: Bytes) {
+        if chunk.is_empty() {
+            return;
+        }
+        self.starts.push(self.len);
+        self.len += chunk.len() as u64;
+        self.chunks.push(chunk);
+    }
+
+    fn append(&mut self, other: Blob) {
+        self.chunks.reserve(other.chunks.len());
+        self.starts.reserve(other.chunks.len());
+        for c in other.chunks {
+            self.push(c);
+        }
+    }
+
+    /// The bytes of `range` (within `0..len`) as slices of the stored chunks.
+    fn slice(&self, range: std::ops::Range<u64>) -> Chunks {
+        let mut q = VecDeque::new();
+        if range.start < range.end {
+            // The chunk that holds `range.start`.
+            let first = self.starts.partition_point(|&s| s <= range.start) - 1;
+            for (chunk, &start) in self.chunks[first..].iter().zip(&self.starts[first..]) {
+                if start >= range.end {
+                    break;
+                }
+                let from = range.start.saturating_sub(start) as usize;
+                let to = (range.end - start).min(chunk.len() as u64) as usize;
+                q.push_back(chunk.slice(from..to));
+            }
+        }
+        Chunks {
+            q,
+            remaining: (range.end - range.start) as usize,
+        }
+    }
+}
+
+/// A response body made of `Bytes` slices, with an exact length.
+struct Chunks {
+    q: VecDeque<Bytes>,
+    remaining: usize,
+}
+
+impl Stream for Chunks {
+    type Item = Result<Bytes, StdError>;
+
+    fn poll_next(self: Pin<&mut Self>, _: &mut Context<'_>) -> Poll<Option<Self::Item>> {
+        let this = Pin::into_inner(self);
+        Poll::Ready(this.q.pop_front().map(|b| {
+            this.remaining -= b.len();
+            Ok(b)
+        }))
+    }
+
+    fn size_hint(&self) -> (usize, Option<usize>) {
+        (self.q.len(), Some(self.q.len()))
+    }
+}
+
+impl ByteStream for Chunks {
+    fn remaining_length(&self) -> RemainingLength {
+        RemainingLength::new_exact(self.remaining)
+    }
+}
+
+struct Object {
+    data: Blob,
+    etag: String,
+    last_modified: SystemTime,
+    metadata: Option<Metadata>,
+    content_type: Option<ContentType>,
+    crc64nvme: Option<String>,
+    checksum_type: Option<ChecksumType>,
+}
+
+impl Object {
+    fn e_tag(&self) -> ETag {
+        ETag::Strong(self.etag.clone())
+    }
+}
+
+struct Part {
+    data: Blob,
+    etag: String,
+}
+
+struct Upload {
+    bucket: String,
+    key: String,
+    metadata: Option<Metadata>,
+    content_type: Option<ContentType>,
+    checksum_type: Option<ChecksumType>,
+    parts: BTreeMap<i32, Part>,
+}
+
+#[derive(Default)]
+struct State {
+    /// Bucket name -> key -> object (a BTreeMap so listings come out sorted).
+    buckets: HashMap<String, BTreeMap<String, Arc<Object>>>,
+    uploads: HashMap<String, Upload>,
+}
+
+/// The in-memory S3 backend. Cheap to share; all state behind one mutex that is never held
+/// across an await or while bytes move.
+#[derive(Default)]
+pub struct Memory {
+    state: Mutex<State>,
+    counter: AtomicU64,
+}
+
+fn no_such_bucket() -> S3Error {
+    S3Error::with_message(
+        S3ErrorCode::NoSuchBucket,
+        "The specified bucket does not exist",
+    )
+}
+
+fn no_such_upload() -> S3Error {
+    S3Error::with_message(
+        S3ErrorCode::NoSuchUpload,
+        "The specified multipart upload does not exist",
+    )
+}
+
+/// Reads a request body into a blob, keeping hyper's chunks as they are.
+async fn collect(body: Option<StreamingBlob>, content_length: Option<i64>) -> S3Result<Blob> {
+    let mut blob = Blob::default();
+    if let Some(mut body) = body {
+        while let Some(chunk) = body.next().await {
+            let chunk = chunk.map_err(|e| {
+                S3Error::with_message(S3ErrorCode::IncompleteBody, format!("reading body: {e}"))
+            })?;
+            blob.push(chunk);
+        }
+    }
+    if let Some(n) = content_length
+        && u64::try_from(n).ok() != Some(blob.len)
+    {
+        return Err(s3_error!(
+            IncompleteBody,
+            "got {} bytes, Content-Length said {n}",
+            blob.len
+        ));
+    }
+    Ok(blob)
+}
+
+/// The CRC64NVME a request carried: its header, or the aws-chunked trailer.
+fn crc64nvme_of<T>(req: &S3Request<T>, header: Option<String>) -> Option<String> {
+    header.or_else(|| {
+        let trailers = req.trailing_headers.as_ref()?;
+        trailers.read(|t| {
+            t.get("x-amz-checksum-crc64nvme")
+                .and_then(|v| v.to_str().ok())
+                .map(str::to_owned)
+        })?
+    })
+}
+
+fn quoted_free(s: &str) -> &str {
+    s.trim_matches('"')
+}
+
+impl Memory {
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// Creates `bucket` if it does not exist yet.
+    pub fn create_bucket_now(&self, bucket: &str) {
+        self.lock().buckets.entry(bucket.to_owned()).or_default();
+    }
+
+    fn lock(&self) -> MutexGuard<'_, State> {
+        self.state
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+    }
+
+    fn next(&self) -> u64 {
+        self.counter.fetch_add(1, Ordering::Relaxed) + 1
+    }
+
+    fn etag(&self) -> String {
+        format!("{:032x}", self.next())
+    }
+
+    fn check_bucket(&self, bucket: &str) -> S3Result<()> {
+        if self.lock().buckets.contains_key(bucket) {
+            Ok(())
+        } else {
+            Err(no_such_bucket())
+        }
+    }
+
+    fn get(&self, bucket: &str, key: &str) -> S3Result<Arc<Object>> {
+        let st = self.lock();
+        let objects = st.buckets.get(bucket).ok_or_else(no_such_bucket)?;
+        objects
+            .get(key)
+            .cloned()
+            .ok_or_else(|| s3_error!(NoSuchKey, "The specified key does not exist."))
+    }
+
+    /// Stores `obj`, unless `if_none_match` is `*` and the key exists (412).
+    fn store(
+        &self,
+        bucket: &str,
+        key: &str,
+        obj: Object,
+        if_none_match: Option<&IfNoneMatch>,
+    ) -> S3Result<()> {
+        let mut st = self.lock();
+        let objects = st.buckets.get_mut(bucket).ok_or_else(no_such_bucket)?;
+        if matches!(if_none_match, Some(ETagCondition::Any)) && objects.contains_key(key) {
+            return Err(s3_error!(
+                PreconditionFailed,
+                "At least one of the pre-conditions you specified did not hold"
+            ));
+        }
+        objects.insert(key.to_owned(), Arc::new(obj));
+        Ok(())
+    }
+
+    fn listing(
+        &self,
+        bucket: &str,
+        prefix: &str,
+        delimiter: Option<&str>,
+        after: Option<&str>,
+        max_keys: usize,
+    ) -> S3Result<(Vec<s3s::dto::Object>, Vec<CommonPrefix>, Option<String>)> {
+        let st = self.lock();
+        let objects = st.buckets.get(bucket).ok_or_else(no_such_bucket)?;
+        let mut contents = Vec::new();
+        let mut prefixes: Vec<CommonPrefix> = Vec::new();
+        let mut last = None;
+        let start = match after {
+            Some(a) => std::ops::Bound::Excluded(a.to_owned()),
+            None => std::ops::Bound::Unbounded,
+        };
+        for (key, obj) in objects.range((start, std::ops::Bound::Unbounded)) {
+            if !key.starts_with(prefix) {
+                if key.as_str() > prefix {
+                    break;
+                }
+                continue;
+            }
+            if contents.len() + prefixes.len() >= max_keys {
+                return Ok((contents, prefixes, last));
+            }
+            if let Some(d) = delimiter.filter(|d| !d.is_empty())
+                && let Some(i) = key[prefix.len()..].find(d)
+            {
+                let p = &key[..prefix.len() + i + d.len()];
+                if prefixes.last().and_then(|c| c.prefix.as_deref()) != Some(p) {
+                    prefixes.push(CommonPrefix {
+                        prefix: Some(p.to_owned()),
+                    });
+                }
+                last = Some(key.clone());
+                continue;
+            }
+            contents.push(s3s::dto::Object {
+                key: Some(key.clone()),
+                size: Some(obj.data.len as i64),
+                e_tag: Some(obj.e_tag()),
+                last_modified: Some(obj.last_modified.into()),
+                ..Default::default()
+            });
+            last = Some(key.clone());
+        }
+        Ok((contents, prefixes, None))
+    }
+}
+
+#[async_trait::async_trait]
+impl S3 for Memory {
+    async fn create_bucket(
+        &self,
+        req: S3Request<CreateBucketInput>,
+    ) -> S3Result<S3Response<CreateBucketOutput>> {
+        let mut st = self.lock();
+        if st.buckets.contains_key(&req.input.bucket) {
+            return Err(s3_error!(
+                BucketAlreadyOwnedByYou,
+                "Your previous request to create the named bucket succeeded and you already own it."
+            ));
+        }
+        st.buckets.insert(req.input.bucket, BTreeMap::new());
+        Ok(S3Response::new(CreateBucketOutput::default()))
+    }
+
+    async fn head_bucket(
+        &self,
+        req: S3Request<HeadBucketInput>,
+    ) -> S3Result<S3Response<HeadBucketOutput>> {
+        self.check_bucket(&req.input.bucket)?;
+        Ok(S3Response::new(HeadBucketOutput::default()))
+    }
+
+    async fn get_bucket_location(
+        &self,
+        req: S3Request<GetBucketLocationInput>,
+    ) -> S3Result<S3Response<GetBucketLocationOutput>> {
+        self.check_bucket(&req.input.bucket)?;
+        Ok(S3Response::new(GetBucketLocationOutput::default()))
+    }
+
+    async fn list_buckets(
+        &self,
+        _req: S3Request<ListBucketsInput>,
+    ) -> S3Result<S3Response<ListBucketsOutput>> {
+        let st = self.lock();
+        let mut names: Vec<&String> = st.buckets.keys().collect();
+        names.sort();
+        let buckets = names
+            .into_iter()
+            .map(|n| Bucket {
+                name: Some(n.clone()),
+                creation_date: Some(SystemTime::UNIX_EPOCH.into()),
+                ..Default::default()
+            })
+            .collect();
+        Ok(S3Response::new(ListBucketsOutput {
+            buckets: Some(buckets),
+            ..Default::default()
+        }))
+    }
+
+    async fn put_object(
+        &self,
+        req: S3Request<PutObjectInput>,
+    ) -> S3Result<S3Response<PutObjectOutput>> {
+        self.check_bucket(&req.input.bucket)?;
+        let mut req = req;
+        let body = req.input.body.take();
+        let data = collect(body, req.input.content_length).await?;
+        let input = &req.input;
+        let crc = crc64nvme_of(&req, input.checksum_crc64nvme.clone());
+        let etag = self.etag();
+        let obj = Object {
+            data,
+            etag: etag.clone(),
+            last_modified: SystemTime::now(),
+            metadata: input.metadata.clone(),
+            content_type: input.content_type.clone(),
+            checksum_type: crc
+                .as_ref()
+                .map(|_| ChecksumType::from_static(ChecksumType::FULL_OBJECT)),
+            crc64nvme: crc.clone(),
+        };
+        let size = obj.data.len as i64;
+        self.store(&input.bucket, &input.key, obj, input.if_none_match.as_ref())?;
+        Ok(S3Response::new(PutObjectOutput {
+            e_tag: Some(ETag::Strong(etag)),
+            checksum_type: crc
+                .as_ref()
+                .map(|_| ChecksumType::from_static(ChecksumType::FULL_OBJECT)),
+            checksum_crc64nvme: crc,
+            size: Some(size),
+            ..Default::default()
+        }))
+    }
+
+    async fn get_object(
+        &self,
+        req: S3Request<GetObjectInput>,
+    ) -> S3Result<S3Response<GetObjectOutput>> {
+        let input = req.input;
+        if input.part_number.is_some() {
+            return Err(s3_error!(
+                NotImplemented,
+                "partNumber reads are not supported"
+            ));
+        }
+        let obj = self.get(&input.bucket, &input.key)?;
+        if let Some(ETagCondition::ETag(want)) = &input.if_match
+            && quoted_free(want.value()) != obj.etag
+        {
+            return Err(s3_error!(
+                PreconditionFailed,
+                "At least one of the pre-conditions you specified did not hold"
+            ));
+        }
+        let len = obj.data.len;
+        let (range, content_range) = match &input.range {
+            None => (0..len, None),
+            Some(r) => {
+                let range = r.check(len)?;
+                let cr = format!("bytes {}-{}/{len}", range.start, range.end - 1);
+                (range, Some(cr))
+            }
+        };
+        let whole = range.start == 0 && range.end == len;
+        let checksum = whole
+            && input
+                .checksum_mode
+                .as_ref()
+                .is_some_and(|m| m.as_str() == ChecksumMode::ENABLED);
+        let content_length = (range.end - range.start) as i64;
+        let body = obj.data.slice(range);
+        Ok(S3Response::new(GetObjectOutput {
+            body: Some(StreamingBlob::new(body)),
+            content_length: Some(content_length),
+            content_range,
+            accept_ranges: Some("bytes".to_owned()),
+            e_tag: Some(obj.e_tag()),
+            last_modified: Some(obj.last_modified.into()),
+            metadata: obj.metadata.clone(),
+            content_type: obj.content_type.clone(),
+            checksum_crc64nvme: obj.crc64nvme.clone().filter(|_| checksum),
+            checksum_type: obj.checksum_type.clone().filter(|_| checksum),
+            ..Default::default()
+        }))
+    }
+
+    async fn head_object(
+        &self,
+        req: S3Request<HeadObjectInput>,
+    ) -> S3Result<S3Response<HeadObjectOutput>> {
+        let input = req.input;
+        let obj = self.get(&input.bucket, &input.key)?;
+        let checksum = input
+            .checksum_mode
+            .as_ref()
+            .is_some_and(|m| m.as_str() == ChecksumMode::ENABLED);
+        Ok(S3Response::new(HeadObjectOutput {
+            content_length: Some(obj.data.len as i64),
+            accept_ranges: Some("bytes".to_owned()),
+            e_tag: Some(obj.e_tag()),
+            last_modified: Some(obj.last_modified.into()),
+            metadata: obj.metadata.clone(),
+            content_type: obj.content_type.clone(),
+            checksum_crc64nvme: obj.crc64nvme.clone().filter(|_| checksum),
+            checksum_type: obj.checksum_type.clone().filter(|_| checksum),
+            ..Default::default()
+        }))
+    }
+
+    async fn delete_object(
+        &self,
+        req: S3Request<DeleteObjectInput>,
+    ) -> S3Result<S3Response<DeleteObjectOutput>> {
+        let input = req.input;
+        // Take the object out under the lock, free its memory after.
+        let gone = {
+            let mut st = self.lock();
+            let objects = st
+                .buckets
+                .get_mut(&input.bucket)
+                .ok_or_else(no_such_bucket)?;
+            objects.remove(&input.key)
+        };
+        drop(gone);
+        Ok(S3Response::new(DeleteObjectOutput::default()))
+    }
+
+    async fn create_multipart_upload(
+        &self,
+        req: S3Request<CreateMultipartUploadInput>,
+    ) -> S3Result<S3Response<CreateMultipartUploadOutput>> {
+        let input = req.input;
+        self.check_bucket(&input.bucket)?;
+        let id = format!("{:016x}", self.next());
+        let upload = Upload {
+            bucket: input.bucket.clone(),
+            key: input.key.clone(),
+            metadata: input.metadata,
+            content_type: input.content_type,
+            checksum_type: input.checksum_type.clone(),
+            parts: BTreeMap::new(),
+        };
+        self.lock().uploads.insert(id.clone(), upload);
+        Ok(S3Response::new(CreateMultipartUploadOutput {
+            bucket: Some(input.bucket),
+            key: Some(input.key),
+            upload_id: Some(id),
+            checksum_algorithm: input.checksum_algorithm,
+            checksum_type: input.checksum_type,
+            ..Default::default()
+        }))
+    }
+
+    async fn upload_part(
+        &self,
+        req: S3Request<UploadPartInput>,
+    ) -> S3Result<S3Response<UploadPartOutput>> {
+        let mut req = req;
+        let n = req.input.part_number;
+        if !(1..=MAX_PART_NUMBER).contains(&n) {
+            return Err(s3_error!(
+                InvalidArgument,
+                "Part number must be an integer between 1 and 10000, inclusive"
+            ));
+        }
+        if !self.lock().uploads.contains_key(&req.input.upload_id) {
+            return Err(no_such_upload());
+        }
+        let body = req.input.body.take();
+        let data = collect(body, req.input.content_length).await?;
+        let crc = crc64nvme_of(&req, req.input.checksum_crc64nvme.clone());
+        let etag = self.etag();
+        {
+            let mut st = self.lock();
+            let upload = st
+                .uploads
+                .get_mut(&req.input.upload_id)
+                .ok_or_else(no_such_upload)?;
+            upload.parts.insert(
+                n,
+                Part {
+                    data,
+                    etag: etag.clone(),
+                },
+            );
+        }
+        Ok(S3Response::new(UploadPartOutput {
+            e_tag: Some(ETag::Strong(etag)),
+            checksum_crc64nvme: crc,
+            ..Default::default()
+        }))
+    }
+
+    async fn complete_multipart_upload(
+        &self,
+        req: S3Request<CompleteMultipartUploadInput>,
+    ) -> S3Result<S3Response<CompleteMultipartUploadOutput>> {
+        let crc = crc64nvme_of(&req, req.input.checksum_crc64nvme.clone());
+        let input = req.input;
+        let listed = input
+            .multipart_upload
+            .and_then(|m| m.parts)
+            .filter(|p| !p.is_empty())
+            .ok_or_else(|| {
+                s3_error!(
+                    MalformedXML,
+                    "You must specify at least one part to complete a multipart upload"
+                )
+            })?;
+
+        let mut st = self.lock();
+        let upload = st
+            .uploads
+            .get(&input.upload_id)
+            .ok_or_else(no_such_upload)?;
+        if upload.bucket != input.bucket || upload.key != input.key {
+            return Err(no_such_upload());
+        }
+        // Validate everything before taking the upload apart, so a refused Complete leaves it
+        // in place (the client can still abort it).
+        let mut prev = 0;
+        for (i, p) in listed.iter().enumerate() {
+            let n = p.part_number.unwrap_or(0);
+            if n <= prev {
+                return Err(s3_error!(
+                    InvalidPartOrder,
+                    "The list of parts was not in ascending order"
+                ));
+            }
+            prev = n;
+            let part = upload.parts.get(&n).ok_or_else(|| {
+                s3_error!(
+                    InvalidPart,
+                    "One or more of the specified parts could not be found"
+                )
+            })?;
+            if let Some(e) = &p.e_tag
+                && quoted_free(e.value()) != part.etag
+            {
+                return Err(s3_error!(InvalidPart, "Part {n}: the ETag does not match"));
+            }
+            if i + 1 < listed.len() && part.data.len < MIN_PART_SIZE {
+                return Err(s3_error!(
+                    EntityTooSmall,
+                    "Your proposed upload is smaller than the minimum allowed object size"
+                ));
+            }
+        }
+        let objects = st.buckets.get(&input.bucket).ok_or_else(no_such_bucket)?;
+        if matches!(input.if_none_match, Some(ETagCondition::Any))
+            && objects.contains_key(&input.key)
+        {
+            return Err(s3_error!(
+                PreconditionFailed,
+                "At least one of the pre-conditions you specified did not hold"
+            ));
+        }
+        let mut upload = st
+            .uploads
+            .remove(&input.upload_id)
+            .ok_or_else(no_such_upload)?;
+        drop(st);
+
+        // Move the parts' chunks into one object: no byte is copied.
+        let mut data = Blob::default();
+        for p in &listed {
+            let n = p.part_number.unwrap_or(0);
+            if let Some(part) = upload.parts.remove(&n) {
+                data.append(part.data);
+            }
+        }
+        drop(upload.parts); // parts not listed are discarded, as S3 does
+        if let Some(want) = input.mpu_object_size
+            && u64::try_from(want).ok() != Some(data.len)
+        {
+            return Err(s3_error!(
+                InvalidRequest,
+                "x-amz-mp-object-size {want} does not match the parts' total {}",
+                data.len
+            ));
+        }
+        let etag = format!("{:032x}-{}", self.next(), listed.len());
+        let checksum_type = input.checksum_type.or(upload.checksum_type).or_else(|| {
+            crc.as_ref()
+                .map(|_| ChecksumType::from_static(ChecksumType::FULL_OBJECT))
+        });
+        let obj = Object {
+            data,
+            etag: etag.clone(),
+            last_modified: SystemTime::now(),
+            metadata: upload.metadata,
+            content_type: upload.content_type,
+            crc64nvme: crc.clone(),
+            checksum_type: checksum_type.clone().filter(|_| crc.is_some()),
+        };
+        self.store(&input.bucket, &input.key, obj, input.if_none_match.as_ref())?;
+        Ok(S3Response::new(CompleteMultipartUploadOutput {
+            bucket: Some(input.bucket),
+            key: Some(input.key),
+            e_tag: Some(ETag::Strong(etag)),
+            checksum_crc64nvme: crc.clone(),
+            checksum_type: checksum_type.filter(|_| crc.is_some()),
+            ..Default::default()
+        }))
+    }
+
+    async fn abort_multipart_upload(
+        &self,
+        req: S3Request<AbortMultipartUploadInput>,
+    ) -> S3Result<S3Response<AbortMultipartUploadOutput>> {
+        let gone = self.lock().uploads.remove(&req.input.upload_id);
+        match gone {
+            Some(_) => Ok(S3Response::new(AbortMultipartUploadOutput::default())),
+            None => Err(no_such_upload()),
+        }
+    }
+
+    async fn list_objects_v2(
+        &self,
+        req: S3Request<ListObjectsV2Input>,
+    ) -> S3Result<S3Response<ListObjectsV2Output>> {
+        let input = req.input;
+        let prefix = input.prefix.clone().unwrap_or_default();
+        let max_keys = input.max_keys.unwrap_or(1000).clamp(0, 1000) as usize;
+        let after = input
+            .continuation_token
+            .as_deref()
+            .or(input.start_after.as_deref());
+        let (contents, prefixes, next) = self.listing(
+            &input.bucket,
+            &prefix,
+            input.delimiter.as_deref(),
+            after,
+            max_keys,
+        )?;
+        Ok(S3Response::new(ListObjectsV2Output {
+            name: Some(input.bucket),
+            prefix: input.prefix,
+            delimiter: input.delimiter,
+            max_keys: Some(max_keys as i32),
+            key_count: Some((contents.len() + prefixes.len()) as i32),
+            is_truncated: Some(next.is_some()),
+            next_continuation_token: next,
+            continuation_token: input.continuation_token,
+            start_after: input.start_after,
+            contents: Some(contents),
+            common_prefixes: Some(prefixes),
+            encoding_type: input.encoding_type,
+            ..Default::default()
+        }))
+    }
+
+    async fn list_objects(
+        &self,
+        req: S3Request<ListObjectsInput>,
+    ) -> S3Result<S3Response<ListObjectsOutput>> {
+        let input = req.input;
+        let prefix = input.prefix.clone().unwrap_or_default();
+        let max_keys = input.max_keys.unwrap_or(1000).clamp(0, 1000) as usize;
+        let (contents, prefixes, next) = self.listing(
+            &input.bucket,
+            &prefix,
+            input.delimiter.as_deref(),
+            input.marker.as_deref(),
+            max_keys,
+        )?;
+        Ok(S3Response::new(ListObjectsOutput {
+            name: Some(input.bucket),
+            prefix: input.prefix,
+            delimiter: input.delimiter,
+            marker: input.marker,
+            max_keys: Some(max_keys as i32),
+            is_truncated: Some(next.is_some()),
+            next_marker: next,
+            contents: Some(contents),
+            common_prefixes: Some(prefixes),
+            encoding_type: input.encoding_type,
+            ..Default::default()
+        }))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn blob(parts: &[&'static [u8]]) -> Blob {
+        let mut b = Blob::default();
+        for p in parts {
+            b.push(Bytes::from_static(p));
+        }
+        b
+    }
+
+    fn read(c: Chunks) -> Vec<u8> {
+        assert_eq!(c.q.iter().map(Bytes::len).sum::<usize>(), c.remaining);
+        c.q.iter().flat_map(|b| b.iter().copied()).collect()
+    }
+
+    #[test]
+    fn slices_across_chunks() {
+        let b = blob(&[b"abc", b"", b"defg", b"h", b"ijkl"]);
+        assert_eq!(b.len, 12);
+        let all: Vec<u8> = b"abcdefghijkl".to_vec();
+        for start in 0..=12u64 {
+            for end in start..=12u64 {
+                assert_eq!(
+                    read(b.slice(start..end)),
+                    all[start as usize..end as usize],
+                    "{start}..{end}"
+                );
+            }
+        }
+    }
+
+    #[test]
+    fn append_keeps_offsets() {
+        let mut a = blob(&[b"ab", b"c"]);
+        a.append(blob(&[b"de", b"f"]));
+        assert_eq!(a.starts, vec![0, 2, 3, 5]);
+        assert_eq!(read(a.slice(1..5)), b"bcde");
+    }
+}
