@@ -65,6 +65,12 @@ pub struct GlobalArgs {
     #[arg(long, global = true, value_name = "N")]
     pub max_attempts: Option<u32>,
 
+    /// Seconds to wait for a response to start once a request is sent (a part's upload time
+    /// counts) before the attempt is abandoned and retried; a body that stops flowing for 5 s
+    /// is also abandoned [env: S3BLOB_TIMEOUT; default: 60 + 1 per MiB of part size]
+    #[arg(long, global = true, value_name = "SECS")]
+    pub timeout: Option<u64>,
+
     /// Print one JSON object on stdout instead of the plain result
     #[arg(long, global = true)]
     pub json: bool,

@@ -4,6 +4,8 @@
 //! hand in a table instead of touching the process environment. `load_dotenv` is the one place
 //! that reads `.env`.
 
+use std::time::Duration;
+
 use crate::cli::{AddressingStyle, GlobalArgs, TuningArgs};
 use crate::error::Error;
 use crate::transfer::plan::{MAX_PART_SIZE, MIB, MIN_PART_SIZE};
@@ -23,6 +25,8 @@ pub struct ClientSettings {
     pub endpoint_url: Option<String>,
     pub path_style: bool,
     pub max_attempts: u32,
+    /// Per attempt: how long until the response must start (sending the body included).
+    pub timeout: Duration,
 }
 
 /// How big the pieces of a transfer are and how many move at once.
@@ -142,6 +146,24 @@ pub fn resolve(
         )));
     }
 
+    let timeout = match global.timeout {
+        Some(secs) => secs,
+        None => match env("S3BLOB_TIMEOUT") {
+            Some(v) => v.trim().parse().map_err(|_| {
+                Error::Usage(format!(
+                    "S3BLOB_TIMEOUT={v:?} is not a whole number of seconds; set it to e.g. 60"
+                ))
+            })?,
+            // Room for a part to go up at 1 MiB/s on a slow link.
+            None => 60 + part_size / MIB,
+        },
+    };
+    if timeout == 0 {
+        return Err(Error::Usage(
+            "--timeout (or S3BLOB_TIMEOUT) must be at least 1 second".into(),
+        ));
+    }
+
     Ok(Settings {
         bucket,
         client: ClientSettings {
@@ -150,6 +172,7 @@ pub fn resolve(
             endpoint_url,
             path_style,
             max_attempts,
+            timeout: Duration::from_secs(timeout),
         },
         transfer: TransferSettings {
             part_size,
@@ -205,6 +228,7 @@ mod tests {
             endpoint_url: None,
             addressing_style: None,
             max_attempts: None,
+            timeout: None,
             json: false,
             verbose: 0,
             quiet: false,
@@ -235,6 +259,7 @@ mod tests {
         assert_eq!(s.client.max_attempts, DEFAULT_MAX_ATTEMPTS);
         assert_eq!(s.transfer.part_size, DEFAULT_PART_SIZE);
         assert_eq!(s.transfer.concurrency, DEFAULT_CONCURRENCY);
+        assert_eq!(s.client.timeout, Duration::from_secs(68));
     }
 
     #[test]

@@ -6,6 +6,7 @@ use std::error::Error as StdError;
 use aws_config::meta::region::RegionProviderChain;
 use aws_config::profile::ProfileFileRegionProvider;
 use aws_config::retry::RetryConfig;
+use aws_config::timeout::TimeoutConfig;
 use aws_config::{BehaviorVersion, Region};
 use aws_credential_types::provider::error::CredentialsError;
 use aws_sdk_s3::Client;
@@ -20,6 +21,9 @@ use crate::error::{Error, one_line};
 /// The region signed into requests when none is configured. A custom endpoint rarely cares;
 /// AWS answers a wrong one with an error that names the right one.
 const FALLBACK_REGION: &str = "us-east-1";
+
+/// A TCP (and TLS) connection that takes longer than this is not going to work.
+const CONNECT_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(5);
 
 /// Builds the client from aws-config's default chain plus the few settings s3blob owns.
 pub async fn client(settings: &ClientSettings) -> Client {
@@ -65,6 +69,12 @@ pub async fn client(settings: &ClientSettings) -> Client {
         .request_checksum_calculation(RequestChecksumCalculation::WhenRequired)
         .response_checksum_validation(ResponseChecksumValidation::WhenRequired)
         .retry_config(RetryConfig::standard().with_max_attempts(settings.max_attempts))
+        .timeout_config(
+            TimeoutConfig::builder()
+                .connect_timeout(CONNECT_TIMEOUT)
+                .read_timeout(settings.timeout)
+                .build(),
+        )
         .build();
     Client::from_conf(config)
 }
@@ -113,6 +123,11 @@ where
         SdkError::TimeoutError(_) => {
             return Error::Network(format!(
                 "cannot {action} {target}: the request timed out; check the endpoint and network, or retry"
+            ));
+        }
+        SdkError::DispatchFailure(d) if d.is_timeout() => {
+            return Error::Network(format!(
+                "cannot {action} {target}: the server did not answer in time, on every attempt; check the endpoint, or raise --timeout"
             ));
         }
         SdkError::DispatchFailure(_) => {

@@ -1,10 +1,13 @@
 //! Test harness: a real S3 server (s3s + s3s-fs) on 127.0.0.1:0 with SigV4 authentication, and
 //! the real `s3blob` binary spawned with a scrubbed environment pointed at it.
-#![allow(dead_code)]
+#![allow(dead_code, unused_imports)]
 
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 
+use std::sync::Arc;
+
+pub use s3blob_testserver::faults::{Fault, Faults, Op};
 use tempfile::TempDir;
 
 pub const ACCESS_KEY: &str = "AKIAS3BLOBTESTKEY001";
@@ -15,6 +18,8 @@ pub const BUCKET: &str = "artifacts";
 pub struct Server {
     pub endpoint: String,
     pub root: TempDir,
+    /// The fault plan and request log, for servers started with `start_faulty`.
+    pub faults: Option<Arc<Faults>>,
 }
 
 impl Server {
@@ -26,7 +31,25 @@ impl Server {
         Server {
             endpoint: format!("http://{addr}"),
             root,
+            faults: None,
         }
+    }
+
+    /// Starts a server behind the fault-injection layer.
+    pub fn start_faulty() -> Server {
+        let root = tempfile::tempdir().unwrap();
+        std::fs::create_dir(root.path().join(BUCKET)).unwrap();
+        let (addr, faults) =
+            s3blob_testserver::faults::spawn(root.path().to_owned(), ACCESS_KEY, SECRET_KEY);
+        Server {
+            endpoint: format!("http://{addr}"),
+            root,
+            faults: Some(faults),
+        }
+    }
+
+    pub fn faults(&self) -> &Faults {
+        self.faults.as_ref().expect("started with start_faulty")
     }
 
     /// Where s3s-fs keeps the bytes of an object.

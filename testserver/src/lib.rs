@@ -2,6 +2,7 @@
 //! benchmarks, the in-memory backend in [`mem`]), real HTTP and real SigV4, on a loopback port,
 //! optionally behind an S3-like network model ([`throttle`]).
 
+pub mod faults;
 pub mod mem;
 pub mod throttle;
 

@@ -2,7 +2,8 @@
 //!
 //! Bodies are kept as the `Bytes` chunks hyper hands over (no copy, no hashing, no MD5); a
 //! multipart upload is completed by moving the parts' chunk lists into one object, and a GET
-//! (ranged or not) answers with slices of those chunks. ETags are a counter. User metadata,
+//! (ranged or not) answers with slices of those chunks. ETags are a counter, or the client's
+//! `Content-MD5` when it sent one (trusted, not checked: rclone compares it). User metadata,
 //! `Content-Type` and a client-supplied CRC64NVME (header or aws-chunked trailer, on PutObject
 //! or CompleteMultipartUpload) are kept; the CRC64NVME is returned, as AWS does, on a full
 //! GetObject or a HeadObject that asks for it with `x-amz-checksum-mode: ENABLED`. Checksums
@@ -201,6 +202,36 @@ fn crc64nvme_of<T>(req: &S3Request<T>, header: Option<String>) -> Option<String>
     })
 }
 
+/// The hex form of a `Content-MD5` header (base64 of the 16-byte digest), if it is one. The
+/// digest is trusted, not checked: clients that compare a single PUT's ETag with their own MD5
+/// (rclone) then see the value they expect, without the server hashing anything.
+fn content_md5_hex(b64: &str) -> Option<String> {
+    fn val(c: u8) -> Option<u32> {
+        Some(match c {
+            b'A'..=b'Z' => c - b'A',
+            b'a'..=b'z' => c - b'a' + 26,
+            b'0'..=b'9' => c - b'0' + 52,
+            b'+' => 62,
+            b'/' => 63,
+            _ => return None,
+        } as u32)
+    }
+    let b = b64.trim().as_bytes();
+    if b.len() != 24 || &b[22..] != b"==" {
+        return None;
+    }
+    let mut out = Vec::with_capacity(18);
+    for quad in b[..24].chunks(4) {
+        let mut n = 0u32;
+        for &c in quad {
+            n = (n << 6) | if c == b'=' { 0 } else { val(c)? };
+        }
+        out.extend_from_slice(&[(n >> 16) as u8, (n >> 8) as u8, n as u8]);
+    }
+    out.truncate(16);
+    Some(out.iter().map(|x| format!("{x:02x}")).collect())
+}
+
 fn quoted_free(s: &str) -> &str {
     s.trim_matches('"')
 }
@@ -382,7 +413,11 @@ impl S3 for Memory {
         let data = collect(body, req.input.content_length).await?;
         let input = &req.input;
         let crc = crc64nvme_of(&req, input.checksum_crc64nvme.clone());
-        let etag = self.etag();
+        let etag = input
+            .content_md5
+            .as_deref()
+            .and_then(content_md5_hex)
+            .unwrap_or_else(|| self.etag());
         let obj = Object {
             data,
             etag: etag.clone(),
@@ -544,7 +579,12 @@ impl S3 for Memory {
         let body = req.input.body.take();
         let data = collect(body, req.input.content_length).await?;
         let crc = crc64nvme_of(&req, req.input.checksum_crc64nvme.clone());
-        let etag = self.etag();
+        let etag = req
+            .input
+            .content_md5
+            .as_deref()
+            .and_then(content_md5_hex)
+            .unwrap_or_else(|| self.etag());
         {
             let mut st = self.lock();
             let upload = st
@@ -786,6 +826,16 @@ mod tests {
                 );
             }
         }
+    }
+
+    #[test]
+    fn content_md5() {
+        // MD5("") = d41d8cd98f00b204e9800998ecf8427e
+        assert_eq!(
+            content_md5_hex("1B2M2Y8AsgTpgAmY7PhCfg==").as_deref(),
+            Some("d41d8cd98f00b204e9800998ecf8427e")
+        );
+        assert_eq!(content_md5_hex("nope"), None);
     }
 
     #[test]

@@ -1,0 +1,442 @@
+//! Faults injected between s3blob and a real S3 server: transient ones are retried to success
+//! with identical bytes; lasting ones fail with the documented exit code and leave nothing
+//! behind (no file at the destination, an existing file untouched, no open multipart upload).
+
+mod common;
+
+use std::path::Path;
+use std::time::{Duration, Instant};
+
+use common::{Fault, MIB, Op, Run, Server, data};
+
+const KEY: &str = "s/r/a.bin";
+
+/// A file of 3 parts (5 MiB, 5 MiB, 1 MiB + 7) in `dir`.
+fn multipart_file(dir: &Path) -> Vec<u8> {
+    let bytes = data(11 * MIB + 7, 42);
+    std::fs::write(dir.join("a.bin"), &bytes).unwrap();
+    bytes
+}
+
+fn upload(server: &Server, dir: &Path, extra: &[&str]) -> Run {
+    let mut args = vec![
+        "upload",
+        "--suite",
+        "s",
+        "--release",
+        "r",
+        "a.bin",
+        "--part-size",
+        "5MiB",
+    ];
+    args.extend_from_slice(extra);
+    server.run(dir, &args)
+}
+
+fn download(server: &Server, dir: &Path, extra: &[&str]) -> Run {
+    let mut args = vec![
+        "download",
+        "--suite",
+        "s",
+        "--release",
+        "r",
+        "--filename",
+        "a.bin",
+        "-o",
+        "out.bin",
+        "--part-size",
+        "5MiB",
+    ];
+    args.extend_from_slice(extra);
+    server.run(dir, &args)
+}
+
+/// Stores the test object through a clean server path, then clears the request log's faults.
+fn stored(server: &Server, dir: &Path) -> Vec<u8> {
+    let bytes = multipart_file(dir);
+    upload(server, dir, &[]).ok();
+    bytes
+}
+
+fn no_temp_files(dir: &Path) {
+    let temps: Vec<String> = std::fs::read_dir(dir)
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .filter(|n| n.contains("s3blob-tmp"))
+        .collect();
+    assert!(temps.is_empty(), "temporary files left: {temps:?}");
+}
+
+// ---- uploads -------------------------------------------------------------------------------
+
+#[test]
+fn upload_part_slowdown_is_retried() {
+    let server = Server::start_faulty();
+    let dir = tempfile::tempdir().unwrap();
+    let bytes = multipart_file(dir.path());
+    server.faults().inject(
+        Op::UploadPart,
+        2,
+        Fault::Error {
+            status: 503,
+            code: "SlowDown",
+        },
+    );
+    let out = upload(&server, dir.path(), &["-vv"]);
+    out.ok();
+    assert!(server.object(KEY).unwrap() == bytes);
+    assert_eq!(server.faults().count(Op::UploadPart), 3 + 2);
+    // The SDK's debug log (-vv) shows each throttled attempt and its backoff.
+    assert!(
+        out.stderr.contains("ThrottlingError") && out.stderr.contains("retrying after"),
+        "retries visible in the debug log: {}",
+        out.stderr
+    );
+}
+
+#[test]
+fn put_object_internal_error_is_retried() {
+    let server = Server::start_faulty();
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(dir.path().join("a.bin"), b"small artifact").unwrap();
+    server.faults().inject(
+        Op::PutObject,
+        2,
+        Fault::Error {
+            status: 500,
+            code: "InternalError",
+        },
+    );
+    upload(&server, dir.path(), &[]).ok();
+    assert_eq!(server.object(KEY).unwrap(), b"small artifact");
+    assert_eq!(server.faults().count(Op::PutObject), 3);
+}
+
+#[test]
+fn upload_part_connection_cut_is_retried() {
+    let server = Server::start_faulty();
+    let dir = tempfile::tempdir().unwrap();
+    let bytes = multipart_file(dir.path());
+    server
+        .faults()
+        .inject(Op::UploadPart, 1, Fault::CutRequest(64 * 1024));
+    upload(&server, dir.path(), &[]).ok();
+    assert!(server.object(KEY).unwrap() == bytes);
+    assert_eq!(server.open_uploads(), 0);
+}
+
+#[test]
+fn complete_failure_is_retried() {
+    let server = Server::start_faulty();
+    let dir = tempfile::tempdir().unwrap();
+    let bytes = multipart_file(dir.path());
+    server.faults().inject(
+        Op::CompleteMultipartUpload,
+        1,
+        Fault::Error {
+            status: 500,
+            code: "InternalError",
+        },
+    );
+    upload(&server, dir.path(), &[]).ok();
+    assert!(server.object(KEY).unwrap() == bytes);
+    assert_eq!(server.open_uploads(), 0);
+}
+
+#[test]
+fn upload_part_failing_past_the_budget_aborts_the_upload() {
+    let server = Server::start_faulty();
+    let dir = tempfile::tempdir().unwrap();
+    multipart_file(dir.path());
+    server.faults().inject(
+        Op::UploadPart,
+        100,
+        Fault::Error {
+            status: 503,
+            code: "SlowDown",
+        },
+    );
+    upload(&server, dir.path(), &["--max-attempts", "2"]).fails(
+        7,
+        &["s3://artifacts/s/r/a.bin", "SlowDown", "--max-attempts"],
+    );
+    assert!(server.object(KEY).is_none());
+    assert_eq!(server.faults().count(Op::AbortMultipartUpload), 1);
+    assert_eq!(server.open_uploads(), 0);
+}
+
+#[test]
+fn put_object_failing_past_the_budget() {
+    let server = Server::start_faulty();
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(dir.path().join("a.bin"), b"small").unwrap();
+    server.faults().inject(
+        Op::PutObject,
+        100,
+        Fault::Error {
+            status: 500,
+            code: "InternalError",
+        },
+    );
+    upload(&server, dir.path(), &["--max-attempts", "3"]).fails(7, &["InternalError"]);
+    assert_eq!(server.faults().count(Op::PutObject), 3);
+    assert!(server.object(KEY).is_none());
+}
+
+#[test]
+fn stalled_upload_times_out_in_seconds() {
+    let server = Server::start_faulty();
+    let dir = tempfile::tempdir().unwrap();
+    multipart_file(dir.path());
+    server
+        .faults()
+        .inject(Op::UploadPart, 100, Fault::Delay(Duration::from_secs(60)));
+    let started = Instant::now();
+    upload(
+        &server,
+        dir.path(),
+        &["--timeout", "1", "--max-attempts", "2"],
+    )
+    .fails(7, &["did not answer in time", "--timeout"]);
+    assert!(
+        started.elapsed() < Duration::from_secs(30),
+        "took {:?}",
+        started.elapsed()
+    );
+    assert_eq!(server.open_uploads(), 0);
+    assert!(server.object(KEY).is_none());
+}
+
+// ---- downloads -----------------------------------------------------------------------------
+
+#[test]
+fn get_errors_are_retried() {
+    let server = Server::start_faulty();
+    let dir = tempfile::tempdir().unwrap();
+    let bytes = stored(&server, dir.path());
+    server.faults().inject(
+        Op::GetObject,
+        2,
+        Fault::Error {
+            status: 503,
+            code: "SlowDown",
+        },
+    );
+    download(&server, dir.path(), &[]).ok();
+    assert!(std::fs::read(dir.path().join("out.bin")).unwrap() == bytes);
+}
+
+#[test]
+fn cut_bodies_are_resumed() {
+    let server = Server::start_faulty();
+    let dir = tempfile::tempdir().unwrap();
+    let bytes = stored(&server, dir.path());
+    // The first response and the first resume are both cut short of their Content-Length.
+    server
+        .faults()
+        .inject(Op::GetObject, 2, Fault::CutResponse(100_000));
+    let out = download(&server, dir.path(), &["--concurrency", "1"]);
+    out.ok();
+    assert!(std::fs::read(dir.path().join("out.bin")).unwrap() == bytes);
+    assert!(out.stderr.contains("resuming"), "{}", out.stderr);
+    no_temp_files(dir.path());
+}
+
+#[test]
+fn cut_bodies_past_the_budget_leave_nothing() {
+    let server = Server::start_faulty();
+    let dir = tempfile::tempdir().unwrap();
+    stored(&server, dir.path());
+    std::fs::write(dir.path().join("out.bin"), b"previous").unwrap();
+    server
+        .faults()
+        .inject(Op::GetObject, 100, Fault::CutResponse(1000));
+    download(&server, dir.path(), &["--max-attempts", "2"])
+        .fails(7, &["s3://artifacts/s/r/a.bin", "failed 2 times"]);
+    assert_eq!(
+        std::fs::read(dir.path().join("out.bin")).unwrap(),
+        b"previous"
+    );
+    no_temp_files(dir.path());
+}
+
+#[test]
+fn corrupted_body_is_never_written_into_place() {
+    let server = Server::start_faulty();
+    let dir = tempfile::tempdir().unwrap();
+    stored(&server, dir.path());
+    server
+        .faults()
+        .inject(Op::GetObject, 1, Fault::FlipByte(12_345));
+    download(&server, dir.path(), &[]).fails(5, &["do not match"]);
+    assert!(!dir.path().join("out.bin").exists());
+    no_temp_files(dir.path());
+}
+
+#[test]
+fn stalled_body_is_abandoned_and_resumed() {
+    let server = Server::start_faulty();
+    let dir = tempfile::tempdir().unwrap();
+    let bytes = stored(&server, dir.path());
+    server
+        .faults()
+        .inject(Op::GetObject, 1, Fault::Stall(100_000));
+    let started = Instant::now();
+    download(&server, dir.path(), &[]).ok();
+    assert!(
+        started.elapsed() < Duration::from_secs(60),
+        "took {:?}",
+        started.elapsed()
+    );
+    assert!(std::fs::read(dir.path().join("out.bin")).unwrap() == bytes);
+}
+
+#[test]
+fn server_that_never_answers_times_out_in_seconds() {
+    let server = Server::start_faulty();
+    let dir = tempfile::tempdir().unwrap();
+    stored(&server, dir.path());
+    server
+        .faults()
+        .inject(Op::GetObject, 100, Fault::Delay(Duration::from_secs(60)));
+    let started = Instant::now();
+    download(
+        &server,
+        dir.path(),
+        &["--timeout", "1", "--max-attempts", "2"],
+    )
+    .fails(7, &["did not answer in time"]);
+    assert!(
+        started.elapsed() < Duration::from_secs(30),
+        "took {:?}",
+        started.elapsed()
+    );
+    assert!(!dir.path().join("out.bin").exists());
+    no_temp_files(dir.path());
+}
+
+#[test]
+fn a_small_download_is_one_request() {
+    let server = Server::start_faulty();
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(dir.path().join("a.bin"), b"tiny").unwrap();
+    upload(&server, dir.path(), &[]).ok();
+    let before = server.faults().log().len();
+    download(&server, dir.path(), &[]).ok();
+    assert_eq!(server.faults().log()[before..], [Op::GetObject]);
+}
+
+// ---- signals -------------------------------------------------------------------------------
+
+fn signal(pid: u32, sig: &str) {
+    let ok = std::process::Command::new("kill")
+        .args([sig, &pid.to_string()])
+        .status()
+        .unwrap()
+        .success();
+    assert!(ok);
+}
+
+fn wait_for(what: &str, cond: impl Fn() -> bool) {
+    let deadline = Instant::now() + Duration::from_secs(20);
+    while !cond() {
+        assert!(Instant::now() < deadline, "timed out waiting for {what}");
+        std::thread::sleep(Duration::from_millis(20));
+    }
+}
+
+#[test]
+fn sigint_during_upload_aborts_the_multipart_upload() {
+    let server = Server::start_faulty();
+    let dir = tempfile::tempdir().unwrap();
+    multipart_file(dir.path());
+    server
+        .faults()
+        .inject(Op::UploadPart, 100, Fault::Delay(Duration::from_secs(3)));
+    let child = server
+        .cmd(dir.path())
+        .args([
+            "upload",
+            "--suite",
+            "s",
+            "--release",
+            "r",
+            "a.bin",
+            "--part-size",
+            "5MiB",
+        ])
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    wait_for("the first part", || {
+        server.faults().count(Op::UploadPart) >= 1
+    });
+    assert_eq!(server.open_uploads(), 1);
+    signal(child.id(), "-INT");
+    let out = Run::from(child.wait_with_output().unwrap());
+    out.fails(130, &["interrupted by SIGINT"]);
+    assert_eq!(server.open_uploads(), 0);
+    assert!(server.object(KEY).is_none());
+}
+
+fn interrupted_download(sig: &str, code: i32) {
+    let server = Server::start_faulty();
+    let dir = tempfile::tempdir().unwrap();
+    stored(&server, dir.path());
+    std::fs::write(dir.path().join("out.bin"), b"previous").unwrap();
+    // The first range arrives, the others hang.
+    server
+        .faults()
+        .inject(Op::GetObject, 1, Fault::Delay(Duration::ZERO));
+    server
+        .faults()
+        .inject(Op::GetObject, 100, Fault::Delay(Duration::from_secs(30)));
+    let child = server
+        .cmd(dir.path())
+        .args([
+            "download",
+            "--suite",
+            "s",
+            "--release",
+            "r",
+            "--filename",
+            "a.bin",
+            "-o",
+            "out.bin",
+            "--part-size",
+            "5MiB",
+        ])
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    wait_for("the second range", || {
+        server.faults().count(Op::GetObject) >= 2
+    });
+    let has_temp = std::fs::read_dir(dir.path()).unwrap().any(|e| {
+        e.unwrap()
+            .file_name()
+            .to_string_lossy()
+            .contains("s3blob-tmp")
+    });
+    assert!(has_temp, "the download is under way");
+    signal(child.id(), sig);
+    let out = Run::from(child.wait_with_output().unwrap());
+    out.fails(code, &["interrupted"]);
+    assert_eq!(
+        std::fs::read(dir.path().join("out.bin")).unwrap(),
+        b"previous"
+    );
+    no_temp_files(dir.path());
+}
+
+#[test]
+fn sigint_during_download_removes_the_temporary_file() {
+    interrupted_download("-INT", 130);
+}
+
+#[test]
+fn sigterm_during_download_removes_the_temporary_file() {
+    interrupted_download("-TERM", 143);
+}

@@ -1,0 +1,329 @@
+//! Fault injection for the test suite: an HTTP layer in front of the S3 service that, for the
+//! next N requests of one S3 operation, answers with an S3 error, delays, cuts the request or
+//! the response body after K bytes, stalls mid-body, or flips a byte of the response body. It
+//! also records every operation it saw, so tests can count requests and retries.
+
+use std::collections::VecDeque;
+use std::convert::Infallible;
+use std::future::Future;
+use std::io;
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::pin::Pin;
+use std::sync::{Arc, Mutex};
+use std::task::{Context, Poll};
+use std::time::Duration;
+
+use bytes::Bytes;
+use http_body::{Body as HttpBody, Frame};
+use http_body_util::BodyExt;
+use hyper::body::Incoming;
+
+use crate::Strict;
+
+/// The S3 operations a fault can target, told apart by method and query as S3 does.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Op {
+    PutObject,
+    CreateMultipartUpload,
+    UploadPart,
+    CompleteMultipartUpload,
+    AbortMultipartUpload,
+    GetObject,
+    HeadObject,
+    Other,
+}
+
+impl Op {
+    fn of<B>(req: &http::Request<B>) -> Op {
+        let query = req.uri().query().unwrap_or("");
+        let has = |name: &str| {
+            query
+                .split('&')
+                .any(|kv| kv == name || kv.starts_with(&format!("{name}=")))
+        };
+        // "/bucket/key...": a key is present when the path has a second segment.
+        let has_key = req
+            .uri()
+            .path()
+            .trim_start_matches('/')
+            .split_once('/')
+            .is_some_and(|(_, k)| !k.is_empty());
+        match *req.method() {
+            http::Method::PUT if has_key && has("partNumber") => Op::UploadPart,
+            http::Method::PUT if has_key => Op::PutObject,
+            http::Method::POST if has("uploads") => Op::CreateMultipartUpload,
+            http::Method::POST if has("uploadId") => Op::CompleteMultipartUpload,
+            http::Method::DELETE if has("uploadId") => Op::AbortMultipartUpload,
+            http::Method::GET if has_key => Op::GetObject,
+            http::Method::HEAD if has_key => Op::HeadObject,
+            _ => Op::Other,
+        }
+    }
+}
+
+#[derive(Debug, Clone)]
+pub enum Fault {
+    /// Answer with this status and S3 error code (and a proper XML body) instead of serving.
+    Error { status: u16, code: &'static str },
+    /// Serve normally, but hold the response this long first.
+    Delay(Duration),
+    /// Read K bytes of the request body, then fail the connection.
+    CutRequest(usize),
+    /// Send the headers (with the full Content-Length) and K bytes of the body, then fail the
+    /// connection: the client sees a body shorter than announced.
+    CutResponse(usize),
+    /// Send the headers and K bytes of the body, then send nothing more for a long time.
+    Stall(usize),
+    /// Serve the body with the byte at this offset flipped.
+    FlipByte(usize),
+}
+
+struct Rule {
+    op: Op,
+    remaining: usize,
+    fault: Fault,
+}
+
+/// The shared fault plan and request log of one server.
+#[derive(Default)]
+pub struct Faults {
+    rules: Mutex<VecDeque<Rule>>,
+    log: Mutex<Vec<Op>>,
+}
+
+impl Faults {
+    /// Applies `fault` to the next `times` requests of `op` (after earlier rules for `op`).
+    pub fn inject(&self, op: Op, times: usize, fault: Fault) {
+        self.rules.lock().unwrap().push_back(Rule {
+            op,
+            remaining: times,
+            fault,
+        });
+    }
+
+    /// Drops every pending fault.
+    pub fn clear(&self) {
+        self.rules.lock().unwrap().clear();
+    }
+
+    /// How many requests of `op` the server has received.
+    pub fn count(&self, op: Op) -> usize {
+        self.log
+            .lock()
+            .unwrap()
+            .iter()
+            .filter(|o| **o == op)
+            .count()
+    }
+
+    /// Every operation received, in order.
+    pub fn log(&self) -> Vec<Op> {
+        self.log.lock().unwrap().clone()
+    }
+
+    fn take(&self, op: Op) -> Option<Fault> {
+        self.log.lock().unwrap().push(op);
+        let mut rules = self.rules.lock().unwrap();
+        let i = rules.iter().position(|r| r.op == op && r.remaining > 0)?;
+        let rule = &mut rules[i];
+        rule.remaining -= 1;
+        let fault = rule.fault.clone();
+        if rule.remaining == 0 {
+            rules.remove(i);
+        }
+        Some(fault)
+    }
+}
+
+type BoxBody = http_body_util::combinators::BoxBody<Bytes, io::Error>;
+
+/// A request body that fails after `limit` bytes.
+struct CutBody {
+    inner: Incoming,
+    left: usize,
+}
+
+impl HttpBody for CutBody {
+    type Data = Bytes;
+    type Error = io::Error;
+
+    fn poll_frame(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+    ) -> Poll<Option<Result<Frame<Bytes>, io::Error>>> {
+        if self.left == 0 {
+            return Poll::Ready(Some(Err(io::Error::other("fault: request cut"))));
+        }
+        match Pin::new(&mut self.inner).poll_frame(cx) {
+            Poll::Ready(Some(Ok(frame))) => match frame.into_data() {
+                Ok(mut data) => {
+                    if data.len() > self.left {
+                        data.truncate(self.left);
+                    }
+                    self.left -= data.len();
+                    Poll::Ready(Some(Ok(Frame::data(data))))
+                }
+                Err(frame) => Poll::Ready(Some(Ok(frame))),
+            },
+            Poll::Ready(Some(Err(e))) => Poll::Ready(Some(Err(io::Error::other(e)))),
+            Poll::Ready(None) => Poll::Ready(None),
+            Poll::Pending => Poll::Pending,
+        }
+    }
+}
+
+/// `data`, then an error (cut) or a long silence (stall).
+fn broken_body(data: Bytes, stall: bool) -> BoxBody {
+    let stream = futures_util::stream::once(async move { Ok::<_, io::Error>(Frame::data(data)) })
+        .chain(futures_util::stream::once(async move {
+            // Give the server time to flush the headers and the first bytes: the client must
+            // see a response that starts and then breaks off, not a refused request.
+            tokio::time::sleep(Duration::from_millis(if stall { 3_600_000 } else { 100 })).await;
+            Err(io::Error::other("fault: response cut"))
+        }));
+    BodyExt::boxed(http_body_util::StreamBody::new(stream))
+}
+
+use futures_util::StreamExt;
+
+fn full(data: Bytes) -> BoxBody {
+    BodyExt::boxed(http_body_util::Full::new(data).map_err(|e: Infallible| match e {}))
+}
+
+fn s3_body(body: s3s::Body) -> BoxBody {
+    BodyExt::boxed(body.map_err(io::Error::other))
+}
+
+/// The HTTP service: faults first, then the S3 service.
+#[derive(Clone)]
+pub struct Faulty {
+    inner: s3s::service::S3Service,
+    faults: Arc<Faults>,
+}
+
+impl hyper::service::Service<http::Request<Incoming>> for Faulty {
+    type Response = http::Response<BoxBody>;
+    type Error = s3s::HttpError;
+    type Future = Pin<Box<dyn Future<Output = Result<Self::Response, Self::Error>> + Send>>;
+
+    fn call(&self, req: http::Request<Incoming>) -> Self::Future {
+        let fault = self.faults.take(Op::of(&req));
+        let mut inner = self.inner.clone();
+        Box::pin(async move {
+            let serve = |req: http::Request<Incoming>| {
+                let mut inner = inner.clone();
+                async move {
+                    let res = tower::Service::call(&mut inner, req).await?;
+                    Ok::<_, s3s::HttpError>(res.map(s3_body))
+                }
+            };
+            match fault {
+                None => serve(req).await,
+                Some(Fault::Error { status, code }) => {
+                    // Read the request body first, as S3 does, so the client gets the error
+                    // response rather than a broken pipe.
+                    let _ = req.into_body().collect().await;
+                    let xml = format!(
+                        "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<Error><Code>{code}</Code><Message>injected fault</Message><RequestId>fault</RequestId></Error>"
+                    );
+                    Ok(http::Response::builder()
+                        .status(status)
+                        .header("content-type", "application/xml")
+                        .body(full(Bytes::from(xml)))
+                        .expect("valid response"))
+                }
+                Some(Fault::Delay(d)) => {
+                    tokio::time::sleep(d).await;
+                    serve(req).await
+                }
+                Some(Fault::CutRequest(k)) => {
+                    let req = req.map(|b| CutBody { inner: b, left: k });
+                    let res = tower::Service::call(&mut inner, req).await?;
+                    Ok(res.map(s3_body))
+                }
+                Some(Fault::CutResponse(k) | Fault::Stall(k)) => {
+                    let stall = matches!(fault, Some(Fault::Stall(_)));
+                    let res = serve(req).await?;
+                    let (parts, body) = res.into_parts();
+                    let data = body
+                        .collect()
+                        .await
+                        .map(|c| c.to_bytes())
+                        .unwrap_or_default();
+                    let keep = data.slice(..k.min(data.len()));
+                    Ok(http::Response::from_parts(parts, broken_body(keep, stall)))
+                }
+                Some(Fault::FlipByte(at)) => {
+                    let res = serve(req).await?;
+                    let (parts, body) = res.into_parts();
+                    let data = body
+                        .collect()
+                        .await
+                        .map(|c| c.to_bytes())
+                        .unwrap_or_default();
+                    let mut v = data.to_vec();
+                    if let Some(b) = v.get_mut(at) {
+                        *b ^= 0x01;
+                    }
+                    Ok(http::Response::from_parts(parts, full(Bytes::from(v))))
+                }
+            }
+        })
+    }
+}
+
+/// Serves s3s-fs over `root` behind the fault layer from a thread of its own; returns the
+/// address and the fault plan.
+pub fn spawn(root: PathBuf, access_key: &str, secret_key: &str) -> (SocketAddr, Arc<Faults>) {
+    let faults = Arc::new(Faults::default());
+    let (ak, sk) = (access_key.to_owned(), secret_key.to_owned());
+    let (tx, rx) = std::sync::mpsc::channel::<io::Result<SocketAddr>>();
+    let plan = faults.clone();
+    std::thread::spawn(move || {
+        let rt = tokio::runtime::Builder::new_multi_thread()
+            .worker_threads(2)
+            .enable_all()
+            .build()
+            .expect("tokio runtime");
+        rt.block_on(async move {
+            use hyper_util::rt::{TokioExecutor, TokioIo};
+            use hyper_util::server::conn::auto::Builder as ConnBuilder;
+            let backend = match Strict::new(root) {
+                Ok(b) => b,
+                Err(e) => {
+                    let _ = tx.send(Err(e));
+                    return;
+                }
+            };
+            let mut builder = s3s::service::S3ServiceBuilder::new(backend);
+            builder.set_auth(s3s::auth::SimpleAuth::from_single(ak, sk));
+            let service = Faulty {
+                inner: builder.build(),
+                faults: plan,
+            };
+            let listener = match tokio::net::TcpListener::bind("127.0.0.1:0").await {
+                Ok(l) => l,
+                Err(e) => {
+                    let _ = tx.send(Err(e));
+                    return;
+                }
+            };
+            let _ = tx.send(listener.local_addr());
+            let http = ConnBuilder::new(TokioExecutor::new());
+            loop {
+                let Ok((socket, _)) = listener.accept().await else {
+                    continue;
+                };
+                let conn = http
+                    .serve_connection(TokioIo::new(socket), service.clone())
+                    .into_owned();
+                tokio::spawn(async move {
+                    let _ = conn.await;
+                });
+            }
+        });
+    });
+    let addr = rx.recv().expect("server thread").expect("bind 127.0.0.1");
+    (addr, faults)
+}
