@@ -11,7 +11,8 @@
 //!   ranged GETs into positioned writes).
 //! - [`checksum`]: CRC64NVME and the combining of part checksums.
 //! - [`atomic_file`]: the temporary file that becomes the download only when it is complete.
-//! - [`progress`], [`output`]: what the user sees on stderr and stdout.
+//! - [`progress`], [`output`], [`logging`]: what the user sees on stderr and stdout (never a
+//!   credential).
 //! - [`error`]: every failure kind and its exit code; [`shutdown`]: SIGINT/SIGTERM handling.
 //!
 //! Side effects (the client, the progress sink, the shutdown signal) are passed in, so each
@@ -23,6 +24,7 @@ pub mod cli;
 pub mod config;
 pub mod error;
 pub mod key;
+pub mod logging;
 pub mod output;
 pub mod progress;
 pub mod s3;

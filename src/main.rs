@@ -1,8 +1,7 @@
-use std::io::{IsTerminal, Write};
+use std::io::Write;
 use std::process::ExitCode;
 
 use clap::Parser;
-use tracing_subscriber::EnvFilter;
 
 use s3blob::cli::Cli;
 use s3blob::error::code;
@@ -15,7 +14,7 @@ fn main() -> ExitCode {
         return ExitCode::from(err.exit_code());
     }
     let cli = Cli::parse();
-    init_tracing(cli.global.verbose, cli.global.quiet);
+    s3blob::logging::init(cli.global.verbose, cli.global.quiet);
     let json = cli.global.json;
 
     let runtime = match tokio::runtime::Builder::new_multi_thread()
@@ -57,23 +56,4 @@ fn main() -> ExitCode {
             ExitCode::from(err.exit_code())
         }
     }
-}
-
-/// Logs go to stderr: `-q` keeps errors only, the default shows s3blob's own start and end
-/// lines, `-v` adds s3blob's debug detail, `-vv` the AWS SDK's too. RUST_LOG overrides all.
-fn init_tracing(verbose: u8, quiet: bool) {
-    let default = match (quiet, verbose) {
-        (true, _) => "error",
-        (false, 0) => "warn,s3blob=info",
-        (false, 1) => "warn,s3blob=debug",
-        (false, _) => "debug",
-    };
-    let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new(default));
-    tracing_subscriber::fmt()
-        .with_env_filter(filter)
-        .with_writer(std::io::stderr)
-        .with_ansi(std::io::stderr().is_terminal())
-        .with_target(verbose > 0)
-        .without_time()
-        .init();
 }

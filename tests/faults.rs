@@ -207,6 +207,94 @@ fn stalled_upload_times_out_in_seconds() {
     assert!(server.object(KEY).is_none());
 }
 
+#[test]
+fn a_file_that_changes_during_upload_is_not_stored() {
+    let server = Server::start_faulty();
+    let dir = tempfile::tempdir().unwrap();
+    multipart_file(dir.path());
+    server.faults().inject(
+        Op::UploadPart,
+        100,
+        Fault::Delay(Duration::from_millis(500)),
+    );
+    let child = server
+        .cmd(dir.path())
+        .args([
+            "upload",
+            "--suite",
+            "s",
+            "--release",
+            "r",
+            "a.bin",
+            "--part-size",
+            "5MiB",
+            "--concurrency",
+            "1",
+        ])
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    wait_for("the first part", || {
+        server.faults().count(Op::UploadPart) >= 1
+    });
+    // The build rewrites its artifact while it is being published.
+    let mut f = std::fs::OpenOptions::new()
+        .append(true)
+        .open(dir.path().join("a.bin"))
+        .unwrap();
+    std::io::Write::write_all(&mut f, b"more").unwrap();
+    drop(f);
+    let out = Run::from(child.wait_with_output().unwrap());
+    out.fails(5, &["a.bin", "changed while it was being uploaded"]);
+    assert!(server.object(KEY).is_none());
+    assert_eq!(server.open_uploads(), 0);
+}
+
+#[test]
+fn an_object_replaced_during_download_is_not_mixed() {
+    let server = Server::start_faulty();
+    let dir = tempfile::tempdir().unwrap();
+    stored(&server, dir.path());
+    // The first range arrives; the others wait while another publisher replaces the object.
+    server
+        .faults()
+        .inject(Op::GetObject, 1, Fault::Delay(Duration::ZERO));
+    server
+        .faults()
+        .inject(Op::GetObject, 2, Fault::Delay(Duration::from_secs(2)));
+    let child = server
+        .cmd(dir.path())
+        .args([
+            "download",
+            "--suite",
+            "s",
+            "--release",
+            "r",
+            "--filename",
+            "a.bin",
+            "-o",
+            "out.bin",
+            "--part-size",
+            "5MiB",
+        ])
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    wait_for("the second range", || {
+        server.faults().count(Op::GetObject) >= 2
+    });
+    let other = dir.path().join("other");
+    std::fs::create_dir(&other).unwrap();
+    std::fs::write(other.join("a.bin"), data(11 * MIB + 7, 99)).unwrap();
+    upload(&server, &other, &["--overwrite"]).ok();
+    let out = Run::from(child.wait_with_output().unwrap());
+    out.fails(5, &["changed on the server during the download"]);
+    assert!(!dir.path().join("out.bin").exists());
+    no_temp_files(dir.path());
+}
+
 // ---- downloads -----------------------------------------------------------------------------
 
 #[test]

@@ -2,10 +2,10 @@
 
 mod common;
 
-use common::{MIB, Server, data};
+use common::{Fault, MIB, Op, Server, data};
 
 fn overwrite_rules(len: usize) {
-    let server = Server::start();
+    let server = Server::start_faulty();
     let dir = tempfile::tempdir().unwrap();
     let first = data(len, 1);
     std::fs::write(dir.path().join("a.bin"), &first).unwrap();
@@ -27,9 +27,13 @@ fn overwrite_rules(len: usize) {
     let v: serde_json::Value = serde_json::from_str(up(&[]).ok()).unwrap();
     assert_eq!(v["unchanged"], false);
 
-    // A retried CI job uploading the very same bytes succeeds and says nothing changed.
+    // A retried CI job uploading the very same bytes succeeds, says nothing changed, and sends
+    // no data.
+    let sent = |s: &Server| s.faults().count(Op::PutObject) + s.faults().count(Op::UploadPart);
+    let before = sent(&server);
     let v: serde_json::Value = serde_json::from_str(up(&[]).ok()).unwrap();
     assert_eq!(v["unchanged"], true);
+    assert_eq!(sent(&server), before);
     assert!(server.object("s/r/a.bin").unwrap() == first);
 
     // Different bytes are refused and the stored object stays.
@@ -89,4 +93,27 @@ fn download_replaces_unless_no_clobber() {
     assert_eq!(std::fs::read(dir.path().join("dest.bin")).unwrap(), b"old");
     assert_eq!(down(&[]).ok(), "dest.bin");
     assert_eq!(std::fs::read(dir.path().join("dest.bin")).unwrap(), b"new");
+}
+
+#[test]
+fn a_write_that_loses_the_race_is_refused() {
+    // Another publisher stores the key between our look and our write: the conditional write
+    // answers 412, as S3 does.
+    let server = Server::start_faulty();
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(dir.path().join("a.bin"), b"mine").unwrap();
+    server.faults().inject(
+        Op::PutObject,
+        1,
+        Fault::Error {
+            status: 412,
+            code: "PreconditionFailed",
+        },
+    );
+    server
+        .run(
+            dir.path(),
+            &["upload", "--suite", "s", "--release", "r", "a.bin"],
+        )
+        .fails(6, &["s3://artifacts/s/r/a.bin"]);
 }

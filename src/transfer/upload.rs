@@ -65,12 +65,26 @@ pub async fn upload(
             .map(|i| plan::chunk_range(size, part_size, i))
             .collect(),
     };
-    let crcs = tokio::select! {
-        r = checksum_parts(file.clone(), &req.path, ranges.clone()) => r?,
+    // Look at the key while the file is checksummed: an object already there decides the
+    // outcome before any data moves (a retried CI job re-sends nothing), and it guards servers
+    // that ignore the conditional write below.
+    let look = async {
+        if req.overwrite {
+            Ok(None)
+        } else {
+            existing_object(client, req).await
+        }
+    };
+    let (crcs, existing) = tokio::select! {
+        r = async { tokio::join!(checksum_parts(file.clone(), &req.path, ranges.clone()), look) } => r,
         () = shutdown.cancelled() => return Err(shutdown.error()),
     };
+    let crcs = crcs?;
     let crc64 = checksum::combine_all(crcs.iter().zip(&ranges).map(|(c, r)| (*c, r.end - r.start)));
     debug!(size, parts = ranges.len(), crc64 = %checksum::to_base64(crc64), "planned upload");
+    if let Some(existing) = existing? {
+        return judge_existing(req, existing, size, crc64);
+    }
     progress.start(size);
 
     let result = match plan {
@@ -222,23 +236,37 @@ async fn existing_outcome(
     size: u64,
     crc64: u64,
 ) -> Result<Uploaded, Error> {
-    let key = req.key.to_string();
     match existing_object(client, req).await? {
-        Some(existing) if existing.size == size && existing.crc64 == Some(crc64) => {
-            info!(%key, "an identical object is already stored; nothing to upload");
-            Ok(Uploaded {
-                size,
-                crc64,
-                etag: existing.etag,
-                parts: 0,
-                unchanged: true,
-            })
-        }
-        _ => Err(Error::AlreadyExists(format!(
-            "s3://{}/{key} already exists with different content; pass --overwrite to replace it, or upload under another --release",
-            req.bucket
+        Some(existing) => judge_existing(req, existing, size, crc64),
+        // Refused, yet gone: treat as taken, the safe reading.
+        None => Err(Error::AlreadyExists(format!(
+            "s3://{}/{} was being written by someone else; check it and retry",
+            req.bucket, req.key
         ))),
     }
+}
+
+/// Same size and checksum: the upload has already happened. Anything else is refused.
+fn judge_existing(
+    req: &UploadRequest,
+    existing: Existing,
+    size: u64,
+    crc64: u64,
+) -> Result<Uploaded, Error> {
+    if existing.size == size && existing.crc64 == Some(crc64) {
+        info!(key = %req.key, "an identical object is already stored; nothing to upload");
+        return Ok(Uploaded {
+            size,
+            crc64,
+            etag: existing.etag,
+            parts: 0,
+            unchanged: true,
+        });
+    }
+    Err(Error::AlreadyExists(format!(
+        "s3://{}/{} already exists with different content; pass --overwrite to replace it, or upload under another --release",
+        req.bucket, req.key
+    )))
 }
 
 struct Existing {
@@ -329,11 +357,6 @@ async fn upload_multipart(
     } = *parts;
     let key = req.key.to_string();
     let size = ranges.last().map_or(0, |r| r.end);
-
-    // A large upload is worth one round trip to avoid sending gigabytes only to be refused.
-    if !req.overwrite && existing_object(client, req).await?.is_some() {
-        return existing_outcome(client, req, size, crc64).await;
-    }
 
     let crc = checksum::to_base64(crc64);
     let created = client

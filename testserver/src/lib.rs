@@ -57,6 +57,37 @@ impl S3 for Strict {
         req: S3Request<GetObjectInput>,
     ) -> S3Result<S3Response<GetObjectOutput>> {
         self.check_bucket(&req.input.bucket)?;
+        // s3s-fs ignores If-Match on GET; S3 answers 412 when the object has changed.
+        if let Some(cond) = req.input.if_match.clone() {
+            let input = HeadObjectInput::builder()
+                .bucket(req.input.bucket.clone())
+                .key(req.input.key.clone())
+                .build()
+                .map_err(|e| S3Error::with_message(S3ErrorCode::InternalError, e.to_string()))?;
+            let head = S3Request {
+                input,
+                method: req.method.clone(),
+                uri: req.uri.clone(),
+                headers: req.headers.clone(),
+                extensions: http::Extensions::default(),
+                credentials: req.credentials.clone(),
+                region: req.region.clone(),
+                service: req.service.clone(),
+                trailing_headers: None,
+            };
+            let current = self.fs.head_object(head).await?.output.e_tag;
+            let matches = match (&cond, &current) {
+                (ETagCondition::Any, Some(_)) => true,
+                (ETagCondition::ETag(want), Some(have)) => want.value() == have.value(),
+                _ => false,
+            };
+            if !matches {
+                return Err(S3Error::with_message(
+                    S3ErrorCode::PreconditionFailed,
+                    "At least one of the pre-conditions you specified did not hold",
+                ));
+            }
+        }
         self.fs.get_object(req).await
     }
     async fn head_object(

@@ -27,6 +27,8 @@ options:
   --latency-ms MS      delay every response's headers by MS milliseconds
   --port N             port to bind
   --bucket NAME        create bucket NAME at start (repeatable)
+  --prealloc-mib N     with --memory: touch N MiB of object memory at start, so the first
+                       uploads measured do not pay the kernel's page faults
   --threads N          server worker threads (default: number of CPUs)
   -h, --help           this text";
 
@@ -37,6 +39,7 @@ struct Opts {
     model: NetModel,
     buckets: Vec<String>,
     threads: Option<usize>,
+    prealloc_mib: u64,
 }
 
 fn parse(args: impl IntoIterator<Item = String>) -> Result<Opts, String> {
@@ -47,6 +50,7 @@ fn parse(args: impl IntoIterator<Item = String>) -> Result<Opts, String> {
         model: NetModel::NONE,
         buckets: Vec::new(),
         threads: None,
+        prealloc_mib: 0,
     };
     let mut positional = Vec::new();
     let mut bandwidth = None;
@@ -76,6 +80,10 @@ fn parse(args: impl IntoIterator<Item = String>) -> Result<Opts, String> {
                 o.port = v.parse().map_err(|_| format!("bad --port {v:?}"))?;
             }
             "--bucket" => o.buckets.push(value("--bucket")?),
+            "--prealloc-mib" => {
+                let v = value("--prealloc-mib")?;
+                o.prealloc_mib = v.parse().map_err(|_| format!("bad --prealloc-mib {v:?}"))?;
+            }
             "--threads" => {
                 let v = value("--threads")?;
                 o.threads = Some(v.parse().map_err(|_| format!("bad --threads {v:?}"))?);
@@ -144,6 +152,7 @@ fn main() {
         };
         if opts.memory {
             let mem = Memory::new();
+            mem.prealloc(opts.prealloc_mib << 20);
             for b in &opts.buckets {
                 mem.create_bucket_now(b);
             }

@@ -1,0 +1,147 @@
+//! Logs on stderr, with credentials kept out of them at every verbosity.
+//!
+//! `-q` keeps errors only, the default shows s3blob's own start and end lines, `-v` adds
+//! s3blob's debug detail, `-vv` the AWS SDK's too; RUST_LOG overrides all. Credentials are kept
+//! out three ways: the AWS SDK's trace level (request signatures) is never shown; the SDK's own
+//! `access_key_id: "..."` fields (it already redacts secrets) and `Credential=...` scopes are
+//! masked; and any credential value found in the environment is masked wherever it appears.
+
+use std::io::{self, IsTerminal, Write};
+
+use tracing_subscriber::EnvFilter;
+use tracing_subscriber::Layer;
+use tracing_subscriber::filter::{FilterExt, filter_fn};
+use tracing_subscriber::fmt::MakeWriter;
+use tracing_subscriber::layer::SubscriberExt;
+use tracing_subscriber::util::SubscriberInitExt;
+
+const MASK: &str = "** redacted **";
+
+pub fn init(verbose: u8, quiet: bool) {
+    let default = match (quiet, verbose) {
+        (true, _) => "error",
+        (false, 0) => "warn,s3blob=info",
+        (false, 1) => "warn,s3blob=debug",
+        (false, _) => "debug",
+    };
+    let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new(default));
+    let guard = filter_fn(|meta| {
+        !(meta.target().starts_with("aws") && *meta.level() == tracing::Level::TRACE)
+    });
+    let secrets: Vec<String> = [
+        "AWS_SECRET_ACCESS_KEY",
+        "AWS_SESSION_TOKEN",
+        "AWS_ACCESS_KEY_ID",
+    ]
+    .iter()
+    .filter_map(|v| std::env::var(v).ok())
+    .filter(|v| v.len() >= 4)
+    .collect();
+    let layer = tracing_subscriber::fmt::layer()
+        .with_writer(Redacting { secrets })
+        .with_ansi(io::stderr().is_terminal())
+        .with_target(verbose > 0)
+        .without_time()
+        .with_filter(filter.and(guard));
+    tracing_subscriber::registry().with(layer).init();
+}
+
+/// Where the SDK's Debug output puts credential values: after `open`, up to `close`.
+const FIELDS: [(&str, char); 3] = [
+    ("access_key_id: \"", '"'),
+    ("session_token: \"", '"'),
+    ("Credential=", '/'),
+];
+
+/// Masks every value that follows `open` up to the next `close`.
+fn mask_between(text: &str, open: &str, close: char) -> String {
+    let mut out = String::with_capacity(text.len());
+    let mut rest = text;
+    while let Some(i) = rest.find(open) {
+        let start = i + open.len();
+        out.push_str(&rest[..start]);
+        match rest[start..].find(close) {
+            Some(len) => {
+                out.push_str(MASK);
+                rest = &rest[start + len..];
+            }
+            None => {
+                rest = &rest[start..];
+                break;
+            }
+        }
+    }
+    out.push_str(rest);
+    out
+}
+
+/// Stderr, with every occurrence of a known credential masked. The fmt layer writes each event
+/// in one call, so a value is never split across writes.
+struct Redacting {
+    secrets: Vec<String>,
+}
+
+impl<'a> MakeWriter<'a> for Redacting {
+    type Writer = RedactingWriter<'a>;
+
+    fn make_writer(&'a self) -> Self::Writer {
+        RedactingWriter {
+            secrets: &self.secrets,
+        }
+    }
+}
+
+struct RedactingWriter<'a> {
+    secrets: &'a [String],
+}
+
+impl Write for RedactingWriter<'_> {
+    fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
+        let mut out = String::from_utf8_lossy(buf).into_owned();
+        for (open, close) in FIELDS {
+            out = mask_between(&out, open, close);
+        }
+        for s in self.secrets {
+            if out.contains(s.as_str()) {
+                out = out.replace(s.as_str(), MASK);
+            }
+        }
+        io::stderr().write_all(out.as_bytes())?;
+        Ok(buf.len())
+    }
+
+    fn flush(&mut self) -> io::Result<()> {
+        io::stderr().flush()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn masks_credential_fields() {
+        let cases = [
+            (
+                r#"Credentials { access_key_id: "AKIA123", secret_access_key: "** redacted **" }"#,
+                r#"Credentials { access_key_id: "** redacted **", secret_access_key: "** redacted **" }"#,
+            ),
+            (
+                "Credential=AKIA123/20260101/us-east-1/s3/aws4_request",
+                "Credential=** redacted **/20260101/us-east-1/s3/aws4_request",
+            ),
+            ("nothing here", "nothing here"),
+            (
+                r#"access_key_id: "unterminated"#,
+                r#"access_key_id: "unterminated"#,
+            ),
+        ];
+        for (input, want) in cases {
+            let mut out = input.to_owned();
+            for (open, close) in FIELDS {
+                out = mask_between(&out, open, close);
+            }
+            assert_eq!(out, want);
+        }
+    }
+}
