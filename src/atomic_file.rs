@@ -27,6 +27,13 @@ impl AtomicFile {
             .file_name()
             .map(|n| n.to_string_lossy().into_owned())
             .unwrap_or_default();
+        // File names are limited to 255 bytes: keep the temporary name well inside that even
+        // when the destination's own name is at the limit.
+        let name: String = name
+            .char_indices()
+            .take_while(|(i, c)| i + c.len_utf8() <= 100)
+            .map(|(_, c)| c)
+            .collect();
         let temp = tempfile::Builder::new()
             .prefix(&format!(".{name}."))
             .suffix(".s3blob-tmp")
@@ -144,6 +151,16 @@ mod tests {
         assert_eq!(err.exit_code(), 6);
         assert_eq!(std::fs::read(&dest).unwrap(), b"appeared meanwhile");
         assert_eq!(entries(dir.path()), ["out.bin"]);
+    }
+
+    #[test]
+    fn a_name_at_the_length_limit_still_gets_a_temporary_file() {
+        let dir = tempfile::tempdir().unwrap();
+        let dest = dir.path().join("é".repeat(127));
+        let f = AtomicFile::create(&dest).unwrap();
+        (&mut f.file()).write_all(b"x").unwrap();
+        f.commit(false).unwrap();
+        assert_eq!(std::fs::read(&dest).unwrap(), b"x");
     }
 
     #[test]

@@ -528,3 +528,47 @@ fn sigint_during_download_removes_the_temporary_file() {
 fn sigterm_during_download_removes_the_temporary_file() {
     interrupted_download("-TERM", 143);
 }
+
+// ---- local failures ------------------------------------------------------------------------
+
+#[test]
+fn disk_full_mid_download_fails_cleanly() {
+    // A 2 MiB file system for an 11 MiB object, mounted in a private mount namespace (needs
+    // root, as in CI; elsewhere the test says so and does nothing).
+    let uid = std::process::Command::new("id").arg("-u").output().unwrap();
+    if String::from_utf8_lossy(&uid.stdout).trim() != "0" {
+        eprintln!("skipped: mounting a small tmpfs needs root");
+        return;
+    }
+    let server = Server::start();
+    let dir = tempfile::tempdir().unwrap();
+    stored(&server, dir.path());
+    std::fs::create_dir(dir.path().join("small")).unwrap();
+    let bin = env!("CARGO_BIN_EXE_s3blob");
+    let script = format!(
+        "mount -t tmpfs -o size=2m tmpfs small && echo previous > small/out.bin && \
+         {bin} download --suite s --release r --filename a.bin -o small/out.bin --part-size 5MiB; \
+         rc=$?; echo; ls -A small; cat small/out.bin; exit $rc"
+    );
+    // The scrubbed environment of `cmd`, applied to a shell inside the new namespace.
+    let env = server.cmd(dir.path());
+    let mut sh = std::process::Command::new("unshare");
+    sh.args(["-m", "sh", "-c", &script])
+        .current_dir(dir.path())
+        .env_clear()
+        .env("PATH", "/usr/bin:/bin:/usr/sbin:/sbin");
+    for (k, v) in env.get_envs() {
+        if let Some(v) = v {
+            sh.env(k, v);
+        }
+    }
+    let out = Run::from(sh.output().unwrap());
+    assert_eq!(out.code, 1, "{}", out.stderr);
+    assert!(out.stderr.contains("no space left"), "{}", out.stderr);
+    // After the (empty) stdout of s3blob: the directory listing and the untouched old file.
+    assert_eq!(
+        out.stdout.trim(),
+        "out.bin\nprevious",
+        "no temporary file, old file intact"
+    );
+}

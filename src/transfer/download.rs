@@ -77,6 +77,8 @@ struct Ctx {
     /// Pins every range to the object version the first response came from.
     etag: Option<String>,
     file: File,
+    /// For error messages about local writes (disk full, I/O errors).
+    temp_path: PathBuf,
     max_attempts: u32,
     progress: Arc<dyn Progress>,
 }
@@ -186,6 +188,7 @@ async fn download_inner(
             .file()
             .try_clone()
             .map_err(|e| Error::local_io("write", out.temp_path(), &e))?,
+        temp_path: out.temp_path().to_owned(),
         max_attempts: req.settings.max_attempts,
         progress,
     });
@@ -379,7 +382,7 @@ async fn write_body(
                 }
                 ctx.file
                     .write_all_at(&bytes, *pos)
-                    .map_err(|e| Error::local_io("write", Path::new("the temporary file"), &e))?;
+                    .map_err(|e| Error::local_io("write", &ctx.temp_path, &e))?;
                 crc.update(&bytes);
                 *pos += len;
                 ctx.progress.advance(len);
