@@ -119,7 +119,7 @@ pub struct KeyArgs {
 #[derive(Debug, Args)]
 pub struct TuningArgs {
     /// Size of each part (upload) or range (download), e.g. 8MiB; raised automatically to keep a
-    /// file within 10,000 parts [env: S3BLOB_PART_SIZE; default: 8MiB]
+    /// file within 10,000 parts [env: S3BLOB_PART_SIZE; default: 16MiB]
     #[arg(long, value_name = "SIZE", value_parser = parse_size)]
     pub part_size: Option<u64>,
 

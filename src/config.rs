@@ -10,7 +10,7 @@ use crate::cli::{AddressingStyle, GlobalArgs, TuningArgs};
 use crate::error::Error;
 use crate::transfer::plan::{MAX_PART_SIZE, MIB, MIN_PART_SIZE};
 
-pub const DEFAULT_PART_SIZE: u64 = 8 * MIB;
+pub const DEFAULT_PART_SIZE: u64 = 16 * MIB;
 pub const DEFAULT_CONCURRENCY: usize = 16;
 pub const DEFAULT_MAX_ATTEMPTS: u32 = 5;
 /// More parts in flight than this buys nothing and risks the server's connection limits.
@@ -259,7 +259,7 @@ mod tests {
         assert_eq!(s.client.max_attempts, DEFAULT_MAX_ATTEMPTS);
         assert_eq!(s.transfer.part_size, DEFAULT_PART_SIZE);
         assert_eq!(s.transfer.concurrency, DEFAULT_CONCURRENCY);
-        assert_eq!(s.client.timeout, Duration::from_secs(68));
+        assert_eq!(s.client.timeout, Duration::from_secs(76));
     }
 
     #[test]

