@@ -1,0 +1,96 @@
+//! Property tests (proptest) over the pure parts that take untrusted input: key building and
+//! validation, part planning, range math and Content-Range parsing. Bounded: a fixed number of
+//! cases per property, so CI time is fixed.
+
+use proptest::prelude::*;
+
+use s3blob::key::{MAX_KEY_BYTES, ObjectKey};
+use s3blob::transfer::plan::{
+    self, MAX_OBJECT_SIZE, MAX_PART_SIZE, MAX_PARTS, MIN_PART_SIZE, UploadPlan,
+};
+
+fn config() -> ProptestConfig {
+    ProptestConfig {
+        cases: 2000,
+        failure_persistence: None,
+        ..ProptestConfig::default()
+    }
+}
+
+proptest! {
+    #![proptest_config(config())]
+
+    /// Any input either is refused or gives a key whose three parts read back unchanged, with
+    /// no way to reach outside `suite/release/` and within S3's length limit.
+    #[test]
+    fn keys_are_exactly_three_safe_parts(
+        suite in "\\PC{0,12}|[./a]{0,3}|.{0,5}",
+        release in "\\PC{0,12}|[./a]{0,3}|.{0,5}",
+        filename in "\\PC{0,400}|[./a]{0,3}|.{0,5}",
+    ) {
+        match ObjectKey::new(&suite, &release, &filename) {
+            Ok(key) => {
+                let s = key.to_string();
+                prop_assert!(s.len() <= MAX_KEY_BYTES);
+                let parts: Vec<&str> = s.split('/').collect();
+                prop_assert_eq!(parts, vec![suite.as_str(), release.as_str(), filename.as_str()]);
+                for p in [&suite, &release, &filename] {
+                    prop_assert!(!p.is_empty() && p != "." && p != "..");
+                    prop_assert!(!p.chars().any(char::is_control));
+                }
+            }
+            Err(e) => prop_assert!(["--suite", "--release", "--filename", "key"].contains(&e.flag)),
+        }
+    }
+
+    /// Every plan covers the file exactly, in at most 10,000 parts within S3's part limits.
+    #[test]
+    fn plans_cover_the_file_within_s3_limits(
+        size in prop_oneof![0..64u64 << 20, 0..=MAX_OBJECT_SIZE],
+        part in MIN_PART_SIZE..=MAX_PART_SIZE,
+    ) {
+        match plan::upload_plan(size, part).unwrap() {
+            UploadPlan::Single => prop_assert!(size <= part),
+            UploadPlan::Multipart { part_size, parts } => {
+                prop_assert!(size > part);
+                prop_assert!(parts <= MAX_PARTS);
+                prop_assert!((MIN_PART_SIZE..=MAX_PART_SIZE).contains(&part_size));
+                let mut next = 0;
+                for i in 0..parts.min(50) {
+                    let r = plan::chunk_range(size, part_size, i);
+                    prop_assert_eq!(r.start, next);
+                    prop_assert!(r.end > r.start);
+                    next = r.end;
+                }
+                let last = plan::chunk_range(size, part_size, parts - 1);
+                prop_assert_eq!(last.end, size);
+                prop_assert!(last.end > last.start);
+            }
+        }
+    }
+
+    /// Download ranges tile `start..size` with no gap or overlap; each header parses back.
+    #[test]
+    fn ranges_tile_and_round_trip(start in 0..10_000u64, len in 0..100_000u64, chunk in 1..20_000u64) {
+        let size = start + len;
+        let mut next = start;
+        for r in plan::chunks(start, size, chunk) {
+            prop_assert_eq!(r.start, next);
+            prop_assert!(r.end - r.start <= chunk && r.end > r.start);
+            let header = plan::range_header(&r);
+            let content_range = format!("bytes {}/{size}", header.trim_start_matches("bytes="));
+            prop_assert_eq!(plan::parse_content_range(&content_range), Some((r.clone(), size)));
+            next = r.end;
+        }
+        prop_assert_eq!(next, size);
+    }
+
+    /// Whatever a server sends as Content-Range, parsing never panics and never yields a range
+    /// outside the object.
+    #[test]
+    fn content_range_parsing_is_total(value in "\\PC{0,40}|bytes [0-9]{1,20}-[0-9]{1,20}/[0-9*]{1,20}") {
+        if let Some((r, total)) = plan::parse_content_range(&value) {
+            prop_assert!(r.start < r.end && r.end <= total);
+        }
+    }
+}
