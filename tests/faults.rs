@@ -11,6 +11,32 @@ use common::{Fault, MIB, Op, Run, Server, data};
 
 const KEY: &str = "s/r/a.bin";
 
+/// Downloads the test object into `out.bin` in ranges of 5 MiB.
+const DOWNLOAD: [&str; 11] = [
+    "download",
+    "--suite",
+    "s",
+    "--release",
+    "r",
+    "--filename",
+    "a.bin",
+    "-o",
+    "out.bin",
+    "--part-size",
+    "5MiB",
+];
+
+/// Starts the binary in the background, for tests that act while it runs.
+fn spawn(server: &Server, dir: &Path, args: &[&str]) -> std::process::Child {
+    server
+        .cmd(dir)
+        .args(args)
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap()
+}
+
 /// A file of 3 parts (5 MiB, 5 MiB, 1 MiB + 7) in `dir`.
 fn multipart_file(dir: &Path) -> Vec<u8> {
     let bytes = data(11 * MIB + 7, 42);
@@ -34,19 +60,7 @@ fn upload(server: &Server, dir: &Path, extra: &[&str]) -> Run {
 }
 
 fn download(server: &Server, dir: &Path, extra: &[&str]) -> Run {
-    let mut args = vec![
-        "download",
-        "--suite",
-        "s",
-        "--release",
-        "r",
-        "--filename",
-        "a.bin",
-        "-o",
-        "out.bin",
-        "--part-size",
-        "5MiB",
-    ];
+    let mut args = DOWNLOAD.to_vec();
     args.extend_from_slice(extra);
     server.run(dir, &args)
 }
@@ -217,9 +231,10 @@ fn a_file_that_changes_during_upload_is_not_stored() {
         100,
         Fault::Delay(Duration::from_millis(500)),
     );
-    let child = server
-        .cmd(dir.path())
-        .args([
+    let child = spawn(
+        &server,
+        dir.path(),
+        &[
             "upload",
             "--suite",
             "s",
@@ -230,11 +245,8 @@ fn a_file_that_changes_during_upload_is_not_stored() {
             "5MiB",
             "--concurrency",
             "1",
-        ])
-        .stdout(std::process::Stdio::piped())
-        .stderr(std::process::Stdio::piped())
-        .spawn()
-        .unwrap();
+        ],
+    );
     wait_for("the first part", || {
         server.faults().count(Op::UploadPart) >= 1
     });
@@ -263,25 +275,7 @@ fn an_object_replaced_during_download_is_not_mixed() {
     server
         .faults()
         .inject(Op::GetObject, 2, Fault::Delay(Duration::from_secs(2)));
-    let child = server
-        .cmd(dir.path())
-        .args([
-            "download",
-            "--suite",
-            "s",
-            "--release",
-            "r",
-            "--filename",
-            "a.bin",
-            "-o",
-            "out.bin",
-            "--part-size",
-            "5MiB",
-        ])
-        .stdout(std::process::Stdio::piped())
-        .stderr(std::process::Stdio::piped())
-        .spawn()
-        .unwrap();
+    let child = spawn(&server, dir.path(), &DOWNLOAD);
     wait_for("the second range", || {
         server.faults().count(Op::GetObject) >= 2
     });
@@ -441,9 +435,10 @@ fn sigint_during_upload_aborts_the_multipart_upload() {
     server
         .faults()
         .inject(Op::UploadPart, 100, Fault::Delay(Duration::from_secs(3)));
-    let child = server
-        .cmd(dir.path())
-        .args([
+    let child = spawn(
+        &server,
+        dir.path(),
+        &[
             "upload",
             "--suite",
             "s",
@@ -452,11 +447,8 @@ fn sigint_during_upload_aborts_the_multipart_upload() {
             "a.bin",
             "--part-size",
             "5MiB",
-        ])
-        .stdout(std::process::Stdio::piped())
-        .stderr(std::process::Stdio::piped())
-        .spawn()
-        .unwrap();
+        ],
+    );
     wait_for("the first part", || {
         server.faults().count(Op::UploadPart) >= 1
     });
@@ -480,25 +472,7 @@ fn interrupted_download(sig: &str, code: i32) {
     server
         .faults()
         .inject(Op::GetObject, 100, Fault::Delay(Duration::from_secs(30)));
-    let child = server
-        .cmd(dir.path())
-        .args([
-            "download",
-            "--suite",
-            "s",
-            "--release",
-            "r",
-            "--filename",
-            "a.bin",
-            "-o",
-            "out.bin",
-            "--part-size",
-            "5MiB",
-        ])
-        .stdout(std::process::Stdio::piped())
-        .stderr(std::process::Stdio::piped())
-        .spawn()
-        .unwrap();
+    let child = spawn(&server, dir.path(), &DOWNLOAD);
     wait_for("the second range", || {
         server.faults().count(Op::GetObject) >= 2
     });
