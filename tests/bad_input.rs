@@ -90,6 +90,13 @@ fn local_path_problems() {
     up("missing.bin").fails(3, &["missing.bin", "does not exist"]);
     up("adir").fails(2, &["adir", "directory"]);
     up("/dev/null").fails(2, &["/dev/null", "not a regular file"]);
+    // A FIFO is refused before it is opened (opening it would block until a writer comes).
+    let made = std::process::Command::new("mkfifo")
+        .arg(dir.path().join("pipe"))
+        .status()
+        .unwrap();
+    assert!(made.success());
+    up("pipe").fails(2, &["pipe", "not a regular file"]);
 
     // Unreadable (only meaningful when not running as root, which ignores modes).
     use std::os::unix::fs::PermissionsExt;
