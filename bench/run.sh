@@ -10,8 +10,8 @@
 #   bench/run.sh quick      smoke test: 1 KiB and 64 MiB, one run, report on stdout only
 #   bench/run.sh report     rebuild bench/RESULTS.md from the saved raw data
 #
-# Environment: CARGO_TARGET_DIR (default: target/), BENCH_TMP (work dir for the test files,
-# default /tmp/s3blob-bench, must be on a disk, not tmpfs), BENCH_KEEP_FILES=1 keeps the test
+# Environment: CARGO_TARGET_DIR (default: target/), BENCH_TMP (parent of the work dir
+# s3blob-bench/ for the test files, default /tmp; must be a disk, not tmpfs), BENCH_KEEP_FILES=1 keeps the test
 # files for the next run, BENCH_NO_BUILD=1 skips cargo build, BENCH_NO_INSTALL=1 skips
 # installing missing tools, BENCH_TIMEOUT (seconds per command, default 300).
 set -euo pipefail
@@ -21,7 +21,7 @@ REPO=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 BENCH=$REPO/bench
 RAW=$BENCH/results
 TARGET=${CARGO_TARGET_DIR:-$REPO/target}
-WORK=${BENCH_TMP:-/tmp/s3blob-bench}
+WORK=${BENCH_TMP:-/tmp}/s3blob-bench
 TIMEOUT=${BENCH_TIMEOUT:-300}
 
 # Runs per size (bounded: the whole default run stays under ~20 minutes here).
@@ -160,10 +160,11 @@ for f in sys.argv[1:]:
 cleanup() {
     local rc=$?
     stop_server
-    rm -rf "$WORK/dl" "$WORK/run"
+    cd /
     if [[ -z ${BENCH_KEEP_FILES:-} ]]; then
-        rm -rf "$WORK/files"
+        rm -rf "$WORK"
     else
+        find "$WORK" -mindepth 1 -maxdepth 1 ! -name files -exec rm -rf {} +
         log "test files kept in $WORK/files"
     fi
     exit $rc
@@ -370,6 +371,16 @@ warm_up() {
 # Reads a file so the measured runs find it in the page cache (untimed).
 warm_cache() { cat "$@" >/dev/null; }
 
+# Writes and deletes a file of the download's size (untimed). On this VM the first time the
+# kernel hands out that much page cache in a while is several times slower than the next
+# (memory returned to the host has to come back), which would land on whichever tool
+# downloads first.
+prime_page_cache() { # SIZE
+    cat "$WORK/files/f-$1" >"$WORK/dl/prime"
+    sync
+    rm -f "$WORK/dl/prime"
+}
+
 # TOOLS rotated by N places: round r starts with a different tool, so whatever the previous
 # command left behind (write-back, freed memory) does not always land on the same tool.
 rotated() { # N TOOLS...
@@ -386,6 +397,7 @@ matrix() {
     shift 3
     local r tool
     warm_cache "$WORK/files/f-$s"
+    prime_page_cache "$s"
     for ((r = 1; r <= runs; r++)); do
         log "$SERVER_NAME ${SIZE_LABEL[$s]} run $r/$runs"
         for tool in $(rotated $((r - 1)) "$@"); do
@@ -482,6 +494,7 @@ run_main() {
         for tool in $(rotated $((r - 1)) "${TOOLS[@]}"); do bench_upload main "$tool" 4g "$r" default $((r == 1 ? 1 : 0)); done
     done
     seed_downloads 4g
+    prime_page_cache 4g
     for ((r = 1; r <= RUNS_4G; r++)); do
         log "memory 4 GiB downloads, run $r/$RUNS_4G"
         for tool in $(rotated $((r - 1)) "${TOOLS[@]}"); do bench_download main "$tool" 4g "$r" default; done
@@ -514,6 +527,7 @@ run_sweep() {
         seed_downloads 1k 1g
         warm_up s3blob
         warm_cache "$WORK/files/f-1g"
+        prime_page_cache 1g
         for ((r = 1; r <= RUNS_SWEEP; r++)); do
             for p in 8 16 32; do
                 for c in 4 8 16 32; do
