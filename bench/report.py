@@ -320,6 +320,19 @@ def main():
         ("1 KiB upload, wall time", "1k", "up", "wall_s", 1.0),
         ("1 KiB download, wall time (fsync included)", "1k", "down", "wallsync_s", 1.0),
     ])
+    model_rss = [
+        (d, ix[("s3-model", "s3blob", "1g", d, "default")].stat("rss_mib", max))
+        for d in ("up", "down")
+        if ("s3-model", "s3blob", "1g", d, "default") in ix
+        and ix[("s3-model", "s3blob", "1g", d, "default")].ok
+    ]
+    if model_rss:
+        L += [
+            "",
+            "s3blob peak RSS under the model, 1 GiB (max over runs): "
+            + ", ".join(f"{'upload' if d == 'up' else 'download'} {v:.1f} MiB" for d, v in model_rss)
+            + " (the RSS goal is checked on the plain-loopback server above).",
+        ]
     tuned_up = ix.get(("s3-model", "s5cmd-tuned", "1g", "up", "default"))
     tuned_dn = ix.get(("s3-model", "s5cmd-tuned", "1g", "down", "default"))
     mine_up = ix.get(("s3-model", "s3blob", "1g", "up", "default"))
