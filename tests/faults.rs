@@ -11,6 +11,18 @@ use common::{Fault, MIB, Op, Run, Server, data};
 
 const KEY: &str = "s/r/a.bin";
 
+/// Uploads `a.bin` in parts of 5 MiB.
+const UPLOAD: [&str; 8] = [
+    "upload",
+    "--suite",
+    "s",
+    "--release",
+    "r",
+    "a.bin",
+    "--part-size",
+    "5MiB",
+];
+
 /// Downloads the test object into `out.bin` in ranges of 5 MiB.
 const DOWNLOAD: [&str; 11] = [
     "download",
@@ -45,16 +57,7 @@ fn multipart_file(dir: &Path) -> Vec<u8> {
 }
 
 fn upload(server: &Server, dir: &Path, extra: &[&str]) -> Run {
-    let mut args = vec![
-        "upload",
-        "--suite",
-        "s",
-        "--release",
-        "r",
-        "a.bin",
-        "--part-size",
-        "5MiB",
-    ];
+    let mut args = UPLOAD.to_vec();
     args.extend_from_slice(extra);
     server.run(dir, &args)
 }
@@ -234,18 +237,7 @@ fn a_file_that_changes_during_upload_is_not_stored() {
     let child = spawn(
         &server,
         dir.path(),
-        &[
-            "upload",
-            "--suite",
-            "s",
-            "--release",
-            "r",
-            "a.bin",
-            "--part-size",
-            "5MiB",
-            "--concurrency",
-            "1",
-        ],
+        &[&UPLOAD[..], &["--concurrency", "1"]].concat(),
     );
     wait_for("the first part", || {
         server.faults().count(Op::UploadPart) >= 1
@@ -435,20 +427,7 @@ fn sigint_during_upload_aborts_the_multipart_upload() {
     server
         .faults()
         .inject(Op::UploadPart, 100, Fault::Delay(Duration::from_secs(3)));
-    let child = spawn(
-        &server,
-        dir.path(),
-        &[
-            "upload",
-            "--suite",
-            "s",
-            "--release",
-            "r",
-            "a.bin",
-            "--part-size",
-            "5MiB",
-        ],
-    );
+    let child = spawn(&server, dir.path(), &UPLOAD);
     wait_for("the first part", || {
         server.faults().count(Op::UploadPart) >= 1
     });
