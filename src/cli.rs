@@ -36,7 +36,7 @@ pub struct Cli {
     pub command: Command,
 }
 
-#[derive(Debug, Args)]
+#[derive(Debug, Default, Args)]
 #[command(next_help_heading = "Global options")]
 pub struct GlobalArgs {
     /// Bucket to use [env: S3BLOB_BUCKET]
@@ -71,9 +71,14 @@ pub struct GlobalArgs {
     #[arg(long, global = true, value_name = "SECS")]
     pub timeout: Option<u64>,
 
-    /// Print one JSON object on stdout instead of the plain result
+    /// Print JSON on stdout instead of the plain result: one object, or one object per line
+    /// for `list`
     #[arg(long, global = true)]
     pub json: bool,
+
+    /// Progress bar on stderr: auto shows it when stderr is a terminal
+    #[arg(long, global = true, value_enum, value_name = "WHEN", default_value_t = ProgressMode::Auto)]
+    pub progress: ProgressMode,
 
     /// More logging on stderr (-v: debug, -vv: debug including the AWS SDK); RUST_LOG also works
     #[arg(short, long, global = true, action = ArgAction::Count, conflicts_with = "quiet")]
@@ -82,6 +87,14 @@ pub struct GlobalArgs {
     /// Print nothing on stderr but errors
     #[arg(short, long, global = true)]
     pub quiet: bool,
+}
+
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, ValueEnum)]
+pub enum ProgressMode {
+    #[default]
+    Auto,
+    Always,
+    Never,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
@@ -94,15 +107,56 @@ pub enum AddressingStyle {
 #[derive(Debug, Subcommand)]
 pub enum Command {
     /// Store a local file at s3://BUCKET/SUITE/RELEASE/FILENAME and print that URI
-    #[command(
-        after_help = concat!("Example:\n  s3blob upload --bucket artifacts --suite myapp --release 1.4.2 target/myapp.tar.gz\n\n", after_help!())
-    )]
+    #[command(after_help = concat!(
+        "Examples:\n",
+        "  s3blob upload --bucket artifacts --suite myapp --release 1.4.2 target/myapp.tar.gz\n",
+        "  s3blob upload --suite myapp --release 1.4.2 --metadata commit=3f2a9c1 --cache-control 'max-age=3600' dist/app.zip\n\n",
+        after_help!()
+    ))]
     Upload(UploadArgs),
     /// Fetch s3://BUCKET/SUITE/RELEASE/FILENAME to a local file and print its path
-    #[command(
-        after_help = concat!("Example:\n  s3blob download --bucket artifacts --suite myapp --release 1.4.2 --filename myapp.tar.gz -o dist/\n\n", after_help!())
-    )]
+    #[command(after_help = concat!(
+        "Examples:\n",
+        "  s3blob download --bucket artifacts --suite myapp --release 1.4.2 --filename myapp.tar.gz -o dist/\n",
+        "  s3blob download --suite myapp --release latest --filename myapp.tar.gz\n\n",
+        after_help!()
+    ))]
     Download(DownloadArgs),
+    /// List suites, the releases of a suite (in version order), or the files of a release
+    #[command(after_help = concat!(
+        "Examples:\n",
+        "  s3blob list                                   # suites\n",
+        "  s3blob list --suite myapp                     # releases, lowest to highest version\n",
+        "  s3blob list --suite myapp --release latest    # files: size, last modified, checksum, name\n\n",
+        after_help!()
+    ))]
+    List(ListArgs),
+    /// Show an artifact's size, content type, dates, checksum and metadata
+    #[command(after_help = concat!(
+        "Example:\n  s3blob stat --suite myapp --release 1.4.2 --filename myapp.tar.gz\n\n",
+        after_help!()
+    ))]
+    Stat(ObjectArgs),
+    /// Delete one artifact (requires --yes; never prompts)
+    #[command(after_help = concat!(
+        "Example:\n  s3blob delete --suite myapp --release 1.4.2-rc1 --filename myapp.tar.gz --yes\n\n",
+        after_help!()
+    ))]
+    Delete(DeleteArgs),
+    /// Print a presigned URL that downloads an artifact without credentials until it expires
+    #[command(after_help = concat!(
+        "Example:\n  curl -fo myapp.tar.gz \"$(s3blob presign --suite myapp --release 1.4.2 --filename myapp.tar.gz --expires 2h)\"\n\n",
+        after_help!()
+    ))]
+    Presign(PresignArgs),
+    /// Print a shell completion script
+    #[command(
+        after_help = "Example:\n  s3blob completions bash > ~/.local/share/bash-completion/completions/s3blob"
+    )]
+    Completions(CompletionsArgs),
+    /// Print the man page (roff)
+    #[command(after_help = "Example:\n  s3blob man > ~/.local/share/man/man1/s3blob.1")]
+    Man,
 }
 
 #[derive(Debug, Args)]
@@ -111,12 +165,24 @@ pub struct KeyArgs {
     #[arg(long, value_name = "SUITE")]
     pub suite: String,
 
-    /// Second part of the key: the release or version
+    /// Second part of the key: the release or version (`latest`: the suite's highest release,
+    /// except for upload)
     #[arg(long, value_name = "RELEASE")]
     pub release: String,
 }
 
+/// One artifact: `--suite`, `--release` and `--filename`.
 #[derive(Debug, Args)]
+pub struct ObjectArgs {
+    #[command(flatten)]
+    pub key: KeyArgs,
+
+    /// Last part of the key
+    #[arg(long, value_name = "FILENAME")]
+    pub filename: String,
+}
+
+#[derive(Debug, Default, Args)]
 pub struct TuningArgs {
     /// Size of each part (upload) or range (download), e.g. 8MiB; raised automatically to keep a
     /// file within 10,000 parts [env: S3BLOB_PART_SIZE; default: 16MiB]
@@ -141,6 +207,9 @@ pub struct UploadArgs {
     /// content is refused with exit code 6)
     #[arg(long)]
     pub overwrite: bool,
+
+    #[command(flatten)]
+    pub attributes: AttributeArgs,
 
     #[command(flatten)]
     pub tuning: TuningArgs,
@@ -171,6 +240,107 @@ pub struct DownloadArgs {
     pub tuning: TuningArgs,
 }
 
+/// What is stored with an uploaded object besides its bytes.
+#[derive(Debug, Default, Args)]
+#[command(next_help_heading = "Object attributes")]
+pub struct AttributeArgs {
+    /// User metadata stored with the object (repeatable); keys are lowercased, letters, digits,
+    /// '-', '_' and '.'; values printable ASCII; 2 KiB in total
+    #[arg(long = "metadata", value_name = "KEY=VALUE")]
+    pub metadata: Vec<String>,
+
+    /// Content-Type of the object [default: guessed from FILENAME, else application/octet-stream]
+    #[arg(long, value_name = "TYPE")]
+    pub content_type: Option<String>,
+
+    /// Cache-Control of the object, e.g. "max-age=3600"
+    #[arg(long, value_name = "VALUE")]
+    pub cache_control: Option<String>,
+
+    /// Storage class, e.g. STANDARD, STANDARD_IA, INTELLIGENT_TIERING, GLACIER_IR [default: the bucket's]
+    #[arg(long, value_name = "CLASS")]
+    pub storage_class: Option<String>,
+
+    /// Server-side encryption
+    #[arg(long, value_enum, value_name = "ALGORITHM")]
+    pub sse: Option<Sse>,
+
+    /// KMS key for --sse aws:kms [default: the account's aws/s3 key]
+    #[arg(long, value_name = "KEY_ID", requires = "sse")]
+    pub sse_kms_key_id: Option<String>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum Sse {
+    #[value(name = "AES256")]
+    Aes256,
+    #[value(name = "aws:kms")]
+    AwsKms,
+}
+
+#[derive(Debug, Args)]
+pub struct ListArgs {
+    /// List the releases of this suite [default: list the suites]
+    #[arg(long, value_name = "SUITE")]
+    pub suite: Option<String>,
+
+    /// List the files of this release of --suite (`latest`: the highest release)
+    #[arg(long, value_name = "RELEASE", requires = "suite")]
+    pub release: Option<String>,
+
+    /// HEAD requests in flight at once when listing files (to read their checksums)
+    /// [env: S3BLOB_CONCURRENCY; default: 16]
+    #[arg(long, value_name = "N")]
+    pub concurrency: Option<usize>,
+}
+
+#[derive(Debug, Args)]
+pub struct DeleteArgs {
+    #[command(flatten)]
+    pub object: ObjectArgs,
+
+    /// Confirm the deletion (required: s3blob never prompts)
+    #[arg(long)]
+    pub yes: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct PresignArgs {
+    #[command(flatten)]
+    pub object: ObjectArgs,
+
+    /// How long the URL works: seconds, or a number with s, m, h or d (at most 7d)
+    #[arg(long, value_name = "DURATION", default_value = "1h", value_parser = parse_duration)]
+    pub expires: std::time::Duration,
+}
+
+#[derive(Debug, Args)]
+pub struct CompletionsArgs {
+    /// The shell to complete for
+    #[arg(value_enum)]
+    pub shell: clap_complete::Shell,
+}
+
+/// Parses a duration: seconds, or a number followed by s, m, h or d.
+pub fn parse_duration(s: &str) -> Result<std::time::Duration, String> {
+    let t = s.trim();
+    let split = t.find(|c: char| !c.is_ascii_digit()).unwrap_or(t.len());
+    let (num, unit) = t.split_at(split);
+    let num: u64 = num
+        .parse()
+        .map_err(|_| format!("{s:?} is not a duration; use e.g. 3600, 90m, 12h or 7d"))?;
+    let mult: u64 = match unit.trim() {
+        "" | "s" => 1,
+        "m" => 60,
+        "h" => 3600,
+        "d" => 86_400,
+        _ => return Err(format!("unknown unit in {s:?}; use s, m, h or d")),
+    };
+    num.checked_mul(mult)
+        .map(std::time::Duration::from_secs)
+        .ok_or_else(|| format!("{s:?} is too long"))
+}
+
 /// Parses a byte size: a plain number of bytes, or a number with a unit
 /// (K/KB/KiB, M/MB/MiB, G/GB/GiB; all binary multiples, case-insensitive).
 pub fn parse_size(s: &str) -> Result<u64, String> {
@@ -199,6 +369,22 @@ mod tests {
     #[test]
     fn clap_definition_is_valid() {
         Cli::command().debug_assert();
+    }
+
+    #[test]
+    fn durations() {
+        let cases: &[(&str, Option<u64>)] = &[
+            ("3600", Some(3600)),
+            ("90m", Some(5400)),
+            ("12h", Some(43_200)),
+            ("7d", Some(604_800)),
+            ("", None),
+            ("1w", None),
+            ("-1h", None),
+        ];
+        for (s, want) in cases {
+            assert_eq!(parse_duration(s).ok().map(|d| d.as_secs()), *want, "{s:?}");
+        }
     }
 
     #[test]

@@ -221,25 +221,11 @@ mod tests {
     use super::*;
 
     fn global() -> GlobalArgs {
-        GlobalArgs {
-            bucket: None,
-            region: None,
-            profile: None,
-            endpoint_url: None,
-            addressing_style: None,
-            max_attempts: None,
-            timeout: None,
-            json: false,
-            verbose: 0,
-            quiet: false,
-        }
+        GlobalArgs::default()
     }
 
     fn tuning() -> TuningArgs {
-        TuningArgs {
-            part_size: None,
-            concurrency: None,
-        }
+        TuningArgs::default()
     }
 
     fn env_of(vars: &'static [(&'static str, &'static str)]) -> impl Fn(&str) -> Option<String> {

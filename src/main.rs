@@ -32,16 +32,22 @@ fn main() -> ExitCode {
         if let Err(err) = shutdown.listen_for_signals() {
             tracing::warn!("cannot listen for signals: {err}");
         }
-        s3blob::run(cli, shutdown).await
+        s3blob::run(cli, shutdown, &mut std::io::stdout()).await
     });
     // Do not wait for checksum threads of an interrupted upload.
     runtime.shutdown_background();
 
     match result {
         Ok(report) => {
-            tracing::info!("{}", report.summary());
+            let summary = report.summary();
+            if !summary.is_empty() {
+                tracing::info!("{summary}");
+            }
+            let Some(text) = report.render(json) else {
+                return ExitCode::SUCCESS;
+            };
             let mut out = std::io::stdout().lock();
-            match writeln!(out, "{}", report.render(json)).and_then(|()| out.flush()) {
+            match writeln!(out, "{text}").and_then(|()| out.flush()) {
                 // A closed pipe (`| head`) is the reader's choice, not a failure.
                 Ok(()) => ExitCode::SUCCESS,
                 Err(e) if e.kind() == std::io::ErrorKind::BrokenPipe => ExitCode::SUCCESS,

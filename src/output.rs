@@ -1,40 +1,162 @@
-//! What s3blob prints on stdout: only the result. The URI (upload) or local path (download),
-//! or with `--json` one JSON object. Rendering is pure so it is tested here.
+//! What s3blob prints on stdout: only the result. The URI (upload), the local path
+//! (download), one line per entry (list), a block of fields (stat), a URL (presign); or with
+//! `--json` one JSON object (one per line for `list`). The schema is in the README. Rendering
+//! is pure so it is tested here.
 
 use std::path::PathBuf;
 
 use serde_json::{Value, json};
 
 use crate::checksum;
+use crate::inspect::{ChecksumSource, ObjectInfo};
+use crate::key::ObjectKey;
 use crate::transfer::download::{Downloaded, Verified};
 use crate::transfer::upload::Uploaded;
 
 pub enum Report {
     Upload {
         bucket: String,
-        key: String,
+        key: ObjectKey,
         uploaded: Uploaded,
         seconds: f64,
     },
     Download {
         bucket: String,
-        key: String,
+        key: ObjectKey,
         path: PathBuf,
         downloaded: Downloaded,
         seconds: f64,
     },
+    /// `list` printed its entries as it went; this is only its summary.
+    Listed {
+        count: u64,
+        what: &'static str,
+    },
+    Stat {
+        bucket: String,
+        key: ObjectKey,
+        info: ObjectInfo,
+    },
+    Deleted {
+        bucket: String,
+        key: ObjectKey,
+    },
+    Presigned {
+        bucket: String,
+        key: ObjectKey,
+        url: String,
+        expires_in: u64,
+        /// RFC 3339, UTC.
+        expires_at: String,
+    },
+    /// Printed as it is, whatever `--json` says (completion scripts, the man page).
+    Text(String),
+}
+
+/// One line of `list` output.
+pub enum Entry<'a> {
+    Suite(&'a str),
+    Release { suite: &'a str, release: &'a str },
+    File(&'a FileEntry),
+}
+
+/// A file of a release, as `list` shows it.
+#[derive(Debug, Clone)]
+pub struct FileEntry {
+    pub bucket: String,
+    pub key: ObjectKey,
+    pub size: u64,
+    pub last_modified: Option<String>,
+    pub etag: Option<String>,
+    pub storage_class: Option<String>,
+    /// The stored CRC64NVME, which ListObjectsV2 does not return (read with a HEAD).
+    pub checksum: Option<(u64, ChecksumSource)>,
+}
+
+impl Entry<'_> {
+    pub fn render(&self, json: bool) -> String {
+        match (self, json) {
+            (Entry::Suite(name), false) => (*name).to_owned(),
+            (Entry::Suite(name), true) => json!({ "suite": name }).to_string(),
+            (Entry::Release { release, .. }, false) => (*release).to_owned(),
+            (Entry::Release { suite, release }, true) => {
+                json!({ "suite": suite, "release": release }).to_string()
+            }
+            (Entry::File(f), false) => format!(
+                "{:>10}  {:<20}  {:<12}  {}",
+                human_bytes(f.size),
+                f.last_modified.as_deref().unwrap_or("-"),
+                f.checksum
+                    .map_or_else(|| "-".to_owned(), |(c, _)| checksum::to_base64(c)),
+                f.key.filename()
+            ),
+            (Entry::File(f), true) => {
+                let mut v = key_fields(&f.bucket, &f.key);
+                v["size"] = json!(f.size);
+                v["last_modified"] = json!(f.last_modified);
+                v["etag"] = json!(f.etag);
+                v["storage_class"] = json!(f.storage_class);
+                v["checksum"] = checksum_json(f.checksum);
+                v.to_string()
+            }
+        }
+    }
+}
+
+/// The fields every JSON result about one object starts with.
+fn key_fields(bucket: &str, key: &ObjectKey) -> Value {
+    json!({
+        "uri": format!("s3://{bucket}/{key}"),
+        "bucket": bucket,
+        "key": key.to_string(),
+        "suite": key.suite(),
+        "release": key.release(),
+        "filename": key.filename(),
+    })
+}
+
+/// A CRC64NVME the transfer itself computed and checked.
+fn crc_json(crc: u64) -> Value {
+    json!({ "algorithm": "CRC64NVME", "value": checksum::to_base64(crc) })
+}
+
+/// A stored CRC64NVME and where it was found, or `null`.
+fn checksum_json(c: Option<(u64, ChecksumSource)>) -> Value {
+    match c {
+        Some((crc, source)) => {
+            let mut v = crc_json(crc);
+            v["source"] = json!(source.as_str());
+            v
+        }
+        None => Value::Null,
+    }
+}
+
+/// `{"command": ...}` followed by the key fields and `extra`.
+fn object_json(command: &str, bucket: &str, key: &ObjectKey, extra: Value) -> Value {
+    let mut v = json!({ "command": command });
+    for src in [key_fields(bucket, key), extra] {
+        if let (Value::Object(dst), Value::Object(src)) = (&mut v, src) {
+            dst.extend(src);
+        }
+    }
+    v
 }
 
 impl Report {
-    /// The line printed on stdout (without the newline).
-    pub fn render(&self, json: bool) -> String {
-        if json {
-            self.to_json().to_string()
-        } else {
-            match self {
-                Report::Upload { bucket, key, .. } => format!("s3://{bucket}/{key}"),
-                Report::Download { path, .. } => path.display().to_string(),
+    /// What is printed on stdout (without the final newline); `None` when the command has
+    /// printed its result already (`list`).
+    pub fn render(&self, json: bool) -> Option<String> {
+        match self {
+            Report::Listed { .. } => None,
+            Report::Text(text) => Some(text.trim_end().to_owned()),
+            _ if json => Some(self.to_json().to_string()),
+            Report::Upload { bucket, key, .. } | Report::Deleted { bucket, key } => {
+                Some(format!("s3://{bucket}/{key}"))
             }
+            Report::Download { path, .. } => Some(path.display().to_string()),
+            Report::Stat { bucket, key, info } => Some(stat_text(bucket, key, info)),
+            Report::Presigned { url, .. } => Some(url.clone()),
         }
     }
 
@@ -45,40 +167,74 @@ impl Report {
                 key,
                 uploaded: u,
                 seconds,
-            } => json!({
-                "command": "upload",
-                "uri": format!("s3://{bucket}/{key}"),
-                "bucket": bucket,
-                "key": key,
-                "size": u.size,
-                "checksum": { "algorithm": "CRC64NVME", "value": checksum::to_base64(u.crc64) },
-                "etag": u.etag,
-                "parts": u.parts,
-                "unchanged": u.unchanged,
-                "seconds": round3(*seconds),
-            }),
+            } => object_json(
+                "upload",
+                bucket,
+                key,
+                json!({
+                    "size": u.size,
+                    "checksum": crc_json(u.crc64),
+                    "etag": u.etag,
+                    "parts": u.parts,
+                    "unchanged": u.unchanged,
+                    "seconds": round3(*seconds),
+                }),
+            ),
             Report::Download {
                 bucket,
                 key,
                 path,
                 downloaded: d,
                 seconds,
-            } => json!({
-                "command": "download",
-                "uri": format!("s3://{bucket}/{key}"),
-                "bucket": bucket,
-                "key": key,
-                "path": path.display().to_string(),
-                "size": d.size,
-                "checksum": { "algorithm": "CRC64NVME", "value": checksum::to_base64(d.crc64) },
-                "etag": d.etag,
-                "verified": match d.verified {
-                    Verified::Metadata => "checksum",
-                    Verified::ServerChecksum => "server-checksum",
-                    Verified::SizeOnly => "size-only",
-                },
-                "seconds": round3(*seconds),
-            }),
+            } => object_json(
+                "download",
+                bucket,
+                key,
+                json!({
+                    "path": path.display().to_string(),
+                    "size": d.size,
+                    "checksum": crc_json(d.crc64),
+                    "etag": d.etag,
+                    "verified": match d.verified {
+                        Verified::Metadata => "checksum",
+                        Verified::ServerChecksum => "server-checksum",
+                        Verified::SizeOnly => "size-only",
+                    },
+                    "seconds": round3(*seconds),
+                }),
+            ),
+            Report::Stat { bucket, key, info } => object_json(
+                "stat",
+                bucket,
+                key,
+                json!({
+                    "size": info.size,
+                    "last_modified": info.last_modified,
+                    "etag": info.etag,
+                    "checksum": checksum_json(info.checksum),
+                    "content_type": info.content_type,
+                    "cache_control": info.cache_control,
+                    "storage_class": info.storage_class,
+                    "server_side_encryption": info.server_side_encryption,
+                    "sse_kms_key_id": info.sse_kms_key_id,
+                    "metadata": info.metadata,
+                }),
+            ),
+            Report::Deleted { bucket, key } => object_json("delete", bucket, key, json!({})),
+            Report::Presigned {
+                bucket,
+                key,
+                url,
+                expires_in,
+                expires_at,
+            } => object_json(
+                "presign",
+                bucket,
+                key,
+                json!({ "url": url, "expires_in": expires_in, "expires_at": expires_at }),
+            ),
+            Report::Listed { count, what } => json!({ "command": "list", *what: count }),
+            Report::Text(text) => json!({ "text": text }),
         }
     }
 
@@ -106,6 +262,16 @@ impl Report {
                 seconds,
                 ..
             } => ("downloaded", downloaded.size, *seconds, String::new()),
+            Report::Listed { count, what } => return format!("listed {count} {what}"),
+            Report::Stat { bucket, key, .. } => return format!("read s3://{bucket}/{key}"),
+            Report::Deleted { bucket, key } => return format!("deleted s3://{bucket}/{key}"),
+            Report::Presigned {
+                bucket,
+                key,
+                expires_at,
+                ..
+            } => return format!("presigned s3://{bucket}/{key}, valid until {expires_at}"),
+            Report::Text(_) => return String::new(),
         };
         let moved = !matches!(self, Report::Upload { uploaded, .. } if uploaded.unchanged);
         let rate = if moved && size >= 1 << 20 && seconds > 0.0 {
@@ -118,6 +284,47 @@ impl Report {
             human_bytes(size)
         )
     }
+}
+
+/// `stat` for people: aligned `field  value` lines.
+fn stat_text(bucket: &str, key: &ObjectKey, info: &ObjectInfo) -> String {
+    let mut rows: Vec<(&str, String)> = vec![
+        ("uri", format!("s3://{bucket}/{key}")),
+        (
+            "size",
+            format!("{} ({})", info.size, human_bytes(info.size)),
+        ),
+    ];
+    let mut opt = |name, value: &Option<String>| {
+        if let Some(v) = value {
+            rows.push((name, v.clone()));
+        }
+    };
+    opt("last-modified", &info.last_modified);
+    opt("etag", &info.etag);
+    opt("content-type", &info.content_type);
+    opt("cache-control", &info.cache_control);
+    opt("storage-class", &info.storage_class);
+    opt("encryption", &info.server_side_encryption);
+    opt("kms-key-id", &info.sse_kms_key_id);
+    rows.push((
+        "checksum",
+        match info.checksum {
+            Some((crc, source)) => format!(
+                "CRC64NVME {} ({})",
+                checksum::to_base64(crc),
+                source.as_str()
+            ),
+            None => "none (only the size can be verified)".to_owned(),
+        },
+    ));
+    for (i, (k, v)) in info.metadata.iter().enumerate() {
+        rows.push((if i == 0 { "metadata" } else { "" }, format!("{k}={v}")));
+    }
+    rows.iter()
+        .map(|(name, value)| format!("{name:<14} {value}"))
+        .collect::<Vec<_>>()
+        .join("\n")
 }
 
 fn round3(x: f64) -> f64 {
@@ -147,7 +354,7 @@ mod tests {
     fn upload() -> Report {
         Report::Upload {
             bucket: "b".into(),
-            key: "s/r/f".into(),
+            key: ObjectKey::new("s", "r", "f").unwrap(),
             uploaded: Uploaded {
                 size: 3,
                 crc64: 0,
@@ -161,10 +368,10 @@ mod tests {
 
     #[test]
     fn plain_output_is_the_result_only() {
-        assert_eq!(upload().render(false), "s3://b/s/r/f");
+        assert_eq!(upload().render(false).unwrap(), "s3://b/s/r/f");
         let d = Report::Download {
             bucket: "b".into(),
-            key: "s/r/f".into(),
+            key: ObjectKey::new("s", "r", "f").unwrap(),
             path: "out/f".into(),
             downloaded: Downloaded {
                 size: 3,
@@ -174,22 +381,83 @@ mod tests {
             },
             seconds: 1.0,
         };
-        assert_eq!(d.render(false), "out/f");
-        let v: Value = serde_json::from_str(&d.render(true)).unwrap();
+        assert_eq!(d.render(false).unwrap(), "out/f");
+        let v: Value = serde_json::from_str(&d.render(true).unwrap()).unwrap();
         assert_eq!(v["verified"], "checksum");
         assert_eq!(v["path"], "out/f");
     }
 
     #[test]
     fn json_schema() {
-        let v: Value = serde_json::from_str(&upload().render(true)).unwrap();
+        let v: Value = serde_json::from_str(&upload().render(true).unwrap()).unwrap();
         assert_eq!(
             v,
             json!({
                 "command": "upload", "uri": "s3://b/s/r/f", "bucket": "b", "key": "s/r/f",
+                "suite": "s", "release": "r", "filename": "f",
                 "size": 3, "checksum": {"algorithm": "CRC64NVME", "value": "AAAAAAAAAAA="},
                 "etag": "\"e\"", "parts": 1, "unchanged": false, "seconds": 0.123
             })
+        );
+    }
+
+    #[test]
+    fn list_lines_are_aligned() {
+        let file = |size| FileEntry {
+            bucket: "b".into(),
+            key: ObjectKey::new("s", "r", "app.tar.gz").unwrap(),
+            size,
+            last_modified: Some("2026-11-25T07:15:13Z".into()),
+            etag: None,
+            storage_class: None,
+            checksum: Some((0, ChecksumSource::Metadata)),
+        };
+        let (small, big) = (file(3), file(5 << 30));
+        let (a, b) = (
+            Entry::File(&small).render(false),
+            Entry::File(&big).render(false),
+        );
+        assert_eq!(a.find("2026"), b.find("2026"));
+        assert_eq!(a.find("app.tar.gz"), b.find("app.tar.gz"));
+        assert!(
+            b.starts_with("   5.0 GiB  2026-11-25T07:15:13Z  AAAAAAAAAAA="),
+            "{b}"
+        );
+        let v: Value = serde_json::from_str(&Entry::File(&small).render(true)).unwrap();
+        assert_eq!(v["filename"], "app.tar.gz");
+        assert_eq!(v["checksum"]["source"], "s3blob-metadata");
+        let r = Entry::Release {
+            suite: "s",
+            release: "1.0",
+        };
+        assert_eq!(r.render(false), "1.0");
+        assert_eq!(r.render(true), r#"{"release":"1.0","suite":"s"}"#);
+    }
+
+    #[test]
+    fn stat_is_a_block_of_fields() {
+        let key = ObjectKey::new("s", "r", "f").unwrap();
+        let info = ObjectInfo {
+            size: 2048,
+            content_type: Some("application/gzip".into()),
+            metadata: [("a".into(), "1".into()), ("b".into(), "2".into())].into(),
+            ..ObjectInfo::default()
+        };
+        let text = Report::Stat {
+            bucket: "b".into(),
+            key,
+            info,
+        }
+        .render(false)
+        .unwrap();
+        assert_eq!(
+            text,
+            "uri            s3://b/s/r/f\n\
+             size           2048 (2.0 KiB)\n\
+             content-type   application/gzip\n\
+             checksum       none (only the size can be verified)\n\
+             metadata       a=1\n\
+             \x20              b=2"
         );
     }
 

@@ -81,7 +81,7 @@ fn help_shows_examples_and_exit_codes() {
     let server = Server::start();
     let dir = tempfile::tempdir().unwrap();
     let out = server.run(dir.path(), &["upload", "--help"]);
-    assert!(out.ok().contains("Example:"));
+    assert!(out.ok().contains("Examples:"));
     assert!(out.stdout.contains("Exit codes"));
     let out = server.run(dir.path(), &["--version"]);
     assert!(out.ok().starts_with("s3blob "));

@@ -94,3 +94,32 @@ proptest! {
         }
     }
 }
+
+proptest! {
+    #![proptest_config(config())]
+
+    /// Release order is a total order (antisymmetric, transitive, Equal only for equal names),
+    /// so sorting and `latest` are well defined whatever the names.
+    #[test]
+    fn release_order_is_total(
+        a in "[vV]?[0-9a-z.+-]{0,10}",
+        b in "[vV]?[0-9a-z.+-]{0,10}",
+        c in "[vV]?[0-9a-z.+-]{0,10}",
+    ) {
+        use std::cmp::Ordering::*;
+        use s3blob::release::compare;
+        prop_assert_eq!(compare(&a, &b), compare(&b, &a).reverse());
+        prop_assert_eq!(compare(&a, &b) == Equal, a == b);
+        if compare(&a, &b) != Greater && compare(&b, &c) != Greater {
+            prop_assert_ne!(compare(&a, &c), Greater, "{} <= {} <= {}", a, b, c);
+        }
+    }
+
+    /// A number's successor sorts after it in any position.
+    #[test]
+    fn release_numbers_compare_as_numbers(major in 0u64..1000, minor in 0u64..100_000) {
+        let lo = format!("{major}.{minor}");
+        let hi = format!("{major}.{}", minor + 1);
+        prop_assert_eq!(s3blob::release::compare(&lo, &hi), std::cmp::Ordering::Less);
+    }
+}

@@ -12,11 +12,16 @@ use std::time::{Duration, SystemTime};
 
 use aws_sdk_s3::Client;
 use aws_sdk_s3::primitives::{ByteStream, Length};
-use aws_sdk_s3::types::{ChecksumAlgorithm, ChecksumType, CompletedMultipartUpload, CompletedPart};
+use aws_sdk_s3::types::{
+    ChecksumAlgorithm, ChecksumType, CompletedMultipartUpload, CompletedPart, ServerSideEncryption,
+    StorageClass,
+};
 use tokio::task::JoinSet;
 use tracing::{debug, info, warn};
 
+use crate::attributes::ObjectAttributes;
 use crate::checksum;
+use crate::cli::Sse;
 use crate::config::TransferSettings;
 use crate::error::Error;
 use crate::key::ObjectKey;
@@ -33,7 +38,37 @@ pub struct UploadRequest {
     pub path: PathBuf,
     /// Replace an existing object; otherwise only an identical one is accepted.
     pub overwrite: bool,
+    /// Metadata, content type and the like, stored with the object.
+    pub attributes: ObjectAttributes,
     pub settings: TransferSettings,
+}
+
+/// Sets the object's attributes on a PutObject or CreateMultipartUpload call (the two builders
+/// share these setters but no trait).
+macro_rules! with_attributes {
+    ($call:expr, $attrs:expr) => {{
+        let a: &ObjectAttributes = $attrs;
+        let mut call = $call.content_type(&a.content_type);
+        for (k, v) in &a.metadata {
+            call = call.metadata(k, v);
+        }
+        if let Some(c) = &a.cache_control {
+            call = call.cache_control(c);
+        }
+        if let Some(c) = &a.storage_class {
+            call = call.storage_class(StorageClass::from(c.as_str()));
+        }
+        match a.sse {
+            Some(Sse::Aes256) => call = call.server_side_encryption(ServerSideEncryption::Aes256),
+            Some(Sse::AwsKms) => {
+                call = call
+                    .server_side_encryption(ServerSideEncryption::AwsKms)
+                    .set_ssekms_key_id(a.sse_kms_key_id.clone())
+            }
+            None => {}
+        }
+        call
+    }};
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -189,8 +224,7 @@ async fn put_single(
     let key = req.key.to_string();
     let crc = checksum::to_base64(crc64);
     let body = file_body(&req.path, &(0..size)).await?;
-    let mut put = client
-        .put_object()
+    let mut put = with_attributes!(client.put_object(), &req.attributes)
         .bucket(&req.bucket)
         .key(&key)
         .content_length(i64::try_from(size).unwrap_or(i64::MAX))
@@ -359,8 +393,7 @@ async fn upload_multipart(
     let size = ranges.last().map_or(0, |r| r.end);
 
     let crc = checksum::to_base64(crc64);
-    let created = client
-        .create_multipart_upload()
+    let created = with_attributes!(client.create_multipart_upload(), &req.attributes)
         .bucket(&req.bucket)
         .key(&key)
         .checksum_algorithm(ChecksumAlgorithm::Crc64Nvme)

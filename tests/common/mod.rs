@@ -79,6 +79,11 @@ impl Server {
 
     /// The binary, with no environment but what points it at this server.
     pub fn cmd(&self, cwd: &Path) -> Command {
+        self.command(env!("CARGO_BIN_EXE_s3blob"), cwd)
+    }
+
+    /// `program` (a wrapper such as `script`), with the environment of [`Server::cmd`].
+    pub fn command(&self, program: &str, cwd: &Path) -> Command {
         // Empty AWS config files: no profile from the machine, and no warning about missing files.
         let (config, credentials) = (cwd.join(".aws-config"), cwd.join(".aws-credentials"));
         for f in [&config, &credentials] {
@@ -86,7 +91,7 @@ impl Server {
                 std::fs::write(f, "").unwrap();
             }
         }
-        let mut cmd = Command::new(env!("CARGO_BIN_EXE_s3blob"));
+        let mut cmd = Command::new(program);
         cmd.env_clear()
             .current_dir(cwd)
             .env("HOME", cwd)
@@ -104,6 +109,30 @@ impl Server {
 
     pub fn run(&self, cwd: &Path, args: &[&str]) -> Run {
         Run::from(self.cmd(cwd).args(args).output().unwrap())
+    }
+
+    /// Writes `bytes` to `cwd/name` and uploads it as `suite/release/name` with `extra` flags;
+    /// the upload must succeed.
+    pub fn put(
+        &self,
+        cwd: &Path,
+        suite: &str,
+        release: &str,
+        name: &str,
+        bytes: &[u8],
+        extra: &[&str],
+    ) {
+        std::fs::write(cwd.join(name), bytes).unwrap();
+        let mut args = vec!["upload", "--suite", suite, "--release", release, name];
+        args.extend_from_slice(extra);
+        self.run(cwd, &args).ok();
+    }
+
+    /// Creates an object directly in the server's storage, bypassing s3blob (no metadata).
+    pub fn plant(&self, key: &str, bytes: &[u8]) {
+        let path = self.object_path(key);
+        std::fs::create_dir_all(path.parent().unwrap()).unwrap();
+        std::fs::write(path, bytes).unwrap();
     }
 }
 

@@ -1,0 +1,41 @@
+//! `s3blob delete`: removes one artifact, only with `--yes` (s3blob never prompts).
+
+use tracing::info;
+
+use crate::cli::{DeleteArgs, GlobalArgs, TuningArgs};
+use crate::error::Error;
+use crate::inspect;
+use crate::key::ObjectKey;
+use crate::output::Report;
+use crate::release;
+use crate::s3::classify;
+
+pub async fn run(global: &GlobalArgs, args: DeleteArgs) -> Result<Report, Error> {
+    let o = &args.object;
+    let key = ObjectKey::new(&o.key.suite, &o.key.release, &o.filename)?;
+    if o.key.release == release::LATEST {
+        return Err(Error::Usage(format!(
+            "--release {}: name the release to delete from explicitly; deleting from whichever release is highest is too easy to get wrong",
+            release::LATEST
+        )));
+    }
+    let (settings, client) = super::connect(global, &TuningArgs::default()).await?;
+    let bucket = settings.bucket;
+    if !args.yes {
+        return Err(Error::Usage(format!(
+            "refusing to delete s3://{bucket}/{key} without --yes (s3blob never prompts)"
+        )));
+    }
+    let k = key.to_string();
+    // S3 answers a delete of a missing key with success: look first, so a typo is an error.
+    inspect::head(&client, &bucket, &k).await?;
+    client
+        .delete_object()
+        .bucket(&bucket)
+        .key(&k)
+        .send()
+        .await
+        .map_err(|e| classify(&e, "delete", &bucket, Some(&k)))?;
+    info!("deleted s3://{bucket}/{k}");
+    Ok(Report::Deleted { bucket, key })
+}

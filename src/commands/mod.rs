@@ -1,0 +1,89 @@
+//! One module per subcommand: each turns its flags into calls on the engine and a [`Report`].
+
+pub mod delete;
+pub mod download;
+pub mod list;
+pub mod presign;
+pub mod stat;
+pub mod upload;
+
+use std::io::{IsTerminal, Write};
+use std::sync::Arc;
+
+use aws_sdk_s3::Client;
+use clap::CommandFactory;
+
+use crate::cli::{Cli, Command, GlobalArgs, ProgressMode, TuningArgs};
+use crate::config::{self, Settings};
+use crate::error::Error;
+use crate::key::ObjectKey;
+use crate::listing;
+use crate::output::Report;
+use crate::progress::{Bar, Progress, Quiet};
+use crate::s3;
+use crate::shutdown::Shutdown;
+
+/// Runs one command to its report; the caller prints it and maps errors to exit codes.
+/// Commands that stream their output (`list`) write it to `out` as they go.
+pub async fn run(cli: Cli, shutdown: Shutdown, out: &mut dyn Write) -> Result<Report, Error> {
+    let global = &cli.global;
+    match cli.command {
+        Command::Upload(args) => upload::run(global, args, &shutdown).await,
+        Command::Download(args) => download::run(global, args, &shutdown).await,
+        Command::List(args) => list::run(global, args, out).await,
+        Command::Stat(args) => stat::run(global, args).await,
+        Command::Delete(args) => delete::run(global, args).await,
+        Command::Presign(args) => presign::run(global, args).await,
+        Command::Completions(args) => {
+            let mut script = Vec::new();
+            clap_complete::generate(args.shell, &mut Cli::command(), "s3blob", &mut script);
+            Ok(Report::Text(String::from_utf8_lossy(&script).into_owned()))
+        }
+        Command::Man => {
+            let mut page = Vec::new();
+            clap_mangen::Man::new(Cli::command())
+                .render(&mut page)
+                .map_err(|e| Error::Other(format!("cannot render the man page: {e}")))?;
+            Ok(Report::Text(String::from_utf8_lossy(&page).into_owned()))
+        }
+    }
+}
+
+/// Settings from flags and environment, and the client built from them.
+async fn connect(global: &GlobalArgs, tuning: &TuningArgs) -> Result<(Settings, Client), Error> {
+    let env = |name: &str| std::env::var(name).ok();
+    let settings = config::resolve(global, tuning, env)?;
+    let client = s3::client(&settings.client).await;
+    Ok((settings, client))
+}
+
+/// The key of one artifact, with `--release latest` resolved to the suite's highest release.
+async fn object_key(
+    client: &Client,
+    bucket: &str,
+    suite: &str,
+    release: &str,
+    filename: &str,
+) -> Result<ObjectKey, Error> {
+    let key = ObjectKey::new(suite, release, filename)?;
+    if release != crate::release::LATEST {
+        return Ok(key);
+    }
+    let release = listing::resolve_release(client, bucket, suite, release).await?;
+    Ok(ObjectKey::new(suite, &release, filename)?)
+}
+
+/// The progress display `--progress` asks for: a bar on stderr when a person is watching (or
+/// when forced), nothing otherwise (CI logs stay clean).
+fn progress_for(global: &GlobalArgs, label: &str) -> Arc<dyn Progress> {
+    let show = match global.progress {
+        ProgressMode::Always => true,
+        ProgressMode::Never => false,
+        ProgressMode::Auto => !global.quiet && std::io::stderr().is_terminal(),
+    };
+    if show {
+        Arc::new(Bar::new(label, global.progress == ProgressMode::Always))
+    } else {
+        Arc::new(Quiet)
+    }
+}

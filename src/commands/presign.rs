@@ -1,0 +1,54 @@
+//! `s3blob presign`: a URL that downloads one artifact without credentials until it expires.
+
+use std::time::{Duration, SystemTime};
+
+use aws_sdk_s3::presigning::PresigningConfig;
+use aws_sdk_s3::primitives::DateTime;
+
+use crate::cli::{GlobalArgs, PresignArgs, TuningArgs};
+use crate::error::Error;
+use crate::inspect;
+use crate::output::Report;
+use crate::s3::classify;
+
+/// SigV4 presigned URLs are valid for at most seven days.
+pub const MAX_EXPIRY: Duration = Duration::from_secs(7 * 24 * 3600);
+
+pub async fn run(global: &GlobalArgs, args: PresignArgs) -> Result<Report, Error> {
+    if args.expires.is_zero() || args.expires > MAX_EXPIRY {
+        return Err(Error::Usage(format!(
+            "invalid --expires {}s: use between 1 second and 7d (the SigV4 limit)",
+            args.expires.as_secs()
+        )));
+    }
+    let o = &args.object;
+    let (settings, client) = super::connect(global, &TuningArgs::default()).await?;
+    let bucket = settings.bucket;
+    let key =
+        super::object_key(&client, &bucket, &o.key.suite, &o.key.release, &o.filename).await?;
+    let k = key.to_string();
+    // A URL to nothing would only fail later, in someone else's hands.
+    inspect::head(&client, &bucket, &k).await?;
+    let now = SystemTime::now();
+    let config = PresigningConfig::builder()
+        .start_time(now)
+        .expires_in(args.expires)
+        .build()
+        .map_err(|e| Error::Usage(format!("invalid --expires: {e}")))?;
+    let request = client
+        .get_object()
+        .bucket(&bucket)
+        .key(&k)
+        .presigned(config)
+        .await
+        .map_err(|e| classify(&e, "presign", &bucket, Some(&k)))?;
+    let expires_at =
+        crate::inspect::rfc3339(&DateTime::from(now + args.expires)).unwrap_or_default();
+    Ok(Report::Presigned {
+        bucket,
+        key,
+        url: request.uri().to_owned(),
+        expires_in: args.expires.as_secs(),
+        expires_at,
+    })
+}

@@ -1,0 +1,273 @@
+//! `list`, `stat`, `delete` and `--release latest` against the real server.
+
+mod common;
+
+use common::{Server, data};
+use serde_json::Value;
+
+fn json_lines(out: &str) -> Vec<Value> {
+    out.lines()
+        .map(|l| serde_json::from_str(l).unwrap_or_else(|e| panic!("{l:?}: {e}")))
+        .collect()
+}
+
+#[test]
+fn lists_suites_releases_and_files() {
+    let server = Server::start();
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    for (suite, release) in [
+        ("app", "1.9"),
+        ("app", "1.10"),
+        ("app", "v2.0.0-rc1"),
+        ("tool", "0.1"),
+    ] {
+        server.put(d, suite, release, "a.tar.gz", b"abc", &[]);
+    }
+    server.put(d, "app", "1.10", "b.bin", &data(5000, 1), &[]);
+
+    assert_eq!(server.run(d, &["list"]).ok(), "app\ntool");
+    // Version order, not string order.
+    assert_eq!(
+        server.run(d, &["list", "--suite", "app"]).ok(),
+        "1.9\n1.10\nv2.0.0-rc1"
+    );
+
+    let files = server.run(d, &["list", "--suite", "app", "--release", "1.10"]);
+    let lines: Vec<&str> = files.ok().lines().collect();
+    assert_eq!(lines.len(), 2, "{lines:?}");
+    assert!(lines[0].ends_with("  a.tar.gz"), "{lines:?}");
+    assert!(lines[1].starts_with("   4.9 KiB  "), "{lines:?}");
+    // Aligned: the names start in the same column.
+    assert_eq!(lines[0].find("a.tar.gz"), lines[1].find("b.bin"));
+
+    let json = server.run(
+        d,
+        &["--json", "list", "--suite", "app", "--release", "1.10"],
+    );
+    let entries = json_lines(json.ok());
+    assert_eq!(entries[1]["key"], "app/1.10/b.bin");
+    assert_eq!(entries[1]["size"], 5000);
+    assert_eq!(entries[1]["checksum"]["algorithm"], "CRC64NVME");
+    assert_eq!(entries[1]["checksum"]["source"], "s3blob-metadata");
+    assert!(entries[1]["last_modified"].as_str().unwrap().ends_with('Z'));
+    let suites = json_lines(server.run(d, &["list", "--json"]).ok());
+    assert_eq!(suites[1]["suite"], "tool");
+}
+
+#[test]
+fn listing_follows_continuation_tokens() {
+    let server = Server::start();
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    // More than one page (1,000 entries) at each level.
+    for i in 0..1005 {
+        server.plant(&format!("many/1.0.{i}/f"), b"x");
+        server.plant(&format!("s{i:04}/1/f"), b"x");
+        server.plant(&format!("big/1/f{i:04}"), b"xy");
+    }
+    let releases = server.run(d, &["list", "--suite", "many"]);
+    let releases: Vec<&str> = releases.ok().lines().collect();
+    assert_eq!(releases.len(), 1005);
+    assert_eq!(releases[999], "1.0.999");
+    assert_eq!(releases[1004], "1.0.1004");
+
+    let suites = server.run(d, &["list"]);
+    assert_eq!(suites.ok().lines().count(), 1005 + 2);
+
+    let files = server.run(d, &["--json", "list", "--suite", "big", "--release", "1"]);
+    let files = json_lines(files.ok());
+    assert_eq!(files.len(), 1005);
+    assert_eq!(files[1004]["filename"], "f1004");
+    assert_eq!(files[1004]["size"], 2);
+    // Planted objects carry no checksum.
+    assert_eq!(files[0]["checksum"], Value::Null);
+    assert!(
+        files
+            .windows(2)
+            .all(|w| w[0]["key"].as_str() < w[1]["key"].as_str())
+    );
+}
+
+#[test]
+fn latest_resolves_to_the_highest_release() {
+    let server = Server::start();
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    for release in ["1.9.0", "1.10.0", "1.10.0-rc2", "nightly"] {
+        server.put(d, "app", release, "app.bin", release.as_bytes(), &[]);
+    }
+    let out = server.run(
+        d,
+        &[
+            "download",
+            "--suite",
+            "app",
+            "--release",
+            "latest",
+            "--filename",
+            "app.bin",
+        ],
+    );
+    assert_eq!(out.ok(), "app.bin");
+    assert_eq!(std::fs::read(d.join("app.bin")).unwrap(), b"1.10.0");
+    assert!(
+        out.stderr.contains("--release latest is 1.10.0"),
+        "{}",
+        out.stderr
+    );
+
+    let stat = server.run(
+        d,
+        &[
+            "--json",
+            "stat",
+            "--suite",
+            "app",
+            "--release",
+            "latest",
+            "--filename",
+            "app.bin",
+        ],
+    );
+    let v: Value = serde_json::from_str(stat.ok()).unwrap();
+    assert_eq!(v["release"], "1.10.0");
+    assert_eq!(v["key"], "app/1.10.0/app.bin");
+
+    let files = server.run(d, &["list", "--suite", "app", "--release", "latest"]);
+    assert!(files.ok().ends_with("  app.bin"));
+
+    server
+        .run(
+            d,
+            &[
+                "download",
+                "--suite",
+                "none",
+                "--release",
+                "latest",
+                "--filename",
+                "app.bin",
+            ],
+        )
+        .fails(3, &["--release latest", "\"none\" has no releases"]);
+    server
+        .run(
+            d,
+            &["upload", "--suite", "app", "--release", "latest", "app.bin"],
+        )
+        .fails(2, &["--release latest", "reserved"]);
+}
+
+#[test]
+fn stat_shows_what_is_stored() {
+    let server = Server::start();
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    server.put(
+        d,
+        "app",
+        "1.0",
+        "app.tar.gz",
+        &data(3000, 2),
+        &["--metadata", "commit=3f2a9c1"],
+    );
+    let out = server.run(
+        d,
+        &[
+            "stat",
+            "--suite",
+            "app",
+            "--release",
+            "1.0",
+            "--filename",
+            "app.tar.gz",
+        ],
+    );
+    let text = out.ok();
+    assert!(
+        text.starts_with("uri            s3://artifacts/app/1.0/app.tar.gz\n"),
+        "{text}"
+    );
+    assert!(text.contains("\nsize           3000 (2.9 KiB)\n"), "{text}");
+    assert!(
+        text.contains("\ncontent-type   application/gzip\n"),
+        "{text}"
+    );
+    assert!(text.contains("\nchecksum       CRC64NVME "), "{text}");
+    assert!(text.contains("(s3blob-metadata)"), "{text}");
+    assert!(text.ends_with("\nmetadata       commit=3f2a9c1"), "{text}");
+
+    server
+        .run(
+            d,
+            &[
+                "stat",
+                "--suite",
+                "app",
+                "--release",
+                "1.0",
+                "--filename",
+                "nope",
+            ],
+        )
+        .fails(3, &["s3://artifacts/app/1.0/nope", "no such object"]);
+}
+
+#[test]
+fn missing_things_are_errors_not_empty_listings() {
+    let server = Server::start();
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    // An empty bucket lists no suites, successfully.
+    assert_eq!(server.run(d, &["list"]).ok(), "");
+    server
+        .run(d, &["list", "--suite", "typo"])
+        .fails(3, &["\"typo\" has no releases"]);
+    server.put(d, "app", "1.0", "f", b"x", &[]);
+    server
+        .run(d, &["list", "--suite", "app", "--release", "2.0"])
+        .fails(3, &["s3://artifacts/app/2.0/", "no files"]);
+    server
+        .run(d, &["--bucket", "nosuchbucket", "list"])
+        .fails(3, &["nosuchbucket", "does not exist"]);
+    let clap = server.run(d, &["list", "--release", "1.0"]);
+    assert_eq!(clap.code, 2);
+    assert!(clap.stderr.contains("--suite"), "{}", clap.stderr);
+    server
+        .run(d, &["list", "--suite", "a/b"])
+        .fails(2, &["--suite"]);
+}
+
+#[test]
+fn delete_needs_yes_and_an_existing_object() {
+    let server = Server::start();
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    server.put(d, "app", "1.0", "f.bin", b"bytes", &[]);
+    let args = [
+        "delete",
+        "--suite",
+        "app",
+        "--release",
+        "1.0",
+        "--filename",
+        "f.bin",
+    ];
+    server
+        .run(d, &args)
+        .fails(2, &["--yes", "s3://artifacts/app/1.0/f.bin"]);
+    assert!(server.object("app/1.0/f.bin").is_some());
+
+    let mut yes = args.to_vec();
+    yes.push("--yes");
+    assert_eq!(server.run(d, &yes).ok(), "s3://artifacts/app/1.0/f.bin");
+    assert!(server.object("app/1.0/f.bin").is_none());
+    server
+        .run(d, &yes)
+        .fails(3, &["s3://artifacts/app/1.0/f.bin", "no such object"]);
+
+    let mut latest = yes.clone();
+    latest[4] = "latest";
+    server.run(d, &latest).fails(2, &["--release latest"]);
+}

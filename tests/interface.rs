@@ -1,0 +1,152 @@
+//! The command-line surface itself: help examples, completions, the man page, and the progress
+//! display (off without a terminal, on under a pseudo-terminal or with `--progress always`).
+
+mod common;
+
+use std::path::Path;
+use std::time::Duration;
+
+use common::{Fault, MIB, Op, Run, Server, data};
+
+#[test]
+fn every_command_shows_an_example() {
+    let server = Server::start();
+    let dir = tempfile::tempdir().unwrap();
+    for cmd in [
+        "upload",
+        "download",
+        "list",
+        "stat",
+        "delete",
+        "presign",
+        "completions",
+        "man",
+    ] {
+        let help = server.run(dir.path(), &[cmd, "--help"]);
+        assert!(help.ok().contains("Example"), "{cmd}: {}", help.stdout);
+    }
+    let top = server.run(dir.path(), &["--help"]);
+    for cmd in [
+        "upload",
+        "download",
+        "list",
+        "stat",
+        "delete",
+        "presign",
+        "completions",
+    ] {
+        assert!(top.ok().contains(cmd), "{cmd} missing from --help");
+    }
+}
+
+#[test]
+fn completions_and_man_page() {
+    let server = Server::start();
+    let dir = tempfile::tempdir().unwrap();
+    for (shell, marker) in [
+        ("bash", "complete -F"),
+        ("zsh", "#compdef s3blob"),
+        ("fish", "complete -c s3blob"),
+    ] {
+        let out = server.run(dir.path(), &["completions", shell]);
+        let script = out.ok();
+        assert!(script.contains(marker), "{shell}: {script}");
+        assert!(
+            script.contains("presign") && script.contains("release"),
+            "{shell}"
+        );
+    }
+    let man = server.run(dir.path(), &["man"]);
+    assert!(
+        man.ok().starts_with(".ie"),
+        "{}",
+        &man.stdout[..80.min(man.stdout.len())]
+    );
+    assert!(man.stdout.contains(".TH s3blob"), "no title");
+    let clap = server.run(dir.path(), &["completions", "tcsh"]);
+    assert_eq!(clap.code, 2);
+}
+
+/// Downloads a 12 MiB object in 5 MiB ranges, the second held back 0.8 s by the server: long
+/// enough for a progress bar to appear. `run` executes the argument list.
+fn slow_download(
+    server: &Server,
+    dir: &Path,
+    extra: &[&str],
+    run: impl FnOnce(Vec<String>) -> Run,
+) -> Run {
+    server.put(dir, "p", "1", "f.bin", &data(12 * MIB, 7), &[]);
+    let faults = server.faults();
+    faults.inject(Op::GetObject, 1, Fault::Delay(Duration::ZERO));
+    faults.inject(Op::GetObject, 1, Fault::Delay(Duration::from_millis(800)));
+    let mut args: Vec<String> = [
+        "download",
+        "--suite",
+        "p",
+        "--release",
+        "1",
+        "--filename",
+        "f.bin",
+        "--part-size",
+        "5MiB",
+        "-o",
+        "out.bin",
+    ]
+    .map(str::to_owned)
+    .to_vec();
+    args.extend(extra.iter().map(|s| (*s).to_owned()));
+    run(args)
+}
+
+#[test]
+fn no_progress_bar_without_a_terminal() {
+    let server = Server::start_faulty();
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    let direct = |args: Vec<String>| Run::from(server.cmd(d).args(&args).output().unwrap());
+    let run = slow_download(&server, d, &[], direct);
+    assert_eq!(run.ok(), "out.bin");
+    assert!(
+        !run.stderr.contains('\r') && !run.stderr.contains("download ["),
+        "{}",
+        run.stderr
+    );
+    // Only a start and an end line at info level.
+    let lines: Vec<&str> = run.stderr.lines().collect();
+    assert_eq!(lines.len(), 2, "{lines:?}");
+    assert!(
+        lines[0].contains("downloading s3://artifacts/p/1/f.bin to out.bin"),
+        "{lines:?}"
+    );
+    assert!(lines[1].contains("downloaded 12.0 MiB in"), "{lines:?}");
+
+    let forced = slow_download(&server, d, &["--progress", "always"], direct);
+    assert_eq!(forced.ok(), "out.bin");
+    assert!(forced.stderr.contains("download ["), "{}", forced.stderr);
+}
+
+#[test]
+fn progress_bar_on_a_terminal() {
+    let server = Server::start_faulty();
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    // `script` runs the command on a pseudo-terminal and copies what it draws to its stdout.
+    let on_pty = |args: Vec<String>| {
+        let line = std::iter::once(env!("CARGO_BIN_EXE_s3blob").to_owned())
+            .chain(args)
+            .collect::<Vec<_>>()
+            .join(" ");
+        let mut cmd = server.command("script", d);
+        cmd.env("TERM", "xterm").args(["-qec", &line, "/dev/null"]);
+        Run::from(cmd.output().unwrap())
+    };
+    let run = slow_download(&server, d, &[], on_pty);
+    assert_eq!(run.code, 0, "{}", run.stdout);
+    assert!(run.stdout.contains("download ["), "{}", run.stdout);
+    assert!(run.stdout.contains("12.00 MiB"), "{}", run.stdout);
+    assert_eq!(std::fs::read(d.join("out.bin")).unwrap(), data(12 * MIB, 7));
+
+    let never = slow_download(&server, d, &["--progress", "never"], on_pty);
+    assert_eq!(never.code, 0, "{}", never.stdout);
+    assert!(!never.stdout.contains("download ["), "{}", never.stdout);
+}
