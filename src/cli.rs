@@ -110,6 +110,7 @@ pub enum Command {
     #[command(after_help = concat!(
         "Examples:\n",
         "  s3blob upload --bucket artifacts --suite myapp --release 1.4.2 target/myapp.tar.gz\n",
+        "  s3blob upload --suite myapp --release 1.4.2 dist/*.tar.gz dist/SHA256SUMS\n",
         "  s3blob upload --suite myapp --release 1.4.2 --metadata commit=3f2a9c1 --cache-control 'max-age=3600' dist/app.zip\n\n",
         after_help!()
     ))]
@@ -199,7 +200,7 @@ pub struct UploadArgs {
     #[command(flatten)]
     pub key: KeyArgs,
 
-    /// Last part of the key [default: PATH's file name]
+    /// Last part of the key, for a single PATH [default: PATH's file name]
     #[arg(long, value_name = "FILENAME")]
     pub filename: Option<String>,
 
@@ -214,9 +215,10 @@ pub struct UploadArgs {
     #[command(flatten)]
     pub tuning: TuningArgs,
 
-    /// The local file to upload
-    #[arg(value_name = "PATH")]
-    pub path: PathBuf,
+    /// The local files to upload, each under its own file name, several at a time within one
+    /// --concurrency budget
+    #[arg(value_name = "PATH", required = true, num_args = 1..)]
+    pub paths: Vec<PathBuf>,
 }
 
 #[derive(Debug, Args)]

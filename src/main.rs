@@ -43,19 +43,35 @@ fn main() -> ExitCode {
             if !summary.is_empty() {
                 tracing::info!("{summary}");
             }
-            let Some(text) = report.render(json) else {
-                return ExitCode::SUCCESS;
+            let printed = match report.render(json) {
+                None => Ok(()),
+                Some(text) => {
+                    let mut out = std::io::stdout().lock();
+                    writeln!(out, "{text}").and_then(|()| out.flush())
+                }
             };
-            let mut out = std::io::stdout().lock();
-            match writeln!(out, "{text}").and_then(|()| out.flush()) {
+            match printed {
                 // A closed pipe (`| head`) is the reader's choice, not a failure.
-                Ok(()) => ExitCode::SUCCESS,
-                Err(e) if e.kind() == std::io::ErrorKind::BrokenPipe => ExitCode::SUCCESS,
+                Ok(()) => {}
+                Err(e) if e.kind() == std::io::ErrorKind::BrokenPipe => {}
                 Err(e) => {
                     eprintln!("s3blob: error: cannot write to stdout: {e}");
-                    ExitCode::from(code::OTHER)
+                    return ExitCode::from(code::OTHER);
                 }
             }
+            let failures = report.failures();
+            for f in &failures {
+                eprintln!("s3blob: error: {}", f.error);
+            }
+            if !failures.is_empty() {
+                let names: Vec<&str> = failures.iter().map(|f| f.file.as_str()).collect();
+                eprintln!(
+                    "s3blob: error: {} of the files failed: {}",
+                    failures.len(),
+                    names.join(", ")
+                );
+            }
+            ExitCode::from(report.exit_code())
         }
         Err(err) => {
             eprintln!("s3blob: error: {err}");

@@ -8,6 +8,7 @@ use std::path::PathBuf;
 use serde_json::{Value, json};
 
 use crate::checksum;
+use crate::error::{Error, code};
 use crate::inspect::{ChecksumSource, ObjectInfo};
 use crate::key::ObjectKey;
 use crate::transfer::download::{Downloaded, Verified};
@@ -51,6 +52,36 @@ pub enum Report {
     },
     /// Printed as it is, whatever `--json` says (completion scripts, the man page).
     Text(String),
+    /// Several files moved by one command, in the order given; failures are named by file.
+    Batch {
+        command: &'static str,
+        results: Vec<Result<Report, Failure>>,
+    },
+}
+
+/// One file of a batch that failed.
+#[derive(Debug)]
+pub struct Failure {
+    /// The file as the user named it (a local path for upload, a filename for download).
+    pub file: String,
+    pub error: Error,
+}
+
+/// The exit code of a batch with failures: the most serious kind among them. A signal first,
+/// then corrupted data, refused access, the network, other failures, missing things, existing
+/// ones, usage.
+fn severity(code: u8) -> u8 {
+    match code {
+        code::SIGINT | code::SIGTERM => 9,
+        code::INTEGRITY => 8,
+        code::ACCESS => 7,
+        code::NETWORK => 6,
+        code::OTHER => 5,
+        code::NOT_FOUND => 4,
+        code::EXISTS => 3,
+        code::USAGE => 2,
+        _ => 1,
+    }
 }
 
 /// One line of `list` output.
@@ -151,6 +182,14 @@ impl Report {
             Report::Listed { .. } => None,
             Report::Text(text) => Some(text.trim_end().to_owned()),
             _ if json => Some(self.to_json().to_string()),
+            Report::Batch { results, .. } => {
+                let lines: Vec<String> = results
+                    .iter()
+                    .filter_map(|r| r.as_ref().ok())
+                    .filter_map(|r| r.render(false))
+                    .collect();
+                (!lines.is_empty()).then(|| lines.join("\n"))
+            }
             Report::Upload { bucket, key, .. } | Report::Deleted { bucket, key } => {
                 Some(format!("s3://{bucket}/{key}"))
             }
@@ -235,6 +274,44 @@ impl Report {
             ),
             Report::Listed { count, what } => json!({ "command": "list", *what: count }),
             Report::Text(text) => json!({ "text": text }),
+            Report::Batch { command, results } => {
+                let files: Vec<Value> = results
+                    .iter()
+                    .map(|r| match r {
+                        Ok(report) => report.to_json(),
+                        Err(f) => json!({
+                            "file": f.file,
+                            "error": f.error.to_string(),
+                            "exit_code": f.error.exit_code(),
+                        }),
+                    })
+                    .collect();
+                let failed = results.iter().filter(|r| r.is_err()).count();
+                json!({ "command": command, "files": files, "failed": failed })
+            }
+        }
+    }
+
+    /// 0, or for a batch with failures the most serious failure's code.
+    pub fn exit_code(&self) -> u8 {
+        match self {
+            Report::Batch { results, .. } => results
+                .iter()
+                .filter_map(|r| r.as_ref().err())
+                .map(|f| f.error.exit_code())
+                .max_by_key(|c| severity(*c))
+                .unwrap_or(code::OK),
+            _ => code::OK,
+        }
+    }
+
+    /// The files of a batch that failed.
+    pub fn failures(&self) -> Vec<&Failure> {
+        match self {
+            Report::Batch { results, .. } => {
+                results.iter().filter_map(|r| r.as_ref().err()).collect()
+            }
+            _ => Vec::new(),
         }
     }
 
@@ -272,6 +349,33 @@ impl Report {
                 ..
             } => return format!("presigned s3://{bucket}/{key}, valid until {expires_at}"),
             Report::Text(_) => return String::new(),
+            Report::Batch { command, results } => {
+                let (mut size, mut failed) = (0, 0);
+                for r in results {
+                    match r {
+                        Ok(Report::Upload { uploaded, .. }) => size += uploaded.size,
+                        Ok(Report::Download { downloaded, .. }) => size += downloaded.size,
+                        Ok(_) => {}
+                        Err(_) => failed += 1,
+                    }
+                }
+                let done = results.len() - failed;
+                let verb = if *command == "upload" {
+                    "uploaded"
+                } else {
+                    "downloaded"
+                };
+                return format!(
+                    "{verb} {done} of {} files, {}{}",
+                    results.len(),
+                    human_bytes(size),
+                    if failed > 0 {
+                        format!("; {failed} failed")
+                    } else {
+                        String::new()
+                    }
+                );
+            }
         };
         let moved = !matches!(self, Report::Upload { uploaded, .. } if uploaded.unchanged);
         let rate = if moved && size >= 1 << 20 && seconds > 0.0 {

@@ -11,11 +11,11 @@ use std::time::{Duration, Instant};
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle, TermLike};
 
 pub trait Progress: Send + Sync {
-    /// The transfer's total size is known.
+    /// A transfer of `total` bytes begins (several may share one display: totals add up).
     fn start(&self, total: u64);
     /// `bytes` more have been sent or written.
     fn advance(&self, bytes: u64);
-    /// The transfer is over, whatever its outcome; the display is cleared.
+    /// Every transfer is over, whatever the outcome; the display is cleared.
     fn finish(&self);
 }
 
@@ -45,6 +45,7 @@ impl Bar {
     /// when stderr is not a terminal, unless `force`.
     pub fn new(label: &str, force: bool) -> Self {
         let bar = ProgressBar::hidden();
+        bar.set_length(0);
         bar.set_style(
             ProgressStyle::with_template(
                 "{msg} [{bar:30}] {bytes}/{total_bytes} {binary_bytes_per_sec} ETA {eta}",
@@ -74,7 +75,7 @@ impl Bar {
 
 impl Progress for Bar {
     fn start(&self, total: u64) {
-        self.bar.set_length(total);
+        self.bar.inc_length(total);
         let _ = self.started.set(Instant::now());
     }
     fn advance(&self, bytes: u64) {

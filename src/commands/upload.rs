@@ -1,17 +1,23 @@
-//! `s3blob upload`: a local file to `suite/release/filename`.
+//! `s3blob upload`: local files to `suite/release/FILENAME`, one key per file.
 
+use std::collections::HashSet;
 use std::path::Path;
+use std::sync::Arc;
 use std::time::Instant;
 
+use aws_sdk_s3::Client;
+use tokio::task::JoinSet;
 use tracing::info;
 
 use crate::attributes::ObjectAttributes;
 use crate::cli::{GlobalArgs, UploadArgs};
 use crate::error::Error;
 use crate::key::ObjectKey;
-use crate::output::Report;
+use crate::output::{Failure, Report};
+use crate::progress::Progress;
 use crate::release;
 use crate::shutdown::Shutdown;
+use crate::transfer::budget::Budget;
 use crate::transfer::upload::{self, UploadRequest};
 
 pub async fn run(
@@ -19,36 +25,97 @@ pub async fn run(
     args: UploadArgs,
     shutdown: &Shutdown,
 ) -> Result<Report, Error> {
-    let started = Instant::now();
     if args.key.release == release::LATEST {
         return Err(Error::Usage(format!(
             "--release {}: the name is reserved for the highest release when downloading; upload under the release's own name",
             release::LATEST
         )));
     }
-    let filename = match &args.filename {
-        Some(f) => f.clone(),
-        None => default_filename(&args.path)?,
-    };
-    let key = ObjectKey::new(&args.key.suite, &args.key.release, &filename)?;
-    let attributes = ObjectAttributes::new(&args.attributes, &filename)?;
+    if args.filename.is_some() && args.paths.len() > 1 {
+        return Err(Error::Usage(
+            "--filename names one file; with several PATHs each is stored under its own name"
+                .to_owned(),
+        ));
+    }
+    // Every key and attribute is checked before anything is sent.
+    let mut keys = Vec::with_capacity(args.paths.len());
+    let mut seen = HashSet::new();
+    for path in &args.paths {
+        let filename = match &args.filename {
+            Some(f) => f.clone(),
+            None => default_filename(path)?,
+        };
+        if !seen.insert(filename.clone()) {
+            return Err(Error::Usage(format!(
+                "two PATHs are named {filename:?}; they would overwrite each other's key: rename one or upload it separately with --filename"
+            )));
+        }
+        let key = ObjectKey::new(&args.key.suite, &args.key.release, &filename)?;
+        let attributes = ObjectAttributes::new(&args.attributes, &filename)?;
+        keys.push((path.clone(), key, attributes));
+    }
     let (settings, client) = super::connect(global, &args.tuning).await?;
-    let req = UploadRequest {
-        bucket: settings.bucket,
-        key,
-        path: args.path,
-        overwrite: args.overwrite,
-        attributes,
-        settings: settings.transfer,
+    let budget = Budget::new(settings.transfer.concurrency);
+    let progress = super::progress_for(global, "upload");
+    let requests: Vec<UploadRequest> = keys
+        .into_iter()
+        .map(|(path, key, attributes)| UploadRequest {
+            bucket: settings.bucket.clone(),
+            key,
+            path,
+            overwrite: args.overwrite,
+            attributes,
+            settings: settings.transfer,
+            budget: budget.clone(),
+        })
+        .collect();
+
+    let report = match <[UploadRequest; 1]>::try_from(requests) {
+        Ok([req]) => one(client, req, progress.clone(), shutdown.clone()).await,
+        Err(requests) => {
+            let mut set = JoinSet::new();
+            let count = requests.len();
+            for (i, req) in requests.into_iter().enumerate() {
+                let (client, progress, shutdown) =
+                    (client.clone(), progress.clone(), shutdown.clone());
+                let file = req.path.display().to_string();
+                set.spawn(async move {
+                    let result = one(client, req, progress, shutdown).await;
+                    (i, result.map_err(|error| Failure { file, error }))
+                });
+            }
+            let mut results: Vec<Option<Result<Report, Failure>>> =
+                (0..count).map(|_| None).collect();
+            while let Some(joined) = set.join_next().await {
+                let (i, result) =
+                    joined.map_err(|e| Error::Other(format!("an upload task failed: {e}")))?;
+                results[i] = Some(result);
+            }
+            Ok(Report::Batch {
+                command: "upload",
+                results: results.into_iter().flatten().collect(),
+            })
+        }
     };
+    progress.finish();
+    report
+}
+
+/// Uploads one file to its report.
+async fn one(
+    client: Client,
+    req: UploadRequest,
+    progress: Arc<dyn Progress>,
+    shutdown: Shutdown,
+) -> Result<Report, Error> {
+    let started = Instant::now();
     info!(
         "uploading {} to s3://{}/{}",
         req.path.display(),
         req.bucket,
         req.key
     );
-    let progress = super::progress_for(global, "upload");
-    let uploaded = upload::upload(&client, &req, progress.as_ref(), shutdown).await?;
+    let uploaded = upload::upload(&client, &req, progress.as_ref(), &shutdown).await?;
     Ok(Report::Upload {
         bucket: req.bucket,
         key: req.key,

@@ -1,6 +1,7 @@
 //! Moving bytes: planning (pure), uploading and downloading (I/O at the edge), and the retry
 //! pacing both share.
 
+pub mod budget;
 pub mod download;
 pub mod plan;
 pub mod upload;

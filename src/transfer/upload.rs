@@ -28,6 +28,7 @@ use crate::key::ObjectKey;
 use crate::progress::Progress;
 use crate::s3::{classify, status};
 use crate::shutdown::Shutdown;
+use crate::transfer::budget::Budget;
 use crate::transfer::plan::{self, UploadPlan};
 use crate::transfer::{CRC_METADATA_KEY, READ_BUFFER};
 
@@ -41,6 +42,8 @@ pub struct UploadRequest {
     /// Metadata, content type and the like, stored with the object.
     pub attributes: ObjectAttributes,
     pub settings: TransferSettings,
+    /// Requests in flight, shared with the command's other transfers.
+    pub budget: Budget,
 }
 
 /// Sets the object's attributes on a PutObject or CreateMultipartUpload call (the two builders
@@ -82,7 +85,9 @@ pub struct Uploaded {
     pub unchanged: bool,
 }
 
-/// Uploads `req.path`; a `shutdown` stops it cleanly with `Error::Interrupted`.
+/// Uploads `req.path`; a `shutdown` stops it cleanly with `Error::Interrupted`. `progress`
+/// is told the size and every byte sent; finishing the display is the caller's (it may be
+/// shared by several files).
 pub async fn upload(
     client: &Client,
     req: &UploadRequest,
@@ -122,10 +127,13 @@ pub async fn upload(
     }
     progress.start(size);
 
-    let result = match plan {
+    match plan {
         UploadPlan::Single => {
             tokio::select! {
-                r = put_single(client, req, size, crc64, &before) => r,
+                r = async {
+                    let _permit = req.budget.acquire().await;
+                    put_single(client, req, size, crc64, &before).await
+                } => r,
                 () = shutdown.cancelled() => Err(shutdown.error()),
             }
         }
@@ -137,9 +145,7 @@ pub async fn upload(
             };
             upload_multipart(client, req, &parts, &before, progress, shutdown).await
         }
-    };
-    progress.finish();
-    result
+    }
 }
 
 /// Opens the file to upload, refusing what is not a regular file before opening it (opening a
@@ -479,7 +485,8 @@ async fn upload_multipart(
     }
 }
 
-/// Sends every part, `concurrency` at a time; the first failure stops the rest.
+/// Sends every part, as many at a time as the budget allows; the first failure stops the rest
+/// (dropping the set cancels them).
 async fn send_parts(
     client: &Client,
     req: &UploadRequest,
@@ -496,54 +503,57 @@ async fn send_parts(
     let mut set = JoinSet::new();
     let mut next = 0;
     loop {
-        while set.len() < req.settings.concurrency && next < ranges.len() {
-            let (client, bucket, key, upload_id, path) = (
-                client.clone(),
-                bucket.clone(),
-                key.clone(),
-                upload_id.clone(),
-                path.clone(),
-            );
-            let range = ranges[next].clone();
-            let crc = checksum::to_base64(crcs[next]);
-            let index = next;
-            set.spawn(async move {
-                let number = i32::try_from(index + 1).unwrap_or(i32::MAX);
-                let body = file_body(&path, &range).await?;
-                debug!(
-                    part = number,
-                    offset = range.start,
-                    len = range.end - range.start,
-                    "UploadPart"
+        tokio::select! {
+            permit = req.budget.acquire(), if next < ranges.len() => {
+                let (client, bucket, key, upload_id, path) = (
+                    client.clone(),
+                    bucket.clone(),
+                    key.clone(),
+                    upload_id.clone(),
+                    path.clone(),
                 );
-                let out = client
-                    .upload_part()
-                    .bucket(bucket.as_str())
-                    .key(key.as_str())
-                    .upload_id(upload_id.as_ref())
-                    .part_number(number)
-                    .content_length(i64::try_from(range.end - range.start).unwrap_or(i64::MAX))
-                    .checksum_crc64_nvme(&crc)
-                    .body(body)
-                    .send()
-                    .await
-                    .map_err(|e| classify(&e, "upload a part of", &bucket, Some(&key)))?;
-                let part = CompletedPart::builder()
-                    .part_number(number)
-                    .set_e_tag(out.e_tag)
-                    .checksum_crc64_nvme(crc)
-                    .build();
-                Ok::<_, Error>((index, range.end - range.start, part))
-            });
-            next += 1;
+                let range = ranges[next].clone();
+                let crc = checksum::to_base64(crcs[next]);
+                let index = next;
+                set.spawn(async move {
+                    let _permit = permit;
+                    let number = i32::try_from(index + 1).unwrap_or(i32::MAX);
+                    let body = file_body(&path, &range).await?;
+                    debug!(
+                        part = number,
+                        offset = range.start,
+                        len = range.end - range.start,
+                        "UploadPart"
+                    );
+                    let out = client
+                        .upload_part()
+                        .bucket(bucket.as_str())
+                        .key(key.as_str())
+                        .upload_id(upload_id.as_ref())
+                        .part_number(number)
+                        .content_length(i64::try_from(range.end - range.start).unwrap_or(i64::MAX))
+                        .checksum_crc64_nvme(&crc)
+                        .body(body)
+                        .send()
+                        .await
+                        .map_err(|e| classify(&e, "upload a part of", &bucket, Some(&key)))?;
+                    let part = CompletedPart::builder()
+                        .part_number(number)
+                        .set_e_tag(out.e_tag)
+                        .checksum_crc64_nvme(crc)
+                        .build();
+                    Ok::<_, Error>((index, range.end - range.start, part))
+                });
+                next += 1;
+            }
+            Some(joined) = set.join_next() => {
+                let (index, len, part) = joined
+                    .map_err(|e| Error::Other(format!("a part upload task failed: {e}")))??;
+                progress.advance(len);
+                done[index] = Some(part);
+            }
+            else => break,
         }
-        let Some(joined) = set.join_next().await else {
-            break;
-        };
-        let (index, len, part) =
-            joined.map_err(|e| Error::Other(format!("a part upload task failed: {e}")))??;
-        progress.advance(len);
-        done[index] = Some(part);
     }
     done.into_iter()
         .enumerate()
