@@ -111,6 +111,7 @@ pub enum Command {
         "Examples:\n",
         "  s3blob upload --bucket artifacts --suite myapp --release 1.4.2 target/myapp.tar.gz\n",
         "  s3blob upload --suite myapp --release 1.4.2 dist/*.tar.gz dist/SHA256SUMS\n",
+        "  tar cz dist | s3blob upload --suite myapp --release 1.4.2 --filename dist.tar.gz -\n",
         "  s3blob upload --suite myapp --release 1.4.2 --metadata commit=3f2a9c1 --cache-control 'max-age=3600' dist/app.zip\n\n",
         after_help!()
     ))]
@@ -216,7 +217,7 @@ pub struct UploadArgs {
     pub tuning: TuningArgs,
 
     /// The local files to upload, each under its own file name, several at a time within one
-    /// --concurrency budget
+    /// --concurrency budget; `-` reads stdin (alone, with --filename)
     #[arg(value_name = "PATH", required = true, num_args = 1..)]
     pub paths: Vec<PathBuf>,
 }

@@ -7,7 +7,7 @@ mod common;
 use std::path::Path;
 use std::time::{Duration, Instant};
 
-use common::{Fault, MIB, Op, Run, Server, data};
+use common::{Fault, MIB, Op, Run, Server, data, signal, wait_for};
 
 const KEY: &str = "s/r/a.bin";
 
@@ -401,23 +401,6 @@ fn a_small_download_is_one_request() {
 }
 
 // ---- signals -------------------------------------------------------------------------------
-
-fn signal(pid: u32, sig: &str) {
-    let ok = std::process::Command::new("kill")
-        .args([sig, &pid.to_string()])
-        .status()
-        .unwrap()
-        .success();
-    assert!(ok);
-}
-
-fn wait_for(what: &str, cond: impl Fn() -> bool) {
-    let deadline = Instant::now() + Duration::from_secs(20);
-    while !cond() {
-        assert!(Instant::now() < deadline, "timed out waiting for {what}");
-        std::thread::sleep(Duration::from_millis(20));
-    }
-}
 
 #[test]
 fn sigint_during_upload_aborts_the_multipart_upload() {

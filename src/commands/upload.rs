@@ -1,6 +1,7 @@
 //! `s3blob upload`: local files to `suite/release/FILENAME`, one key per file.
 
 use std::collections::HashSet;
+use std::io::IsTerminal;
 use std::path::Path;
 use std::sync::Arc;
 use std::time::Instant;
@@ -18,6 +19,7 @@ use crate::progress::Progress;
 use crate::release;
 use crate::shutdown::Shutdown;
 use crate::transfer::budget::Budget;
+use crate::transfer::stream;
 use crate::transfer::upload::{self, UploadRequest};
 
 pub async fn run(
@@ -36,6 +38,26 @@ pub async fn run(
             "--filename names one file; with several PATHs each is stored under its own name"
                 .to_owned(),
         ));
+    }
+    let stdin = args.paths.iter().any(|p| p.as_os_str() == "-");
+    if stdin {
+        if args.paths.len() > 1 {
+            return Err(Error::Usage(
+                "`-` (stdin) cannot be mixed with other PATHs; upload it in its own command"
+                    .to_owned(),
+            ));
+        }
+        if args.filename.is_none() {
+            return Err(Error::Usage(
+                "uploading stdin (`-`) needs --filename for the key's last part".to_owned(),
+            ));
+        }
+        if std::io::stdin().is_terminal() {
+            return Err(Error::Usage(
+                "stdin is a terminal; pipe the data in, e.g. `tar cz dist | s3blob upload ... --filename dist.tar.gz -`"
+                    .to_owned(),
+            ));
+        }
     }
     // Every key and attribute is checked before anything is sent.
     let mut keys = Vec::with_capacity(args.paths.len());
@@ -111,11 +133,26 @@ async fn one(
     let started = Instant::now();
     info!(
         "uploading {} to s3://{}/{}",
-        req.path.display(),
+        if req.path.as_os_str() == "-" {
+            "stdin".into()
+        } else {
+            req.path.display().to_string()
+        },
         req.bucket,
         req.key
     );
-    let uploaded = upload::upload(&client, &req, progress.as_ref(), &shutdown).await?;
+    let uploaded = if req.path.as_os_str() == "-" {
+        stream::upload_stream(
+            &client,
+            &req,
+            tokio::io::stdin(),
+            progress.as_ref(),
+            &shutdown,
+        )
+        .await?
+    } else {
+        upload::upload(&client, &req, progress.as_ref(), &shutdown).await?
+    };
     Ok(Report::Upload {
         bucket: req.bucket,
         key: req.key,

@@ -4,6 +4,7 @@
 pub mod budget;
 pub mod download;
 pub mod plan;
+pub mod stream;
 pub mod upload;
 
 use std::time::Duration;

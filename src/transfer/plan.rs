@@ -51,6 +51,29 @@ pub fn upload_plan(size: u64, part_size: u64) -> Result<UploadPlan, PlanError> {
 }
 
 /// The byte range of chunk `index` (0-based) when `size` bytes are cut into `chunk` byte pieces.
+/// Parts of a stream of unknown size (stdin) grow so that the 10,000-part limit comes late:
+/// the part size doubles after every `STREAM_PARTS_PER_SIZE` parts (16 MiB parts reach
+/// 16 x 2,500 x (1 + 2 + 4 + 8) MiB, about 586 GiB), never beyond S3's 5 GiB.
+pub const STREAM_PARTS_PER_SIZE: u64 = 2_500;
+
+/// The size of part `index` (0-based) of a stream uploaded with parts of `base` bytes.
+pub fn stream_part_size(base: u64, index: u64) -> u64 {
+    let doublings = u32::try_from(index / STREAM_PARTS_PER_SIZE).unwrap_or(u32::MAX);
+    base.checked_shl(doublings)
+        .filter(|s| s >> doublings == base)
+        .unwrap_or(MAX_PART_SIZE)
+        .clamp(MIN_PART_SIZE, MAX_PART_SIZE)
+}
+
+/// How many bytes a stream can hold within `MAX_PARTS` parts of base size `base`.
+pub fn stream_capacity(base: u64) -> u64 {
+    (0..MAX_PARTS)
+        .step_by(STREAM_PARTS_PER_SIZE as usize)
+        .map(|i| stream_part_size(base, i) * STREAM_PARTS_PER_SIZE)
+        .sum::<u64>()
+        .min(MAX_OBJECT_SIZE)
+}
+
 pub fn chunk_range(size: u64, chunk: u64, index: u64) -> Range<u64> {
     let start = index * chunk;
     start..(start + chunk).min(size)
@@ -85,6 +108,19 @@ pub fn parse_content_range(value: &str) -> Option<(Range<u64>, u64)> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn stream_parts_grow() {
+        assert_eq!(stream_part_size(16 * MIB, 0), 16 * MIB);
+        assert_eq!(stream_part_size(16 * MIB, 2_499), 16 * MIB);
+        assert_eq!(stream_part_size(16 * MIB, 2_500), 32 * MIB);
+        assert_eq!(stream_part_size(16 * MIB, 9_999), 128 * MIB);
+        assert_eq!(stream_part_size(4 * 1024 * MIB, 9_999), MAX_PART_SIZE);
+        assert_eq!(stream_part_size(16 * MIB, u64::MAX), MAX_PART_SIZE);
+        assert_eq!(stream_capacity(16 * MIB), 600_000 * MIB);
+        assert_eq!(stream_capacity(5 * MIB), 187_500 * MIB);
+        assert_eq!(stream_capacity(MAX_PART_SIZE), MAX_OBJECT_SIZE);
+    }
 
     const P: u64 = 8 * MIB;
 

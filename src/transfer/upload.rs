@@ -12,16 +12,12 @@ use std::time::{Duration, SystemTime};
 
 use aws_sdk_s3::Client;
 use aws_sdk_s3::primitives::{ByteStream, Length};
-use aws_sdk_s3::types::{
-    ChecksumAlgorithm, ChecksumType, CompletedMultipartUpload, CompletedPart, ServerSideEncryption,
-    StorageClass,
-};
+use aws_sdk_s3::types::{ChecksumAlgorithm, ChecksumType, CompletedMultipartUpload, CompletedPart};
 use tokio::task::JoinSet;
 use tracing::{debug, info, warn};
 
 use crate::attributes::ObjectAttributes;
 use crate::checksum;
-use crate::cli::Sse;
 use crate::config::TransferSettings;
 use crate::error::Error;
 use crate::key::ObjectKey;
@@ -50,7 +46,8 @@ pub struct UploadRequest {
 /// share these setters but no trait).
 macro_rules! with_attributes {
     ($call:expr, $attrs:expr) => {{
-        let a: &ObjectAttributes = $attrs;
+        use aws_sdk_s3::types::{ServerSideEncryption, StorageClass};
+        let a: &$crate::attributes::ObjectAttributes = $attrs;
         let mut call = $call.content_type(&a.content_type);
         for (k, v) in &a.metadata {
             call = call.metadata(k, v);
@@ -62,8 +59,10 @@ macro_rules! with_attributes {
             call = call.storage_class(StorageClass::from(c.as_str()));
         }
         match a.sse {
-            Some(Sse::Aes256) => call = call.server_side_encryption(ServerSideEncryption::Aes256),
-            Some(Sse::AwsKms) => {
+            Some($crate::cli::Sse::Aes256) => {
+                call = call.server_side_encryption(ServerSideEncryption::Aes256)
+            }
+            Some($crate::cli::Sse::AwsKms) => {
                 call = call
                     .server_side_encryption(ServerSideEncryption::AwsKms)
                     .set_ssekms_key_id(a.sse_kms_key_id.clone())
@@ -73,6 +72,7 @@ macro_rules! with_attributes {
         call
     }};
 }
+pub(crate) use with_attributes;
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Uploaded {
@@ -270,7 +270,7 @@ async fn put_single(
 
 /// The key is taken (the conditional write was refused): succeed if it holds these very bytes
 /// (a retried CI job), refuse otherwise.
-async fn existing_outcome(
+pub(crate) async fn existing_outcome(
     client: &Client,
     req: &UploadRequest,
     size: u64,
@@ -287,13 +287,13 @@ async fn existing_outcome(
 }
 
 /// Same size and checksum: the upload has already happened. Anything else is refused.
-fn judge_existing(
+pub(crate) fn judge_existing(
     req: &UploadRequest,
     existing: Existing,
     size: u64,
     crc64: u64,
 ) -> Result<Uploaded, Error> {
-    if existing.size == size && existing.crc64 == Some(crc64) {
+    if existing.matches(size, crc64) {
         info!(key = %req.key, "an identical object is already stored; nothing to upload");
         return Ok(Uploaded {
             size,
@@ -303,21 +303,36 @@ fn judge_existing(
             unchanged: true,
         });
     }
+    let what = if existing.crc64.is_none() && existing.size == size {
+        "already exists, with no CRC64NVME to compare with"
+    } else {
+        "already exists with different content"
+    };
     Err(Error::AlreadyExists(format!(
-        "s3://{}/{} already exists with different content; pass --overwrite to replace it, or upload under another --release",
+        "s3://{}/{} {what}; pass --overwrite to replace it, or upload under another --release",
         req.bucket, req.key
     )))
 }
 
-struct Existing {
+pub(crate) struct Existing {
     size: u64,
     crc64: Option<u64>,
-    etag: Option<String>,
+    pub(crate) etag: Option<String>,
+}
+
+impl Existing {
+    /// Holds exactly `size` bytes with this CRC64NVME.
+    pub(crate) fn matches(&self, size: u64, crc64: u64) -> bool {
+        self.size == size && self.crc64 == Some(crc64)
+    }
 }
 
 /// What is stored at the key, if anything. A 403 counts as "unknown" (HEAD on a missing key
 /// answers 403 to callers without ListBucket permission); the conditional write still guards.
-async fn existing_object(client: &Client, req: &UploadRequest) -> Result<Option<Existing>, Error> {
+pub(crate) async fn existing_object(
+    client: &Client,
+    req: &UploadRequest,
+) -> Result<Option<Existing>, Error> {
     let key = req.key.to_string();
     let head = client
         .head_object()
@@ -468,7 +483,7 @@ async fn upload_multipart(
             // connection, a retry that finds the upload gone, an answer the SDK cannot parse).
             // If the key now holds exactly these bytes, the upload succeeded.
             match existing_object(client, req).await {
-                Ok(Some(e)) if e.size == size && e.crc64 == Some(crc64) => {
+                Ok(Some(e)) if e.matches(size, crc64) => {
                     warn!(%key, "completing the upload reported an error, but the object is stored intact: {err}");
                     Ok(uploaded(e.etag))
                 }
@@ -563,7 +578,7 @@ async fn send_parts(
 
 /// Aborts a multipart upload so no parts stay stored (and billed); a failure to abort is
 /// logged with the upload id so it can be cleaned up by hand or by a lifecycle rule.
-async fn abort(client: &Client, bucket: &str, key: &str, upload_id: &str) {
+pub(crate) async fn abort(client: &Client, bucket: &str, key: &str, upload_id: &str) {
     let call = client
         .abort_multipart_upload()
         .bucket(bucket)

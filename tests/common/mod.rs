@@ -197,3 +197,25 @@ pub fn data(len: usize, seed: u64) -> Vec<u8> {
 }
 
 pub const MIB: usize = 1024 * 1024;
+
+/// Sends `sig` (e.g. "-INT") to a process.
+pub fn signal(pid: u32, sig: &str) {
+    let ok = std::process::Command::new("kill")
+        .args([sig, &pid.to_string()])
+        .status()
+        .unwrap()
+        .success();
+    assert!(ok);
+}
+
+/// Polls `cond` until it holds, failing the test after 20 s.
+pub fn wait_for(what: &str, cond: impl Fn() -> bool) {
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
+    while !cond() {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "timed out waiting for {what}"
+        );
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    }
+}

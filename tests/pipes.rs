@@ -1,0 +1,203 @@
+//! Pipes: `upload -` reads stdin, `download -o -` writes stdout; same keys, same checks.
+
+mod common;
+
+use std::io::Write;
+use std::process::Stdio;
+
+use common::{MIB, Op, Run, Server, data, signal, wait_for};
+
+/// Runs the binary with `input` on stdin.
+fn with_stdin(server: &Server, dir: &std::path::Path, args: &[&str], input: &[u8]) -> Run {
+    let mut child = server
+        .cmd(dir)
+        .args(args)
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut stdin = child.stdin.take().unwrap();
+    let input = input.to_vec();
+    // Write from another thread so a full stdout pipe cannot deadlock the test.
+    let writer = std::thread::spawn(move || {
+        let _ = stdin.write_all(&input);
+    });
+    let out = child.wait_with_output().unwrap();
+    writer.join().unwrap();
+    Run::from(out)
+}
+
+#[test]
+fn stdin_upload_small_and_multipart() {
+    let server = Server::start();
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    for (name, len) in [
+        ("empty", 0),
+        ("small.bin", 1000),
+        ("big.tar.gz", 12 * MIB + 3),
+    ] {
+        let bytes = data(len, len as u64);
+        let args = [
+            "upload",
+            "--suite",
+            "pipe",
+            "--release",
+            "1",
+            "--filename",
+            name,
+            "--part-size",
+            "5MiB",
+            "-",
+        ];
+        let out = with_stdin(&server, d, &args, &bytes);
+        assert_eq!(out.ok(), format!("s3://artifacts/pipe/1/{name}"));
+        assert!(out.stderr.contains("uploading stdin to"), "{}", out.stderr);
+        assert!(
+            server.object(&format!("pipe/1/{name}")).unwrap() == bytes,
+            "{name}"
+        );
+        assert_eq!(server.open_uploads(), 0);
+        let back = server.run(
+            d,
+            &[
+                "download",
+                "--suite",
+                "pipe",
+                "--release",
+                "1",
+                "--filename",
+                name,
+                "-o",
+                "back",
+            ],
+        );
+        back.ok();
+        assert!(std::fs::read(d.join("back")).unwrap() == bytes, "{name}");
+    }
+    let stat = server.run(
+        d,
+        &[
+            "--json",
+            "stat",
+            "--suite",
+            "pipe",
+            "--release",
+            "1",
+            "--filename",
+            "big.tar.gz",
+        ],
+    );
+    let v: serde_json::Value = serde_json::from_str(stat.ok()).unwrap();
+    assert_eq!(v["content_type"], "application/gzip");
+}
+
+#[test]
+fn stdin_upload_keeps_the_overwrite_rules() {
+    let server = Server::start();
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    let args = [
+        "upload",
+        "--suite",
+        "pipe",
+        "--release",
+        "1",
+        "--filename",
+        "f",
+        "-",
+    ];
+    with_stdin(&server, d, &args, b"first").ok();
+    // The same bytes again: success, nothing replaced.
+    let again = with_stdin(
+        &server,
+        d,
+        &[
+            "--json",
+            "upload",
+            "--suite",
+            "pipe",
+            "--release",
+            "1",
+            "--filename",
+            "f",
+            "-",
+        ],
+        b"first",
+    );
+    assert!(
+        again.ok().contains("\"unchanged\":true"),
+        "{}",
+        again.stdout
+    );
+    with_stdin(&server, d, &args, b"other").fails(6, &["s3://artifacts/pipe/1/f", "--overwrite"]);
+    assert_eq!(server.object("pipe/1/f").unwrap(), b"first");
+    let mut overwrite = args.to_vec();
+    overwrite.insert(1, "--overwrite");
+    with_stdin(&server, d, &overwrite, b"other").ok();
+    assert_eq!(server.object("pipe/1/f").unwrap(), b"other");
+}
+
+#[test]
+fn stdin_usage_errors() {
+    let server = Server::start();
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    std::fs::write(d.join("a"), b"a").unwrap();
+    with_stdin(
+        &server,
+        d,
+        &["upload", "--suite", "p", "--release", "1", "-"],
+        b"x",
+    )
+    .fails(2, &["--filename"]);
+    with_stdin(
+        &server,
+        d,
+        &["upload", "--suite", "p", "--release", "1", "a", "-"],
+        b"x",
+    )
+    .fails(2, &["stdin"]);
+    assert!(server.object("p/1/a").is_none());
+}
+
+#[test]
+fn sigint_during_a_stdin_upload_aborts_it() {
+    let server = Server::start_faulty();
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    let mut child = server
+        .cmd(d)
+        .args([
+            "upload",
+            "--suite",
+            "pipe",
+            "--release",
+            "1",
+            "--filename",
+            "f",
+            "--part-size",
+            "5MiB",
+            "-",
+        ])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    // More than a part, and the pipe stays open: the upload is under way, not finished.
+    let mut stdin = child.stdin.take().unwrap();
+    stdin.write_all(&data(6 * MIB, 1)).unwrap();
+    stdin.flush().unwrap();
+    wait_for("the first part", || {
+        server.faults().count(Op::UploadPart) >= 1
+    });
+    assert_eq!(server.open_uploads(), 1);
+    signal(child.id(), "-INT");
+    let out = Run::from(child.wait_with_output().unwrap());
+    drop(stdin);
+    out.fails(130, &["interrupted by SIGINT"]);
+    assert_eq!(server.open_uploads(), 0);
+    assert!(server.object("pipe/1/f").is_none());
+}
