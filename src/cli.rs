@@ -120,7 +120,9 @@ pub enum Command {
     #[command(after_help = concat!(
         "Examples:\n",
         "  s3blob download --bucket artifacts --suite myapp --release 1.4.2 --filename myapp.tar.gz -o dist/\n",
-        "  s3blob download --suite myapp --release latest --filename myapp.tar.gz\n\n",
+        "  s3blob download --suite myapp --release latest --filename myapp.tar.gz\n",
+        "  s3blob download --suite myapp --release 1.4.2 --all -o dist/\n",
+        "  s3blob download --suite myapp --release 1.4.2 --filename dist.tar.gz -o - | tar xz\n\n",
         after_help!()
     ))]
     Download(DownloadArgs),
@@ -223,15 +225,21 @@ pub struct UploadArgs {
 }
 
 #[derive(Debug, Args)]
+#[command(group = clap::ArgGroup::new("which").required(true).args(["filename", "all"]))]
 pub struct DownloadArgs {
     #[command(flatten)]
     pub key: KeyArgs,
 
-    /// Last part of the key
+    /// Last part of the key; repeat it to fetch several files of the release
     #[arg(long, value_name = "FILENAME")]
-    pub filename: String,
+    pub filename: Vec<String>,
 
-    /// Where to write: a file path, or an existing directory to write FILENAME into [default: ./FILENAME]
+    /// Fetch every file of the release (into -o DIR, default the current directory)
+    #[arg(long, conflicts_with = "filename")]
+    pub all: bool,
+
+    /// Where to write: a file path, `-` for stdout (one file), or a directory to write FILENAME
+    /// into (created if missing when several files are fetched) [default: ./FILENAME]
     #[arg(short, long, value_name = "PATH")]
     pub output: Option<PathBuf>,
 

@@ -180,6 +180,8 @@ impl Report {
     pub fn render(&self, json: bool) -> Option<String> {
         match self {
             Report::Listed { .. } => None,
+            // Written to stdout: the bytes are the result.
+            Report::Download { path, .. } if path.as_os_str() == "-" => None,
             Report::Text(text) => Some(text.trim_end().to_owned()),
             _ if json => Some(self.to_json().to_string()),
             Report::Batch { results, .. } => {

@@ -170,3 +170,138 @@ fn batch_usage_errors_send_nothing() {
         .fails(2, &["--filename"]);
     assert!(server.object("s/1/a.bin").is_none());
 }
+
+#[test]
+fn downloads_a_whole_release_into_a_directory() {
+    let server = Server::start();
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    let files = [("a.tar.gz", 1000), ("b.zip", 12 * MIB), ("SHA256SUMS", 0)];
+    for (i, (name, len)) in files.iter().enumerate() {
+        server.put(d, "app", "2.0", name, &data(*len, i as u64), &[]);
+    }
+    server.put(d, "app", "1.0", "old.bin", b"old", &[]);
+    let out = server.run(
+        d,
+        &[
+            "download",
+            "--suite",
+            "app",
+            "--release",
+            "latest",
+            "--all",
+            "-o",
+            "dist/new",
+            "--part-size",
+            "5MiB",
+            "--concurrency",
+            "3",
+        ],
+    );
+    // Key order, one path per file.
+    assert_eq!(
+        out.ok(),
+        "dist/new/SHA256SUMS\ndist/new/a.tar.gz\ndist/new/b.zip"
+    );
+    for (i, (name, len)) in files.iter().enumerate() {
+        assert!(
+            std::fs::read(d.join("dist/new").join(name)).unwrap() == data(*len, i as u64),
+            "{name}"
+        );
+    }
+    assert!(!d.join("dist/new/old.bin").exists());
+
+    let json = server.run(
+        d,
+        &[
+            "--json",
+            "download",
+            "--suite",
+            "app",
+            "--release",
+            "2.0",
+            "--filename",
+            "a.tar.gz",
+            "--filename",
+            "b.zip",
+            "-o",
+            "two",
+        ],
+    );
+    let v: Value = serde_json::from_str(json.ok()).unwrap();
+    assert_eq!(v["failed"], 0);
+    assert_eq!(v["files"][1]["path"], "two/b.zip");
+    assert_eq!(v["files"][1]["verified"], "checksum");
+}
+
+#[test]
+fn a_failed_download_does_not_hide_the_others() {
+    let server = Server::start();
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    server.put(d, "app", "2.0", "a.bin", b"aaa", &[]);
+    std::fs::create_dir(d.join("out")).unwrap();
+    std::fs::write(d.join("out/kept.bin"), b"local").unwrap();
+    server.put(d, "app", "2.0", "kept.bin", b"remote", &[]);
+    let out = server.run(
+        d,
+        &[
+            "download",
+            "--suite",
+            "app",
+            "--release",
+            "2.0",
+            "--filename",
+            "a.bin",
+            "--filename",
+            "nope.bin",
+            "--filename",
+            "kept.bin",
+            "--no-clobber",
+            "-o",
+            "out",
+        ],
+    );
+    // Missing (3) ranks above already exists (6).
+    assert_eq!(out.code, 3, "{}", out.stderr);
+    assert_eq!(out.stdout, "out/a.bin\n");
+    assert!(
+        out.stderr
+            .contains("2 of the files failed: nope.bin, kept.bin"),
+        "{}",
+        out.stderr
+    );
+    assert_eq!(std::fs::read(d.join("out/a.bin")).unwrap(), b"aaa");
+    assert_eq!(std::fs::read(d.join("out/kept.bin")).unwrap(), b"local");
+}
+
+#[test]
+fn download_batch_usage_errors() {
+    let server = Server::start();
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    server.put(d, "app", "2.0", "a.bin", b"aaa", &[]);
+    std::fs::write(d.join("file"), b"x").unwrap();
+    let base = ["download", "--suite", "app", "--release", "2.0"];
+    let run = |extra: &[&str]| {
+        let mut a = base.to_vec();
+        a.extend_from_slice(extra);
+        server.run(d, &a)
+    };
+    run(&["--all", "-o", "file"]).fails(2, &["-o file", "directory"]);
+    run(&["--all", "-o", "-"]).fails(2, &["-o -"]);
+    run(&["--filename", "a.bin", "--filename", "b", "-o", "-"]).fails(2, &["-o -"]);
+    let neither = run(&[]);
+    assert_eq!(neither.code, 2);
+    assert!(
+        neither.stderr.contains("--filename") && neither.stderr.contains("--all"),
+        "{}",
+        neither.stderr
+    );
+    server
+        .run(
+            d,
+            &["download", "--suite", "app", "--release", "9.9", "--all"],
+        )
+        .fails(3, &["s3://artifacts/app/9.9/", "no files"]);
+}

@@ -5,7 +5,7 @@ mod common;
 use std::io::Write;
 use std::process::Stdio;
 
-use common::{MIB, Op, Run, Server, data, signal, wait_for};
+use common::{Fault, MIB, Op, Run, Server, data, signal, wait_for};
 
 /// Runs the binary with `input` on stdin.
 fn with_stdin(server: &Server, dir: &std::path::Path, args: &[&str], input: &[u8]) -> Run {
@@ -200,4 +200,93 @@ fn sigint_during_a_stdin_upload_aborts_it() {
     out.fails(130, &["interrupted by SIGINT"]);
     assert_eq!(server.open_uploads(), 0);
     assert!(server.object("pipe/1/f").is_none());
+}
+
+/// `download -o -` of `name`: the bytes on stdout.
+fn to_stdout(
+    server: &Server,
+    dir: &std::path::Path,
+    name: &str,
+    extra: &[&str],
+) -> std::process::Output {
+    let mut args = vec![
+        "download",
+        "--suite",
+        "pipe",
+        "--release",
+        "1",
+        "--filename",
+        name,
+        "-o",
+        "-",
+    ];
+    args.extend_from_slice(extra);
+    server.cmd(dir).args(&args).output().unwrap()
+}
+
+#[test]
+fn stdout_download_small_and_multipart() {
+    let server = Server::start();
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    for (name, len) in [("empty", 0), ("small", 1000), ("big", 12 * MIB + 5)] {
+        let bytes = data(len, 40 + len as u64);
+        server.put(d, "pipe", "1", name, &bytes, &[]);
+        let out = to_stdout(
+            &server,
+            d,
+            name,
+            &["--part-size", "5MiB", "--concurrency", "2"],
+        );
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        assert!(out.stdout == bytes, "{name}: stdout differs");
+        assert!(
+            String::from_utf8_lossy(&out.stderr).contains("downloading s3://artifacts/pipe/1/")
+        );
+    }
+    // No temporary file was made: nothing is written locally.
+    let temps = std::fs::read_dir(d)
+        .unwrap()
+        .filter(|e| {
+            e.as_ref()
+                .unwrap()
+                .file_name()
+                .to_string_lossy()
+                .contains("s3blob-tmp")
+        })
+        .count();
+    assert_eq!(temps, 0);
+}
+
+#[test]
+fn stdout_download_reports_corruption_after_the_fact() {
+    let server = Server::start_faulty();
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    server.put(d, "pipe", "1", "f", &data(100_000, 3), &[]);
+    server
+        .faults()
+        .inject(Op::GetObject, 1, Fault::FlipByte(500));
+    let out = Run::from(to_stdout(&server, d, "f", &[]));
+    assert_eq!(out.code, 5, "{}", out.stderr);
+    assert!(
+        out.stderr
+            .contains("written to stdout are not the stored object"),
+        "{}",
+        out.stderr
+    );
+    assert!(out.stderr.contains("discard"), "{}", out.stderr);
+}
+
+#[test]
+fn stdout_download_refuses_json() {
+    let server = Server::start();
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    server.put(d, "pipe", "1", "f", b"x", &[]);
+    Run::from(to_stdout(&server, d, "f", &["--json"])).fails(2, &["--json", "-o -"]);
 }

@@ -1,46 +1,122 @@
-//! `s3blob download`: `suite/release/filename` to a local file.
+//! `s3blob download`: files of a release to local files (or one to stdout).
 
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
 use std::time::Instant;
 
+use aws_sdk_s3::Client;
 use tracing::info;
 
 use crate::cli::{DownloadArgs, GlobalArgs};
 use crate::error::Error;
+use crate::key::ObjectKey;
+use crate::listing::Lister;
 use crate::output::Report;
+use crate::progress::Progress;
 use crate::shutdown::Shutdown;
+use crate::transfer::budget::Budget;
 use crate::transfer::download::{self, DownloadRequest};
+use crate::transfer::stream;
 
 pub async fn run(
     global: &GlobalArgs,
     args: DownloadArgs,
     shutdown: &Shutdown,
 ) -> Result<Report, Error> {
-    let started = Instant::now();
+    let to_stdout = args.output.as_deref() == Some(Path::new("-"));
+    let several = args.all || args.filename.len() > 1;
+    if to_stdout && several {
+        return Err(Error::Usage(
+            "-o - writes one file to stdout; fetch several files into a directory with -o DIR"
+                .to_owned(),
+        ));
+    }
+    if to_stdout && global.json {
+        return Err(Error::Usage(
+            "--json cannot be combined with -o -: stdout carries the file".to_owned(),
+        ));
+    }
+    // Validate what was typed before any request (with a stand-in for `--all`).
+    for filename in &args.filename {
+        ObjectKey::new(&args.key.suite, &args.key.release, filename)?;
+    }
+    ObjectKey::new(&args.key.suite, &args.key.release, "x")?;
     let (settings, client) = super::connect(global, &args.tuning).await?;
-    let key = super::object_key(
-        &client,
-        &settings.bucket,
-        &args.key.suite,
-        &args.key.release,
-        &args.filename,
-    )
-    .await?;
-    let dest = download::destination(args.output.as_deref(), key.filename());
-    let req = DownloadRequest {
-        bucket: settings.bucket,
-        key,
-        dest,
-        no_clobber: args.no_clobber,
-        settings: settings.transfer,
+    let bucket = settings.bucket.clone();
+    let probe = args.filename.first().map_or("x", String::as_str);
+    let release = super::object_key(&client, &bucket, &args.key.suite, &args.key.release, probe)
+        .await?
+        .release()
+        .to_owned();
+    let filenames = if args.all {
+        release_files(&client, &bucket, &args.key.suite, &release).await?
+    } else {
+        args.filename.clone()
     };
-    info!(
-        "downloading s3://{}/{} to {}",
-        req.bucket,
-        req.key,
-        req.dest.display()
-    );
+    let budget = Budget::new(settings.transfer.concurrency);
     let progress = super::progress_for(global, "download");
-    let downloaded = download::download(&client, &req, progress, shutdown).await?;
+    let request = |filename: &str, dest: PathBuf| -> Result<DownloadRequest, Error> {
+        Ok(DownloadRequest {
+            bucket: bucket.clone(),
+            key: ObjectKey::new(&args.key.suite, &release, filename)?,
+            dest,
+            no_clobber: args.no_clobber,
+            settings: settings.transfer,
+            budget: budget.clone(),
+        })
+    };
+
+    let report = if several {
+        let dir = args.output.clone().unwrap_or_else(|| PathBuf::from("."));
+        prepare_dir(&dir)?;
+        let items = filenames
+            .iter()
+            .map(|f| Ok((f.clone(), request(f, dir.join(f))?)))
+            .collect::<Result<Vec<_>, Error>>()?;
+        super::batch("download", items, settings.transfer.concurrency, |req| {
+            one(
+                client.clone(),
+                req,
+                progress.clone(),
+                shutdown.clone(),
+                false,
+            )
+        })
+        .await
+    } else {
+        let filename = filenames.first().map_or("", String::as_str);
+        let dest = match &args.output {
+            Some(p) if to_stdout => p.clone(),
+            other => download::destination(other.as_deref(), filename),
+        };
+        let req = request(filename, dest)?;
+        one(client, req, progress.clone(), shutdown.clone(), to_stdout).await
+    };
+    progress.finish();
+    report
+}
+
+/// Downloads one object to its report (to stdout with `to_stdout`).
+async fn one(
+    client: Client,
+    req: DownloadRequest,
+    progress: Arc<dyn Progress>,
+    shutdown: Shutdown,
+    to_stdout: bool,
+) -> Result<Report, Error> {
+    let started = Instant::now();
+    let target = if to_stdout {
+        "stdout".to_owned()
+    } else {
+        req.dest.display().to_string()
+    };
+    info!("downloading s3://{}/{} to {target}", req.bucket, req.key);
+    let downloaded = if to_stdout {
+        let out = tokio::io::stdout();
+        stream::download_stream(&client, &req, out, progress, &shutdown).await?
+    } else {
+        download::download(&client, &req, progress, &shutdown).await?
+    };
     Ok(Report::Download {
         bucket: req.bucket,
         key: req.key,
@@ -48,4 +124,43 @@ pub async fn run(
         downloaded,
         seconds: started.elapsed().as_secs_f64(),
     })
+}
+
+/// Every file of a release, in key order; none is an error (most likely a typo).
+async fn release_files(
+    client: &Client,
+    bucket: &str,
+    suite: &str,
+    release: &str,
+) -> Result<Vec<String>, Error> {
+    let prefix = format!("{suite}/{release}/");
+    let mut lister = Lister::new(client, bucket, prefix.clone());
+    let mut files = Vec::new();
+    while let Some(page) = lister.next_page().await? {
+        files.extend(
+            page.objects
+                .iter()
+                .filter_map(|o| o.key())
+                .filter_map(|k| k.strip_prefix(&prefix))
+                .filter(|f| ObjectKey::new(suite, release, f).is_ok())
+                .map(str::to_owned),
+        );
+    }
+    if files.is_empty() {
+        return Err(Error::NotFound(format!(
+            "s3://{bucket}/{prefix} holds no files; check --suite and --release (s3blob list --suite {suite} shows the releases)"
+        )));
+    }
+    Ok(files)
+}
+
+/// The directory several files go into: created if missing, refused if it is something else.
+fn prepare_dir(dir: &Path) -> Result<(), Error> {
+    if dir.exists() && !dir.is_dir() {
+        return Err(Error::Usage(format!(
+            "-o {} is not a directory; several files need -o DIR",
+            dir.display()
+        )));
+    }
+    std::fs::create_dir_all(dir).map_err(|e| Error::local_io("create the directory", dir, &e))
 }

@@ -7,18 +7,20 @@ pub mod presign;
 pub mod stat;
 pub mod upload;
 
+use std::future::Future;
 use std::io::{IsTerminal, Write};
 use std::sync::Arc;
 
 use aws_sdk_s3::Client;
 use clap::CommandFactory;
+use tokio::task::JoinSet;
 
 use crate::cli::{Cli, Command, GlobalArgs, ProgressMode, TuningArgs};
 use crate::config::{self, Settings};
 use crate::error::Error;
 use crate::key::ObjectKey;
 use crate::listing;
-use crate::output::Report;
+use crate::output::{Failure, Report};
 use crate::progress::{Bar, Progress, Quiet};
 use crate::s3;
 use crate::shutdown::Shutdown;
@@ -71,6 +73,46 @@ async fn object_key(
     }
     let release = listing::resolve_release(client, bucket, suite, release).await?;
     Ok(ObjectKey::new(suite, &release, filename)?)
+}
+
+/// Runs `transfer` on every item, `limit` files at a time (their requests share the budget),
+/// and collects the outcomes in the order given. `label` names an item in failure reports.
+async fn batch<T, F, Fut>(
+    command: &'static str,
+    items: Vec<(String, T)>,
+    limit: usize,
+    transfer: F,
+) -> Result<Report, Error>
+where
+    T: Send + 'static,
+    F: Fn(T) -> Fut,
+    Fut: Future<Output = Result<Report, Error>> + Send + 'static,
+{
+    let files = Arc::new(tokio::sync::Semaphore::new(limit.max(1)));
+    let mut set = JoinSet::new();
+    let count = items.len();
+    for (i, (label, item)) in items.into_iter().enumerate() {
+        // Waiting here starts the files in order; each frees its place when done.
+        let Ok(place) = files.clone().acquire_owned().await else {
+            break;
+        };
+        let work = transfer(item);
+        set.spawn(async move {
+            let result = work.await;
+            drop(place);
+            (i, result.map_err(|error| Failure { file: label, error }))
+        });
+    }
+    let mut results: Vec<Option<Result<Report, Failure>>> = (0..count).map(|_| None).collect();
+    while let Some(joined) = set.join_next().await {
+        let (i, result) =
+            joined.map_err(|e| Error::Other(format!("a {command} task failed: {e}")))?;
+        results[i] = Some(result);
+    }
+    Ok(Report::Batch {
+        command,
+        results: results.into_iter().flatten().collect(),
+    })
 }
 
 /// The progress display `--progress` asks for: a bar on stderr when a person is watching (or

@@ -7,14 +7,13 @@ use std::sync::Arc;
 use std::time::Instant;
 
 use aws_sdk_s3::Client;
-use tokio::task::JoinSet;
 use tracing::info;
 
 use crate::attributes::ObjectAttributes;
 use crate::cli::{GlobalArgs, UploadArgs};
 use crate::error::Error;
 use crate::key::ObjectKey;
-use crate::output::{Failure, Report};
+use crate::output::Report;
 use crate::progress::Progress;
 use crate::release;
 use crate::shutdown::Shutdown;
@@ -95,28 +94,14 @@ pub async fn run(
     let report = match <[UploadRequest; 1]>::try_from(requests) {
         Ok([req]) => one(client, req, progress.clone(), shutdown.clone()).await,
         Err(requests) => {
-            let mut set = JoinSet::new();
-            let count = requests.len();
-            for (i, req) in requests.into_iter().enumerate() {
-                let (client, progress, shutdown) =
-                    (client.clone(), progress.clone(), shutdown.clone());
-                let file = req.path.display().to_string();
-                set.spawn(async move {
-                    let result = one(client, req, progress, shutdown).await;
-                    (i, result.map_err(|error| Failure { file, error }))
-                });
-            }
-            let mut results: Vec<Option<Result<Report, Failure>>> =
-                (0..count).map(|_| None).collect();
-            while let Some(joined) = set.join_next().await {
-                let (i, result) =
-                    joined.map_err(|e| Error::Other(format!("an upload task failed: {e}")))?;
-                results[i] = Some(result);
-            }
-            Ok(Report::Batch {
-                command: "upload",
-                results: results.into_iter().flatten().collect(),
+            let items = requests
+                .into_iter()
+                .map(|req| (req.path.display().to_string(), req))
+                .collect();
+            super::batch("upload", items, settings.transfer.concurrency, |req| {
+                one(client.clone(), req, progress.clone(), shutdown.clone())
             })
+            .await
         }
     };
     progress.finish();

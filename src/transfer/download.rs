@@ -7,7 +7,6 @@
 //! into the full-object value and compared with the one recorded at upload before the file is
 //! fsynced and renamed into place.
 
-use std::fs::File;
 use std::ops::Range;
 use std::os::unix::fs::FileExt;
 use std::path::{Path, PathBuf};
@@ -17,6 +16,7 @@ use aws_sdk_s3::Client;
 use aws_sdk_s3::operation::get_object::GetObjectOutput;
 use aws_sdk_s3::primitives::ByteStream;
 use aws_sdk_s3::types::{ChecksumMode, ChecksumType};
+use bytes::Bytes;
 use tokio::task::JoinSet;
 use tracing::{debug, warn};
 
@@ -28,6 +28,7 @@ use crate::key::ObjectKey;
 use crate::progress::Progress;
 use crate::s3::{classify, status};
 use crate::shutdown::Shutdown;
+use crate::transfer::budget::{Budget, Permit};
 use crate::transfer::plan::{self, parse_content_range, range_header};
 use crate::transfer::{CRC_METADATA_KEY, backoff};
 
@@ -38,6 +39,8 @@ pub struct DownloadRequest {
     pub dest: PathBuf,
     pub no_clobber: bool,
     pub settings: TransferSettings,
+    /// Requests in flight, shared with the command's other transfers.
+    pub budget: Budget,
 }
 
 /// How the downloaded bytes were checked.
@@ -70,17 +73,28 @@ pub fn destination(output: Option<&Path>, filename: &str) -> PathBuf {
 }
 
 /// Everything a range fetch needs, shared by the concurrent tasks.
-struct Ctx {
-    client: Client,
-    bucket: String,
-    key: String,
+pub(crate) struct Ctx {
+    pub(crate) client: Client,
+    pub(crate) bucket: String,
+    pub(crate) key: String,
     /// Pins every range to the object version the first response came from.
-    etag: Option<String>,
-    file: File,
-    /// For error messages about local writes (disk full, I/O errors).
-    temp_path: PathBuf,
-    max_attempts: u32,
-    progress: Arc<dyn Progress>,
+    pub(crate) etag: Option<String>,
+    pub(crate) max_attempts: u32,
+    pub(crate) progress: Arc<dyn Progress>,
+}
+
+/// Where the bytes of a range go, in order: `(offset, chunk)`.
+pub(crate) type Sink<'a> = dyn FnMut(u64, &Bytes) -> Result<(), Error> + Send + 'a;
+
+/// What the first response tells about the object, and the start of its body.
+pub(crate) struct First {
+    /// The bytes the first response carries.
+    pub(crate) range: Range<u64>,
+    pub(crate) total: u64,
+    pub(crate) etag: Option<String>,
+    /// The CRC64NVME s3blob recorded at upload.
+    pub(crate) recorded: Option<u64>,
+    pub(crate) body: ByteStream,
 }
 
 pub async fn download(
@@ -89,13 +103,10 @@ pub async fn download(
     progress: Arc<dyn Progress>,
     shutdown: &Shutdown,
 ) -> Result<Downloaded, Error> {
-    let work = download_inner(client, req, progress.clone());
-    let result = tokio::select! {
-        r = work => r,
+    tokio::select! {
+        r = download_inner(client, req, progress) => r,
         () = shutdown.cancelled() => Err(shutdown.error()),
-    };
-    progress.finish();
-    result
+    }
 }
 
 async fn download_inner(
@@ -121,57 +132,14 @@ async fn download_inner(
     let out = AtomicFile::create(&req.dest)?;
     let chunk = req.settings.part_size;
 
-    let first = get(client, &req.bucket, &key, Some(0..chunk), None).await?;
-    let (first_range, total, first) = match first {
-        Some(resp) => {
-            let (range, total) = match resp.content_range() {
-                Some(cr) => parse_content_range(cr).ok_or_else(|| {
-                    Error::Other(format!(
-                        "s3://{}/{key}: the server answered with an unreadable Content-Range {cr:?}",
-                        req.bucket
-                    ))
-                })?,
-                // The server ignored the Range header and is sending the whole object.
-                None => {
-                    let len = length(&resp);
-                    (0..len, len)
-                }
-            };
-            if range.start != 0 || (range.end != total && range.end != chunk) {
-                return Err(Error::Other(format!(
-                    "s3://{}/{key}: asked for bytes 0-{} but the server sent {}-{} of {total}",
-                    req.bucket,
-                    chunk - 1,
-                    range.start,
-                    range.end.saturating_sub(1)
-                )));
-            }
-            (range, total, resp)
-        }
-        // 416: a ranged GET of an empty object. Fetch it whole.
-        None => {
-            let resp = get(client, &req.bucket, &key, None, None)
-                .await?
-                .ok_or_else(|| {
-                    Error::Other(format!("s3://{}/{key}: unexpected 416", req.bucket))
-                })?;
-            let len = length(&resp);
-            (0..len, len, resp)
-        }
-    };
-    let etag = first.e_tag().map(str::to_owned);
-    let recorded = first
-        .metadata()
-        .and_then(|m| m.get(CRC_METADATA_KEY))
-        .map(|v| {
-            checksum::from_base64(v).ok_or_else(|| {
-                Error::Integrity(format!(
-                    "s3://{}/{key}: its {CRC_METADATA_KEY} metadata {v:?} is not a CRC64NVME; the object was not written by s3blob or was altered",
-                    req.bucket
-                ))
-            })
-        })
-        .transpose()?;
+    let permit = req.budget.acquire().await;
+    let First {
+        range: first_range,
+        total,
+        etag,
+        recorded,
+        body: first_body,
+    } = first_response(client, &req.bucket, &key, chunk).await?;
     debug!(%key, total, etag = ?etag, recorded = ?recorded.map(checksum::to_base64), "object found");
 
     out.file()
@@ -184,71 +152,134 @@ async fn download_inner(
         bucket: req.bucket.clone(),
         key: key.clone(),
         etag: etag.clone(),
-        file: out
-            .file()
-            .try_clone()
-            .map_err(|e| Error::local_io("write", out.temp_path(), &e))?,
-        temp_path: out.temp_path().to_owned(),
         max_attempts: req.settings.max_attempts,
         progress,
     });
+    let file = Arc::new(
+        out.file()
+            .try_clone()
+            .map_err(|e| Error::local_io("write", out.temp_path(), &e))?,
+    );
+    let temp_path: Arc<Path> = Arc::from(out.temp_path());
+    // Each range task writes its chunks at their offsets.
+    let spawn_range = |set: &mut JoinSet<Result<(usize, u64), Error>>,
+                       index: usize,
+                       range: Range<u64>,
+                       body: Option<ByteStream>,
+                       permit: Permit| {
+        let (ctx, file, temp_path) = (ctx.clone(), file.clone(), temp_path.clone());
+        set.spawn(async move {
+            let _permit = permit;
+            let mut sink = |pos: u64, bytes: &Bytes| {
+                file.write_all_at(bytes, pos)
+                    .map_err(|e| Error::local_io("write", &temp_path, &e))
+            };
+            fetch_range(&ctx, range, body, &mut sink)
+                .await
+                .map(|c| (index, c))
+        });
+    };
 
     let mut ranges: Vec<Range<u64>> = vec![first_range.clone()];
     ranges.extend(plan::chunks(first_range.end, total, chunk));
     let mut crcs = vec![0u64; ranges.len()];
     let mut set = JoinSet::new();
-    {
-        let ctx = ctx.clone();
-        let range = first_range.clone();
-        let body = first.body;
-        set.spawn(async move { fetch_range(&ctx, range, Some(body)).await.map(|c| (0, c)) });
-    }
+    spawn_range(&mut set, 0, first_range.clone(), Some(first_body), permit);
     let mut next = 1;
     loop {
-        while set.len() < req.settings.concurrency && next < ranges.len() {
-            let ctx = ctx.clone();
-            let range = ranges[next].clone();
-            let index = next;
-            set.spawn(async move { fetch_range(&ctx, range, None).await.map(|c| (index, c)) });
-            next += 1;
+        tokio::select! {
+            permit = req.budget.acquire(), if next < ranges.len() => {
+                spawn_range(&mut set, next, ranges[next].clone(), None, permit);
+                next += 1;
+            }
+            Some(joined) = set.join_next() => {
+                let (index, crc) = joined
+                    .map_err(|e| Error::Other(format!("a range download task failed: {e}")))??;
+                crcs[index] = crc;
+            }
+            else => break,
         }
-        let Some(joined) = set.join_next().await else {
-            break;
-        };
-        let (index, crc) =
-            joined.map_err(|e| Error::Other(format!("a range download task failed: {e}")))??;
-        crcs[index] = crc;
     }
 
     let crc64 = checksum::combine_all(crcs.iter().zip(&ranges).map(|(c, r)| (*c, r.end - r.start)));
-    let (expected, verified) = match recorded {
-        Some(crc) => (Some(crc), Verified::Metadata),
-        None => match server_checksum(client, &req.bucket, &key).await? {
-            Some(crc) => (Some(crc), Verified::ServerChecksum),
-            None => (None, Verified::SizeOnly),
-        },
-    };
-    if let Some(expected) = expected
-        && expected != crc64
-    {
-        return Err(Error::Integrity(format!(
-            "s3://{}/{key}: the downloaded bytes do not match the stored checksum (CRC64NVME {} expected, {} received); {} was not written: retry, and if it persists the stored object is corrupt",
-            req.bucket,
-            checksum::to_base64(expected),
-            checksum::to_base64(crc64),
-            req.dest.display()
-        )));
-    }
-    if verified == Verified::SizeOnly {
-        warn!(%key, "the object has no CRC64NVME (not uploaded by s3blob); only its size was verified");
-    }
-    drop(ctx);
+    let verified = verify(client, &req.bucket, &key, recorded, crc64)
+        .await?
+        .map_err(|mismatch| {
+            Error::Integrity(format!(
+                "{mismatch}; {} was not written: retry, and if it persists the stored object is corrupt",
+                req.dest.display()
+            ))
+        })?;
+    drop(file);
     out.commit(req.no_clobber)?;
     Ok(Downloaded {
         size: total,
         crc64,
         etag,
         verified,
+    })
+}
+
+/// The first GET: bytes `0..chunk` (the whole object if smaller), which also tell the object's
+/// size, ETag and recorded checksum. An empty object answers a ranged GET with 416 and is
+/// fetched whole.
+pub(crate) async fn first_response(
+    client: &Client,
+    bucket: &str,
+    key: &str,
+    chunk: u64,
+) -> Result<First, Error> {
+    let first = get(client, bucket, key, Some(0..chunk), None).await?;
+    let (range, total, resp) = match first {
+        Some(resp) => {
+            let (range, total) = match resp.content_range() {
+                Some(cr) => parse_content_range(cr).ok_or_else(|| {
+                    Error::Other(format!(
+                        "s3://{bucket}/{key}: the server answered with an unreadable Content-Range {cr:?}"
+                    ))
+                })?,
+                // The server ignored the Range header and is sending the whole object.
+                None => {
+                    let len = length(&resp);
+                    (0..len, len)
+                }
+            };
+            if range.start != 0 || (range.end != total && range.end != chunk) {
+                return Err(Error::Other(format!(
+                    "s3://{bucket}/{key}: asked for bytes 0-{} but the server sent {}-{} of {total}",
+                    chunk - 1,
+                    range.start,
+                    range.end.saturating_sub(1)
+                )));
+            }
+            (range, total, resp)
+        }
+        // 416: a ranged GET of an empty object. Fetch it whole.
+        None => {
+            let resp = get(client, bucket, key, None, None)
+                .await?
+                .ok_or_else(|| Error::Other(format!("s3://{bucket}/{key}: unexpected 416")))?;
+            let len = length(&resp);
+            (0..len, len, resp)
+        }
+    };
+    let recorded = resp
+        .metadata()
+        .and_then(|m| m.get(CRC_METADATA_KEY))
+        .map(|v| {
+            checksum::from_base64(v).ok_or_else(|| {
+                Error::Integrity(format!(
+                    "s3://{bucket}/{key}: its {CRC_METADATA_KEY} metadata {v:?} is not a CRC64NVME; the object was not written by s3blob or was altered"
+                ))
+            })
+        })
+        .transpose()?;
+    Ok(First {
+        range,
+        total,
+        etag: resp.e_tag().map(str::to_owned),
+        recorded,
+        body: resp.body,
     })
 }
 
@@ -288,10 +319,11 @@ async fn get(
 
 /// Fetches `range` into the file and returns its CRC64NVME. A body that breaks off is resumed
 /// from the last byte written, up to `max_attempts` times.
-async fn fetch_range(
+pub(crate) async fn fetch_range(
     ctx: &Ctx,
     range: Range<u64>,
     first: Option<ByteStream>,
+    sink: &mut Sink<'_>,
 ) -> Result<u64, Error> {
     let mut crc = Crc64::default();
     let mut pos = range.start;
@@ -316,7 +348,7 @@ async fn fetch_range(
                 resp.body
             }
         };
-        let failure = match write_body(ctx, stream, &mut pos, range.end, &mut crc).await? {
+        let failure = match write_body(ctx, stream, &mut pos, range.end, &mut crc, sink).await? {
             None if pos == range.end => return Ok(crc.value()),
             None => format!(
                 "the body ended after {} of {} bytes",
@@ -367,6 +399,7 @@ async fn write_body(
     pos: &mut u64,
     end: u64,
     crc: &mut Crc64,
+    sink: &mut Sink<'_>,
 ) -> Result<Option<String>, Error> {
     loop {
         match body.next().await {
@@ -380,15 +413,45 @@ async fn write_body(
                         ctx.bucket, ctx.key
                     )));
                 }
-                ctx.file
-                    .write_all_at(&bytes, *pos)
-                    .map_err(|e| Error::local_io("write", &ctx.temp_path, &e))?;
+                sink(*pos, &bytes)?;
                 crc.update(&bytes);
                 *pos += len;
                 ctx.progress.advance(len);
             }
         }
     }
+}
+
+/// Checks `crc64`, the CRC64NVME of the bytes received, against the one recorded at upload,
+/// else the server's full-object checksum. The inner `Err` describes a mismatch; the caller
+/// says what became of the bytes.
+pub(crate) async fn verify(
+    client: &Client,
+    bucket: &str,
+    key: &str,
+    recorded: Option<u64>,
+    crc64: u64,
+) -> Result<Result<Verified, String>, Error> {
+    let (expected, verified) = match recorded {
+        Some(crc) => (Some(crc), Verified::Metadata),
+        None => match server_checksum(client, bucket, key).await? {
+            Some(crc) => (Some(crc), Verified::ServerChecksum),
+            None => (None, Verified::SizeOnly),
+        },
+    };
+    if let Some(expected) = expected
+        && expected != crc64
+    {
+        return Ok(Err(format!(
+            "s3://{bucket}/{key}: the downloaded bytes do not match the stored checksum (CRC64NVME {} expected, {} received)",
+            checksum::to_base64(expected),
+            checksum::to_base64(crc64),
+        )));
+    }
+    if verified == Verified::SizeOnly {
+        warn!(%key, "the object carries no CRC64NVME (uploaded by another tool, or streamed to a server that keeps no multipart checksums); only its size was verified");
+    }
+    Ok(Ok(verified))
 }
 
 /// The server's full-object CRC64NVME, for objects without s3blob's metadata.

@@ -1,4 +1,11 @@
-//! Uploading from a stream of unknown size (`upload -`, stdin). Parts are read into memory,
+//! Streams instead of files: `upload -` (stdin) and `download -o -` (stdout).
+//!
+//! Downloading to a stream: ranges are fetched concurrently, at most `STREAM_PARTS_IN_FLIGHT`
+//! ahead, held in memory and written out in order. The checksum can only be compared at the
+//! end, after the bytes have gone out; a mismatch is then reported (exit 5) with a plea to
+//! discard what was written.
+//!
+//! Uploading from a stream of unknown size (stdin): parts are read into memory,
 //! at most `STREAM_PARTS_IN_FLIGHT` at a time (plus the one being filled), so memory stays
 //! bounded whatever the stream's length; part sizes grow (see
 //! [`plan::stream_part_size`]) so the 10,000-part limit is reached only after hundreds of GiB.
@@ -13,8 +20,11 @@ use aws_sdk_s3::Client;
 use aws_sdk_s3::primitives::ByteStream;
 use aws_sdk_s3::types::{ChecksumAlgorithm, ChecksumType, CompletedMultipartUpload, CompletedPart};
 use bytes::{Bytes, BytesMut};
-use tokio::io::{AsyncRead, AsyncReadExt};
-use tokio::task::JoinSet;
+use std::collections::VecDeque;
+use std::sync::Arc;
+
+use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
+use tokio::task::{JoinHandle, JoinSet};
 use tracing::{debug, warn};
 
 use crate::checksum::{self, Crc64};
@@ -23,6 +33,7 @@ use crate::progress::Progress;
 use crate::s3::{classify, status};
 use crate::shutdown::Shutdown;
 use crate::transfer::CRC_METADATA_KEY;
+use crate::transfer::download::{self, Ctx, DownloadRequest, Downloaded, First};
 use crate::transfer::plan::{self, MAX_PARTS};
 use crate::transfer::upload::{
     UploadRequest, Uploaded, abort, existing_object, existing_outcome, judge_existing,
@@ -338,4 +349,115 @@ async fn collect(
     done[i] = Some(part);
     progress.advance(len);
     Ok(())
+}
+
+/// Downloads `req.key` into `out` (stdout in the CLI), in order. `req.dest` is not used.
+pub async fn download_stream<W: AsyncWrite + Unpin>(
+    client: &Client,
+    req: &DownloadRequest,
+    out: W,
+    progress: Arc<dyn Progress>,
+    shutdown: &Shutdown,
+) -> Result<Downloaded, Error> {
+    tokio::select! {
+        r = download_stream_inner(client, req, out, progress) => r,
+        () = shutdown.cancelled() => Err(shutdown.error()),
+    }
+}
+
+/// A range fetch that is cancelled when dropped (an early return stops the others).
+struct Fetch(JoinHandle<Result<(Vec<Bytes>, u64), Error>>);
+
+impl Drop for Fetch {
+    fn drop(&mut self) {
+        self.0.abort();
+    }
+}
+
+async fn download_stream_inner<W: AsyncWrite + Unpin>(
+    client: &Client,
+    req: &DownloadRequest,
+    mut out: W,
+    progress: Arc<dyn Progress>,
+) -> Result<Downloaded, Error> {
+    let key = req.key.to_string();
+    let chunk = req.settings.part_size;
+    let permit = req.budget.acquire().await;
+    let First {
+        range: first_range,
+        total,
+        etag,
+        recorded,
+        body,
+    } = download::first_response(client, &req.bucket, &key, chunk).await?;
+    progress.start(total);
+    let ctx = Arc::new(Ctx {
+        client: client.clone(),
+        bucket: req.bucket.clone(),
+        key: key.clone(),
+        etag: etag.clone(),
+        max_attempts: req.settings.max_attempts,
+        progress,
+    });
+    let fetch = |range: std::ops::Range<u64>, body, permit| {
+        let ctx = ctx.clone();
+        Fetch(tokio::spawn(async move {
+            let _permit = permit;
+            let mut chunks = Vec::new();
+            let mut sink = |_: u64, bytes: &Bytes| {
+                chunks.push(bytes.clone());
+                Ok(())
+            };
+            let crc = download::fetch_range(&ctx, range, body, &mut sink).await?;
+            Ok((chunks, crc))
+        }))
+    };
+    let mut ranges = vec![first_range.clone()];
+    ranges.extend(plan::chunks(first_range.end, total, chunk));
+    let mut pending = VecDeque::from([fetch(first_range, Some(body), permit)]);
+    let mut next = 1;
+    let (mut crc64, mut written) = (0u64, 0u64);
+    while let Some(mut ahead) = pending.pop_front() {
+        // Keep fetching ahead while this range is awaited, up to the in-memory limit.
+        while next < ranges.len() && pending.len() < STREAM_PARTS_IN_FLIGHT - 1 {
+            let permit = req.budget.acquire().await;
+            pending.push_back(fetch(ranges[next].clone(), None, permit));
+            next += 1;
+        }
+        let (chunks, crc) = (&mut ahead.0)
+            .await
+            .map_err(|e| Error::Other(format!("a range download task failed: {e}")))??;
+        let len: u64 = chunks.iter().map(|c| c.len() as u64).sum();
+        for bytes in chunks {
+            out.write_all(&bytes)
+                .await
+                .map_err(|e| stdout_error(&e, written))?;
+            written += bytes.len() as u64;
+        }
+        crc64 = checksum::combine(crc64, crc, len);
+    }
+    out.flush().await.map_err(|e| stdout_error(&e, written))?;
+    let verified = download::verify(client, &req.bucket, &key, recorded, crc64)
+        .await?
+        .map_err(|mismatch| {
+            Error::Integrity(format!(
+                "{mismatch}; the {written} bytes written to stdout are not the stored object: discard them, and retry"
+            ))
+        })?;
+    Ok(Downloaded {
+        size: total,
+        crc64,
+        etag,
+        verified,
+    })
+}
+
+fn stdout_error(e: &std::io::Error, written: u64) -> Error {
+    if e.kind() == std::io::ErrorKind::BrokenPipe {
+        Error::Other(format!(
+            "stdout was closed by its reader after {written} bytes; the download stopped unfinished"
+        ))
+    } else {
+        Error::Other(format!("cannot write to stdout after {written} bytes: {e}"))
+    }
 }
