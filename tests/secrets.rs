@@ -86,6 +86,34 @@ fn credentials_never_appear_in_output() {
             ],
             None,
         ),
+        (vec!["list"], None),
+        (vec!["list", "--suite", "s", "--json"], None),
+        (vec!["list", "--suite", "s", "--release", "latest"], None),
+        (
+            vec![
+                "stat",
+                "--suite",
+                "s",
+                "--release",
+                "r",
+                "--filename",
+                "a.bin",
+            ],
+            None,
+        ),
+        (
+            vec![
+                "delete",
+                "--suite",
+                "s",
+                "--release",
+                "r",
+                "--filename",
+                "gone.bin",
+                "--yes",
+            ],
+            None,
+        ),
         // Wrong secret: the server refuses, the error is reported.
         (
             vec!["upload", "--suite", "s", "--release", "q", "b.bin"],
@@ -184,6 +212,43 @@ fn credentials_from_a_profile_never_appear_either() {
         assert!(out.stderr.contains("DEBUG"), "the SDK's debug log is on");
         for s in [SECRET_KEY, ACCESS_KEY] {
             assert!(!all.contains(s), "{s:?} leaked by {args:?}:\n{all}");
+        }
+    }
+}
+
+#[test]
+fn a_presigned_url_carries_the_key_id_but_no_secret() {
+    // Every SigV4 presigned URL names the access key id (X-Amz-Credential) and, for temporary
+    // credentials, the session token: that is how the server checks it. The secret never.
+    let server = Server::start();
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(dir.path().join("b.bin"), b"small").unwrap();
+    server
+        .run(
+            dir.path(),
+            &["upload", "--suite", "s", "--release", "r", "b.bin"],
+        )
+        .ok();
+    for verbosity in [&[][..], &["-vvv"][..]] {
+        let mut cmd = server.cmd(dir.path());
+        cmd.args(verbosity).args([
+            "presign",
+            "--suite",
+            "s",
+            "--release",
+            "r",
+            "--filename",
+            "b.bin",
+        ]);
+        let out = Run::from(cmd.output().unwrap());
+        assert!(out.ok().contains("X-Amz-Credential="));
+        assert!(!out.stdout.contains(SECRET_KEY));
+        for s in [SECRET_KEY, ACCESS_KEY] {
+            assert!(
+                !out.stderr.contains(s),
+                "{s:?} leaked in the log:\n{}",
+                out.stderr
+            );
         }
     }
 }

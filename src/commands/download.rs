@@ -10,7 +10,7 @@ use tracing::info;
 use crate::cli::{DownloadArgs, GlobalArgs};
 use crate::error::Error;
 use crate::key::ObjectKey;
-use crate::listing::Lister;
+use crate::listing::{self, Lister};
 use crate::output::Report;
 use crate::progress::Progress;
 use crate::shutdown::Shutdown;
@@ -36,18 +36,16 @@ pub async fn run(
             "--json cannot be combined with -o -: stdout carries the file".to_owned(),
         ));
     }
-    // Validate what was typed before any request (with a stand-in for `--all`).
+    // Validate what was typed before any request.
+    crate::key::check_part("--suite", &args.key.suite)?;
+    crate::key::check_part("--release", &args.key.release)?;
     for filename in &args.filename {
         ObjectKey::new(&args.key.suite, &args.key.release, filename)?;
     }
-    ObjectKey::new(&args.key.suite, &args.key.release, "x")?;
     let (settings, client) = super::connect(global, &args.tuning).await?;
     let bucket = settings.bucket.clone();
-    let probe = args.filename.first().map_or("x", String::as_str);
-    let release = super::object_key(&client, &bucket, &args.key.suite, &args.key.release, probe)
-        .await?
-        .release()
-        .to_owned();
+    let release =
+        listing::resolve_release(&client, &bucket, &args.key.suite, &args.key.release).await?;
     let filenames = if args.all {
         release_files(&client, &bucket, &args.key.suite, &release).await?
     } else {

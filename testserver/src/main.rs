@@ -133,8 +133,15 @@ fn main() {
             std::process::exit(2);
         }
     };
-    let ak = std::env::var("AWS_ACCESS_KEY_ID").expect("set AWS_ACCESS_KEY_ID");
-    let sk = std::env::var("AWS_SECRET_ACCESS_KEY").expect("set AWS_SECRET_ACCESS_KEY");
+    let (Ok(ak), Ok(sk)) = (
+        std::env::var("AWS_ACCESS_KEY_ID"),
+        std::env::var("AWS_SECRET_ACCESS_KEY"),
+    ) else {
+        eprintln!(
+            "s3blob-testserver: set AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY (the credentials clients must sign with)"
+        );
+        std::process::exit(2);
+    };
 
     let mut rt = tokio::runtime::Builder::new_multi_thread();
     if let Some(n) = opts.threads {
