@@ -62,7 +62,8 @@ pub async fn head(client: &Client, bucket: &str, key: &str) -> Result<ObjectInfo
     Ok(info(key, out))
 }
 
-fn info(key: &str, out: HeadObjectOutput) -> ObjectInfo {
+/// What a HeadObject response says (`key` only labels a warning).
+pub fn info(key: &str, out: HeadObjectOutput) -> ObjectInfo {
     let mut metadata = out.metadata.clone().unwrap_or_default();
     let recorded = metadata.remove(CRC_METADATA_KEY).and_then(|v| {
         let crc = checksum::from_base64(&v);

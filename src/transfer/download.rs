@@ -15,7 +15,6 @@ use std::sync::Arc;
 use aws_sdk_s3::Client;
 use aws_sdk_s3::operation::get_object::GetObjectOutput;
 use aws_sdk_s3::primitives::ByteStream;
-use aws_sdk_s3::types::{ChecksumMode, ChecksumType};
 use bytes::Bytes;
 use tokio::task::JoinSet;
 use tracing::{debug, warn};
@@ -24,6 +23,7 @@ use crate::atomic_file::AtomicFile;
 use crate::checksum::{self, Crc64};
 use crate::config::TransferSettings;
 use crate::error::Error;
+use crate::inspect::{self, ChecksumSource};
 use crate::key::ObjectKey;
 use crate::progress::Progress;
 use crate::s3::{classify, status};
@@ -81,6 +81,24 @@ pub(crate) struct Ctx {
     pub(crate) etag: Option<String>,
     pub(crate) max_attempts: u32,
     pub(crate) progress: Arc<dyn Progress>,
+}
+
+impl Ctx {
+    pub(crate) fn new(
+        client: &Client,
+        req: &DownloadRequest,
+        etag: Option<String>,
+        progress: Arc<dyn Progress>,
+    ) -> Arc<Self> {
+        Arc::new(Ctx {
+            client: client.clone(),
+            bucket: req.bucket.clone(),
+            key: req.key.to_string(),
+            etag,
+            max_attempts: req.settings.max_attempts,
+            progress,
+        })
+    }
 }
 
 /// Where the bytes of a range go, in order: `(offset, chunk)`.
@@ -147,14 +165,7 @@ async fn download_inner(
         .map_err(|e| Error::local_io("write", out.temp_path(), &e))?;
     progress.start(total);
 
-    let ctx = Arc::new(Ctx {
-        client: client.clone(),
-        bucket: req.bucket.clone(),
-        key: key.clone(),
-        etag: etag.clone(),
-        max_attempts: req.settings.max_attempts,
-        progress,
-    });
+    let ctx = Ctx::new(client, req, etag.clone(), progress);
     let file = Arc::new(
         out.file()
             .try_clone()
@@ -456,19 +467,11 @@ pub(crate) async fn verify(
 
 /// The server's full-object CRC64NVME, for objects without s3blob's metadata.
 async fn server_checksum(client: &Client, bucket: &str, key: &str) -> Result<Option<u64>, Error> {
-    let head = client
-        .head_object()
-        .bucket(bucket)
-        .key(key)
-        .checksum_mode(ChecksumMode::Enabled)
-        .send()
-        .await
-        .map_err(|e| classify(&e, "check", bucket, Some(key)))?;
-    let full = matches!(head.checksum_type(), None | Some(ChecksumType::FullObject));
-    Ok(head
-        .checksum_crc64_nvme()
-        .filter(|_| full)
-        .and_then(checksum::from_base64))
+    let info = inspect::head(client, bucket, key).await?;
+    Ok(info
+        .checksum
+        .filter(|(_, source)| *source == ChecksumSource::Server)
+        .map(|(crc, _)| crc))
 }
 
 #[cfg(test)]

@@ -18,7 +18,7 @@
 
 use aws_sdk_s3::Client;
 use aws_sdk_s3::primitives::ByteStream;
-use aws_sdk_s3::types::{ChecksumAlgorithm, ChecksumType, CompletedMultipartUpload, CompletedPart};
+use aws_sdk_s3::types::{ChecksumType, CompletedMultipartUpload, CompletedPart};
 use bytes::{Bytes, BytesMut};
 use std::collections::VecDeque;
 use std::sync::Arc;
@@ -32,12 +32,11 @@ use crate::error::Error;
 use crate::progress::Progress;
 use crate::s3::{classify, status};
 use crate::shutdown::Shutdown;
-use crate::transfer::CRC_METADATA_KEY;
 use crate::transfer::download::{self, Ctx, DownloadRequest, Downloaded, First};
 use crate::transfer::plan::{self, MAX_PARTS};
 use crate::transfer::upload::{
-    UploadRequest, Uploaded, abort, existing_object, existing_outcome, judge_existing,
-    with_attributes,
+    UploadRequest, Uploaded, abort, create_request, existing_object, existing_outcome,
+    judge_existing, put_request,
 };
 
 /// Parts held in memory while they are sent; with 16 MiB parts, at most 80 MiB in all.
@@ -129,17 +128,7 @@ async fn put_bytes(
     let key = req.key.to_string();
     let size = bytes.len() as u64;
     let crc64 = checksum::crc64(&bytes);
-    let crc = checksum::to_base64(crc64);
-    let mut put = with_attributes!(client.put_object(), &req.attributes)
-        .bucket(&req.bucket)
-        .key(&key)
-        .content_length(i64::try_from(size).unwrap_or(i64::MAX))
-        .checksum_crc64_nvme(&crc)
-        .metadata(CRC_METADATA_KEY, &crc)
-        .body(ByteStream::from(bytes));
-    if !req.overwrite {
-        put = put.if_none_match("*");
-    }
+    let put = put_request(client, req, size, crc64, ByteStream::from(bytes));
     progress.start(size);
     debug!(bucket = %req.bucket, %key, size, "PutObject from stdin");
     match put.customize().disable_payload_signing().send().await {
@@ -167,11 +156,7 @@ async fn multipart<R: AsyncRead + Unpin>(
     shutdown: &Shutdown,
 ) -> Result<Uploaded, Error> {
     let key = req.key.to_string();
-    let created = with_attributes!(client.create_multipart_upload(), &req.attributes)
-        .bucket(&req.bucket)
-        .key(&key)
-        .checksum_algorithm(ChecksumAlgorithm::Crc64Nvme)
-        .checksum_type(ChecksumType::FullObject)
+    let created = create_request(client, req)
         .send()
         .await
         .map_err(|e| classify(&e, "upload to", &req.bucket, Some(&key)))?;
@@ -391,14 +376,7 @@ async fn download_stream_inner<W: AsyncWrite + Unpin>(
         body,
     } = download::first_response(client, &req.bucket, &key, chunk).await?;
     progress.start(total);
-    let ctx = Arc::new(Ctx {
-        client: client.clone(),
-        bucket: req.bucket.clone(),
-        key: key.clone(),
-        etag: etag.clone(),
-        max_attempts: req.settings.max_attempts,
-        progress,
-    });
+    let ctx = Ctx::new(client, req, etag.clone(), progress);
     let fetch = |range: std::ops::Range<u64>, body, permit| {
         let ctx = ctx.clone();
         Fetch(tokio::spawn(async move {

@@ -11,6 +11,8 @@ use std::sync::Arc;
 use std::time::{Duration, SystemTime};
 
 use aws_sdk_s3::Client;
+use aws_sdk_s3::operation::create_multipart_upload::builders::CreateMultipartUploadFluentBuilder;
+use aws_sdk_s3::operation::put_object::builders::PutObjectFluentBuilder;
 use aws_sdk_s3::primitives::{ByteStream, Length};
 use aws_sdk_s3::types::{ChecksumAlgorithm, ChecksumType, CompletedMultipartUpload, CompletedPart};
 use tokio::task::JoinSet;
@@ -43,7 +45,7 @@ pub struct UploadRequest {
 }
 
 /// Sets the object's attributes on a PutObject or CreateMultipartUpload call (the two builders
-/// share these setters but no trait).
+/// share these setters but no trait). Used by [`put_request`] and [`create_request`].
 macro_rules! with_attributes {
     ($call:expr, $attrs:expr) => {{
         use aws_sdk_s3::types::{ServerSideEncryption, StorageClass};
@@ -72,7 +74,6 @@ macro_rules! with_attributes {
         call
     }};
 }
-pub(crate) use with_attributes;
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Uploaded {
@@ -228,20 +229,9 @@ async fn put_single(
     before: &Metadata,
 ) -> Result<Uploaded, Error> {
     let key = req.key.to_string();
-    let crc = checksum::to_base64(crc64);
     let body = file_body(&req.path, &(0..size)).await?;
-    let mut put = with_attributes!(client.put_object(), &req.attributes)
-        .bucket(&req.bucket)
-        .key(&key)
-        .content_length(i64::try_from(size).unwrap_or(i64::MAX))
-        .checksum_crc64_nvme(&crc)
-        .metadata(CRC_METADATA_KEY, &crc)
-        .body(body);
-    if !req.overwrite {
-        put = put.if_none_match("*");
-    }
     debug!(bucket = %req.bucket, %key, size, "PutObject");
-    match put.send().await {
+    match put_request(client, req, size, crc64, body).send().await {
         Ok(out) => {
             if let Err(e) = check_unchanged(&req.path, before) {
                 // The server checked the bytes against the checksum computed before sending,
@@ -266,6 +256,43 @@ async fn put_single(
         Err(e) if status(&e) == Some(412) => existing_outcome(client, req, size, crc64).await,
         Err(e) => Err(classify(&e, "upload to", &req.bucket, Some(&key))),
     }
+}
+
+/// A PutObject of `body` (`size` bytes) with the object's attributes, its CRC64NVME (sent for
+/// the server to check, and recorded in the metadata) and, unless overwriting,
+/// `If-None-Match: *`.
+pub(crate) fn put_request(
+    client: &Client,
+    req: &UploadRequest,
+    size: u64,
+    crc64: u64,
+    body: ByteStream,
+) -> PutObjectFluentBuilder {
+    let crc = checksum::to_base64(crc64);
+    let put = with_attributes!(client.put_object(), &req.attributes)
+        .bucket(&req.bucket)
+        .key(req.key.to_string())
+        .content_length(i64::try_from(size).unwrap_or(i64::MAX))
+        .checksum_crc64_nvme(&crc)
+        .metadata(CRC_METADATA_KEY, &crc)
+        .body(body);
+    if req.overwrite {
+        put
+    } else {
+        put.if_none_match("*")
+    }
+}
+
+/// A CreateMultipartUpload with the object's attributes, announcing a full-object CRC64NVME.
+pub(crate) fn create_request(
+    client: &Client,
+    req: &UploadRequest,
+) -> CreateMultipartUploadFluentBuilder {
+    with_attributes!(client.create_multipart_upload(), &req.attributes)
+        .bucket(&req.bucket)
+        .key(req.key.to_string())
+        .checksum_algorithm(ChecksumAlgorithm::Crc64Nvme)
+        .checksum_type(ChecksumType::FullObject)
 }
 
 /// The key is taken (the conditional write was refused): succeed if it holds these very bytes
@@ -343,23 +370,11 @@ pub(crate) async fn existing_object(
         .await;
     match head {
         Ok(out) => {
-            let crc64 = out
-                .metadata()
-                .and_then(|m| m.get(CRC_METADATA_KEY))
-                .and_then(|v| checksum::from_base64(v))
-                .or_else(|| {
-                    let full = matches!(out.checksum_type(), None | Some(ChecksumType::FullObject));
-                    out.checksum_crc64_nvme()
-                        .filter(|_| full)
-                        .and_then(checksum::from_base64)
-                });
+            let info = crate::inspect::info(&key, out);
             Ok(Some(Existing {
-                size: out
-                    .content_length()
-                    .and_then(|l| u64::try_from(l).ok())
-                    .unwrap_or(0),
-                crc64,
-                etag: out.e_tag,
+                size: info.size,
+                crc64: info.checksum.map(|(crc, _)| crc),
+                etag: info.etag,
             }))
         }
         Err(e) if matches!(status(&e), Some(404 | 403)) => Ok(None),
@@ -414,11 +429,7 @@ async fn upload_multipart(
     let size = ranges.last().map_or(0, |r| r.end);
 
     let crc = checksum::to_base64(crc64);
-    let created = with_attributes!(client.create_multipart_upload(), &req.attributes)
-        .bucket(&req.bucket)
-        .key(&key)
-        .checksum_algorithm(ChecksumAlgorithm::Crc64Nvme)
-        .checksum_type(ChecksumType::FullObject)
+    let created = create_request(client, req)
         .metadata(CRC_METADATA_KEY, &crc)
         .send()
         .await
