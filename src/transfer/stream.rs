@@ -106,8 +106,14 @@ async fn read_part<R: AsyncRead + Unpin>(input: &mut R, len: u64) -> Result<(Byt
     let len = usize::try_from(len).unwrap_or(usize::MAX);
     let mut buf = BytesMut::with_capacity(len);
     while buf.len() < len {
-        // read_buf never reads past the spare capacity, which `with_capacity` fixed at `len`.
-        if input.read_buf(&mut buf).await.map_err(stdin_error)? == 0 {
+        let want = (len - buf.len()) as u64;
+        if (&mut *input)
+            .take(want)
+            .read_buf(&mut buf)
+            .await
+            .map_err(stdin_error)?
+            == 0
+        {
             return Ok((buf.freeze(), true));
         }
     }
