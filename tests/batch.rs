@@ -3,7 +3,7 @@
 
 mod common;
 
-use common::{MIB, Server, data};
+use common::{Fault, MIB, Op, Server, data};
 use serde_json::Value;
 
 #[test]
@@ -304,4 +304,73 @@ fn download_batch_usage_errors() {
             &["download", "--suite", "app", "--release", "9.9", "--all"],
         )
         .fails(3, &["s3://artifacts/app/9.9/", "no files"]);
+}
+
+#[test]
+fn files_of_a_batch_share_one_concurrency_budget() {
+    let server = Server::start_faulty();
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    let names = ["a.bin", "b.bin", "c.bin"];
+    for (i, name) in names.iter().enumerate() {
+        std::fs::write(d.join(name), data(12 * MIB, i as u64)).unwrap();
+    }
+    // Slow parts overlap: without a shared budget, 3 files x 2 would be 6 at once.
+    let faults = server.faults();
+    faults.inject(
+        Op::UploadPart,
+        9,
+        Fault::Delay(std::time::Duration::from_millis(300)),
+    );
+    let mut args = vec![
+        "upload",
+        "--suite",
+        "b",
+        "--release",
+        "1",
+        "--part-size",
+        "5MiB",
+        "--concurrency",
+        "2",
+    ];
+    args.extend_from_slice(&names);
+    server.run(d, &args).ok();
+    assert_eq!(faults.count(Op::UploadPart), 9);
+    assert_eq!(
+        faults.take_max_in_flight(),
+        2,
+        "parts in flight across files"
+    );
+
+    faults.inject(
+        Op::GetObject,
+        9,
+        Fault::Delay(std::time::Duration::from_millis(300)),
+    );
+    let out = server.run(
+        d,
+        &[
+            "download",
+            "--suite",
+            "b",
+            "--release",
+            "1",
+            "--all",
+            "-o",
+            "back",
+            "--part-size",
+            "5MiB",
+            "--concurrency",
+            "2",
+        ],
+    );
+    out.ok();
+    assert_eq!(
+        faults.take_max_in_flight(),
+        2,
+        "ranges in flight across files"
+    );
+    for (i, name) in names.iter().enumerate() {
+        assert!(std::fs::read(d.join("back").join(name)).unwrap() == data(12 * MIB, i as u64));
+    }
 }

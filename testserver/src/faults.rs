@@ -10,6 +10,7 @@ use std::io;
 use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::pin::Pin;
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::task::{Context, Poll};
 use std::time::Duration;
@@ -90,6 +91,26 @@ struct Rule {
 pub struct Faults {
     rules: Mutex<VecDeque<Rule>>,
     log: Mutex<Vec<Op>>,
+    /// Data requests (PutObject, UploadPart, GetObject) being answered now, and the most ever.
+    in_flight: AtomicUsize,
+    max_in_flight: AtomicUsize,
+}
+
+/// Counts a data request as in flight until dropped.
+struct InFlight<'a>(&'a Faults);
+
+impl<'a> InFlight<'a> {
+    fn new(faults: &'a Faults) -> Self {
+        let now = faults.in_flight.fetch_add(1, Ordering::SeqCst) + 1;
+        faults.max_in_flight.fetch_max(now, Ordering::SeqCst);
+        Self(faults)
+    }
+}
+
+impl Drop for InFlight<'_> {
+    fn drop(&mut self) {
+        self.0.in_flight.fetch_sub(1, Ordering::SeqCst);
+    }
 }
 
 impl Faults {
@@ -115,6 +136,14 @@ impl Faults {
             .iter()
             .filter(|o| **o == op)
             .count()
+    }
+
+    /// The most data requests (PutObject, UploadPart, GetObject) that were ever being answered at
+    /// once (from the request's arrival until its response headers are sent) since the last
+    /// call; the count starts again from those in flight now.
+    pub fn take_max_in_flight(&self) -> usize {
+        let now = self.in_flight.load(Ordering::SeqCst);
+        self.max_in_flight.swap(now, Ordering::SeqCst)
     }
 
     /// Every operation received, in order.
@@ -208,9 +237,13 @@ impl hyper::service::Service<http::Request<Incoming>> for Faulty {
     type Future = Pin<Box<dyn Future<Output = Result<Self::Response, Self::Error>> + Send>>;
 
     fn call(&self, req: http::Request<Incoming>) -> Self::Future {
-        let fault = self.faults.take(Op::of(&req));
+        let op = Op::of(&req);
+        let fault = self.faults.take(op);
         let mut inner = self.inner.clone();
+        let faults = self.faults.clone();
         Box::pin(async move {
+            let _in_flight = matches!(op, Op::PutObject | Op::UploadPart | Op::GetObject)
+                .then(|| InFlight::new(&faults));
             let serve = |req: http::Request<Incoming>| {
                 let mut inner = inner.clone();
                 async move {
