@@ -2,14 +2,13 @@
 //!
 //! The first ranged GET learns the object's size, ETag and recorded checksum (one round trip
 //! for a small object); the remaining ranges are fetched concurrently, pinned to that ETag
-//! with If-Match, and written at their offsets in a temporary file beside the destination. A
+//! with If-Match, and written at their offsets in a temporary file beside the destination
+//! (see [`writer`](super::writer) for how, and for the early write-back of finished ranges). A
 //! body cut short is resumed from where it stopped. The CRC64NVME of every range is combined
 //! into the full-object value and compared with the one recorded at upload before the file is
 //! fsynced and renamed into place.
 
-use std::fs::File;
 use std::ops::Range;
-use std::os::unix::fs::FileExt;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
@@ -29,6 +28,7 @@ use crate::progress::Progress;
 use crate::s3::{classify, status};
 use crate::shutdown::Shutdown;
 use crate::transfer::plan::{self, parse_content_range, range_header};
+use crate::transfer::writer::FileWriter;
 use crate::transfer::{CRC_METADATA_KEY, backoff};
 
 pub struct DownloadRequest {
@@ -76,7 +76,7 @@ struct Ctx {
     key: String,
     /// Pins every range to the object version the first response came from.
     etag: Option<String>,
-    file: File,
+    file: FileWriter,
     /// For error messages about local writes (disk full, I/O errors).
     temp_path: PathBuf,
     max_attempts: u32,
@@ -187,6 +187,7 @@ async fn download_inner(
         file: out
             .file()
             .try_clone()
+            .map(FileWriter::new)
             .map_err(|e| Error::local_io("write", out.temp_path(), &e))?,
         temp_path: out.temp_path().to_owned(),
         max_attempts: req.settings.max_attempts,
@@ -317,7 +318,10 @@ async fn fetch_range(
             }
         };
         let failure = match write_body(ctx, stream, &mut pos, range.end, &mut crc).await? {
-            None if pos == range.end => return Ok(crc.value()),
+            None if pos == range.end => {
+                ctx.file.start_write_back(range);
+                return Ok(crc.value());
+            }
             None => format!(
                 "the body ended after {} of {} bytes",
                 pos - range.start,
@@ -381,7 +385,7 @@ async fn write_body(
                     )));
                 }
                 ctx.file
-                    .write_all_at(&bytes, *pos)
+                    .write_at(&bytes, *pos)
                     .map_err(|e| Error::local_io("write", &ctx.temp_path, &e))?;
                 crc.update(&bytes);
                 *pos += len;

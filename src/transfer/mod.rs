@@ -4,6 +4,7 @@
 pub mod download;
 pub mod plan;
 pub mod upload;
+pub mod writer;
 
 use std::time::Duration;
 
