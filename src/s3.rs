@@ -61,7 +61,18 @@ pub async fn client(settings: &ClientSettings) -> Client {
     }
     let sdk = loader.load().await;
 
-    let config = aws_sdk_s3::config::Builder::from(&sdk)
+    let mut config = aws_sdk_s3::config::Builder::from(&sdk);
+    if settings
+        .endpoint_url
+        .as_deref()
+        .is_some_and(|url| url.starts_with("http://"))
+    {
+        // A plain-http endpoint needs no TLS: without it the first request skips loading the
+        // system's root certificates (~4 ms, half the start-up of a small transfer). Only the
+        // S3 calls use this client; the credential providers (SSO, STS, IMDS) keep the TLS one.
+        config = config.http_client(aws_smithy_http_client::Builder::new().build_http());
+    }
+    let config = config
         .force_path_style(settings.path_style)
         // s3blob supplies its own CRC64NVME on every write. Left to itself the SDK would add a
         // CRC32 trailer and send the body aws-chunked, which costs CPU and which several
