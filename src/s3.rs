@@ -13,6 +13,11 @@ use aws_sdk_s3::Client;
 use aws_sdk_s3::config::{RequestChecksumCalculation, ResponseChecksumValidation};
 use aws_sdk_s3::error::{DisplayErrorContext, ProvideErrorMetadata, SdkError};
 use aws_smithy_http_client::tls::{Provider, rustls_provider::CryptoMode};
+use aws_smithy_runtime_api::client::connector_metadata::ConnectorMetadata;
+use aws_smithy_runtime_api::client::http::{
+    HttpClient, HttpConnectorSettings, SharedHttpClient, SharedHttpConnector,
+};
+use aws_smithy_runtime_api::client::runtime_components::RuntimeComponents;
 use aws_smithy_types::body::SdkBody;
 
 use crate::config::ClientSettings;
@@ -28,9 +33,11 @@ const CONNECT_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(5);
 /// Builds the client from aws-config's default chain plus the few settings s3blob owns.
 pub async fn client(settings: &ClientSettings) -> Client {
     // One TLS stack (rustls on ring) instead of the SDK's default two.
-    let http = aws_smithy_http_client::Builder::new()
-        .tls_provider(Provider::Rustls(CryptoMode::Ring))
-        .build_https();
+    let http = SharedHttpClient::new(RootsOnFirstUse(
+        aws_smithy_http_client::Builder::new()
+            .tls_provider(Provider::Rustls(CryptoMode::Ring))
+            .build_https(),
+    ));
 
     let mut loader = aws_config::defaults(BehaviorVersion::latest()).http_client(http);
     if let Some(profile) = &settings.profile {
@@ -61,7 +68,18 @@ pub async fn client(settings: &ClientSettings) -> Client {
     }
     let sdk = loader.load().await;
 
-    let config = aws_sdk_s3::config::Builder::from(&sdk)
+    let mut config = aws_sdk_s3::config::Builder::from(&sdk);
+    if settings
+        .endpoint_url
+        .as_deref()
+        .is_some_and(|url| url.starts_with("http://"))
+    {
+        // A plain-http endpoint needs no TLS, nor the system's root certificates (~4 ms to
+        // load, half the start-up of a small transfer). Only the S3 calls use this client; the
+        // credential providers (SSO, STS, IMDS) keep the TLS one.
+        config = config.http_client(aws_smithy_http_client::Builder::new().build_http());
+    }
+    let config = config
         .force_path_style(settings.path_style)
         // s3blob supplies its own CRC64NVME on every write. Left to itself the SDK would add a
         // CRC32 trailer and send the body aws-chunked, which costs CPU and which several
@@ -77,6 +95,30 @@ pub async fn client(settings: &ClientSettings) -> Client {
         )
         .build();
     Client::from_conf(config)
+}
+
+/// The TLS client, loading the system's root certificates on its first connection instead of
+/// when an SDK client is built: aws-config builds an STS client for the web-identity provider
+/// whether or not it is ever used, and the smithy client loads the roots when it is validated,
+/// ~4 ms even when every request goes to a plain-http endpoint.
+#[derive(Debug)]
+struct RootsOnFirstUse(SharedHttpClient);
+
+impl HttpClient for RootsOnFirstUse {
+    fn http_connector(
+        &self,
+        settings: &HttpConnectorSettings,
+        components: &RuntimeComponents,
+    ) -> SharedHttpConnector {
+        self.0.http_connector(settings, components)
+    }
+
+    // `validate_base_client_config` keeps its default (nothing to check): the wrapped client's
+    // only builds a connector early, which is what this type is for avoiding.
+
+    fn connector_metadata(&self) -> Option<ConnectorMetadata> {
+        self.0.connector_metadata()
+    }
 }
 
 /// The HTTP status of a failed call, when the server answered at all.

@@ -2,13 +2,13 @@
 //!
 //! The first ranged GET learns the object's size, ETag and recorded checksum (one round trip
 //! for a small object); the remaining ranges are fetched concurrently, pinned to that ETag
-//! with If-Match, and written at their offsets in a temporary file beside the destination. A
+//! with If-Match, and written at their offsets in a temporary file beside the destination
+//! (see [`writer`](super::writer) for how, and for the early write-back of finished ranges). A
 //! body cut short is resumed from where it stopped. The CRC64NVME of every range is combined
 //! into the full-object value and compared with the one recorded at upload before the file is
 //! fsynced and renamed into place.
 
 use std::ops::Range;
-use std::os::unix::fs::FileExt;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
@@ -30,6 +30,7 @@ use crate::s3::{classify, status};
 use crate::shutdown::Shutdown;
 use crate::transfer::budget::{Budget, Permit};
 use crate::transfer::plan::{self, parse_content_range, range_header};
+use crate::transfer::writer::FileWriter;
 use crate::transfer::{CRC_METADATA_KEY, backoff};
 
 pub struct DownloadRequest {
@@ -169,6 +170,7 @@ async fn download_inner(
     let file = Arc::new(
         out.file()
             .try_clone()
+            .map(FileWriter::new)
             .map_err(|e| Error::local_io("write", out.temp_path(), &e))?,
     );
     let temp_path: Arc<Path> = Arc::from(out.temp_path());
@@ -182,12 +184,13 @@ async fn download_inner(
         set.spawn(async move {
             let _permit = permit;
             let mut sink = |pos: u64, bytes: &Bytes| {
-                file.write_all_at(bytes, pos)
+                file.write_at(bytes, pos)
                     .map_err(|e| Error::local_io("write", &temp_path, &e))
             };
-            fetch_range(&ctx, range, body, &mut sink)
-                .await
-                .map(|c| (index, c))
+            let crc = fetch_range(&ctx, range.clone(), body, &mut sink).await?;
+            // Hand the finished range to the disk now, so the final fsync has little left.
+            file.start_write_back(range);
+            Ok((index, crc))
         });
     };
 

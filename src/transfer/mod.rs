@@ -6,6 +6,7 @@ pub mod download;
 pub mod plan;
 pub mod stream;
 pub mod upload;
+pub mod writer;
 
 use std::time::Duration;
 

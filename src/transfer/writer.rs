@@ -1,0 +1,103 @@
+//! Positioned writes into a download's temporary file, one at a time, with early write-back.
+//!
+//! Buffered writes to one file take the inode's lock in the kernel, one writer at a time; a
+//! writer that finds it taken spins while the holder copies its chunk (`rwsem_spin_on_owner` was
+//! the top symbol of the download profile, ~11-16 % of the client's CPU). Taking our own lock
+//! first makes the waiting thread sleep instead, leaving the core to the network. Each chunk is
+//! written by the thread that just received it, while it is still in that core's cache (handing
+//! chunks to a writer thread made the copy into the page cache twice as expensive, and kept
+//! more buffers alive).
+//!
+//! A finished range is handed to the disk at once ([`FileWriter::start_write_back`]), so the
+//! fsync before the rename finds little left to do.
+
+use std::fs::File;
+use std::io;
+use std::ops::Range;
+use std::os::unix::fs::FileExt;
+use std::sync::Mutex;
+
+pub struct FileWriter {
+    file: File,
+    /// Held for the length of one write: writers queue here, asleep, not in the kernel.
+    turn: Mutex<()>,
+}
+
+impl FileWriter {
+    pub fn new(file: File) -> Self {
+        Self {
+            file,
+            turn: Mutex::new(()),
+        }
+    }
+
+    /// Writes all of `buf` at `offset`.
+    pub fn write_at(&self, buf: &[u8], offset: u64) -> io::Result<()> {
+        // Nothing is guarded but the turn itself, so a poisoned lock is still usable.
+        let _turn = self.turn.lock().unwrap_or_else(|p| p.into_inner());
+        self.file.write_all_at(buf, offset)
+    }
+
+    /// Starts writing `range` to disk without waiting for it (Linux `sync_file_range` with
+    /// `SYNC_FILE_RANGE_WRITE`; nothing elsewhere). Only a head start: the fsync before the
+    /// rename still makes the file durable and reports any I/O error, so a failure here is only
+    /// logged.
+    pub fn start_write_back(&self, range: Range<u64>) {
+        if let Err(e) = sync_file_range_write(&self.file, range) {
+            tracing::debug!("sync_file_range: {e}; the fsync before the rename will do it");
+        }
+    }
+}
+
+#[cfg(target_os = "linux")]
+#[allow(unsafe_code)]
+fn sync_file_range_write(file: &File, range: Range<u64>) -> io::Result<()> {
+    use std::os::fd::AsRawFd;
+    let offset = libc::off64_t::try_from(range.start).map_err(io::Error::other)?;
+    let len = libc::off64_t::try_from(range.end - range.start).map_err(io::Error::other)?;
+    // SAFETY: sync_file_range takes only integers and reads no memory of ours; the descriptor
+    // stays open while `file` is borrowed.
+    let rc = unsafe {
+        libc::sync_file_range(file.as_raw_fd(), offset, len, libc::SYNC_FILE_RANGE_WRITE)
+    };
+    if rc == 0 {
+        Ok(())
+    } else {
+        Err(io::Error::last_os_error())
+    }
+}
+
+#[cfg(not(target_os = "linux"))]
+fn sync_file_range_write(_file: &File, _range: Range<u64>) -> io::Result<()> {
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn writes_at_offsets_and_starts_write_back() {
+        let file = tempfile::tempfile().unwrap();
+        file.set_len(10).unwrap();
+        let writer = FileWriter::new(file.try_clone().unwrap());
+        writer.write_at(b"fghij", 5).unwrap();
+        writer.write_at(b"abcde", 0).unwrap();
+        writer.start_write_back(0..10);
+        let mut got = vec![0; 10];
+        file.read_exact_at(&mut got, 0).unwrap();
+        assert_eq!(got, b"abcdefghij");
+    }
+
+    #[test]
+    fn a_failed_write_is_an_error() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("f");
+        std::fs::write(&path, b"x").unwrap();
+        // Opened read-only: the write fails with EBADF.
+        let writer = FileWriter::new(File::open(&path).unwrap());
+        let err = writer.write_at(b"abc", 0).unwrap_err();
+        assert_eq!(err.raw_os_error(), Some(libc::EBADF));
+        writer.start_write_back(0..3);
+    }
+}
