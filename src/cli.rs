@@ -106,7 +106,7 @@ pub enum AddressingStyle {
 
 #[derive(Debug, Subcommand)]
 pub enum Command {
-    /// Store a local file at s3://BUCKET/SUITE/RELEASE/FILENAME and print that URI
+    /// Store local files (or stdin) at s3://BUCKET/SUITE/RELEASE/FILENAME and print each URI
     #[command(after_help = concat!(
         "Examples:\n",
         "  s3blob upload --bucket artifacts --suite myapp --release 1.4.2 target/myapp.tar.gz\n",
@@ -116,7 +116,7 @@ pub enum Command {
         after_help!()
     ))]
     Upload(UploadArgs),
-    /// Fetch s3://BUCKET/SUITE/RELEASE/FILENAME to a local file and print its path
+    /// Fetch s3://BUCKET/SUITE/RELEASE/FILENAME to local files (or stdout) and print each path
     #[command(after_help = concat!(
         "Examples:\n",
         "  s3blob download --bucket artifacts --suite myapp --release 1.4.2 --filename myapp.tar.gz -o dist/\n",
