@@ -271,3 +271,35 @@ fn delete_needs_yes_and_an_existing_object() {
     latest[4] = "latest";
     server.run(d, &latest).fails(2, &["--release latest"]);
 }
+
+#[test]
+fn a_reader_that_stops_early_is_not_an_error() {
+    use std::io::{BufRead, BufReader};
+    let server = Server::start();
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    // Far more output than a pipe buffers (~300 KB of JSON lines).
+    for i in 0..1005 {
+        server.plant(&format!("big/1/f{i:04}"), b"x");
+    }
+    let mut child = server
+        .cmd(d)
+        .args(["--json", "list", "--suite", "big", "--release", "1"])
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut first = String::new();
+    BufReader::new(child.stdout.take().unwrap())
+        .read_line(&mut first)
+        .unwrap();
+    // The reader is gone (like `| head -1`).
+    let out = child.wait_with_output().unwrap();
+    assert!(first.contains("\"filename\":\"f0000\""), "{first}");
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(!String::from_utf8_lossy(&out.stderr).contains("error"));
+}

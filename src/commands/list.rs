@@ -39,14 +39,15 @@ pub async fn run(
         out,
         json: global.json,
         count: 0,
+        closed: false,
     };
     let what = match (&args.suite, &args.release) {
         (None, _) => {
             let mut lister = Lister::new(&client, bucket, String::new());
-            while let Some(page) = lister.next_page().await? {
+            'suites: while let Some(page) = lister.next_page().await? {
                 for suite in &page.children {
                     if !printer.print(&Entry::Suite(suite))? {
-                        break;
+                        break 'suites;
                     }
                 }
             }
@@ -80,7 +81,7 @@ pub async fn run(
                     }
                 }
             }
-            if printer.count == 0 {
+            if printer.count == 0 && !printer.closed {
                 return Err(Error::NotFound(format!(
                     "s3://{bucket}/{suite}/{release}/ holds no files; check --suite and --release (s3blob list --suite {suite} shows the releases)"
                 )));
@@ -105,6 +106,8 @@ struct Printer<'a> {
     out: &'a mut dyn Write,
     json: bool,
     count: u64,
+    /// The reader has gone.
+    closed: bool,
 }
 
 impl Printer<'_> {
@@ -116,7 +119,10 @@ impl Printer<'_> {
                 self.count += 1;
                 Ok(true)
             }
-            Err(e) if e.kind() == std::io::ErrorKind::BrokenPipe => Ok(false),
+            Err(e) if e.kind() == std::io::ErrorKind::BrokenPipe => {
+                self.closed = true;
+                Ok(false)
+            }
             Err(e) => Err(Error::Other(format!("cannot write to stdout: {e}"))),
         }
     }
