@@ -5,7 +5,7 @@ use std::sync::Arc;
 use std::time::Instant;
 
 use aws_sdk_s3::Client;
-use tracing::info;
+use tracing::{info, warn};
 
 use crate::cli::{DownloadArgs, GlobalArgs};
 use crate::error::Error;
@@ -140,7 +140,13 @@ async fn release_files(
                 .iter()
                 .filter_map(|o| o.key())
                 .filter_map(|k| k.strip_prefix(&prefix))
-                .filter(|f| ObjectKey::new(suite, release, f).is_ok())
+                .filter(|f| match ObjectKey::new(suite, release, f) {
+                    Ok(_) => true,
+                    Err(e) => {
+                        warn!("skipping s3://{bucket}/{prefix}{f}: {e}");
+                        false
+                    }
+                })
                 .map(str::to_owned),
         );
     }
