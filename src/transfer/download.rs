@@ -174,8 +174,11 @@ async fn download_inner(
         .transpose()?;
     debug!(%key, total, etag = ?etag, recorded = ?recorded.map(checksum::to_base64), "object found");
 
-    out.file()
-        .set_len(total)
+    let file = out
+        .file()
+        .try_clone()
+        .map(FileWriter::new)
+        .and_then(|f| f.set_len(total).map(|()| f))
         .map_err(|e| Error::local_io("write", out.temp_path(), &e))?;
     progress.start(total);
 
@@ -184,11 +187,7 @@ async fn download_inner(
         bucket: req.bucket.clone(),
         key: key.clone(),
         etag: etag.clone(),
-        file: out
-            .file()
-            .try_clone()
-            .map(FileWriter::new)
-            .map_err(|e| Error::local_io("write", out.temp_path(), &e))?,
+        file,
         temp_path: out.temp_path().to_owned(),
         max_attempts: req.settings.max_attempts,
         progress,
