@@ -4,7 +4,8 @@
 usage: report.py RAW_DIR OUT.md   (OUT "-" prints to stdout)
 
 RAW_DIR holds main.tsv, sweep.tsv (one row per timed command), meta.txt, sweep-meta.txt,
-fsync.txt and profile.txt; any of them may be missing.
+fsync.txt, profile.txt and notes.md (hand-written notes, appended as they are); any of them
+may be missing.
 """
 
 import csv
@@ -245,6 +246,7 @@ def main():
     smeta = read_text(os.path.join(raw, "sweep-meta.txt"))
     fsync = read_text(os.path.join(raw, "fsync.txt"))
     profile = read_text(os.path.join(raw, "profile.txt"))
+    notes = read_text(os.path.join(raw, "notes.md"))
 
     L = ["# s3blob benchmark results", ""]
     L += [
@@ -367,6 +369,9 @@ def main():
 
     if profile:
         L += ["## Profile of s3blob (1 GiB, plain-loopback server)", "", "```", profile, "```", ""]
+
+    if notes:
+        L += [notes, ""]
 
     text = "\n".join(L) + "\n"
     if dest == "-":

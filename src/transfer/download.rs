@@ -161,18 +161,16 @@ async fn download_inner(
     } = first_response(client, &req.bucket, &key, chunk).await?;
     debug!(%key, total, etag = ?etag, recorded = ?recorded.map(checksum::to_base64), "object found");
 
-    out.file()
-        .set_len(total)
+    // Sized (and its blocks reserved) before any byte arrives: a full disk fails here.
+    let file = out
+        .file()
+        .try_clone()
+        .map(FileWriter::new)
+        .and_then(|f| f.set_len(total).map(|()| Arc::new(f)))
         .map_err(|e| Error::local_io("write", out.temp_path(), &e))?;
     progress.start(total);
 
     let ctx = Ctx::new(client, req, etag.clone(), progress);
-    let file = Arc::new(
-        out.file()
-            .try_clone()
-            .map(FileWriter::new)
-            .map_err(|e| Error::local_io("write", out.temp_path(), &e))?,
-    );
     let temp_path: Arc<Path> = Arc::from(out.temp_path());
     // Each range task writes its chunks at their offsets.
     let spawn_range = |set: &mut JoinSet<Result<(usize, u64), Error>>,

