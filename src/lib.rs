@@ -10,7 +10,9 @@
 //! - [`s3`]: the one `aws_sdk_s3::Client`, and the translation of its errors.
 //! - [`transfer`]: [`transfer::plan`] (pure part and range math), [`transfer::upload`] (single
 //!   PUT or concurrent multipart, aborted on failure), [`transfer::download`] (concurrent
-//!   ranged GETs into positioned writes).
+//!   ranged GETs into positioned writes through [`transfer::writer`]), [`transfer::stream`]
+//!   (stdin and stdout), [`transfer::budget`] (the requests in flight, shared by a command's
+//!   files).
 //! - [`listing`]: ListObjectsV2 one level at a time; [`inspect`]: HeadObject as `ObjectInfo`.
 //! - [`checksum`]: CRC64NVME and the combining of part checksums.
 //! - [`atomic_file`]: the temporary file that becomes the download only when it is complete.
