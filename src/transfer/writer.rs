@@ -36,8 +36,8 @@ impl FileWriter {
         }
     }
 
-    /// Sizes the file to `len` bytes and, from `RESERVE_FROM` (1 MiB) on and where the file system
-    /// can, reserves its blocks (Linux `fallocate`). Writes then fill blocks that exist
+    /// Sizes the file to `len` bytes and, from `RESERVE_FROM` (1 MiB) on and where the file
+    /// system can, reserves its blocks (Linux `fallocate`). Writes then fill blocks that exist
     /// instead of ext4 reserving and accounting every 4 KiB page as it arrives (delayed
     /// allocation: ~15 % of the client's CPU for 1 GiB), and a full disk is reported before
     /// anything is downloaded.
