@@ -96,7 +96,23 @@ pub fn info(key: &str, out: HeadObjectOutput) -> ObjectInfo {
     }
 }
 
-/// A timestamp as RFC 3339 in UTC (`2026-11-25T07:15:13Z`).
+/// A timestamp as RFC 3339 in UTC, to the second (`2026-11-25T07:15:13Z`): always 20
+/// characters, so listings stay aligned whatever precision the server keeps.
 pub fn rfc3339(t: &DateTime) -> Option<String> {
-    t.fmt(Format::DateTime).ok()
+    DateTime::from_secs(t.secs()).fmt(Format::DateTime).ok()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn timestamps_are_whole_seconds() {
+        let t = DateTime::from_fractional_secs(1_764_054_913, 0.5);
+        assert_eq!(rfc3339(&t).unwrap(), "2025-11-25T07:15:13Z");
+        assert_eq!(
+            rfc3339(&DateTime::from_secs(0)).unwrap(),
+            "1970-01-01T00:00:00Z"
+        );
+    }
 }
