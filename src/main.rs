@@ -88,11 +88,12 @@ fn main() -> ExitCode {
 /// reads bodies into ~408 KiB buffers on the workers; freed, they stay in whichever arena they
 /// came from, and those arenas fragment as more parts go by, so peak RSS grew with the file
 /// (4 GiB upload +2.5 MiB over 1 GiB, download +1.2 MiB, in bench/RESULTS.md of d75565f).
-/// With one arena the freed buffers are reused by whichever thread asks next. Measured by
-/// hand (bench/results/notes.md): the 1 GiB and 4 GiB uploads then peak within a fraction of
-/// a MiB of each other and several MiB lower, at no cost in CPU; with 2 cores there is little
-/// lock contention to lose. Pinning the mmap threshold instead (the other known cure) made
-/// every buffer an `mmap` + page faults: +60 % CPU for an upload.
+/// With one arena the freed buffers are reused by whichever thread asks next. Measured
+/// (bench/results/notes.md): 4 GiB now peaks about 1 MiB above 1 GiB for an upload (was
+/// +2-2.5 MiB) and 1-1.7 MiB above for a download, the upload ~6 MiB lower than before, at no
+/// cost in CPU or 1 KiB latency; with 2 cores there is little lock contention to lose.
+/// Pinning the mmap threshold instead (the other known cure) made every buffer an `mmap` +
+/// page faults: about +50 % CPU for a 1 GiB upload. A 64 KiB read buffer cost CPU as well.
 ///
 /// A `GLIBC_TUNABLES` that sets `glibc.malloc.arena_max` is left to decide (for measuring).
 /// Runs first in `main`, before any thread starts.
