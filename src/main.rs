@@ -8,6 +8,7 @@ use s3blob::error::code;
 use s3blob::shutdown::Shutdown;
 
 fn main() -> ExitCode {
+    limit_malloc_arenas();
     // Before any thread exists: it may set variables.
     if let Err(err) = s3blob::config::load_dotenv() {
         eprintln!("s3blob: error: {err}");
@@ -79,3 +80,39 @@ fn main() -> ExitCode {
         }
     }
 }
+
+/// Makes glibc's malloc serve every thread from one arena (`M_ARENA_MAX` = 1).
+///
+/// By default glibc gives each thread that allocates concurrently its own arena, up to 8 per
+/// core. The upload reads the file in 256 KiB buffers on tokio's blocking threads and hyper
+/// reads bodies into ~408 KiB buffers on the workers; freed, they stay in whichever arena they
+/// came from, and those arenas fragment as more parts go by, so peak RSS grew with the file
+/// (4 GiB upload +2.5 MiB over 1 GiB, download +1.2 MiB, in bench/RESULTS.md of d75565f).
+/// With one arena the freed buffers are reused by whichever thread asks next. Measured
+/// (bench/results/notes.md): 4 GiB now peaks about 1 MiB above 1 GiB for an upload (was
+/// +2-2.5 MiB) and 1-1.7 MiB above for a download, the upload ~6 MiB lower than before, at no
+/// cost in CPU or 1 KiB latency; with 2 cores there is little lock contention to lose.
+/// Pinning the mmap threshold instead (the other known cure) made every buffer an `mmap` +
+/// page faults: about +50 % CPU for a 1 GiB upload. A 64 KiB read buffer cost CPU as well.
+///
+/// A `GLIBC_TUNABLES` that sets `glibc.malloc.arena_max` is left to decide (for measuring).
+/// Runs first in `main`, before any thread starts.
+#[cfg(all(target_os = "linux", target_env = "gnu"))]
+#[allow(unsafe_code)]
+fn limit_malloc_arenas() {
+    if std::env::var_os("GLIBC_TUNABLES")
+        .is_some_and(|t| t.to_string_lossy().contains("glibc.malloc.arena_max"))
+    {
+        return;
+    }
+    // SAFETY: mallopt takes two integers and touches only malloc's own state, under malloc's
+    // lock; it is called before this process starts any thread. A failure (return value 0)
+    // leaves glibc's default in place, which is only a memory cost.
+    unsafe {
+        libc::mallopt(libc::M_ARENA_MAX, 1);
+    }
+}
+
+/// Other allocators (musl, macOS, Windows) have no glibc arenas to limit.
+#[cfg(not(all(target_os = "linux", target_env = "gnu")))]
+fn limit_malloc_arenas() {}
