@@ -224,12 +224,16 @@ fn downloads_a_whole_release_into_a_directory() {
             "a.tar.gz",
             "--filename",
             "b.zip",
+            "--filename",
+            "a.tar.gz",
             "-o",
             "two",
         ],
     );
     let v: Value = serde_json::from_str(json.ok()).unwrap();
     assert_eq!(v["failed"], 0);
+    // Named twice, fetched once.
+    assert_eq!(v["files"].as_array().unwrap().len(), 2);
     assert_eq!(v["files"][1]["path"], "two/b.zip");
     assert_eq!(v["files"][1]["verified"], "checksum");
 }

@@ -49,7 +49,13 @@ pub async fn run(
     let filenames = if args.all {
         release_files(&client, &bucket, &args.key.suite, &release).await?
     } else {
-        args.filename.clone()
+        // The same file named twice is fetched once.
+        let mut seen = std::collections::HashSet::new();
+        args.filename
+            .iter()
+            .filter(|f| seen.insert(f.as_str()))
+            .cloned()
+            .collect()
     };
     let budget = Budget::new(settings.transfer.concurrency);
     let progress = super::progress_for(global, "download");
