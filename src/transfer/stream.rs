@@ -18,14 +18,14 @@
 
 use aws_sdk_s3::Client;
 use aws_sdk_s3::primitives::ByteStream;
-use aws_sdk_s3::types::{ChecksumType, CompletedMultipartUpload, CompletedPart};
+use aws_sdk_s3::types::CompletedPart;
 use bytes::{Bytes, BytesMut};
 use std::collections::VecDeque;
 use std::sync::Arc;
 
 use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
 use tokio::task::{JoinHandle, JoinSet};
-use tracing::{debug, warn};
+use tracing::debug;
 
 use crate::checksum::{self, Crc64};
 use crate::error::Error;
@@ -35,8 +35,8 @@ use crate::shutdown::Shutdown;
 use crate::transfer::download::{self, Ctx, DownloadRequest, Downloaded, First};
 use crate::transfer::plan::{self, MAX_PARTS};
 use crate::transfer::upload::{
-    UploadRequest, Uploaded, abort, create_request, existing_object, existing_outcome,
-    judge_existing, put_request,
+    Assembled, UploadRequest, Uploaded, existing_outcome, finish_multipart, judge_existing,
+    precheck, put_request, start_multipart,
 };
 
 /// Parts held in memory while they are sent; with 16 MiB parts, at most 80 MiB in all.
@@ -52,14 +52,12 @@ pub async fn upload_stream<R: AsyncRead + Unpin>(
     shutdown: &Shutdown,
 ) -> Result<Uploaded, Error> {
     let cancelled = || shutdown.error();
-    let look = async {
-        if req.overwrite {
-            Ok(None)
-        } else {
-            existing_object(client, req).await
-        }
+    let start = async {
+        tokio::join!(
+            read_part(&mut input, req.settings.part_size),
+            precheck(client, req)
+        )
     };
-    let start = async { tokio::join!(read_part(&mut input, req.settings.part_size), look) };
     let (first, existing) = tokio::select! {
         r = start => r,
         () = shutdown.cancelled() => return Err(cancelled()),
@@ -140,19 +138,15 @@ async fn put_bytes(
     match put.customize().disable_payload_signing().send().await {
         Ok(out) => {
             progress.advance(size);
-            Ok(Uploaded {
-                size,
-                crc64,
-                etag: out.e_tag,
-                parts: 1,
-                unchanged: false,
-            })
+            Ok(Uploaded::stored(size, crc64, out.e_tag, 1))
         }
         Err(e) if status(&e) == Some(412) => existing_outcome(client, req, size, crc64).await,
         Err(e) => Err(classify(&e, "upload to", &req.bucket, Some(&key))),
     }
 }
 
+/// A stream longer than one part: its CRC64NVME is only known at the end, so it goes with
+/// CompleteMultipartUpload, not into the metadata.
 async fn multipart<R: AsyncRead + Unpin>(
     client: &Client,
     req: &UploadRequest,
@@ -161,77 +155,13 @@ async fn multipart<R: AsyncRead + Unpin>(
     progress: &dyn Progress,
     shutdown: &Shutdown,
 ) -> Result<Uploaded, Error> {
-    let key = req.key.to_string();
-    let created = create_request(client, req)
-        .send()
-        .await
-        .map_err(|e| classify(&e, "upload to", &req.bucket, Some(&key)))?;
-    let upload_id = created.upload_id.ok_or_else(|| {
-        Error::Other(format!(
-            "the server started no multipart upload for s3://{}/{key}",
-            req.bucket
-        ))
-    })?;
-    debug!(%key, %upload_id, "multipart upload from stdin created");
-    let work = async {
+    let upload_id = start_multipart(client, req, None).await?;
+    let send = async {
         let (parts, size, crc64) =
             send_stream(client, req, &upload_id, first, &mut input, progress).await?;
-        let count = parts.len() as u64;
-        let mut complete = client
-            .complete_multipart_upload()
-            .bucket(&req.bucket)
-            .key(&key)
-            .upload_id(&upload_id)
-            .checksum_crc64_nvme(checksum::to_base64(crc64))
-            .checksum_type(ChecksumType::FullObject)
-            .multipart_upload(
-                CompletedMultipartUpload::builder()
-                    .set_parts(Some(parts))
-                    .build(),
-            );
-        if !req.overwrite {
-            complete = complete.if_none_match("*");
-        }
-        let uploaded = |etag| Uploaded {
-            size,
-            crc64,
-            etag,
-            parts: count,
-            unchanged: false,
-        };
-        match complete.send().await {
-            Ok(out) => Ok(Ok(uploaded(out.e_tag))),
-            // Refused by the conditional write: someone stored the key meanwhile.
-            Err(e) if status(&e) == Some(412) => Ok(Err((size, crc64))),
-            Err(e) => {
-                // The server may have assembled the object and failed to answer: if the key
-                // holds exactly these bytes (by the server's checksum), it succeeded.
-                let err = classify(&e, "complete the upload of", &req.bucket, Some(&key));
-                match existing_object(client, req).await {
-                    Ok(Some(found)) if found.matches(size, crc64) => {
-                        warn!(%key, "completing the upload reported an error, but the object is stored intact: {err}");
-                        Ok(Ok(uploaded(found.etag)))
-                    }
-                    _ => Err(err),
-                }
-            }
-        }
+        Ok(Assembled { parts, size, crc64 })
     };
-    let outcome = tokio::select! {
-        r = work => r,
-        () = shutdown.cancelled() => Err(shutdown.error()),
-    };
-    match outcome {
-        Ok(Ok(uploaded)) => Ok(uploaded),
-        Ok(Err((size, crc64))) => {
-            abort(client, &req.bucket, &key, &upload_id).await;
-            existing_outcome(client, req, size, crc64).await
-        }
-        Err(err) => {
-            abort(client, &req.bucket, &key, &upload_id).await;
-            Err(err)
-        }
-    }
+    finish_multipart(client, req, &upload_id, send, shutdown).await
 }
 
 /// Reads parts and sends them, `STREAM_PARTS_IN_FLIGHT` at a time within the budget. Returns

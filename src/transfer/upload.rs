@@ -5,6 +5,7 @@
 //! aborted.
 
 use std::fs::{File, Metadata};
+use std::future::Future;
 use std::ops::Range;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
@@ -86,6 +87,19 @@ pub struct Uploaded {
     pub unchanged: bool,
 }
 
+impl Uploaded {
+    /// A new object was stored from `parts` parts.
+    pub(crate) fn stored(size: u64, crc64: u64, etag: Option<String>, parts: u64) -> Self {
+        Self {
+            size,
+            crc64,
+            etag,
+            parts,
+            unchanged: false,
+        }
+    }
+}
+
 /// Uploads `req.path`; a `shutdown` stops it cleanly with `Error::Interrupted`. `progress`
 /// is told the size and every byte sent; finishing the display is the caller's (it may be
 /// shared by several files).
@@ -109,15 +123,13 @@ pub async fn upload(
     // Look at the key while the file is checksummed: an object already there decides the
     // outcome before any data moves (a retried CI job re-sends nothing), and it guards servers
     // that ignore the conditional write below.
-    let look = async {
-        if req.overwrite {
-            Ok(None)
-        } else {
-            existing_object(client, req).await
-        }
-    };
     let (crcs, existing) = tokio::select! {
-        r = async { tokio::join!(checksum_parts(file.clone(), &req.path, ranges.clone()), look) } => r,
+        r = async {
+            tokio::join!(
+                checksum_parts(file.clone(), &req.path, ranges.clone()),
+                precheck(client, req)
+            )
+        } => r,
         () = shutdown.cancelled() => return Err(shutdown.error()),
     };
     let crcs = crcs?;
@@ -245,13 +257,7 @@ async fn put_single(
                     .await;
                 return Err(e);
             }
-            Ok(Uploaded {
-                size,
-                crc64,
-                etag: out.e_tag,
-                parts: 1,
-                unchanged: false,
-            })
+            Ok(Uploaded::stored(size, crc64, out.e_tag, 1))
         }
         Err(e) if status(&e) == Some(412) => existing_outcome(client, req, size, crc64).await,
         Err(e) => Err(classify(&e, "upload to", &req.bucket, Some(&key))),
@@ -354,12 +360,21 @@ impl Existing {
     }
 }
 
-/// What is stored at the key, if anything. A 403 counts as "unknown" (HEAD on a missing key
-/// answers 403 to callers without ListBucket permission); the conditional write still guards.
-pub(crate) async fn existing_object(
+/// What is stored at the key before an upload, unless it is to be overwritten anyway.
+pub(crate) async fn precheck(
     client: &Client,
     req: &UploadRequest,
 ) -> Result<Option<Existing>, Error> {
+    if req.overwrite {
+        Ok(None)
+    } else {
+        existing_object(client, req).await
+    }
+}
+
+/// What is stored at the key, if anything. A 403 counts as "unknown" (HEAD on a missing key
+/// answers 403 to callers without ListBucket permission); the conditional write still guards.
+async fn existing_object(client: &Client, req: &UploadRequest) -> Result<Option<Existing>, Error> {
     let key = req.key.to_string();
     let head = client
         .head_object()
@@ -395,16 +410,6 @@ fn check_unchanged(path: &Path, before: &Metadata) -> Result<(), Error> {
     Ok(())
 }
 
-/// How CompleteMultipartUpload ended.
-enum Completion {
-    /// Stored; the new object's ETag.
-    Done(Option<String>),
-    /// 412: the conditional write found the key taken.
-    Refused,
-    /// An error that does not prove the object was not stored.
-    Uncertain(Error),
-}
-
 /// The file cut into parts, with each part's checksum and the whole file's.
 struct Parts<'a> {
     ranges: &'a [Range<u64>],
@@ -425,12 +430,32 @@ async fn upload_multipart(
         crcs,
         crc64,
     } = *parts;
-    let key = req.key.to_string();
-    let size = ranges.last().map_or(0, |r| r.end);
+    let upload_id = start_multipart(client, req, Some(crc64)).await?;
+    let send = async {
+        let parts = send_parts(client, req, &upload_id, ranges, crcs, progress).await?;
+        check_unchanged(&req.path, before)?;
+        Ok(Assembled {
+            parts,
+            size: ranges.last().map_or(0, |r| r.end),
+            crc64,
+        })
+    };
+    finish_multipart(client, req, &upload_id, send, shutdown).await
+}
 
-    let crc = checksum::to_base64(crc64);
-    let created = create_request(client, req)
-        .metadata(CRC_METADATA_KEY, &crc)
+/// Starts a multipart upload and returns its id. `crc64`, when known before the first part
+/// (files; not streams), is recorded in the object's metadata.
+pub(crate) async fn start_multipart(
+    client: &Client,
+    req: &UploadRequest,
+    crc64: Option<u64>,
+) -> Result<String, Error> {
+    let key = req.key.to_string();
+    let mut create = create_request(client, req);
+    if let Some(crc) = crc64 {
+        create = create.metadata(CRC_METADATA_KEY, checksum::to_base64(crc));
+    }
+    let created = create
         .send()
         .await
         .map_err(|e| classify(&e, "upload to", &req.bucket, Some(&key)))?;
@@ -440,17 +465,47 @@ async fn upload_multipart(
             req.bucket
         ))
     })?;
-    debug!(%key, %upload_id, parts = ranges.len(), "multipart upload created");
+    debug!(%key, %upload_id, "multipart upload created");
+    Ok(upload_id)
+}
 
+/// Every part of a multipart upload sent, in order, with the whole object's size and CRC64NVME.
+pub(crate) struct Assembled {
+    pub(crate) parts: Vec<CompletedPart>,
+    pub(crate) size: u64,
+    pub(crate) crc64: u64,
+}
+
+/// How CompleteMultipartUpload ended.
+enum Completion {
+    /// Stored; the new object's ETag.
+    Done(Option<String>),
+    /// 412: the conditional write found the key taken.
+    Refused,
+    /// An error that does not prove the object was not stored.
+    Uncertain(Error),
+}
+
+/// Runs `send` (the parts) and completes the upload, both stopped by `shutdown`; whatever
+/// fails, the upload is aborted, so no parts stay behind. A refused completion (the key was
+/// taken meanwhile) succeeds only if the key holds these very bytes.
+pub(crate) async fn finish_multipart(
+    client: &Client,
+    req: &UploadRequest,
+    upload_id: &str,
+    send: impl Future<Output = Result<Assembled, Error>>,
+    shutdown: &Shutdown,
+) -> Result<Uploaded, Error> {
+    let key = req.key.to_string();
     let work = async {
-        let parts = send_parts(client, req, &upload_id, ranges, crcs, progress).await?;
-        check_unchanged(&req.path, before)?;
+        let Assembled { parts, size, crc64 } = send.await?;
+        let count = parts.len() as u64;
         let mut complete = client
             .complete_multipart_upload()
             .bucket(&req.bucket)
             .key(&key)
-            .upload_id(&upload_id)
-            .checksum_crc64_nvme(&crc)
+            .upload_id(upload_id)
+            .checksum_crc64_nvme(checksum::to_base64(crc64))
             .checksum_type(ChecksumType::FullObject)
             .multipart_upload(
                 CompletedMultipartUpload::builder()
@@ -460,53 +515,50 @@ async fn upload_multipart(
         if !req.overwrite {
             complete = complete.if_none_match("*");
         }
-        match complete.send().await {
-            Ok(out) => Ok(Completion::Done(out.e_tag)),
+        let completion = match complete.send().await {
+            Ok(out) => Completion::Done(out.e_tag),
             // Refused by the conditional write: someone stored the key meanwhile.
-            Err(e) if status(&e) == Some(412) => Ok(Completion::Refused),
-            Err(e) => Ok(Completion::Uncertain(classify(
+            Err(e) if status(&e) == Some(412) => Completion::Refused,
+            Err(e) => Completion::Uncertain(classify(
                 &e,
                 "complete the upload of",
                 &req.bucket,
                 Some(&key),
-            ))),
-        }
+            )),
+        };
+        Ok::<_, Error>((size, crc64, count, completion))
     };
     let outcome = tokio::select! {
         r = work => r,
         () = shutdown.cancelled() => Err(shutdown.error()),
     };
-    let uploaded = |etag| Uploaded {
-        size,
-        crc64,
-        etag,
-        parts: ranges.len() as u64,
-        unchanged: false,
+    let (size, crc64, count, completion) = match outcome {
+        Ok(done) => done,
+        Err(err) => {
+            abort(client, &req.bucket, &key, upload_id).await;
+            return Err(err);
+        }
     };
-    match outcome {
-        Ok(Completion::Done(etag)) => Ok(uploaded(etag)),
-        Ok(Completion::Refused) => {
-            abort(client, &req.bucket, &key, &upload_id).await;
+    match completion {
+        Completion::Done(etag) => Ok(Uploaded::stored(size, crc64, etag, count)),
+        Completion::Refused => {
+            abort(client, &req.bucket, &key, upload_id).await;
             existing_outcome(client, req, size, crc64).await
         }
-        Ok(Completion::Uncertain(err)) => {
+        Completion::Uncertain(err) => {
             // The server may have assembled the object and then failed to answer (a dropped
             // connection, a retry that finds the upload gone, an answer the SDK cannot parse).
             // If the key now holds exactly these bytes, the upload succeeded.
             match existing_object(client, req).await {
                 Ok(Some(e)) if e.matches(size, crc64) => {
                     warn!(%key, "completing the upload reported an error, but the object is stored intact: {err}");
-                    Ok(uploaded(e.etag))
+                    Ok(Uploaded::stored(size, crc64, e.etag, count))
                 }
                 _ => {
-                    abort(client, &req.bucket, &key, &upload_id).await;
+                    abort(client, &req.bucket, &key, upload_id).await;
                     Err(err)
                 }
             }
-        }
-        Err(err) => {
-            abort(client, &req.bucket, &key, &upload_id).await;
-            Err(err)
         }
     }
 }
@@ -589,7 +641,7 @@ async fn send_parts(
 
 /// Aborts a multipart upload so no parts stay stored (and billed); a failure to abort is
 /// logged with the upload id so it can be cleaned up by hand or by a lifecycle rule.
-pub(crate) async fn abort(client: &Client, bucket: &str, key: &str, upload_id: &str) {
+async fn abort(client: &Client, bucket: &str, key: &str, upload_id: &str) {
     let call = client
         .abort_multipart_upload()
         .bucket(bucket)
