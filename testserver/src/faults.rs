@@ -1,7 +1,8 @@
 //! Fault injection for the test suite: an HTTP layer in front of the S3 service that, for the
 //! next N requests of one S3 operation, answers with an S3 error, delays, cuts the request or
 //! the response body after K bytes, stalls mid-body, or flips a byte of the response body. It
-//! also records every operation it saw, so tests can count requests and retries.
+//! also records every request it saw (operation, query and headers), so tests can count
+//! requests and retries, and tell which credentials signed each one.
 
 use std::collections::VecDeque;
 use std::convert::Infallible;
@@ -80,6 +81,63 @@ pub enum Fault {
     FlipByte(usize),
 }
 
+/// One request as the fault layer received it, before S3 authentication: a request the S3
+/// service then refused is logged too.
+#[derive(Debug, Clone)]
+pub struct Logged {
+    pub op: Op,
+    /// The path, without the query (`/bucket/key`, still percent-encoded).
+    pub path: String,
+    /// The raw query, empty when there is none; a presigned request carries its credential here.
+    pub query: String,
+    pub headers: http::HeaderMap,
+}
+
+impl Logged {
+    fn of<B>(req: &http::Request<B>, op: Op) -> Self {
+        Self {
+            op,
+            path: req.uri().path().to_owned(),
+            query: req.uri().query().unwrap_or("").to_owned(),
+            headers: req.headers().clone(),
+        }
+    }
+
+    /// The value of header `name`, if present and valid UTF-8.
+    pub fn header(&self, name: &str) -> Option<String> {
+        self.headers
+            .get(name)
+            .and_then(|v| v.to_str().ok())
+            .map(str::to_owned)
+    }
+
+    /// The decoded value of query parameter `name`.
+    fn query_param(&self, name: &str) -> Option<String> {
+        crate::credentials::parse_form(&self.query)
+            .into_iter()
+            .find(|(k, _)| k.eq_ignore_ascii_case(name))
+            .map(|(_, v)| v)
+    }
+
+    /// The access key that signed the request: from `Authorization: AWS4-HMAC-SHA256
+    /// Credential=AKID/...`, or from `X-Amz-Credential` when the request is presigned.
+    pub fn access_key(&self) -> Option<String> {
+        match self.header("authorization") {
+            Some(auth) => crate::credentials::credential_access_key(&auth).map(str::to_owned),
+            None => self
+                .query_param("X-Amz-Credential")
+                .and_then(|c| crate::credentials::scope_access_key(&c).map(str::to_owned)),
+        }
+    }
+
+    /// The session token of temporary credentials: the `x-amz-security-token` header, or the
+    /// `X-Amz-Security-Token` parameter of a presigned request. `None` for long-term keys.
+    pub fn session_token(&self) -> Option<String> {
+        self.header("x-amz-security-token")
+            .or_else(|| self.query_param("X-Amz-Security-Token"))
+    }
+}
+
 struct Rule {
     op: Op,
     remaining: usize,
@@ -90,7 +148,7 @@ struct Rule {
 #[derive(Default)]
 pub struct Faults {
     rules: Mutex<VecDeque<Rule>>,
-    log: Mutex<Vec<Op>>,
+    log: Mutex<Vec<Logged>>,
     /// Data requests (PutObject, UploadPart, GetObject) being answered now, and the most ever.
     in_flight: AtomicUsize,
     max_in_flight: AtomicUsize,
@@ -134,7 +192,7 @@ impl Faults {
             .lock()
             .unwrap()
             .iter()
-            .filter(|o| **o == op)
+            .filter(|l| l.op == op)
             .count()
     }
 
@@ -148,11 +206,18 @@ impl Faults {
 
     /// Every operation received, in order.
     pub fn log(&self) -> Vec<Op> {
+        self.log.lock().unwrap().iter().map(|l| l.op).collect()
+    }
+
+    /// Every request received, in order, with its query and headers.
+    pub fn requests(&self) -> Vec<Logged> {
         self.log.lock().unwrap().clone()
     }
 
-    fn take(&self, op: Op) -> Option<Fault> {
-        self.log.lock().unwrap().push(op);
+    /// Logs `req` and takes the fault, if any, planned for its operation.
+    fn take(&self, req: Logged) -> Option<Fault> {
+        let op = req.op;
+        self.log.lock().unwrap().push(req);
         let mut rules = self.rules.lock().unwrap();
         let i = rules.iter().position(|r| r.op == op && r.remaining > 0)?;
         let rule = &mut rules[i];
@@ -238,7 +303,7 @@ impl hyper::service::Service<http::Request<Incoming>> for Faulty {
 
     fn call(&self, req: http::Request<Incoming>) -> Self::Future {
         let op = Op::of(&req);
-        let fault = self.faults.take(op);
+        let fault = self.faults.take(Logged::of(&req, op));
         let mut inner = self.inner.clone();
         let faults = self.faults.clone();
         Box::pin(async move {
@@ -309,8 +374,17 @@ impl hyper::service::Service<http::Request<Incoming>> for Faulty {
 /// Serves s3s-fs over `root` behind the fault layer from a thread of its own; returns the
 /// address and the fault plan.
 pub fn spawn(root: PathBuf, access_key: &str, secret_key: &str) -> (SocketAddr, Arc<Faults>) {
+    spawn_with_keys(root, &[(access_key.to_owned(), secret_key.to_owned())])
+}
+
+/// [`spawn`], accepting requests signed with any of `keys` (access key, secret key), so a test
+/// can serve several credential sources at once and tell them apart in [`Faults::requests`].
+pub fn spawn_with_keys(root: PathBuf, keys: &[(String, String)]) -> (SocketAddr, Arc<Faults>) {
     let faults = Arc::new(Faults::default());
-    let (ak, sk) = (access_key.to_owned(), secret_key.to_owned());
+    let mut auth = s3s::auth::SimpleAuth::new();
+    for (ak, sk) in keys {
+        auth.register(ak.clone(), sk.clone().into());
+    }
     let (tx, rx) = std::sync::mpsc::channel::<io::Result<SocketAddr>>();
     let plan = faults.clone();
     std::thread::spawn(move || {
@@ -330,7 +404,7 @@ pub fn spawn(root: PathBuf, access_key: &str, secret_key: &str) -> (SocketAddr, 
                 }
             };
             let mut builder = s3s::service::S3ServiceBuilder::new(backend);
-            builder.set_auth(s3s::auth::SimpleAuth::from_single(ak, sk));
+            builder.set_auth(auth);
             let service = Faulty {
                 inner: builder.build(),
                 faults: plan,
@@ -359,4 +433,43 @@ pub fn spawn(root: PathBuf, access_key: &str, secret_key: &str) -> (SocketAddr, 
     });
     let addr = rx.recv().expect("server thread").expect("bind 127.0.0.1");
     (addr, faults)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn logged_names_the_signing_key_and_session_token() {
+        let signed = http::Request::put("/bkt/a/b?partNumber=1&uploadId=x")
+            .header(
+                "authorization",
+                "AWS4-HMAC-SHA256 Credential=ASIAKEY/20260101/us-east-1/s3/aws4_request, SignedHeaders=host, Signature=0",
+            )
+            .header("x-amz-security-token", "tok")
+            .body(())
+            .unwrap();
+        let logged = Logged::of(&signed, Op::of(&signed));
+        assert_eq!(logged.op, Op::UploadPart);
+        assert_eq!(logged.path, "/bkt/a/b");
+        assert_eq!(logged.access_key().as_deref(), Some("ASIAKEY"));
+        assert_eq!(logged.session_token().as_deref(), Some("tok"));
+        assert_eq!(
+            logged.header("X-Amz-Security-Token").as_deref(),
+            Some("tok")
+        );
+
+        let presigned = http::Request::get(
+            "/bkt/k?X-Amz-Algorithm=AWS4-HMAC-SHA256&X-Amz-Credential=AKIDP%2F20260101%2Fus-east-1%2Fs3%2Faws4_request&X-Amz-Security-Token=a%2Bb",
+        )
+        .body(())
+        .unwrap();
+        let logged = Logged::of(&presigned, Op::of(&presigned));
+        assert_eq!(logged.access_key().as_deref(), Some("AKIDP"));
+        assert_eq!(logged.session_token().as_deref(), Some("a+b"));
+
+        let anonymous = http::Request::get("/bkt/k").body(()).unwrap();
+        let logged = Logged::of(&anonymous, Op::of(&anonymous));
+        assert_eq!((logged.access_key(), logged.session_token()), (None, None));
+    }
 }

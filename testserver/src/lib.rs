@@ -1,7 +1,9 @@
 //! An S3 server for s3blob's tests, demo and benchmarks: s3s with the s3s-fs backend (or, for
 //! benchmarks, the in-memory backend in [`mem`]), real HTTP and real SigV4, on a loopback port,
-//! optionally behind an S3-like network model ([`throttle`]).
+//! optionally behind an S3-like network model ([`throttle`]); and loopback fakes of the AWS
+//! credential services ([`credentials`]).
 
+pub mod credentials;
 pub mod faults;
 pub mod mem;
 pub mod throttle;
