@@ -4,6 +4,9 @@ use std::path::PathBuf;
 
 use clap::{ArgAction, Args, Parser, Subcommand, ValueEnum};
 
+use crate::config::Tuning;
+use crate::values;
+
 /// Shown after every `--help`: scripts need the exit codes more than anything else.
 macro_rules! after_help {
     () => {
@@ -43,8 +46,9 @@ pub struct GlobalArgs {
     #[arg(long, global = true, value_name = "BUCKET")]
     pub bucket: Option<String>,
 
-    /// AWS region [env: AWS_REGION; default: the profile's, else us-east-1]
-    #[arg(long, global = true, value_name = "REGION")]
+    /// AWS region [env: AWS_REGION, AWS_DEFAULT_REGION; default: the profile's, else (on AWS)
+    /// the instance's, else us-east-1]
+    #[arg(long, global = true, value_name = "REGION", value_parser = values::parse_region)]
     pub region: Option<String>,
 
     /// Named profile from ~/.aws/config and ~/.aws/credentials [env: AWS_PROFILE]
@@ -62,13 +66,13 @@ pub struct GlobalArgs {
 
     /// Attempts per request (and per part or range) before giving up, 1 = no retries
     /// [env: AWS_MAX_ATTEMPTS; default: 5]
-    #[arg(long, global = true, value_name = "N")]
+    #[arg(long, global = true, value_name = "N", value_parser = values::parse_attempts)]
     pub max_attempts: Option<u32>,
 
     /// Seconds to wait for a response to start once a request is sent (a part's upload time
     /// counts) before the attempt is abandoned and retried; a body that stops flowing for 5 s
     /// is also abandoned [env: S3BLOB_TIMEOUT; default: 60 + 1 per MiB of part size]
-    #[arg(long, global = true, value_name = "SECS")]
+    #[arg(long, global = true, value_name = "SECS", value_parser = values::parse_seconds)]
     pub timeout: Option<u64>,
 
     /// Print JSON on stdout instead of the plain result: one object, or one object per line
@@ -112,7 +116,8 @@ pub enum Command {
         "  s3blob upload --bucket artifacts --suite myapp --release 1.4.2 target/myapp.tar.gz\n",
         "  s3blob upload --suite myapp --release 1.4.2 dist/*.tar.gz dist/SHA256SUMS\n",
         "  tar cz dist | s3blob upload --suite myapp --release 1.4.2 --filename dist.tar.gz -\n",
-        "  s3blob upload --suite myapp --release 1.4.2 --metadata commit=3f2a9c1 --cache-control 'max-age=3600' dist/app.zip\n\n",
+        "  s3blob upload --suite myapp --release 1.4.2 --metadata commit=3f2a9c1 \\\n",
+        "      --cache-control 'max-age=3600' dist/app.zip\n\n",
         after_help!()
     ))]
     Upload(UploadArgs),
@@ -149,7 +154,8 @@ pub enum Command {
     Delete(DeleteArgs),
     /// Print a presigned URL that downloads an artifact without credentials until it expires
     #[command(after_help = concat!(
-        "Example:\n  curl -fo myapp.tar.gz \"$(s3blob presign --suite myapp --release 1.4.2 --filename myapp.tar.gz --expires 2h)\"\n\n",
+        "Example:\n  url=$(s3blob presign --suite myapp --release 1.4.2 --filename myapp.tar.gz --expires 2h)\n",
+        "  curl -fo myapp.tar.gz \"$url\"\n\n",
         after_help!()
     ))]
     Presign(PresignArgs),
@@ -169,8 +175,20 @@ pub struct KeyArgs {
     #[arg(long, value_name = "SUITE")]
     pub suite: String,
 
-    /// Second part of the key: the release or version (`latest`: the suite's highest release,
-    /// except for upload)
+    /// Second part of the key: the release or version; `latest` is the suite's highest release
+    #[arg(long, value_name = "RELEASE")]
+    pub release: String,
+}
+
+/// The key parts of an upload: like [`KeyArgs`], but `latest` is not a name one can publish.
+#[derive(Debug, Args)]
+pub struct PublishKeyArgs {
+    /// First part of the key: the product or suite
+    #[arg(long, value_name = "SUITE")]
+    pub suite: String,
+
+    /// Second part of the key: the release or version to publish under, e.g. 1.4.2 (not
+    /// `latest`, which readers use for the highest release)
     #[arg(long, value_name = "RELEASE")]
     pub release: String,
 }
@@ -186,22 +204,56 @@ pub struct ObjectArgs {
     pub filename: String,
 }
 
+/// How an upload is cut up and sent.
 #[derive(Debug, Default, Args)]
-pub struct TuningArgs {
-    /// Size of each part (upload) or range (download), e.g. 8MiB; raised automatically to keep a
-    /// file within 10,000 parts [env: S3BLOB_PART_SIZE; default: 16MiB]
-    #[arg(long, value_name = "SIZE", value_parser = parse_size)]
+pub struct UploadTuningArgs {
+    /// Size of each part of a multipart upload (files larger than this are sent in parts), e.g.
+    /// 8MiB; raised automatically to keep a file within 10,000 parts
+    /// [env: S3BLOB_PART_SIZE; default: 16MiB]
+    #[arg(long, value_name = "SIZE", value_parser = values::parse_part_size)]
     pub part_size: Option<u64>,
 
-    /// Parts or ranges in flight at once [env: S3BLOB_CONCURRENCY; default: 16]
-    #[arg(long, value_name = "N")]
+    /// Parts in flight at once, shared by all the files of the command
+    /// [env: S3BLOB_CONCURRENCY; default: 16]
+    #[arg(long, value_name = "N", value_parser = values::parse_concurrency)]
     pub concurrency: Option<usize>,
+}
+
+/// How a download is cut into ranges and fetched.
+#[derive(Debug, Default, Args)]
+pub struct DownloadTuningArgs {
+    /// Size of each ranged GET, e.g. 8MiB [env: S3BLOB_PART_SIZE; default: 16MiB]
+    #[arg(long, value_name = "SIZE", value_parser = values::parse_part_size)]
+    pub part_size: Option<u64>,
+
+    /// Ranges in flight at once, shared by all the files of the command
+    /// [env: S3BLOB_CONCURRENCY; default: 16]
+    #[arg(long, value_name = "N", value_parser = values::parse_concurrency)]
+    pub concurrency: Option<usize>,
+}
+
+impl From<&UploadTuningArgs> for Tuning {
+    fn from(t: &UploadTuningArgs) -> Self {
+        Tuning {
+            part_size: t.part_size,
+            concurrency: t.concurrency,
+        }
+    }
+}
+
+impl From<&DownloadTuningArgs> for Tuning {
+    fn from(t: &DownloadTuningArgs) -> Self {
+        Tuning {
+            part_size: t.part_size,
+            concurrency: t.concurrency,
+        }
+    }
 }
 
 #[derive(Debug, Args)]
 pub struct UploadArgs {
     #[command(flatten)]
-    pub key: KeyArgs,
+    pub key: PublishKeyArgs,
 
     /// Last part of the key, for a single PATH [default: PATH's file name]
     #[arg(long, value_name = "FILENAME")]
@@ -216,7 +268,7 @@ pub struct UploadArgs {
     pub attributes: AttributeArgs,
 
     #[command(flatten)]
-    pub tuning: TuningArgs,
+    pub tuning: UploadTuningArgs,
 
     /// The local files to upload, each under its own file name, several at a time within one
     /// --concurrency budget; `-` reads stdin (alone, with --filename)
@@ -248,7 +300,7 @@ pub struct DownloadArgs {
     pub no_clobber: bool,
 
     #[command(flatten)]
-    pub tuning: TuningArgs,
+    pub tuning: DownloadTuningArgs,
 }
 
 /// What is stored with an uploaded object besides its bytes.
@@ -301,7 +353,7 @@ pub struct ListArgs {
 
     /// HEAD requests in flight at once when listing files (to read their checksums)
     /// [env: S3BLOB_CONCURRENCY; default: 16]
-    #[arg(long, value_name = "N")]
+    #[arg(long, value_name = "N", value_parser = values::parse_concurrency)]
     pub concurrency: Option<usize>,
 }
 
@@ -321,7 +373,7 @@ pub struct PresignArgs {
     pub object: ObjectArgs,
 
     /// How long the URL works: seconds, or a number with s, m, h or d (at most 7d)
-    #[arg(long, value_name = "DURATION", default_value = "1h", value_parser = parse_duration)]
+    #[arg(long, value_name = "DURATION", default_value = "1h", value_parser = values::parse_duration)]
     pub expires: std::time::Duration,
 }
 
@@ -332,46 +384,6 @@ pub struct CompletionsArgs {
     pub shell: clap_complete::Shell,
 }
 
-/// Parses a duration: seconds, or a number followed by s, m, h or d.
-pub fn parse_duration(s: &str) -> Result<std::time::Duration, String> {
-    let t = s.trim();
-    let split = t.find(|c: char| !c.is_ascii_digit()).unwrap_or(t.len());
-    let (num, unit) = t.split_at(split);
-    let num: u64 = num
-        .parse()
-        .map_err(|_| format!("{s:?} is not a duration; use e.g. 3600, 90m, 12h or 7d"))?;
-    let mult: u64 = match unit.trim() {
-        "" | "s" => 1,
-        "m" => 60,
-        "h" => 3600,
-        "d" => 86_400,
-        _ => return Err(format!("unknown unit in {s:?}; use s, m, h or d")),
-    };
-    num.checked_mul(mult)
-        .map(std::time::Duration::from_secs)
-        .ok_or_else(|| format!("{s:?} is too long"))
-}
-
-/// Parses a byte size: a plain number of bytes, or a number with a unit
-/// (K/KB/KiB, M/MB/MiB, G/GB/GiB; all binary multiples, case-insensitive).
-pub fn parse_size(s: &str) -> Result<u64, String> {
-    let t = s.trim();
-    let split = t.find(|c: char| !c.is_ascii_digit()).unwrap_or(t.len());
-    let (num, unit) = t.split_at(split);
-    let num: u64 = num
-        .parse()
-        .map_err(|_| format!("{s:?} is not a size; use e.g. 8MiB or 16777216"))?;
-    let mult: u64 = match unit.trim().to_ascii_lowercase().as_str() {
-        "" | "b" => 1,
-        "k" | "kb" | "kib" => 1 << 10,
-        "m" | "mb" | "mib" => 1 << 20,
-        "g" | "gb" | "gib" => 1 << 30,
-        _ => return Err(format!("unknown unit in {s:?}; use B, KiB, MiB or GiB")),
-    };
-    num.checked_mul(mult)
-        .ok_or_else(|| format!("{s:?} is too large"))
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -380,42 +392,5 @@ mod tests {
     #[test]
     fn clap_definition_is_valid() {
         Cli::command().debug_assert();
-    }
-
-    #[test]
-    fn durations() {
-        let cases: &[(&str, Option<u64>)] = &[
-            ("3600", Some(3600)),
-            ("90m", Some(5400)),
-            ("12h", Some(43_200)),
-            ("7d", Some(604_800)),
-            ("", None),
-            ("1w", None),
-            ("-1h", None),
-        ];
-        for (s, want) in cases {
-            assert_eq!(parse_duration(s).ok().map(|d| d.as_secs()), *want, "{s:?}");
-        }
-    }
-
-    #[test]
-    fn sizes() {
-        let cases: &[(&str, Option<u64>)] = &[
-            ("0", Some(0)),
-            ("5242880", Some(5 << 20)),
-            ("8MiB", Some(8 << 20)),
-            ("8m", Some(8 << 20)),
-            ("16 MB", Some(16 << 20)),
-            ("1GiB", Some(1 << 30)),
-            ("64k", Some(64 << 10)),
-            ("", None),
-            ("MiB", None),
-            ("8TiB", None),
-            ("-1", None),
-            ("99999999999999999999G", None),
-        ];
-        for (s, want) in cases {
-            assert_eq!(parse_size(s).ok(), *want, "{s:?}");
-        }
     }
 }

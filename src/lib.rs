@@ -3,11 +3,14 @@
 //! How a command flows through the modules:
 //!
 //! - [`cli`]: the raw flags as clap parses them; [`commands`]: one module per subcommand.
-//! - [`config`]: pure resolution of flags, environment (and `.env`) and defaults into settings.
+//! - [`environment`]: the process environment with `.env` merged in, empty values unset, and
+//!   each value's origin kept for messages; [`values`]: parsing of sizes, durations, counts.
+//! - [`config`]: pure resolution of flags, environment and defaults into settings.
 //! - [`key`]: the `suite/release/filename` key, built and validated in one place;
 //!   [`release`]: how releases sort as versions and what `latest` means.
 //! - [`attributes`]: user metadata, content type and the like, checked against S3's rules.
-//! - [`s3`]: the one `aws_sdk_s3::Client`, and the translation of its errors.
+//! - [`s3`]: the one `aws_sdk_s3::Client`, and the translation of its errors;
+//!   [`credentials`]: the AWS credential chain, its failures explained in one line.
 //! - [`transfer`]: [`transfer::plan`] (pure part and range math), [`transfer::upload`] (single
 //!   PUT or concurrent multipart, aborted on failure), [`transfer::download`] (concurrent
 //!   ranged GETs into positioned writes through [`transfer::writer`]), [`transfer::stream`]
@@ -29,6 +32,8 @@ pub mod checksum;
 pub mod cli;
 pub mod commands;
 pub mod config;
+pub mod credentials;
+pub mod environment;
 pub mod error;
 pub mod inspect;
 pub mod key;
@@ -40,5 +45,6 @@ pub mod release;
 pub mod s3;
 pub mod shutdown;
 pub mod transfer;
+pub mod values;
 
 pub use commands::run;

@@ -1,12 +1,15 @@
 //! Logs on stderr, with credentials kept out of them at every verbosity.
 //!
 //! `-q` keeps errors only, the default shows s3blob's own start and end lines, `-v` adds
-//! s3blob's debug detail, `-vv` the AWS SDK's too; RUST_LOG overrides all. Credentials are kept
+//! s3blob's debug detail, `-vv` the AWS SDK's too; RUST_LOG overrides all. Below `-vv` nothing
+//! from the SDK is shown: its warnings carry debug dumps of its errors, and s3blob reports
+//! every failure itself, in one line. Credentials are kept
 //! out three ways: the AWS SDK's trace level (request signatures) is never shown; the SDK's own
 //! `access_key_id: "..."` fields (it already redacts secrets) and `Credential=...` scopes are
 //! masked; and any credential value found in the environment is masked wherever it appears.
 
 use std::io::{self, IsTerminal, Write};
+use std::sync::{PoisonError, RwLock};
 
 use tracing_subscriber::EnvFilter;
 use tracing_subscriber::Layer;
@@ -15,16 +18,28 @@ use tracing_subscriber::fmt::MakeWriter;
 use tracing_subscriber::layer::SubscriberExt;
 use tracing_subscriber::util::SubscriberInitExt;
 
+use crate::environment::Environment;
+use crate::error::Error;
+
 const MASK: &str = "** redacted **";
 
-pub fn init(verbose: u8, quiet: bool) {
+/// Installs the stderr logger. A `RUST_LOG` that is not a valid filter is a usage error.
+pub fn init(verbose: u8, quiet: bool, env: &Environment) -> Result<(), Error> {
     let default = match (quiet, verbose) {
-        (true, _) => "error",
-        (false, 0) => "warn,s3blob=info",
-        (false, 1) => "warn,s3blob=debug",
+        (true, _) => "s3blob=error",
+        (false, 0) => "s3blob=info",
+        (false, 1) => "s3blob=debug",
         (false, _) => "debug",
     };
-    let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new(default));
+    let filter = match env.get("RUST_LOG") {
+        Some(spec) => EnvFilter::builder().parse(spec).map_err(|e| {
+            Error::Usage(format!(
+                "{} is not a log filter ({e}); use e.g. RUST_LOG=s3blob=debug, or -v",
+                env.describe("RUST_LOG")
+            ))
+        })?,
+        None => EnvFilter::new(default),
+    };
     let guard = filter_fn(|meta| {
         !(meta.target().starts_with("aws") && *meta.level() == tracing::Level::TRACE)
     });
@@ -44,6 +59,7 @@ pub fn init(verbose: u8, quiet: bool) {
         .without_time()
         .with_filter(filter.and(guard));
     tracing_subscriber::registry().with(layer).init();
+    Ok(())
 }
 
 /// Where the SDK's Debug output puts credential values: after `open`, up to `close`.
@@ -95,13 +111,29 @@ struct RedactingWriter<'a> {
     secrets: &'a [String],
 }
 
+/// Credentials learned after start-up (temporary ones fetched from instance metadata, STS or
+/// SSO), masked like those found in the environment.
+static LEARNED: RwLock<Vec<String>> = RwLock::new(Vec::new());
+
+/// Masks `secret` in every later log line.
+pub fn remember_secret(secret: &str) {
+    if secret.len() < 4 {
+        return;
+    }
+    let mut learned = LEARNED.write().unwrap_or_else(PoisonError::into_inner);
+    if !learned.iter().any(|s| s == secret) {
+        learned.push(secret.to_owned());
+    }
+}
+
 impl Write for RedactingWriter<'_> {
     fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
         let mut out = String::from_utf8_lossy(buf).into_owned();
         for (open, close) in FIELDS {
             out = mask_between(&out, open, close);
         }
-        for s in self.secrets {
+        let learned = LEARNED.read().unwrap_or_else(PoisonError::into_inner);
+        for s in self.secrets.iter().chain(learned.iter()) {
             if out.contains(s.as_str()) {
                 out = out.replace(s.as_str(), MASK);
             }

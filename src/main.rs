@@ -4,18 +4,24 @@ use std::process::ExitCode;
 use clap::Parser;
 
 use s3blob::cli::Cli;
-use s3blob::error::code;
+use s3blob::environment::{self, Environment};
+use s3blob::error::{Error, code};
 use s3blob::shutdown::Shutdown;
 
 fn main() -> ExitCode {
     limit_malloc_arenas();
-    // Before any thread exists: it may set variables.
-    if let Err(err) = s3blob::config::load_dotenv() {
+    let env = match prepare_environment() {
+        Ok(env) => env,
+        Err(err) => {
+            eprintln!("s3blob: error: {err}");
+            return ExitCode::from(err.exit_code());
+        }
+    };
+    let cli = Cli::parse();
+    if let Err(err) = s3blob::logging::init(cli.global.verbose, cli.global.quiet, &env) {
         eprintln!("s3blob: error: {err}");
         return ExitCode::from(err.exit_code());
     }
-    let cli = Cli::parse();
-    s3blob::logging::init(cli.global.verbose, cli.global.quiet);
     let json = cli.global.json;
 
     let runtime = match tokio::runtime::Builder::new_multi_thread()
@@ -33,7 +39,7 @@ fn main() -> ExitCode {
         if let Err(err) = shutdown.listen_for_signals() {
             tracing::warn!("cannot listen for signals: {err}");
         }
-        s3blob::run(cli, shutdown, &mut std::io::stdout()).await
+        s3blob::run(cli, &env, shutdown, &mut std::io::stdout()).await
     });
     // Do not wait for checksum threads of an interrupted upload.
     runtime.shutdown_background();
@@ -79,6 +85,31 @@ fn main() -> ExitCode {
             ExitCode::from(err.exit_code())
         }
     }
+}
+
+/// Reads `./.env` and applies what [`environment::prepare`] decides to the process
+/// environment: `.env` fills in unset variables, blank ones are removed (aws-config would
+/// parse them, and panic on some). Runs first in `main`, before any thread starts: changing the
+/// environment is only sound while no other thread can read it.
+#[allow(unsafe_code)]
+fn prepare_environment() -> Result<Environment, Error> {
+    let dotenv = environment::read_dotenv(std::path::Path::new(".env"))?;
+    let real = std::env::vars_os().map(|(k, v)| {
+        (
+            k.to_string_lossy().into_owned(),
+            v.to_string_lossy().into_owned(),
+        )
+    });
+    let prepared = environment::prepare(real, dotenv);
+    for name in &prepared.remove {
+        // SAFETY: single-threaded (see above); no reference into the environment is held.
+        unsafe { std::env::remove_var(name) };
+    }
+    for (name, value) in &prepared.set {
+        // SAFETY: as above.
+        unsafe { std::env::set_var(name, value) };
+    }
+    Ok(prepared.env)
 }
 
 /// Makes glibc's malloc serve every thread from one arena (`M_ARENA_MAX` = 1).

@@ -3,6 +3,7 @@
 
 use std::error::Error as StdError;
 
+use aws_config::environment::EnvironmentVariableRegionProvider;
 use aws_config::meta::region::RegionProviderChain;
 use aws_config::profile::ProfileFileRegionProvider;
 use aws_config::retry::RetryConfig;
@@ -21,6 +22,7 @@ use aws_smithy_runtime_api::client::runtime_components::RuntimeComponents;
 use aws_smithy_types::body::SdkBody;
 
 use crate::config::ClientSettings;
+use crate::credentials::{self, Explained, Explanation};
 use crate::error::{Error, one_line};
 
 /// The region signed into requests when none is configured. A custom endpoint rarely cares;
@@ -32,52 +34,61 @@ const CONNECT_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(5);
 
 /// Builds the client from aws-config's default chain plus the few settings s3blob owns.
 pub async fn client(settings: &ClientSettings) -> Client {
-    // One TLS stack (rustls on ring) instead of the SDK's default two.
+    // One TLS stack (rustls on ring) instead of the SDK's default two. The credential
+    // providers (instance metadata, STS, SSO) use it too: aws-config has no client of its own
+    // in this build, so every provider must be handed this one.
     let http = SharedHttpClient::new(RootsOnFirstUse(
         aws_smithy_http_client::Builder::new()
             .tls_provider(Provider::Rustls(CryptoMode::Ring))
             .build_https(),
     ));
+    let retry = RetryConfig::standard().with_max_attempts(settings.max_attempts);
 
-    let mut loader = aws_config::defaults(BehaviorVersion::latest()).http_client(http);
+    // Given explicitly, aws-config does not parse AWS_MAX_ATTEMPTS / AWS_RETRY_MODE itself (it
+    // panics on a malformed value); the inner STS and SSO clients get the same policy.
+    let mut loader = aws_config::defaults(BehaviorVersion::latest())
+        .http_client(http)
+        .retry_config(retry.clone());
     if let Some(profile) = &settings.profile {
         loader = loader.profile_name(profile);
     }
-    loader = match &settings.region {
-        Some(region) => loader.region(Region::new(region.clone())),
-        None => {
+    match (&settings.region, &settings.endpoint_url) {
+        (Some(region), _) => loader = loader.region(Region::new(region.clone())),
+        // A custom endpoint never needs the instance-metadata probe (a network round trip
+        // with timeouts off EC2) just to learn a region name.
+        (None, Some(_)) => {
             let mut profile_region = ProfileFileRegionProvider::builder();
             if let Some(profile) = &settings.profile {
                 profile_region = profile_region.profile_name(profile);
             }
-            let chain = if settings.endpoint_url.is_some() {
-                // A custom endpoint never needs the instance-metadata probe (a network
-                // round trip with timeouts off EC2) just to learn a region name.
-                RegionProviderChain::first_try(
-                    aws_config::environment::EnvironmentVariableRegionProvider::new(),
-                )
-                .or_else(profile_region.build())
-            } else {
-                RegionProviderChain::default_provider()
-            };
-            loader.region(chain.or_else(Region::from_static(FALLBACK_REGION)))
+            loader = loader.region(
+                RegionProviderChain::first_try(EnvironmentVariableRegionProvider::new())
+                    .or_else(profile_region.build()),
+            );
         }
-    };
-    if let Some(url) = &settings.endpoint_url {
-        loader = loader.endpoint_url(url);
+        // AWS itself: aws-config's own chain (environment, profile, instance metadata unless
+        // AWS_EC2_METADATA_DISABLED), built with the loader's HTTP client.
+        (None, None) => {}
     }
     let sdk = loader.load().await;
 
     let mut config = aws_sdk_s3::config::Builder::from(&sdk);
-    if settings
-        .endpoint_url
-        .as_deref()
-        .is_some_and(|url| url.starts_with("http://"))
-    {
-        // A plain-http endpoint needs no TLS, nor the system's root certificates (~4 ms to
-        // load, half the start-up of a small transfer). Only the S3 calls use this client; the
-        // credential providers (SSO, STS, IMDS) keep the TLS one.
-        config = config.http_client(aws_smithy_http_client::Builder::new().build_http());
+    if let Some(chain) = sdk.credentials_provider() {
+        config = config.credentials_provider(Explained::new(chain, settings.credentials.clone()));
+    }
+    if sdk.region().is_none() {
+        config = config.region(Region::from_static(FALLBACK_REGION));
+    }
+    if let Some(url) = &settings.endpoint_url {
+        // Set here, not on the loader: the S3 config would otherwise prefer an
+        // AWS_ENDPOINT_URL_S3 from the environment over an explicit --endpoint-url.
+        config = config.endpoint_url(url);
+        if url.starts_with("http://") {
+            // A plain-http endpoint needs no TLS, nor the system's root certificates (~4 ms
+            // to load, half the start-up of a small transfer). Only the S3 calls use this
+            // client; the credential providers keep the TLS one.
+            config = config.http_client(aws_smithy_http_client::Builder::new().build_http());
+        }
     }
     let config = config
         .force_path_style(settings.path_style)
@@ -86,7 +97,7 @@ pub async fn client(settings: &ClientSettings) -> Client {
         // S3-compatible servers reject.
         .request_checksum_calculation(RequestChecksumCalculation::WhenRequired)
         .response_checksum_validation(ResponseChecksumValidation::WhenRequired)
-        .retry_config(RetryConfig::standard().with_max_attempts(settings.max_attempts))
+        .retry_config(retry)
         .timeout_config(
             TimeoutConfig::builder()
                 .connect_timeout(CONNECT_TIMEOUT)
@@ -94,6 +105,12 @@ pub async fn client(settings: &ClientSettings) -> Client {
                 .build(),
         )
         .build();
+    tracing::debug!(
+        region = config.region().map_or("-", |r| r.as_ref()),
+        endpoint = settings.endpoint_url.as_deref().unwrap_or("AWS"),
+        path_style = settings.path_style,
+        "S3 client"
+    );
     Client::from_conf(config)
 }
 
@@ -143,23 +160,18 @@ where
         Some(key) => format!("s3://{bucket}/{key}"),
         None => format!("s3://{bucket}"),
     };
-    match credentials_failure(err) {
-        Some(CredentialsError::CredentialsNotLoaded(_)) => {
-            return Error::AccessDenied(format!(
-                "cannot {action} {target}: no AWS credentials found; set AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY, or use --profile (or AWS_PROFILE)"
-            ));
-        }
-        Some(other) => {
-            return Error::AccessDenied(format!(
-                "cannot {action} {target}: could not load AWS credentials ({}); check the profile (aws sso login for SSO profiles)",
-                one_line(&DisplayErrorContext(other).to_string())
-            ));
-        }
-        None => {}
+    if let Some(failure) = credentials_failure(err) {
+        let why = match find_source::<Explanation>(failure) {
+            Some(explained) => explained.0.clone(),
+            None => credentials::explain(failure, &credentials::Setup::default()),
+        };
+        return Error::AccessDenied(format!("cannot {action} {target}: {why}"));
     }
     let code = err.code().unwrap_or_default();
     let detail = short_detail(err);
-    tracing::debug!("{action} {target} failed: {}", DisplayErrorContext(err));
+    tracing::debug!("{action} {target} failed: {}", credentials::chain_text(err));
+    // The SDK's own dump of the error (its Debug form): for `-vv` only, like the SDK's logs.
+    tracing::debug!(target: "aws_sdk_error", "{action} {target}: {}", DisplayErrorContext(err));
     let status = status(err);
     match err {
         SdkError::TimeoutError(_) => {
@@ -174,7 +186,7 @@ where
         }
         SdkError::DispatchFailure(_) => {
             return Error::Network(format!(
-                "cannot {action} {target}: could not reach the endpoint ({detail}); check --endpoint-url and the network"
+                "cannot {action} {target}: could not reach the S3 endpoint ({detail}); check the network, and --endpoint-url (or AWS_ENDPOINT_URL) if you use one"
             ));
         }
         SdkError::ResponseError(_) => {
@@ -272,6 +284,18 @@ fn truncate(s: &str, max: usize) -> String {
         Some((i, _)) => format!("{}...", &s[..i]),
         None => s.to_owned(),
     }
+}
+
+/// The first error of type `T` among `err`'s sources (`err` itself included).
+fn find_source<'a, T: StdError + 'static>(err: &'a (dyn StdError + 'static)) -> Option<&'a T> {
+    let mut next = Some(err);
+    while let Some(e) = next {
+        if let Some(t) = e.downcast_ref::<T>() {
+            return Some(t);
+        }
+        next = e.source();
+    }
+    None
 }
 
 /// The credential chain's own failure, if that is why the call failed (rather than a server

@@ -331,6 +331,11 @@ fn bad_flag_values() {
         server.run(dir.path(), &args)
     };
     up(&["--part-size", "1MiB"]).fails(2, &["--part-size"]);
+    // The error echoes what was typed, not the number it parsed to.
+    up(&["--part-size", "1KiB"]).fails(2, &["--part-size", "1KiB", "5MiB to 5GiB"]);
+    assert!(!up(&["--part-size", "1KiB"]).stderr.contains("1024"));
+    up(&["--timeout", "0"]).fails(2, &["--timeout"]);
+    up(&["--region", "eu west"]).fails(2, &["--region"]);
     up(&["--concurrency", "0"]).fails(2, &["--concurrency"]);
     up(&["--max-attempts", "0"]).fails(2, &["--max-attempts"]);
     up(&["--endpoint-url", "localhost:9"]).fails(2, &["--endpoint-url"]);
@@ -367,5 +372,12 @@ fn unreachable_endpoint_is_a_network_error() {
                 "f.bin",
             ],
         )
-        .fails(7, &["could not reach", "--endpoint-url"]);
+        .fails(
+            7,
+            &[
+                "cannot upload to s3://",
+                "could not reach",
+                "--endpoint-url",
+            ],
+        );
 }

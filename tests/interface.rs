@@ -39,6 +39,74 @@ fn every_command_shows_an_example() {
     }
 }
 
+/// Each command's help speaks of that command: upload's `--release` does not offer `latest`,
+/// its `--part-size` does not speak of downloads, and no example is wrapped mid-command.
+#[test]
+fn help_is_about_the_command() {
+    let server = Server::start();
+    let dir = tempfile::tempdir().unwrap();
+    let flag_help = |cmd: &str, flag: &str| -> String {
+        let help = server.run(dir.path(), &[cmd, "--help"]).ok().to_owned();
+        let start = help
+            .find(&format!("  {flag} "))
+            .unwrap_or_else(|| panic!("{cmd} --help has no {flag}"));
+        // The flag's line and its continuation lines, up to the next flag or heading.
+        let mut lines = help[start..].lines();
+        let mut text = lines.next().unwrap_or("").to_owned();
+        for line in lines {
+            let t = line.trim_start();
+            if t.is_empty() || t.starts_with('-') || !line.starts_with("  ") {
+                break;
+            }
+            text.push(' ');
+            text.push_str(t);
+        }
+        text
+    };
+    let release = flag_help("upload", "--release");
+    assert!(
+        !release.contains("latest`:") && !release.contains("except"),
+        "{release}"
+    );
+    assert!(release.contains("not `latest`"), "{release}");
+    let part = flag_help("upload", "--part-size");
+    assert!(
+        !part.contains("download") && !part.contains("range"),
+        "{part}"
+    );
+    let part = flag_help("download", "--part-size");
+    assert!(
+        part.contains("ranged GET") && !part.contains("upload"),
+        "{part}"
+    );
+    assert!(flag_help("download", "--release").contains("`latest` is the suite's highest"));
+    for cmd in ["upload", "download", "list", "stat", "delete", "presign"] {
+        let help = server.run(dir.path(), &[cmd, "--help"]).ok().to_owned();
+        let examples = help.split("Example").nth(1).unwrap();
+        let mut continued = false;
+        for line in examples
+            .lines()
+            .take_while(|l| !l.starts_with("Exit codes"))
+        {
+            let t = line.trim();
+            if t.is_empty() {
+                continue;
+            }
+            assert!(
+                continued
+                    || t.starts_with("s3blob ")
+                    || t.starts_with("tar ")
+                    || t.starts_with("curl ")
+                    || t.starts_with("url=")
+                    || t.starts_with(':')
+                    || t.ends_with(':'),
+                "{cmd}: an example line that is neither a command nor continued with \\: {line:?}"
+            );
+            continued = t.ends_with('\\');
+        }
+    }
+}
+
 #[test]
 fn completions_and_man_page() {
     let server = Server::start();

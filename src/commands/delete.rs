@@ -2,7 +2,9 @@
 
 use tracing::info;
 
-use crate::cli::{DeleteArgs, GlobalArgs, TuningArgs};
+use crate::cli::DeleteArgs;
+use crate::commands::Context;
+use crate::config::Tuning;
 use crate::error::Error;
 use crate::inspect;
 use crate::key::ObjectKey;
@@ -10,7 +12,7 @@ use crate::output::Report;
 use crate::release;
 use crate::s3::classify;
 
-pub async fn run(global: &GlobalArgs, args: DeleteArgs) -> Result<Report, Error> {
+pub async fn run(cx: &Context<'_>, args: DeleteArgs) -> Result<Report, Error> {
     let o = &args.object;
     let key = ObjectKey::new(&o.key.suite, &o.key.release, &o.filename)?;
     if o.key.release == release::LATEST {
@@ -19,7 +21,7 @@ pub async fn run(global: &GlobalArgs, args: DeleteArgs) -> Result<Report, Error>
             release::LATEST
         )));
     }
-    let (settings, client) = super::connect(global, &TuningArgs::default()).await?;
+    let (settings, client) = super::connect(cx, Tuning::default()).await?;
     let bucket = settings.bucket;
     if !args.yes {
         return Err(Error::Usage(format!(

@@ -7,7 +7,8 @@ use std::time::Instant;
 use aws_sdk_s3::Client;
 use tracing::{info, warn};
 
-use crate::cli::{DownloadArgs, GlobalArgs};
+use crate::cli::DownloadArgs;
+use crate::commands::Context;
 use crate::error::Error;
 use crate::key::ObjectKey;
 use crate::listing::{self, Lister};
@@ -18,11 +19,7 @@ use crate::transfer::budget::Budget;
 use crate::transfer::download::{self, DownloadRequest};
 use crate::transfer::stream;
 
-pub async fn run(
-    global: &GlobalArgs,
-    args: DownloadArgs,
-    shutdown: &Shutdown,
-) -> Result<Report, Error> {
+pub async fn run(cx: &Context<'_>, args: DownloadArgs) -> Result<Report, Error> {
     let to_stdout = args.output.as_deref() == Some(Path::new("-"));
     let several = args.all || args.filename.len() > 1;
     if to_stdout && several {
@@ -31,7 +28,7 @@ pub async fn run(
                 .to_owned(),
         ));
     }
-    if to_stdout && global.json {
+    if to_stdout && cx.global.json {
         return Err(Error::Usage(
             "--json cannot be combined with -o -: stdout carries the file".to_owned(),
         ));
@@ -42,7 +39,7 @@ pub async fn run(
     for filename in &args.filename {
         ObjectKey::new(&args.key.suite, &args.key.release, filename)?;
     }
-    let (settings, client) = super::connect(global, &args.tuning).await?;
+    let (settings, client) = super::connect(cx, (&args.tuning).into()).await?;
     let bucket = settings.bucket.clone();
     let release =
         listing::resolve_release(&client, &bucket, &args.key.suite, &args.key.release).await?;
@@ -58,7 +55,7 @@ pub async fn run(
             .collect()
     };
     let budget = Budget::new(settings.transfer.concurrency);
-    let progress = super::progress_for(global, "download");
+    let progress = super::progress_for(cx.global, "download");
     let request = |filename: &str, dest: PathBuf| -> Result<DownloadRequest, Error> {
         Ok(DownloadRequest {
             bucket: bucket.clone(),
@@ -82,7 +79,7 @@ pub async fn run(
                 client.clone(),
                 req,
                 progress.clone(),
-                shutdown.clone(),
+                cx.shutdown.clone(),
                 false,
             )
         })
@@ -94,7 +91,14 @@ pub async fn run(
             other => download::destination(other.as_deref(), filename),
         };
         let req = request(filename, dest)?;
-        one(client, req, progress.clone(), shutdown.clone(), to_stdout).await
+        one(
+            client,
+            req,
+            progress.clone(),
+            cx.shutdown.clone(),
+            to_stdout,
+        )
+        .await
     };
     progress.finish();
     report

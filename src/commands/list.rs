@@ -11,33 +11,31 @@ use tokio::sync::Semaphore;
 use tokio::task::JoinSet;
 use tracing::{debug, warn};
 
-use crate::cli::{GlobalArgs, ListArgs, TuningArgs};
+use crate::cli::ListArgs;
+use crate::commands::Context;
+use crate::config::Tuning;
 use crate::error::Error;
 use crate::inspect::{self, ChecksumSource, rfc3339};
 use crate::key::{ObjectKey, check_part};
 use crate::listing::{self, Lister};
 use crate::output::{Entry, FileEntry, Report};
 
-pub async fn run(
-    global: &GlobalArgs,
-    args: ListArgs,
-    out: &mut dyn Write,
-) -> Result<Report, Error> {
+pub async fn run(cx: &Context<'_>, args: ListArgs, out: &mut dyn Write) -> Result<Report, Error> {
     if let Some(suite) = &args.suite {
         check_part("--suite", suite)?;
     }
     if let Some(release) = &args.release {
         check_part("--release", release)?;
     }
-    let tuning = TuningArgs {
+    let tuning = Tuning {
         concurrency: args.concurrency,
-        ..TuningArgs::default()
+        ..Tuning::default()
     };
-    let (settings, client) = super::connect(global, &tuning).await?;
+    let (settings, client) = super::connect(cx, tuning).await?;
     let bucket = settings.bucket.as_str();
     let mut printer = Printer {
         out,
-        json: global.json,
+        json: cx.global.json,
         count: 0,
         closed: false,
     };

@@ -15,8 +15,9 @@ use aws_sdk_s3::Client;
 use clap::CommandFactory;
 use tokio::task::JoinSet;
 
-use crate::cli::{Cli, Command, GlobalArgs, ProgressMode, TuningArgs};
-use crate::config::{self, Settings};
+use crate::cli::{Cli, Command, GlobalArgs, ProgressMode};
+use crate::config::{self, Settings, Tuning};
+use crate::environment::Environment;
 use crate::error::Error;
 use crate::key::ObjectKey;
 use crate::listing;
@@ -25,17 +26,34 @@ use crate::progress::{Bar, Progress, Quiet};
 use crate::s3;
 use crate::shutdown::Shutdown;
 
+/// What every command runs with besides its own flags: the global flags, the environment it
+/// was started in (`.env` merged in), and the shutdown signal.
+pub struct Context<'a> {
+    pub global: &'a GlobalArgs,
+    pub env: &'a Environment,
+    pub shutdown: &'a Shutdown,
+}
+
 /// Runs one command to its report; the caller prints it and maps errors to exit codes.
 /// Commands that stream their output (`list`) write it to `out` as they go.
-pub async fn run(cli: Cli, shutdown: Shutdown, out: &mut dyn Write) -> Result<Report, Error> {
-    let global = &cli.global;
+pub async fn run(
+    cli: Cli,
+    env: &Environment,
+    shutdown: Shutdown,
+    out: &mut dyn Write,
+) -> Result<Report, Error> {
+    let cx = Context {
+        global: &cli.global,
+        env,
+        shutdown: &shutdown,
+    };
     match cli.command {
-        Command::Upload(args) => upload::run(global, args, &shutdown).await,
-        Command::Download(args) => download::run(global, args, &shutdown).await,
-        Command::List(args) => list::run(global, args, out).await,
-        Command::Stat(args) => stat::run(global, args).await,
-        Command::Delete(args) => delete::run(global, args).await,
-        Command::Presign(args) => presign::run(global, args).await,
+        Command::Upload(args) => upload::run(&cx, args).await,
+        Command::Download(args) => download::run(&cx, args).await,
+        Command::List(args) => list::run(&cx, args, out).await,
+        Command::Stat(args) => stat::run(&cx, args).await,
+        Command::Delete(args) => delete::run(&cx, args).await,
+        Command::Presign(args) => presign::run(&cx, args).await,
         Command::Completions(args) => {
             let mut script = Vec::new();
             clap_complete::generate(args.shell, &mut Cli::command(), "s3blob", &mut script);
@@ -52,9 +70,8 @@ pub async fn run(cli: Cli, shutdown: Shutdown, out: &mut dyn Write) -> Result<Re
 }
 
 /// Settings from flags and environment, and the client built from them.
-async fn connect(global: &GlobalArgs, tuning: &TuningArgs) -> Result<(Settings, Client), Error> {
-    let env = |name: &str| std::env::var(name).ok();
-    let settings = config::resolve(global, tuning, env)?;
+async fn connect(cx: &Context<'_>, tuning: Tuning) -> Result<(Settings, Client), Error> {
+    let settings = config::resolve(cx.global, tuning, cx.env)?;
     let client = s3::client(&settings.client).await;
     Ok((settings, client))
 }

@@ -5,7 +5,9 @@ use std::time::{Duration, SystemTime};
 use aws_sdk_s3::presigning::PresigningConfig;
 use aws_sdk_s3::primitives::DateTime;
 
-use crate::cli::{GlobalArgs, PresignArgs, TuningArgs};
+use crate::cli::PresignArgs;
+use crate::commands::Context;
+use crate::config::Tuning;
 use crate::error::Error;
 use crate::inspect;
 use crate::output::Report;
@@ -14,7 +16,7 @@ use crate::s3::classify;
 /// SigV4 presigned URLs are valid for at most seven days.
 pub const MAX_EXPIRY: Duration = Duration::from_secs(7 * 24 * 3600);
 
-pub async fn run(global: &GlobalArgs, args: PresignArgs) -> Result<Report, Error> {
+pub async fn run(cx: &Context<'_>, args: PresignArgs) -> Result<Report, Error> {
     if args.expires.is_zero() || args.expires > MAX_EXPIRY {
         return Err(Error::Usage(format!(
             "invalid --expires {}s: use between 1 second and 7d (the SigV4 limit)",
@@ -22,7 +24,7 @@ pub async fn run(global: &GlobalArgs, args: PresignArgs) -> Result<Report, Error
         )));
     }
     let o = &args.object;
-    let (settings, client) = super::connect(global, &TuningArgs::default()).await?;
+    let (settings, client) = super::connect(cx, Tuning::default()).await?;
     let bucket = settings.bucket;
     let key =
         super::object_key(&client, &bucket, &o.key.suite, &o.key.release, &o.filename).await?;

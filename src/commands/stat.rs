@@ -1,12 +1,14 @@
 //! `s3blob stat`: what is stored at one key.
 
-use crate::cli::{GlobalArgs, ObjectArgs, TuningArgs};
+use crate::cli::ObjectArgs;
+use crate::commands::Context;
+use crate::config::Tuning;
 use crate::error::Error;
 use crate::inspect;
 use crate::output::Report;
 
-pub async fn run(global: &GlobalArgs, args: ObjectArgs) -> Result<Report, Error> {
-    let (settings, client) = super::connect(global, &TuningArgs::default()).await?;
+pub async fn run(cx: &Context<'_>, args: ObjectArgs) -> Result<Report, Error> {
+    let (settings, client) = super::connect(cx, Tuning::default()).await?;
     let bucket = settings.bucket;
     let key = super::object_key(
         &client,

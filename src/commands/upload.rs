@@ -10,7 +10,8 @@ use aws_sdk_s3::Client;
 use tracing::info;
 
 use crate::attributes::ObjectAttributes;
-use crate::cli::{GlobalArgs, UploadArgs};
+use crate::cli::UploadArgs;
+use crate::commands::Context;
 use crate::error::Error;
 use crate::key::ObjectKey;
 use crate::output::Report;
@@ -21,11 +22,7 @@ use crate::transfer::budget::Budget;
 use crate::transfer::stream;
 use crate::transfer::upload::{self, UploadRequest};
 
-pub async fn run(
-    global: &GlobalArgs,
-    args: UploadArgs,
-    shutdown: &Shutdown,
-) -> Result<Report, Error> {
+pub async fn run(cx: &Context<'_>, args: UploadArgs) -> Result<Report, Error> {
     if args.key.release == release::LATEST {
         return Err(Error::Usage(format!(
             "--release {}: the name is reserved for the highest release when downloading; upload under the release's own name",
@@ -75,9 +72,9 @@ pub async fn run(
         let attributes = ObjectAttributes::new(&args.attributes, &filename)?;
         keys.push((path.clone(), key, attributes));
     }
-    let (settings, client) = super::connect(global, &args.tuning).await?;
+    let (settings, client) = super::connect(cx, (&args.tuning).into()).await?;
     let budget = Budget::new(settings.transfer.concurrency);
-    let progress = super::progress_for(global, "upload");
+    let progress = super::progress_for(cx.global, "upload");
     let requests: Vec<UploadRequest> = keys
         .into_iter()
         .map(|(path, key, attributes)| UploadRequest {
@@ -92,14 +89,14 @@ pub async fn run(
         .collect();
 
     let report = match <[UploadRequest; 1]>::try_from(requests) {
-        Ok([req]) => one(client, req, progress.clone(), shutdown.clone()).await,
+        Ok([req]) => one(client, req, progress.clone(), cx.shutdown.clone()).await,
         Err(requests) => {
             let items = requests
                 .into_iter()
                 .map(|req| (req.path.display().to_string(), req))
                 .collect();
             super::batch("upload", items, settings.transfer.concurrency, |req| {
-                one(client.clone(), req, progress.clone(), shutdown.clone())
+                one(client.clone(), req, progress.clone(), cx.shutdown.clone())
             })
             .await
         }

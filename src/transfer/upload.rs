@@ -393,7 +393,7 @@ async fn existing_object(client: &Client, req: &UploadRequest) -> Result<Option<
             }))
         }
         Err(e) if matches!(status(&e), Some(404 | 403)) => Ok(None),
-        Err(e) => Err(classify(&e, "check", &req.bucket, Some(&key))),
+        Err(e) => Err(classify(&e, "upload to", &req.bucket, Some(&key))),
     }
 }
 

@@ -48,6 +48,22 @@ impl Server {
         }
     }
 
+    /// Starts a server behind the fault layer that accepts `keys` besides the usual test key
+    /// and logs which key (and session token) signed each request.
+    pub fn start_accepting(keys: &[(&str, &str)]) -> Server {
+        let root = tempfile::tempdir().unwrap();
+        std::fs::create_dir(root.path().join(BUCKET)).unwrap();
+        let mut all = vec![(ACCESS_KEY.to_owned(), SECRET_KEY.to_owned())];
+        all.extend(keys.iter().map(|(a, s)| ((*a).to_owned(), (*s).to_owned())));
+        let (addr, faults) =
+            s3blob_testserver::faults::spawn_with_keys(root.path().to_owned(), &all);
+        Server {
+            endpoint: format!("http://{addr}"),
+            root,
+            faults: Some(faults),
+        }
+    }
+
     pub fn faults(&self) -> &Faults {
         self.faults.as_ref().expect("started with start_faulty")
     }

@@ -1,0 +1,162 @@
+//! The values users type, for flags and environment variables alike: sizes, durations and
+//! counts, each parsed together with its allowed range so a flag and its variable refuse the
+//! same things with the same words.
+//!
+//! Errors do not repeat the value: clap prefixes `invalid value '1KiB' for '--part-size'`, and
+//! [`crate::config`] prefixes `S3BLOB_PART_SIZE="1KiB" (set in .env)`.
+
+use std::time::Duration;
+
+use crate::transfer::plan::{MAX_PART_SIZE, MIN_PART_SIZE};
+
+/// More parts in flight than this buys nothing and risks the server's connection limits.
+pub const MAX_CONCURRENCY: usize = 256;
+
+/// Parses a byte size: a plain number of bytes, or a number with a unit
+/// (K/KB/KiB, M/MB/MiB, G/GB/GiB; all binary multiples, case-insensitive).
+pub fn parse_size(s: &str) -> Result<u64, String> {
+    let t = s.trim();
+    let split = t.find(|c: char| !c.is_ascii_digit()).unwrap_or(t.len());
+    let (num, unit) = t.split_at(split);
+    let num: u64 = num
+        .parse()
+        .map_err(|_| "not a size; use e.g. 8MiB or 16777216".to_owned())?;
+    let mult: u64 = match unit.trim().to_ascii_lowercase().as_str() {
+        "" | "b" => 1,
+        "k" | "kb" | "kib" => 1 << 10,
+        "m" | "mb" | "mib" => 1 << 20,
+        "g" | "gb" | "gib" => 1 << 30,
+        _ => return Err("unknown unit; use B, KiB, MiB or GiB".to_owned()),
+    };
+    num.checked_mul(mult).ok_or_else(|| "too large".to_owned())
+}
+
+/// A part size within S3's limits.
+pub fn parse_part_size(s: &str) -> Result<u64, String> {
+    let size = parse_size(s)?;
+    if (MIN_PART_SIZE..=MAX_PART_SIZE).contains(&size) {
+        Ok(size)
+    } else {
+        Err("out of range: S3 parts are 5MiB to 5GiB".to_owned())
+    }
+}
+
+/// Parses a duration: seconds, or a number followed by s, m, h or d.
+pub fn parse_duration(s: &str) -> Result<Duration, String> {
+    let t = s.trim();
+    let split = t.find(|c: char| !c.is_ascii_digit()).unwrap_or(t.len());
+    let (num, unit) = t.split_at(split);
+    let num: u64 = num
+        .parse()
+        .map_err(|_| "not a duration; use e.g. 3600, 90m, 12h or 7d".to_owned())?;
+    let mult: u64 = match unit.trim() {
+        "" | "s" => 1,
+        "m" => 60,
+        "h" => 3600,
+        "d" => 86_400,
+        _ => return Err("unknown unit; use s, m, h or d".to_owned()),
+    };
+    num.checked_mul(mult)
+        .map(Duration::from_secs)
+        .ok_or_else(|| "too long".to_owned())
+}
+
+/// A whole number in `min..=max`.
+fn parse_count(s: &str, min: u64, max: u64) -> Result<u64, String> {
+    let n: u64 = s
+        .trim()
+        .parse()
+        .map_err(|_| format!("not a whole number; use {min} to {max}"))?;
+    if (min..=max).contains(&n) {
+        Ok(n)
+    } else {
+        Err(format!("out of range: use {min} to {max}"))
+    }
+}
+
+/// Attempts per request: at least 1 (no retries).
+pub fn parse_attempts(s: &str) -> Result<u32, String> {
+    parse_count(s, 1, 100).map(|n| u32::try_from(n).unwrap_or(100))
+}
+
+/// Requests in flight.
+pub fn parse_concurrency(s: &str) -> Result<usize, String> {
+    parse_count(s, 1, MAX_CONCURRENCY as u64).map(|n| usize::try_from(n).unwrap_or(1))
+}
+
+/// A timeout in whole seconds, at least one.
+pub fn parse_seconds(s: &str) -> Result<u64, String> {
+    parse_count(s, 1, 86_400)
+}
+
+/// A region name: loose, so S3-compatible stores with their own names (`garage`) pass.
+pub fn parse_region(s: &str) -> Result<String, String> {
+    if crate::environment::valid_region(s) {
+        Ok(s.to_owned())
+    } else {
+        Err("not a region name; use one such as eu-west-1".to_owned())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::transfer::plan::MIB;
+
+    #[test]
+    fn sizes() {
+        let cases: &[(&str, Option<u64>)] = &[
+            ("0", Some(0)),
+            ("5242880", Some(5 << 20)),
+            ("8MiB", Some(8 << 20)),
+            ("8m", Some(8 << 20)),
+            ("16 MB", Some(16 << 20)),
+            ("1GiB", Some(1 << 30)),
+            ("64k", Some(64 << 10)),
+            ("", None),
+            ("MiB", None),
+            ("8TiB", None),
+            ("-1", None),
+            ("99999999999999999999G", None),
+        ];
+        for (s, want) in cases {
+            assert_eq!(parse_size(s).ok(), *want, "{s:?}");
+        }
+    }
+
+    #[test]
+    fn part_sizes() {
+        assert_eq!(parse_part_size("5MiB"), Ok(5 * MIB));
+        assert_eq!(parse_part_size("5GiB"), Ok(5 * 1024 * MIB));
+        for bad in ["1KiB", "4MiB", "6GiB"] {
+            assert!(parse_part_size(bad).unwrap_err().contains("5MiB to 5GiB"));
+        }
+    }
+
+    #[test]
+    fn durations() {
+        let cases: &[(&str, Option<u64>)] = &[
+            ("3600", Some(3600)),
+            ("90m", Some(5400)),
+            ("12h", Some(43_200)),
+            ("7d", Some(604_800)),
+            ("", None),
+            ("1w", None),
+            ("-1h", None),
+        ];
+        for (s, want) in cases {
+            assert_eq!(parse_duration(s).ok().map(|d| d.as_secs()), *want, "{s:?}");
+        }
+    }
+
+    #[test]
+    fn counts() {
+        assert_eq!(parse_attempts("5"), Ok(5));
+        assert!(parse_attempts("0").is_err());
+        assert!(parse_attempts("many").is_err());
+        assert_eq!(parse_concurrency(" 16 "), Ok(16));
+        assert!(parse_concurrency("257").unwrap_err().contains("1 to 256"));
+        assert_eq!(parse_seconds("60"), Ok(60));
+        assert!(parse_seconds("0").is_err());
+    }
+}

@@ -1,0 +1,264 @@
+//! Every variable `.env.example` lists, empty or set to garbage, from `.env` or from the
+//! environment: never a panic, never an abort; empty means unset, and a bad value is a
+//! one-line error naming the variable and where it was set.
+
+mod common;
+
+use std::collections::BTreeSet;
+use std::path::Path;
+
+use common::{ACCESS_KEY, BUCKET, Run, SECRET_KEY, Server};
+
+const ROOT: &str = env!("CARGO_MANIFEST_DIR");
+
+/// The variables `.env.example` names (each on a commented-out `# NAME=value` line).
+fn example_variables() -> Vec<String> {
+    let text = std::fs::read_to_string(Path::new(ROOT).join(".env.example")).unwrap();
+    let mut names = Vec::new();
+    for line in text.lines() {
+        let line = line.trim();
+        assert!(
+            line.is_empty() || line.starts_with('#'),
+            ".env.example must be safe to copy as it is: {line:?} is not a comment"
+        );
+        let body = line.trim_start_matches('#').trim();
+        if let Some((name, _)) = body.split_once('=')
+            && !name.is_empty()
+            && name
+                .chars()
+                .all(|c| c.is_ascii_uppercase() || c.is_ascii_digit() || c == '_')
+        {
+            names.push(name.to_owned());
+        }
+    }
+    assert!(names.len() >= 15, "{names:?}");
+    names
+}
+
+/// The variables in the README's configuration table (its `environment` column).
+fn readme_table_variables() -> BTreeSet<String> {
+    let text = std::fs::read_to_string(Path::new(ROOT).join("README.md")).unwrap();
+    let table = text
+        .split("| flag | environment | default | meaning |")
+        .nth(1)
+        .expect("the README has the configuration table");
+    let mut names = BTreeSet::new();
+    for row in table.lines().skip(2).take_while(|l| l.starts_with('|')) {
+        let env_column = row.split('|').nth(2).unwrap_or("");
+        for word in env_column.split(|c: char| !(c.is_ascii_alphanumeric() || c == '_')) {
+            if word.len() > 3
+                && word.contains('_')
+                && word
+                    .chars()
+                    .all(|c| c.is_ascii_uppercase() || c.is_ascii_digit() || c == '_')
+            {
+                names.insert(word.to_owned());
+            }
+        }
+    }
+    assert!(names.contains("S3BLOB_TIMEOUT"), "{names:?}");
+    names
+}
+
+#[test]
+fn env_example_and_readme_agree() {
+    let example: BTreeSet<String> = example_variables().into_iter().collect();
+    let readme_text = std::fs::read_to_string(Path::new(ROOT).join("README.md")).unwrap();
+    for name in readme_table_variables() {
+        assert!(example.contains(&name), ".env.example lacks {name}");
+    }
+    for name in &example {
+        assert!(
+            readme_text.contains(name.as_str()),
+            "the README never mentions {name}"
+        );
+    }
+}
+
+/// The environment of [`Server::cmd`], moved into a `.env` file: the process itself gets every
+/// `.env.example` variable set to the empty string.
+#[test]
+fn every_variable_empty_in_the_environment_with_dotenv_filling_in() {
+    let server = Server::start();
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(dir.path().join("f.txt"), b"payload").unwrap();
+    std::fs::write(
+        dir.path().join(".env"),
+        format!(
+            "AWS_ENDPOINT_URL={}\nAWS_ACCESS_KEY_ID={ACCESS_KEY}\nAWS_SECRET_ACCESS_KEY={SECRET_KEY}\nS3BLOB_BUCKET={BUCKET}\n",
+            server.endpoint
+        ),
+    )
+    .unwrap();
+    let mut cmd = server.cmd(dir.path());
+    for name in example_variables() {
+        cmd.env(&name, "");
+    }
+    let out = Run::from(
+        cmd.args(["upload", "--suite", "s", "--release", "1", "f.txt"])
+            .output()
+            .unwrap(),
+    );
+    assert_eq!(out.ok(), "s3://artifacts/s/1/f.txt");
+    // An empty RUST_LOG does not hide the info lines.
+    assert!(out.stderr.contains("uploading f.txt"), "{}", out.stderr);
+    assert_eq!(server.object("s/1/f.txt").unwrap(), b"payload");
+}
+
+#[test]
+fn env_example_copied_as_it_is_changes_nothing() {
+    let server = Server::start();
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::copy(
+        Path::new(ROOT).join(".env.example"),
+        dir.path().join(".env"),
+    )
+    .unwrap();
+    std::fs::write(dir.path().join("f.txt"), b"x").unwrap();
+    let out = server.run(
+        dir.path(),
+        &["upload", "--suite", "s", "--release", "1", "f.txt"],
+    );
+    assert_eq!(out.ok(), "s3://artifacts/s/1/f.txt");
+}
+
+#[test]
+fn every_variable_empty_in_dotenv() {
+    let server = Server::start();
+    let dir = tempfile::tempdir().unwrap();
+    let dotenv: String = example_variables()
+        .iter()
+        .map(|name| format!("{name}=\n"))
+        .collect();
+    std::fs::write(dir.path().join(".env"), dotenv).unwrap();
+    std::fs::write(dir.path().join("f.txt"), b"x").unwrap();
+    let out = server.run(
+        dir.path(),
+        &["upload", "--suite", "s", "--release", "1", "f.txt"],
+    );
+    assert_eq!(out.ok(), "s3://artifacts/s/1/f.txt");
+    assert!(out.stderr.contains("uploading f.txt"), "{}", out.stderr);
+}
+
+/// What a garbage value of each variable must lead to: the exit code, and whether the error
+/// names the variable itself (the ones s3blob checks before any request).
+fn expectation(name: &str) -> (&'static [i32], bool) {
+    match name {
+        // Checked by s3blob before anything else happens.
+        "S3BLOB_BUCKET"
+        | "AWS_ENDPOINT_URL"
+        | "AWS_ENDPOINT_URL_S3"
+        | "AWS_REGION"
+        | "AWS_DEFAULT_REGION"
+        | "S3BLOB_ADDRESSING_STYLE"
+        | "AWS_ACCESS_KEY_ID"
+        | "AWS_SECRET_ACCESS_KEY"
+        | "AWS_SESSION_TOKEN"
+        | "AWS_EC2_METADATA_DISABLED"
+        | "AWS_MAX_ATTEMPTS"
+        | "S3BLOB_PART_SIZE"
+        | "S3BLOB_CONCURRENCY"
+        | "S3BLOB_TIMEOUT"
+        | "RUST_LOG"
+        | "AWS_PROFILE" => (&[2], true),
+        // A file that does not exist.
+        "AWS_CONFIG_FILE" | "AWS_SHARED_CREDENTIALS_FILE" | "AWS_WEB_IDENTITY_TOKEN_FILE" => {
+            (&[3], true)
+        }
+        // Meaningful only with a token file, which the test does not give: harmless.
+        "AWS_ROLE_ARN" => (&[0], false),
+        other => panic!("no expectation for {other}: add one"),
+    }
+}
+
+const GARBAGE: &str = "!!garbage value \u{2603}";
+
+fn check_garbage(out: &Run, name: &str, origin: &str) {
+    let (codes, named) = expectation(name);
+    assert!(
+        codes.contains(&out.code),
+        "{name}={GARBAGE:?} from {origin}: exit {} (want {codes:?}); stderr: {}",
+        out.code,
+        out.stderr
+    );
+    assert!(!out.stderr.contains("panicked"), "{}", out.stderr);
+    if out.code != 0 {
+        out.fails(out.code, &[]);
+        let line = out.stderr.lines().last().unwrap_or("");
+        if named {
+            assert!(line.contains(name), "{name} from {origin}: {line}");
+            assert!(line.contains(origin), "{name} from {origin}: {line}");
+        }
+        assert_eq!(
+            out.stderr.lines().filter(|l| l.contains("error")).count(),
+            1,
+            "{}",
+            out.stderr
+        );
+    }
+}
+
+#[test]
+fn every_variable_set_to_garbage_in_the_environment() {
+    let server = Server::start();
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(dir.path().join("f.txt"), b"x").unwrap();
+    for name in example_variables() {
+        let out = Run::from(
+            server
+                .cmd(dir.path())
+                .env(&name, GARBAGE)
+                .args(["upload", "--suite", "s", "--release", "g", "f.txt"])
+                .output()
+                .unwrap(),
+        );
+        check_garbage(&out, &name, "set in the environment");
+    }
+}
+
+#[test]
+fn every_variable_set_to_garbage_in_dotenv() {
+    let server = Server::start();
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(dir.path().join("f.txt"), b"x").unwrap();
+    for name in example_variables() {
+        std::fs::write(dir.path().join(".env"), format!("{name}=\"{GARBAGE}\"\n")).unwrap();
+        let out = Run::from(
+            server
+                .cmd(dir.path())
+                .env_remove(&name)
+                .args(["upload", "--suite", "s", "--release", "g", "f.txt"])
+                .output()
+                .unwrap(),
+        );
+        check_garbage(&out, &name, "set in .env");
+    }
+}
+
+#[test]
+fn a_dotenv_in_a_parent_directory_is_not_read() {
+    let server = Server::start();
+    let parent = tempfile::tempdir().unwrap();
+    std::fs::write(parent.path().join(".env"), "S3BLOB_BUCKET=from-parent\n").unwrap();
+    let dir = parent.path().join("work");
+    std::fs::create_dir(&dir).unwrap();
+    std::fs::write(dir.join("f.txt"), b"x").unwrap();
+    let out = Run::from(
+        server
+            .cmd(&dir)
+            .env_remove("S3BLOB_BUCKET")
+            .args(["upload", "--suite", "s", "--release", "1", "f.txt"])
+            .output()
+            .unwrap(),
+    );
+    out.fails(2, &["--bucket", "S3BLOB_BUCKET"]);
+}
+
+#[test]
+fn an_unreadable_dotenv_line_is_a_usage_error() {
+    let server = Server::start();
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(dir.path().join(".env"), "S3BLOB_BUCKET='unterminated\n").unwrap();
+    let out = server.run(dir.path(), &["list"]);
+    out.fails(2, &[".env"]);
+}
