@@ -303,7 +303,7 @@ def main():
                 L.append(f"| {TOOL_LABEL.get(t, t)} | {c} |")
         L.append("")
 
-    L += ["## Goals from issue 5 (ratios against s5cmd, same run, same server)", ""]
+    L += ["## Goals (ratios against s5cmd, same run, same server)", ""]
     L += [f"### {SERVER_LABEL['memory']}", ""]
     L += goals_table(ix, "memory", [
         ("1 GiB upload, wall time", "1g", "up", "wall_s", 0.3),

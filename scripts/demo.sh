@@ -5,9 +5,10 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-echo "==> building s3blob and the local test server (release; the first build takes a few minutes)"
-cargo build --release --quiet -p s3blob -p s3blob-testserver
-bin="${CARGO_TARGET_DIR:-target}/release"
+echo "==> building s3blob and the local test server in release mode"
+echo "    (the first build compiles the AWS SDK and takes a few minutes; cargo shows its progress)"
+cargo build --release -p s3blob -p s3blob-testserver
+bin="$(cd "${CARGO_TARGET_DIR:-target}/release" && pwd)"
 
 work="$(mktemp -d)"
 server_pid=""
@@ -21,7 +22,10 @@ trap cleanup EXIT
 export AWS_ACCESS_KEY_ID=demo-access-key AWS_SECRET_ACCESS_KEY=demo-secret-key
 export AWS_REGION=us-east-1 AWS_EC2_METADATA_DISABLED=true
 unset AWS_PROFILE AWS_SESSION_TOKEN AWS_ENDPOINT_URL_S3 AWS_CA_BUNDLE
-export AWS_CONFIG_FILE=/dev/null AWS_SHARED_CREDENTIALS_FILE=/dev/null
+# Empty AWS config files: no profile of this machine takes part.
+: >"$work/aws-config"
+: >"$work/aws-credentials"
+export AWS_CONFIG_FILE="$work/aws-config" AWS_SHARED_CREDENTIALS_FILE="$work/aws-credentials"
 
 mkdir -p "$work/store/demo-bucket"
 "$bin/s3blob-testserver" "$work/store" >"$work/endpoint" &
@@ -41,3 +45,18 @@ echo "==> s3blob download --bucket demo-bucket --suite myapp --release 1.0.0 --f
 
 cmp "$work/myapp-1.0.0.tar.gz" "$work/downloaded.tar.gz"
 echo "==> OK: the downloaded bytes match the uploaded file ($(sha256sum <"$work/downloaded.tar.gz" | cut -c1-16)...)"
+
+cat <<EOF
+
+==> To keep experimenting, start the bundled server yourself (it prints its URL; Ctrl-C stops it):
+    export AWS_ACCESS_KEY_ID=demo-access-key AWS_SECRET_ACCESS_KEY=demo-secret-key
+    $bin/s3blob-testserver --memory --bucket demo-bucket --port 9000
+  or, to keep the objects on disk in a directory ROOT (one subdirectory per bucket):
+    $bin/s3blob-testserver --bucket demo-bucket --port 9000 ROOT
+  (s3blob-testserver --help lists the options.) Then, in another shell, point s3blob at it:
+    export AWS_ENDPOINT_URL=http://127.0.0.1:9000
+    export AWS_ACCESS_KEY_ID=demo-access-key AWS_SECRET_ACCESS_KEY=demo-secret-key
+    export AWS_REGION=us-east-1 AWS_EC2_METADATA_DISABLED=true S3BLOB_BUCKET=demo-bucket
+    $bin/s3blob upload --suite myapp --release 1.0.0 $bin/s3blob
+    $bin/s3blob list --suite myapp --release latest
+EOF
