@@ -15,13 +15,8 @@ pub const MAX_CONCURRENCY: usize = 256;
 /// Parses a byte size: a plain number of bytes, or a number with a unit
 /// (K/KB/KiB, M/MB/MiB, G/GB/GiB; all binary multiples, case-insensitive).
 pub fn parse_size(s: &str) -> Result<u64, String> {
-    let t = s.trim();
-    let split = t.find(|c: char| !c.is_ascii_digit()).unwrap_or(t.len());
-    let (num, unit) = t.split_at(split);
-    let num: u64 = num
-        .parse()
-        .map_err(|_| "not a size; use e.g. 8MiB or 16777216".to_owned())?;
-    let mult: u64 = match unit.trim().to_ascii_lowercase().as_str() {
+    let (num, unit) = number_and_unit(s).ok_or("not a size; use e.g. 8MiB or 16777216")?;
+    let mult: u64 = match unit.to_ascii_lowercase().as_str() {
         "" | "b" => 1,
         "k" | "kb" | "kib" => 1 << 10,
         "m" | "mb" | "mib" => 1 << 20,
@@ -43,13 +38,8 @@ pub fn parse_part_size(s: &str) -> Result<u64, String> {
 
 /// Parses a duration: seconds, or a number followed by s, m, h or d.
 pub fn parse_duration(s: &str) -> Result<Duration, String> {
-    let t = s.trim();
-    let split = t.find(|c: char| !c.is_ascii_digit()).unwrap_or(t.len());
-    let (num, unit) = t.split_at(split);
-    let num: u64 = num
-        .parse()
-        .map_err(|_| "not a duration; use e.g. 3600, 90m, 12h or 7d".to_owned())?;
-    let mult: u64 = match unit.trim() {
+    let (num, unit) = number_and_unit(s).ok_or("not a duration; use e.g. 3600, 90m, 12h or 7d")?;
+    let mult: u64 = match unit {
         "" | "s" => 1,
         "m" => 60,
         "h" => 3600,
@@ -59,6 +49,14 @@ pub fn parse_duration(s: &str) -> Result<Duration, String> {
     num.checked_mul(mult)
         .map(Duration::from_secs)
         .ok_or_else(|| "too long".to_owned())
+}
+
+/// `"16 MiB"` as `(16, "MiB")`: leading digits, then the rest trimmed; `None` without digits.
+fn number_and_unit(s: &str) -> Option<(u64, &str)> {
+    let t = s.trim();
+    let split = t.find(|c: char| !c.is_ascii_digit()).unwrap_or(t.len());
+    let (num, unit) = t.split_at(split);
+    Some((num.parse().ok()?, unit.trim()))
 }
 
 /// A whole number in `min..=max`.

@@ -424,44 +424,28 @@ fn sts_refusing_the_web_identity() {
     assert_plain(&run);
 }
 
-/// The path a user of AWS itself takes: no custom endpoint. The region comes from instance
-/// metadata, fetched with s3blob's own HTTP client (an SDK without one used to panic here);
-/// the request then goes to AWS, which this sandbox may or may not reach.
-#[test]
-fn aws_itself_region_from_instance_metadata() {
-    let server = Server::start();
-    let creds = fake::start();
-    let dir = tempfile::tempdir().unwrap();
-    std::fs::write(dir.path().join("f.txt"), b"x").unwrap();
-    let run = Run::from(
-        without_keys(&server, dir.path())
-            .env_remove("AWS_ENDPOINT_URL")
-            .env_remove("AWS_REGION")
-            .env_remove("AWS_EC2_METADATA_DISABLED")
-            .env("AWS_EC2_METADATA_SERVICE_ENDPOINT", &creds.endpoint)
-            .args([
-                "-v",
-                "--max-attempts",
-                "1",
-                "upload",
-                "--suite",
-                "s",
-                "--release",
-                "1",
-                "f.txt",
-            ])
-            .output()
-            .unwrap(),
-    );
+/// `upload` to AWS itself (no custom endpoint, no region set), configured by `configure`:
+/// the request goes to AWS, which this sandbox may or may not reach, so the outcome is exit 7
+/// (unreachable) or 4 (AWS does not know the key), in one line; never a panic or a warning.
+/// Returns the run (with `-v`, so stderr names the region the client chose).
+fn upload_to_aws(server: &Server, dir: &Path, configure: impl Fn(&mut Command)) -> Run {
+    std::fs::write(dir.join("f.txt"), b"x").unwrap();
+    let mut cmd = server.cmd(dir);
+    cmd.env_remove("AWS_ENDPOINT_URL").env_remove("AWS_REGION");
+    configure(&mut cmd);
+    let args = [
+        "-v",
+        "--max-attempts",
+        "1",
+        "upload",
+        "--suite",
+        "s",
+        "--release",
+        "1",
+        "f.txt",
+    ];
+    let run = Run::from(cmd.args(args).output().unwrap());
     assert!(!run.stderr.contains("panicked"), "{}", run.stderr);
-    assert!(
-        run.stderr.contains(&format!("region=\"{}\"", fake::REGION))
-            || run.stderr.contains(&format!("region={}", fake::REGION)),
-        "{}",
-        run.stderr
-    );
-    assert!(creds.count("/latest/meta-data/placement/region") >= 1);
-    // Unreachable (no network: 7) or refused (AWS does not know the fake key: 4); one line.
     assert!(
         matches!(run.code, 4 | 7),
         "exit {}: {}",
@@ -470,75 +454,63 @@ fn aws_itself_region_from_instance_metadata() {
     );
     run.fails(run.code, &["s3://artifacts/s/1/f.txt"]);
     assert!(!run.stderr.contains(" WARN "), "{}", run.stderr);
+    run
 }
 
+/// The client's region, from its debug line.
+fn region_of(run: &Run) -> &str {
+    let line = run
+        .stderr
+        .lines()
+        .find(|l| l.contains("S3 client"))
+        .unwrap_or_else(|| panic!("no client line in {}", run.stderr));
+    let start = line.find("region=\"").map(|i| i + 8).unwrap();
+    let end = start + line[start..].find('"').unwrap();
+    &line[start..end]
+}
+
+/// The path a user of AWS itself takes. The region comes from instance metadata, fetched with
+/// s3blob's own HTTP client (an SDK without one used to panic here).
 #[test]
-fn aws_itself_without_instance_metadata_falls_back_to_us_east_1() {
+fn aws_itself_region_from_instance_metadata() {
     let server = Server::start();
     let creds = fake::start();
     let dir = tempfile::tempdir().unwrap();
-    std::fs::write(dir.path().join("f.txt"), b"x").unwrap();
-    let run = Run::from(
-        server
-            .cmd(dir.path())
-            .env_remove("AWS_ENDPOINT_URL")
-            .env_remove("AWS_REGION")
-            .env("AWS_EC2_METADATA_SERVICE_ENDPOINT", &creds.endpoint)
-            .args([
-                "-v",
-                "--max-attempts",
-                "1",
-                "upload",
-                "--suite",
-                "s",
-                "--release",
-                "1",
-                "f.txt",
-            ])
-            .output()
-            .unwrap(),
-    );
-    assert!(!run.stderr.contains("panicked"), "{}", run.stderr);
-    assert!(run.stderr.contains("us-east-1"), "{}", run.stderr);
-    assert_eq!(
-        creds.requests().len(),
-        0,
-        "AWS_EC2_METADATA_DISABLED=true must skip the probe"
-    );
-    assert!(
-        matches!(run.code, 4 | 7),
-        "exit {}: {}",
-        run.code,
-        run.stderr
-    );
-    // A region from the profile wins over the fallback.
+    let run = upload_to_aws(&server, dir.path(), |cmd| {
+        cmd.env_remove("AWS_ACCESS_KEY_ID")
+            .env_remove("AWS_SECRET_ACCESS_KEY")
+            .env_remove("AWS_EC2_METADATA_DISABLED")
+            .env("AWS_EC2_METADATA_SERVICE_ENDPOINT", &creds.endpoint);
+    });
+    assert_eq!(region_of(&run), fake::REGION);
+    assert!(creds.count("/latest/meta-data/placement/region") >= 1);
+}
+
+#[test]
+fn aws_itself_region_from_profile_else_us_east_1() {
+    let server = Server::start();
+    let creds = fake::start();
+    let dir = tempfile::tempdir().unwrap();
+    // AWS_EC2_METADATA_DISABLED=true (the harness sets it) skips the probe.
+    let run = upload_to_aws(&server, dir.path(), |cmd| {
+        cmd.env("AWS_EC2_METADATA_SERVICE_ENDPOINT", &creds.endpoint);
+    });
+    assert_eq!(region_of(&run), "us-east-1");
+    assert_eq!(creds.requests().len(), 0, "the probe must be skipped");
     let config = dir.path().join("region-config");
     std::fs::write(&config, "[default]\nregion = ap-south-2\n").unwrap();
-    let run = Run::from(
-        server
-            .cmd(dir.path())
-            .env_remove("AWS_ENDPOINT_URL")
-            .env_remove("AWS_REGION")
-            .env("AWS_CONFIG_FILE", &config)
-            .args([
-                "-v",
-                "--max-attempts",
-                "1",
-                "upload",
-                "--suite",
-                "s",
-                "--release",
-                "1",
-                "f.txt",
-            ])
-            .output()
-            .unwrap(),
-    );
-    assert!(run.stderr.contains("ap-south-2"), "{}", run.stderr);
-    assert!(
-        matches!(run.code, 4 | 7),
-        "exit {}: {}",
-        run.code,
-        run.stderr
-    );
+    let run = upload_to_aws(&server, dir.path(), |cmd| {
+        cmd.env("AWS_CONFIG_FILE", &config);
+    });
+    assert_eq!(region_of(&run), "ap-south-2");
+    let run = upload_to_aws(&server, dir.path(), |cmd| {
+        cmd.env("AWS_CONFIG_FILE", &config)
+            .env("AWS_DEFAULT_REGION", "eu-north-1");
+    });
+    assert_eq!(region_of(&run), "eu-north-1");
+    let run = upload_to_aws(&server, dir.path(), |cmd| {
+        cmd.env("AWS_DEFAULT_REGION", "eu-north-1")
+            .args(["--region", "sa-east-1"]);
+    });
+    assert_eq!(region_of(&run), "sa-east-1");
 }
