@@ -4,15 +4,33 @@
 
 use std::collections::BTreeMap;
 
-use crate::cli::{AttributeArgs, Sse};
+use crate::checksum::METADATA_KEY as CRC_METADATA_KEY;
 use crate::error::Error;
-use crate::transfer::CRC_METADATA_KEY;
 
 /// S3 limits user metadata to 2 KiB: the UTF-8 bytes of every key and value added up.
 pub const MAX_METADATA_BYTES: usize = 2048;
 
 /// The part of the budget s3blob uses itself: its checksum key and a base64 CRC64NVME.
 const OWN_METADATA_BYTES: usize = CRC_METADATA_KEY.len() + 12;
+
+/// Server-side encryption of a new object.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Sse {
+    Aes256,
+    AwsKms,
+}
+
+/// The attributes as the user asked for them (flags), before they are checked.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Requested {
+    /// `KEY=VALUE` pairs.
+    pub metadata: Vec<String>,
+    pub content_type: Option<String>,
+    pub cache_control: Option<String>,
+    pub storage_class: Option<String>,
+    pub sse: Option<Sse>,
+    pub sse_kms_key_id: Option<String>,
+}
 
 /// Validated attributes for a new object.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -28,7 +46,7 @@ pub struct ObjectAttributes {
 
 impl ObjectAttributes {
     /// Checks the flags; the content type defaults to a guess from `filename`.
-    pub fn new(args: &AttributeArgs, filename: &str) -> Result<Self, Error> {
+    pub fn new(args: &Requested, filename: &str) -> Result<Self, Error> {
         let metadata = parse_metadata(&args.metadata)?;
         let content_type = match &args.content_type {
             Some(t) => {
@@ -185,25 +203,25 @@ mod tests {
 
     #[test]
     fn attributes() {
-        let args = AttributeArgs {
+        let args = Requested {
             storage_class: Some("standard_ia".into()),
             sse_kms_key_id: Some("k".into()),
-            ..AttributeArgs::default()
+            ..Requested::default()
         };
         assert!(ObjectAttributes::new(&args, "f").is_err());
-        let args = AttributeArgs {
+        let args = Requested {
             storage_class: Some("standard_ia".into()),
             sse: Some(Sse::AwsKms),
             sse_kms_key_id: Some("k".into()),
             content_type: Some("text/x-custom".into()),
-            ..AttributeArgs::default()
+            ..Requested::default()
         };
         let a = ObjectAttributes::new(&args, "f.zip").unwrap();
         assert_eq!(a.storage_class.as_deref(), Some("STANDARD_IA"));
         assert_eq!(a.content_type, "text/x-custom");
-        let bad = AttributeArgs {
+        let bad = Requested {
             storage_class: Some("no such".into()),
-            ..AttributeArgs::default()
+            ..Requested::default()
         };
         assert!(ObjectAttributes::new(&bad, "f").is_err());
     }

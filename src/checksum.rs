@@ -12,6 +12,11 @@ use std::os::unix::fs::FileExt;
 use aws_smithy_types::base64;
 use crc_fast::CrcAlgorithm::Crc64Nvme;
 
+/// User metadata key under which s3blob records the object's full CRC64NVME (base64, as S3
+/// writes checksums). It travels with the object on every server, including those that do not
+/// keep S3 checksums for multipart objects, and comes back on every GET, ranged or not.
+pub const METADATA_KEY: &str = "s3blob-crc64nvme";
+
 /// Buffer for reading a file to checksum it: large enough to keep syscalls cheap, small
 /// enough to keep memory flat.
 const READ_BUFFER: usize = 256 * 1024;

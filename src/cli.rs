@@ -4,6 +4,7 @@ use std::path::PathBuf;
 
 use clap::{ArgAction, Args, Parser, Subcommand, ValueEnum};
 
+use crate::attributes::{Requested, Sse};
 use crate::config::Tuning;
 use crate::values;
 
@@ -326,7 +327,7 @@ pub struct AttributeArgs {
 
     /// Server-side encryption
     #[arg(long, value_enum, value_name = "ALGORITHM")]
-    pub sse: Option<Sse>,
+    pub sse: Option<SseArg>,
 
     /// KMS key for --sse aws:kms [default: the account's aws/s3 key]
     #[arg(long, value_name = "KEY_ID", requires = "sse")]
@@ -334,11 +335,27 @@ pub struct AttributeArgs {
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
-pub enum Sse {
+pub enum SseArg {
     #[value(name = "AES256")]
     Aes256,
     #[value(name = "aws:kms")]
     AwsKms,
+}
+
+impl From<&AttributeArgs> for Requested {
+    fn from(a: &AttributeArgs) -> Self {
+        Requested {
+            metadata: a.metadata.clone(),
+            content_type: a.content_type.clone(),
+            cache_control: a.cache_control.clone(),
+            storage_class: a.storage_class.clone(),
+            sse: a.sse.map(|s| match s {
+                SseArg::Aes256 => Sse::Aes256,
+                SseArg::AwsKms => Sse::AwsKms,
+            }),
+            sse_kms_key_id: a.sse_kms_key_id.clone(),
+        }
+    }
 }
 
 #[derive(Debug, Args)]

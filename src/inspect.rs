@@ -13,7 +13,6 @@ use tracing::warn;
 use crate::checksum;
 use crate::error::Error;
 use crate::s3::classify;
-use crate::transfer::CRC_METADATA_KEY;
 
 /// Where an object's CRC64NVME comes from.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -65,10 +64,10 @@ pub async fn head(client: &Client, bucket: &str, key: &str) -> Result<ObjectInfo
 /// What a HeadObject response says (`key` only labels a warning).
 pub fn info(key: &str, out: HeadObjectOutput) -> ObjectInfo {
     let mut metadata = out.metadata.clone().unwrap_or_default();
-    let recorded = metadata.remove(CRC_METADATA_KEY).and_then(|v| {
+    let recorded = metadata.remove(checksum::METADATA_KEY).and_then(|v| {
         let crc = checksum::from_base64(&v);
         if crc.is_none() {
-            warn!(%key, "its {CRC_METADATA_KEY} metadata {v:?} is not a CRC64NVME");
+            warn!(%key, "its {} metadata {v:?} is not a CRC64NVME", checksum::METADATA_KEY);
         }
         crc
     });

@@ -11,20 +11,24 @@
 //! - [`attributes`]: user metadata, content type and the like, checked against S3's rules.
 //! - [`s3`]: the one `aws_sdk_s3::Client`, and the translation of its errors;
 //!   [`credentials`]: the AWS credential chain, its failures explained in one line.
-//! - [`transfer`]: [`transfer::plan`] (pure part and range math), [`transfer::upload`] (single
-//!   PUT or concurrent multipart, aborted on failure), [`transfer::download`] (concurrent
-//!   ranged GETs into positioned writes through [`transfer::writer`]), [`transfer::stream`]
-//!   (stdin and stdout), [`transfer::budget`] (the requests in flight, shared by a command's
-//!   files).
+//! - [`transfer`]: the engine, by direction. [`transfer::upload`]: a [`PartSource`] (a file or
+//!   stdin) cut into parts, one send loop, single PUT or multipart, the existing key judged
+//!   first and a failed multipart upload aborted. [`transfer::download`]: the first ranged GET,
+//!   one range scheduler, and a sink (a temporary file that appears only verified, or ordered
+//!   writes to stdout). [`transfer::plan`] (pure part and range math) and [`transfer::budget`]
+//!   (the requests in flight, shared by a command's files) serve both.
 //! - [`listing`]: ListObjectsV2 one level at a time; [`inspect`]: HeadObject as `ObjectInfo`.
 //! - [`checksum`]: CRC64NVME and the combining of part checksums.
 //! - [`atomic_file`]: the temporary file that becomes the download only when it is complete.
-//! - [`progress`], [`output`], [`logging`]: what the user sees on stderr and stdout (never a
-//!   credential).
+//! - [`progress`], [`output`] (one report per command, as text or JSON), [`logging`]: what the
+//!   user sees on stderr and stdout (never a credential).
 //! - [`error`]: every failure kind and its exit code; [`shutdown`]: SIGINT/SIGTERM handling.
 //!
-//! Side effects (the client, the progress sink, the shutdown signal) are passed in, so each
-//! stage can be tested alone.
+//! Side effects (the client, the environment, the progress sink, the shutdown signal) are
+//! passed in, so each stage can be tested alone. The engine ([`transfer`]) never uses the face
+//! ([`cli`], [`commands`], [`output`]).
+//!
+//! [`PartSource`]: transfer::upload::PartSource
 
 pub mod atomic_file;
 pub mod attributes;

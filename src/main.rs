@@ -1,6 +1,7 @@
 use std::io::Write;
 use std::process::ExitCode;
 
+use anyhow::Context;
 use clap::Parser;
 
 use s3blob::cli::Cli;
@@ -10,30 +11,29 @@ use s3blob::shutdown::Shutdown;
 
 fn main() -> ExitCode {
     limit_malloc_arenas();
-    let env = match prepare_environment() {
-        Ok(env) => env,
+    match run() {
+        Ok(code) => code,
         Err(err) => {
-            eprintln!("s3blob: error: {err}");
-            return ExitCode::from(err.exit_code());
+            eprintln!("s3blob: error: {err:#}");
+            // The library's errors carry their kind (and so their exit code) through any
+            // context added here; anything else is "other".
+            ExitCode::from(
+                err.downcast_ref::<Error>()
+                    .map_or(code::OTHER, Error::exit_code),
+            )
         }
-    };
-    let cli = Cli::parse();
-    if let Err(err) = s3blob::logging::init(cli.global.verbose, cli.global.quiet, &env) {
-        eprintln!("s3blob: error: {err}");
-        return ExitCode::from(err.exit_code());
     }
-    let json = cli.global.json;
+}
 
-    let runtime = match tokio::runtime::Builder::new_multi_thread()
+fn run() -> anyhow::Result<ExitCode> {
+    let env = prepare_environment()?;
+    let cli = Cli::parse();
+    s3blob::logging::init(cli.global.verbose, cli.global.quiet, &env)?;
+    let json = cli.global.json;
+    let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()
-    {
-        Ok(rt) => rt,
-        Err(err) => {
-            eprintln!("s3blob: error: cannot start the async runtime: {err}");
-            return ExitCode::from(code::OTHER);
-        }
-    };
+        .context("cannot start the async runtime")?;
     let result = runtime.block_on(async {
         let shutdown = Shutdown::default();
         if let Err(err) = shutdown.listen_for_signals() {
@@ -43,48 +43,33 @@ fn main() -> ExitCode {
     });
     // Do not wait for checksum threads of an interrupted upload.
     runtime.shutdown_background();
+    let report = result?;
 
-    match result {
-        Ok(report) => {
-            let summary = report.summary();
-            if !summary.is_empty() {
-                tracing::info!("{summary}");
-            }
-            let printed = match report.render(json) {
-                None => Ok(()),
-                Some(text) => {
-                    let mut out = std::io::stdout().lock();
-                    writeln!(out, "{text}").and_then(|()| out.flush())
-                }
-            };
-            match printed {
-                // A closed pipe (`| head`) is the reader's choice, not a failure.
-                Ok(()) => {}
-                Err(e) if e.kind() == std::io::ErrorKind::BrokenPipe => {}
-                Err(e) => {
-                    eprintln!("s3blob: error: cannot write to stdout: {e}");
-                    return ExitCode::from(code::OTHER);
-                }
-            }
-            let failures = report.failures();
-            for f in &failures {
-                eprintln!("s3blob: error: {}", f.error);
-            }
-            if !failures.is_empty() {
-                let names: Vec<&str> = failures.iter().map(|f| f.file.as_str()).collect();
-                eprintln!(
-                    "s3blob: error: {} of the files failed: {}",
-                    failures.len(),
-                    names.join(", ")
-                );
-            }
-            ExitCode::from(report.exit_code())
-        }
-        Err(err) => {
-            eprintln!("s3blob: error: {err}");
-            ExitCode::from(err.exit_code())
+    let summary = report.summary();
+    if !summary.is_empty() {
+        tracing::info!("{summary}");
+    }
+    if let Some(text) = report.render(json) {
+        let mut out = std::io::stdout().lock();
+        match writeln!(out, "{text}").and_then(|()| out.flush()) {
+            // A closed pipe (`| head`) is the reader's choice, not a failure.
+            Err(e) if e.kind() == std::io::ErrorKind::BrokenPipe => {}
+            other => other.context("cannot write to stdout")?,
         }
     }
+    let failures = report.failures();
+    for f in &failures {
+        eprintln!("s3blob: error: {}", f.error);
+    }
+    if !failures.is_empty() {
+        let names: Vec<&str> = failures.iter().map(|f| f.file.as_str()).collect();
+        eprintln!(
+            "s3blob: error: {} of the files failed: {}",
+            failures.len(),
+            names.join(", ")
+        );
+    }
+    Ok(ExitCode::from(report.exit_code()))
 }
 
 /// Reads `./.env` and applies what [`environment::prepare`] decides to the process

@@ -19,6 +19,10 @@ pub trait Progress: Send + Sync {
     fn finish(&self);
 }
 
+/// The progress display as every transfer takes it, in both directions: shared by the files of
+/// a command and by the tasks of each transfer.
+pub type SharedProgress = std::sync::Arc<dyn Progress>;
+
 /// Reports nothing.
 pub struct Quiet;
 

@@ -8,7 +8,7 @@ use aws_config::meta::region::RegionProviderChain;
 use aws_config::profile::ProfileFileRegionProvider;
 use aws_config::retry::RetryConfig;
 use aws_config::timeout::TimeoutConfig;
-use aws_config::{BehaviorVersion, Region};
+use aws_config::{BehaviorVersion, ConfigLoader, Region};
 use aws_credential_types::provider::error::CredentialsError;
 use aws_sdk_s3::Client;
 use aws_sdk_s3::config::{RequestChecksumCalculation, ResponseChecksumValidation};
@@ -52,24 +52,7 @@ pub async fn client(settings: &ClientSettings) -> Client {
     if let Some(profile) = &settings.profile {
         loader = loader.profile_name(profile);
     }
-    match (&settings.region, &settings.endpoint_url) {
-        (Some(region), _) => loader = loader.region(Region::new(region.clone())),
-        // A custom endpoint never needs the instance-metadata probe (a network round trip
-        // with timeouts off EC2) just to learn a region name.
-        (None, Some(_)) => {
-            let mut profile_region = ProfileFileRegionProvider::builder();
-            if let Some(profile) = &settings.profile {
-                profile_region = profile_region.profile_name(profile);
-            }
-            loader = loader.region(
-                RegionProviderChain::first_try(EnvironmentVariableRegionProvider::new())
-                    .or_else(profile_region.build()),
-            );
-        }
-        // AWS itself: aws-config's own chain (environment, profile, instance metadata unless
-        // AWS_EC2_METADATA_DISABLED), built with the loader's HTTP client.
-        (None, None) => {}
-    }
+    loader = with_region(loader, settings);
     let sdk = loader.load().await;
 
     let mut config = aws_sdk_s3::config::Builder::from(&sdk);
@@ -112,6 +95,30 @@ pub async fn client(settings: &ClientSettings) -> Client {
         "S3 client"
     );
     Client::from_conf(config)
+}
+
+/// Where the region comes from when `--region` is not given (aws-config's own chain when
+/// nothing is set on the loader).
+fn with_region(mut loader: ConfigLoader, settings: &ClientSettings) -> ConfigLoader {
+    match (&settings.region, &settings.endpoint_url) {
+        (Some(region), _) => loader = loader.region(Region::new(region.clone())),
+        // A custom endpoint never needs the instance-metadata probe (a network round trip
+        // with timeouts off EC2) just to learn a region name.
+        (None, Some(_)) => {
+            let mut profile_region = ProfileFileRegionProvider::builder();
+            if let Some(profile) = &settings.profile {
+                profile_region = profile_region.profile_name(profile);
+            }
+            loader = loader.region(
+                RegionProviderChain::first_try(EnvironmentVariableRegionProvider::new())
+                    .or_else(profile_region.build()),
+            );
+        }
+        // AWS itself: aws-config's own chain (environment, profile, instance metadata unless
+        // AWS_EC2_METADATA_DISABLED), built with the loader's HTTP client.
+        (None, None) => {}
+    }
+    loader
 }
 
 /// The TLS client, loading the system's root certificates on its first connection instead of
@@ -196,7 +203,40 @@ where
         }
         _ => {}
     }
+    by_code(
+        code,
+        status,
+        &Target {
+            action,
+            target: &target,
+            bucket,
+            detail: &detail,
+        },
+    )
+}
+
+/// How a failed request is named in messages: `cannot {action} {target}: ... ({detail})`.
+struct Target<'a> {
+    action: &'a str,
+    target: &'a str,
+    bucket: &'a str,
+    /// The server's code and message, or the innermost transport error, in one short line.
+    detail: &'a str,
+}
+
+/// The table from an S3 error code (or, without one, the HTTP status) to an error kind and the
+/// advice for it.
+fn by_code(code: &str, status: Option<u16>, t: &Target<'_>) -> Error {
+    let Target {
+        action,
+        target,
+        bucket,
+        detail,
+    } = *t;
     match (code, status) {
+        ("RequestTimeTooSkewed", _) => Error::AccessDenied(format!(
+            "cannot {action} {target}: the server refused the request because this machine's clock is off ({detail}); fix the clock (enable NTP) and retry"
+        )),
         ("NoSuchUpload", _) => Error::Other(format!(
             "cannot {action} {target}: the multipart upload is gone ({detail}); retry the upload"
         )),
@@ -239,14 +279,7 @@ where
         ) => Error::Integrity(format!(
             "cannot {action} {target}: the server received different bytes than were sent ({detail}); the local file may be changing, or the network corrupts data"
         )),
-        (
-            "SlowDown"
-            | "RequestTimeout"
-            | "RequestTimeTooSkewed"
-            | "ServiceUnavailable"
-            | "InternalError",
-            _,
-        )
+        ("SlowDown" | "RequestTimeout" | "ServiceUnavailable" | "InternalError", _)
         | (_, Some(429 | 500..=599)) => Error::Network(format!(
             "cannot {action} {target}: the server kept failing after all retries ({detail}); retry later or raise --max-attempts"
         )),
@@ -313,4 +346,133 @@ where
         source = e.source();
     }
     None
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use aws_sdk_s3::error::ErrorMetadata;
+    use aws_sdk_s3::operation::head_object::HeadObjectError;
+    use aws_smithy_runtime_api::client::result::ConnectorError;
+    use aws_smithy_runtime_api::http::{Response, StatusCode};
+
+    type Sdk = SdkError<HeadObjectError, Response<SdkBody>>;
+
+    fn response(status: u16) -> Response<SdkBody> {
+        Response::new(StatusCode::try_from(status).unwrap(), SdkBody::empty())
+    }
+
+    /// A service error with an S3 error `code` (empty: none) and an HTTP status.
+    fn service(code: &str, status: u16) -> Sdk {
+        let mut meta = ErrorMetadata::builder().message("the server's words");
+        if !code.is_empty() {
+            meta = meta.code(code);
+        }
+        SdkError::service_error(HeadObjectError::generic(meta.build()), response(status))
+    }
+
+    fn exit(err: &Sdk) -> u8 {
+        classify(err, "read", "b", Some("s/r/f")).exit_code()
+    }
+
+    #[test]
+    fn every_s3_error_code_has_its_exit_code() {
+        let cases: &[(&str, u16, u8)] = &[
+            ("NoSuchUpload", 404, 1),
+            ("NoSuchBucket", 404, 3),
+            ("NoSuchKey", 404, 3),
+            ("NotFound", 404, 3),
+            ("", 404, 3),
+            ("AccessDenied", 403, 4),
+            ("InvalidAccessKeyId", 403, 4),
+            ("SignatureDoesNotMatch", 403, 4),
+            ("ExpiredToken", 400, 4),
+            ("InvalidToken", 400, 4),
+            ("TokenRefreshRequired", 400, 4),
+            ("AllAccessDisabled", 403, 4),
+            ("AccountProblem", 403, 4),
+            ("", 401, 4),
+            ("", 403, 4),
+            ("PermanentRedirect", 301, 1),
+            ("AuthorizationHeaderMalformed", 400, 1),
+            ("IllegalLocationConstraintException", 400, 1),
+            ("", 301, 1),
+            ("BadDigest", 400, 5),
+            ("InvalidDigest", 400, 5),
+            ("XAmzContentSHA256Mismatch", 400, 5),
+            ("XAmzContentChecksumMismatch", 400, 5),
+            ("IncompleteBody", 400, 5),
+            ("SlowDown", 503, 7),
+            ("RequestTimeout", 400, 7),
+            ("RequestTimeTooSkewed", 403, 4),
+            ("ServiceUnavailable", 503, 7),
+            ("InternalError", 500, 7),
+            ("", 429, 7),
+            ("", 500, 7),
+            ("", 503, 7),
+            ("InvalidArgument", 400, 1),
+            ("", 400, 1),
+        ];
+        for &(code, status, want) in cases {
+            let err = service(code, status);
+            assert_eq!(exit(&err), want, "{code} {status}");
+            let msg = classify(&err, "read", "b", Some("s/r/f")).to_string();
+            assert!(msg.starts_with("cannot read s3://b/s/r/f: "), "{msg}");
+            if code == "RequestTimeTooSkewed" {
+                assert!(msg.contains("clock"), "{msg}");
+            }
+            assert!(!msg.contains('\n'), "{msg}");
+        }
+    }
+
+    #[test]
+    fn transport_failures_are_network_errors() {
+        let cases: Vec<(Sdk, &str)> = vec![
+            (SdkError::timeout_error("slow"), "timed out"),
+            (
+                SdkError::dispatch_failure(ConnectorError::timeout("no answer".into())),
+                "did not answer in time",
+            ),
+            (
+                SdkError::dispatch_failure(ConnectorError::io("connection refused".into())),
+                "could not reach",
+            ),
+            (
+                SdkError::response_error("connection reset", response(200)),
+                "mid-response",
+            ),
+        ];
+        for (err, needle) in cases {
+            let e = classify(&err, "read", "b", None);
+            assert_eq!(e.exit_code(), 7, "{e}");
+            assert!(e.to_string().contains(needle), "{e} should say {needle:?}");
+            assert!(e.to_string().starts_with("cannot read s3://b: "), "{e}");
+        }
+    }
+
+    #[test]
+    fn credential_failures_are_access_errors_with_the_explanation() {
+        let explained =
+            CredentialsError::provider_error(Explanation("the reason, in words".into()));
+        let err: Sdk = SdkError::construction_failure(explained);
+        let e = classify(&err, "list", "b", None);
+        assert_eq!(e.exit_code(), 4);
+        assert_eq!(e.to_string(), "cannot list s3://b: the reason, in words");
+        let err: Sdk = SdkError::construction_failure(CredentialsError::not_loaded_no_source());
+        let e = classify(&err, "list", "b", None);
+        assert_eq!(e.exit_code(), 4);
+        assert!(e.to_string().contains("no AWS credentials found"), "{e}");
+    }
+
+    #[test]
+    fn server_messages_are_flattened_and_shortened() {
+        let meta = ErrorMetadata::builder()
+            .code("Weird")
+            .message(format!("line one\nline two {}", "x".repeat(400)))
+            .build();
+        let err: Sdk = SdkError::service_error(HeadObjectError::generic(meta), response(400));
+        let msg = classify(&err, "read", "b", Some("k")).to_string();
+        assert!(msg.contains("Weird: line one line two"), "{msg}");
+        assert!(msg.len() < 300 && msg.ends_with("..."), "{msg}");
+    }
 }

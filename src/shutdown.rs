@@ -33,6 +33,20 @@ impl Shutdown {
         }
     }
 
+    /// Runs `work` until it ends or a shutdown is triggered, whichever comes first; in the
+    /// second case `work` is dropped (which cancels what it started) and the result is
+    /// [`Shutdown::error`]. Cleanup that must happen (an abort, removing a temporary file) is
+    /// done by what `work` drops, or by the caller on the error.
+    pub async fn guard<T>(
+        &self,
+        work: impl std::future::Future<Output = Result<T, Error>>,
+    ) -> Result<T, Error> {
+        tokio::select! {
+            r = work => r,
+            () = self.cancelled() => Err(self.error()),
+        }
+    }
+
     /// Triggers on SIGINT or SIGTERM. Must be called inside the tokio runtime.
     pub fn listen_for_signals(&self) -> std::io::Result<()> {
         use tokio::signal::unix::{SignalKind, signal};

@@ -1,6 +1,6 @@
 //! The values users type, for flags and environment variables alike: sizes, durations and
 //! counts, each parsed together with its allowed range so a flag and its variable refuse the
-//! same things with the same words.
+//! same things with the same words; and sizes as s3blob shows them ([`human_bytes`]).
 //!
 //! Errors do not repeat the value: clap prefixes `invalid value '1KiB' for '--part-size'`, and
 //! [`crate::config`] prefixes `S3BLOB_PART_SIZE="1KiB" (set in .env)`.
@@ -96,6 +96,22 @@ pub fn parse_region(s: &str) -> Result<String, String> {
     }
 }
 
+/// Bytes in binary units with one decimal: `1.5 MiB`.
+pub fn human_bytes(n: u64) -> String {
+    const UNITS: [&str; 5] = ["B", "KiB", "MiB", "GiB", "TiB"];
+    let mut v = n as f64;
+    let mut unit = 0;
+    while v >= 1024.0 && unit < UNITS.len() - 1 {
+        v /= 1024.0;
+        unit += 1;
+    }
+    if unit == 0 {
+        format!("{n} B")
+    } else {
+        format!("{v:.1} {}", UNITS[unit])
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -145,6 +161,14 @@ mod tests {
         for (s, want) in cases {
             assert_eq!(parse_duration(s).ok().map(|d| d.as_secs()), *want, "{s:?}");
         }
+    }
+
+    #[test]
+    fn shown_sizes() {
+        assert_eq!(human_bytes(0), "0 B");
+        assert_eq!(human_bytes(1023), "1023 B");
+        assert_eq!(human_bytes(1536), "1.5 KiB");
+        assert_eq!(human_bytes(1 << 30), "1.0 GiB");
     }
 
     #[test]

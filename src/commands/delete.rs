@@ -8,11 +8,12 @@ use crate::config::Tuning;
 use crate::error::Error;
 use crate::inspect;
 use crate::key::ObjectKey;
-use crate::output::Report;
+use crate::output::Outcome;
+use crate::output::delete::DeleteReport;
 use crate::release;
 use crate::s3::classify;
 
-pub async fn run(cx: &Context<'_>, args: DeleteArgs) -> Result<Report, Error> {
+pub async fn run(cx: &Context<'_>, args: DeleteArgs) -> Result<Outcome, Error> {
     let o = &args.object;
     let key = ObjectKey::new(&o.key.suite, &o.key.release, &o.filename)?;
     if o.key.release == release::LATEST {
@@ -39,5 +40,5 @@ pub async fn run(cx: &Context<'_>, args: DeleteArgs) -> Result<Report, Error> {
         .await
         .map_err(|e| classify(&e, "delete", &bucket, Some(&k)))?;
     info!("deleted s3://{bucket}/{k}");
-    Ok(Report::Deleted { bucket, key })
+    Ok(Box::new(DeleteReport { bucket, key }))
 }

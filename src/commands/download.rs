@@ -1,7 +1,6 @@
 //! `s3blob download`: files of a release to local files (or one to stdout).
 
 use std::path::{Path, PathBuf};
-use std::sync::Arc;
 use std::time::Instant;
 
 use aws_sdk_s3::Client;
@@ -12,33 +11,40 @@ use crate::commands::Context;
 use crate::error::Error;
 use crate::key::ObjectKey;
 use crate::listing::{self, Lister};
-use crate::output::Report;
-use crate::progress::Progress;
+use crate::output::Outcome;
+use crate::output::download::DownloadReport;
+use crate::progress::SharedProgress;
 use crate::shutdown::Shutdown;
 use crate::transfer::budget::Budget;
 use crate::transfer::download::{self, DownloadRequest};
-use crate::transfer::stream;
 
-pub async fn run(cx: &Context<'_>, args: DownloadArgs) -> Result<Report, Error> {
+/// Refuses what cannot work before any request: several files or JSON to stdout, bad key
+/// parts.
+fn check(args: &DownloadArgs, json: bool) -> Result<(), Error> {
     let to_stdout = args.output.as_deref() == Some(Path::new("-"));
-    let several = args.all || args.filename.len() > 1;
-    if to_stdout && several {
+    if to_stdout && (args.all || args.filename.len() > 1) {
         return Err(Error::Usage(
             "-o - writes one file to stdout; fetch several files into a directory with -o DIR"
                 .to_owned(),
         ));
     }
-    if to_stdout && cx.global.json {
+    if to_stdout && json {
         return Err(Error::Usage(
             "--json cannot be combined with -o -: stdout carries the file".to_owned(),
         ));
     }
-    // Validate what was typed before any request.
     crate::key::check_part("--suite", &args.key.suite)?;
     crate::key::check_part("--release", &args.key.release)?;
     for filename in &args.filename {
         ObjectKey::new(&args.key.suite, &args.key.release, filename)?;
     }
+    Ok(())
+}
+
+pub async fn run(cx: &Context<'_>, args: DownloadArgs) -> Result<Outcome, Error> {
+    check(&args, cx.global.json)?;
+    let to_stdout = args.output.as_deref() == Some(Path::new("-"));
+    let several = args.all || args.filename.len() > 1;
     let (settings, client) = super::connect(cx, (&args.tuning).into()).await?;
     let bucket = settings.bucket.clone();
     let release =
@@ -74,15 +80,21 @@ pub async fn run(cx: &Context<'_>, args: DownloadArgs) -> Result<Report, Error> 
             .iter()
             .map(|f| Ok((f.clone(), request(f, dir.join(f))?)))
             .collect::<Result<Vec<_>, Error>>()?;
-        super::batch("download", items, settings.transfer.concurrency, |req| {
-            one(
-                client.clone(),
-                req,
-                progress.clone(),
-                cx.shutdown.clone(),
-                false,
-            )
-        })
+        super::batch(
+            "download",
+            "downloaded",
+            items,
+            settings.transfer.concurrency,
+            |req| {
+                one(
+                    client.clone(),
+                    req,
+                    progress.clone(),
+                    cx.shutdown.clone(),
+                    false,
+                )
+            },
+        )
         .await
     } else {
         let filename = filenames.first().map_or("", String::as_str);
@@ -108,10 +120,10 @@ pub async fn run(cx: &Context<'_>, args: DownloadArgs) -> Result<Report, Error> 
 async fn one(
     client: Client,
     req: DownloadRequest,
-    progress: Arc<dyn Progress>,
+    progress: SharedProgress,
     shutdown: Shutdown,
     to_stdout: bool,
-) -> Result<Report, Error> {
+) -> Result<Outcome, Error> {
     let started = Instant::now();
     let target = if to_stdout {
         "stdout".to_owned()
@@ -121,17 +133,17 @@ async fn one(
     info!("downloading s3://{}/{} to {target}", req.bucket, req.key);
     let downloaded = if to_stdout {
         let out = tokio::io::stdout();
-        stream::download_stream(&client, &req, out, progress, &shutdown).await?
+        download::download_to_writer(&client, &req, out, progress, &shutdown).await?
     } else {
-        download::download(&client, &req, progress, &shutdown).await?
+        download::download_to_file(&client, &req, progress, &shutdown).await?
     };
-    Ok(Report::Download {
+    Ok(Box::new(DownloadReport {
         bucket: req.bucket,
         key: req.key,
         path: req.dest,
         downloaded,
         seconds: started.elapsed().as_secs_f64(),
-    })
+    }))
 }
 
 /// Every file of a release, in key order; none is an error (most likely a typo).

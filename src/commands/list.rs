@@ -18,9 +18,10 @@ use crate::error::Error;
 use crate::inspect::{self, ChecksumSource, rfc3339};
 use crate::key::{ObjectKey, check_part};
 use crate::listing::{self, Lister};
-use crate::output::{Entry, FileEntry, Report};
+use crate::output::Outcome;
+use crate::output::list::{Entry, FileEntry, Listed};
 
-pub async fn run(cx: &Context<'_>, args: ListArgs, out: &mut dyn Write) -> Result<Report, Error> {
+pub async fn run(cx: &Context<'_>, args: ListArgs, out: &mut dyn Write) -> Result<Outcome, Error> {
     if let Some(suite) = &args.suite {
         check_part("--suite", suite)?;
     }
@@ -87,10 +88,10 @@ pub async fn run(cx: &Context<'_>, args: ListArgs, out: &mut dyn Write) -> Resul
             "files"
         }
     };
-    Ok(Report::Listed {
+    Ok(Box::new(Listed {
         count: printer.count,
         what,
-    })
+    }))
 }
 
 fn no_such_suite(bucket: &str, suite: &str) -> Error {

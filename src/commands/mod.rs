@@ -21,8 +21,8 @@ use crate::environment::Environment;
 use crate::error::Error;
 use crate::key::ObjectKey;
 use crate::listing;
-use crate::output::{Failure, Report};
-use crate::progress::{Bar, Progress, Quiet};
+use crate::output::{Batch, Failure, Outcome, Text};
+use crate::progress::{Bar, Quiet, SharedProgress};
 use crate::s3;
 use crate::shutdown::Shutdown;
 
@@ -41,7 +41,7 @@ pub async fn run(
     env: &Environment,
     shutdown: Shutdown,
     out: &mut dyn Write,
-) -> Result<Report, Error> {
+) -> Result<Outcome, Error> {
     let cx = Context {
         global: &cli.global,
         env,
@@ -57,14 +57,16 @@ pub async fn run(
         Command::Completions(args) => {
             let mut script = Vec::new();
             clap_complete::generate(args.shell, &mut Cli::command(), "s3blob", &mut script);
-            Ok(Report::Text(String::from_utf8_lossy(&script).into_owned()))
+            Ok(Box::new(Text(
+                String::from_utf8_lossy(&script).into_owned(),
+            )))
         }
         Command::Man => {
             let mut page = Vec::new();
             clap_mangen::Man::new(Cli::command())
                 .render(&mut page)
                 .map_err(|e| Error::Other(format!("cannot render the man page: {e}")))?;
-            Ok(Report::Text(String::from_utf8_lossy(&page).into_owned()))
+            Ok(Box::new(Text(String::from_utf8_lossy(&page).into_owned())))
         }
     }
 }
@@ -93,17 +95,19 @@ async fn object_key(
 }
 
 /// Runs `transfer` on every item, `limit` files at a time (their requests share the budget),
-/// and collects the outcomes in the order given. `label` names an item in failure reports.
+/// and collects the outcomes in the order given. `label` names an item in failure reports;
+/// `verb` is what the summary says was done to each (`uploaded`).
 async fn batch<T, F, Fut>(
     command: &'static str,
+    verb: &'static str,
     items: Vec<(String, T)>,
     limit: usize,
     transfer: F,
-) -> Result<Report, Error>
+) -> Result<Outcome, Error>
 where
     T: Send + 'static,
     F: Fn(T) -> Fut,
-    Fut: Future<Output = Result<Report, Error>> + Send + 'static,
+    Fut: Future<Output = Result<Outcome, Error>> + Send + 'static,
 {
     let files = Arc::new(tokio::sync::Semaphore::new(limit.max(1)));
     let mut set = JoinSet::new();
@@ -120,21 +124,22 @@ where
             (i, result.map_err(|error| Failure { file: label, error }))
         });
     }
-    let mut results: Vec<Option<Result<Report, Failure>>> = (0..count).map(|_| None).collect();
+    let mut results: Vec<Option<Result<Outcome, Failure>>> = (0..count).map(|_| None).collect();
     while let Some(joined) = set.join_next().await {
         let (i, result) =
             joined.map_err(|e| Error::Other(format!("a {command} task failed: {e}")))?;
         results[i] = Some(result);
     }
-    Ok(Report::Batch {
+    Ok(Box::new(Batch {
         command,
+        verb,
         results: results.into_iter().flatten().collect(),
-    })
+    }))
 }
 
 /// The progress display `--progress` asks for: a bar on stderr when a person is watching (or
 /// when forced), nothing otherwise (CI logs stay clean).
-fn progress_for(global: &GlobalArgs, label: &str) -> Arc<dyn Progress> {
+fn progress_for(global: &GlobalArgs, label: &str) -> SharedProgress {
     let show = match global.progress {
         ProgressMode::Always => true,
         ProgressMode::Never => false,

@@ -10,13 +10,14 @@ use crate::commands::Context;
 use crate::config::Tuning;
 use crate::error::Error;
 use crate::inspect;
-use crate::output::Report;
+use crate::output::Outcome;
+use crate::output::presign::PresignReport;
 use crate::s3::classify;
 
 /// SigV4 presigned URLs are valid for at most seven days.
 pub const MAX_EXPIRY: Duration = Duration::from_secs(7 * 24 * 3600);
 
-pub async fn run(cx: &Context<'_>, args: PresignArgs) -> Result<Report, Error> {
+pub async fn run(cx: &Context<'_>, args: PresignArgs) -> Result<Outcome, Error> {
     if args.expires.is_zero() || args.expires > MAX_EXPIRY {
         return Err(Error::Usage(format!(
             "invalid --expires {}s: use between 1 second and 7d (the SigV4 limit)",
@@ -46,11 +47,11 @@ pub async fn run(cx: &Context<'_>, args: PresignArgs) -> Result<Report, Error> {
         .map_err(|e| classify(&e, "presign", &bucket, Some(&k)))?;
     let expires_at =
         crate::inspect::rfc3339(&DateTime::from(now + args.expires)).unwrap_or_default();
-    Ok(Report::Presigned {
+    Ok(Box::new(PresignReport {
         bucket,
         key,
         url: request.uri().to_owned(),
         expires_in: args.expires.as_secs(),
         expires_at,
-    })
+    }))
 }

@@ -5,9 +5,10 @@ use crate::commands::Context;
 use crate::config::Tuning;
 use crate::error::Error;
 use crate::inspect;
-use crate::output::Report;
+use crate::output::Outcome;
+use crate::output::stat::StatReport;
 
-pub async fn run(cx: &Context<'_>, args: ObjectArgs) -> Result<Report, Error> {
+pub async fn run(cx: &Context<'_>, args: ObjectArgs) -> Result<Outcome, Error> {
     let (settings, client) = super::connect(cx, Tuning::default()).await?;
     let bucket = settings.bucket;
     let key = super::object_key(
@@ -19,5 +20,5 @@ pub async fn run(cx: &Context<'_>, args: ObjectArgs) -> Result<Report, Error> {
     )
     .await?;
     let info = inspect::head(&client, &bucket, &key.to_string()).await?;
-    Ok(Report::Stat { bucket, key, info })
+    Ok(Box::new(StatReport { bucket, key, info }))
 }

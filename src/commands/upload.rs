@@ -2,8 +2,7 @@
 
 use std::collections::HashSet;
 use std::io::IsTerminal;
-use std::path::Path;
-use std::sync::Arc;
+use std::path::{Path, PathBuf};
 use std::time::Instant;
 
 use aws_sdk_s3::Client;
@@ -14,15 +13,16 @@ use crate::cli::UploadArgs;
 use crate::commands::Context;
 use crate::error::Error;
 use crate::key::ObjectKey;
-use crate::output::Report;
-use crate::progress::Progress;
+use crate::output::Outcome;
+use crate::output::upload::UploadReport;
+use crate::progress::SharedProgress;
 use crate::release;
 use crate::shutdown::Shutdown;
 use crate::transfer::budget::Budget;
-use crate::transfer::stream;
-use crate::transfer::upload::{self, UploadRequest};
+use crate::transfer::upload::{self, FileSource, StdinSource, UploadRequest};
 
-pub async fn run(cx: &Context<'_>, args: UploadArgs) -> Result<Report, Error> {
+/// Every file to upload with its key and attributes, all checked before anything is sent.
+fn plan(args: &UploadArgs) -> Result<Vec<(PathBuf, ObjectKey, ObjectAttributes)>, Error> {
     if args.key.release == release::LATEST {
         return Err(Error::Usage(format!(
             "--release {}: the name is reserved for the highest release when downloading; upload under the release's own name",
@@ -69,35 +69,52 @@ pub async fn run(cx: &Context<'_>, args: UploadArgs) -> Result<Report, Error> {
             )));
         }
         let key = ObjectKey::new(&args.key.suite, &args.key.release, &filename)?;
-        let attributes = ObjectAttributes::new(&args.attributes, &filename)?;
+        let attributes = ObjectAttributes::new(&(&args.attributes).into(), &filename)?;
         keys.push((path.clone(), key, attributes));
     }
+    Ok(keys)
+}
+
+pub async fn run(cx: &Context<'_>, args: UploadArgs) -> Result<Outcome, Error> {
+    let keys = plan(&args)?;
     let (settings, client) = super::connect(cx, (&args.tuning).into()).await?;
     let budget = Budget::new(settings.transfer.concurrency);
     let progress = super::progress_for(cx.global, "upload");
-    let requests: Vec<UploadRequest> = keys
+    let items: Vec<(String, (PathBuf, UploadRequest))> = keys
         .into_iter()
-        .map(|(path, key, attributes)| UploadRequest {
-            bucket: settings.bucket.clone(),
-            key,
-            path,
-            overwrite: args.overwrite,
-            attributes,
-            settings: settings.transfer,
-            budget: budget.clone(),
+        .map(|(path, key, attributes)| {
+            let req = UploadRequest {
+                bucket: settings.bucket.clone(),
+                key,
+                overwrite: args.overwrite,
+                attributes,
+                settings: settings.transfer,
+                budget: budget.clone(),
+            };
+            (path.display().to_string(), (path, req))
         })
         .collect();
 
-    let report = match <[UploadRequest; 1]>::try_from(requests) {
-        Ok([req]) => one(client, req, progress.clone(), cx.shutdown.clone()).await,
-        Err(requests) => {
-            let items = requests
-                .into_iter()
-                .map(|req| (req.path.display().to_string(), req))
-                .collect();
-            super::batch("upload", items, settings.transfer.concurrency, |req| {
-                one(client.clone(), req, progress.clone(), cx.shutdown.clone())
-            })
+    let report = match <[_; 1]>::try_from(items) {
+        Ok([(_, (path, req))]) => {
+            one(client, path, req, progress.clone(), cx.shutdown.clone()).await
+        }
+        Err(items) => {
+            super::batch(
+                "upload",
+                "uploaded",
+                items,
+                settings.transfer.concurrency,
+                |(path, req)| {
+                    one(
+                        client.clone(),
+                        path,
+                        req,
+                        progress.clone(),
+                        cx.shutdown.clone(),
+                    )
+                },
+            )
             .await
         }
     };
@@ -105,42 +122,35 @@ pub async fn run(cx: &Context<'_>, args: UploadArgs) -> Result<Report, Error> {
     report
 }
 
-/// Uploads one file to its report.
+/// Uploads one file (or stdin, for `-`) to its report.
 async fn one(
     client: Client,
+    path: PathBuf,
     req: UploadRequest,
-    progress: Arc<dyn Progress>,
+    progress: SharedProgress,
     shutdown: Shutdown,
-) -> Result<Report, Error> {
+) -> Result<Outcome, Error> {
     let started = Instant::now();
-    info!(
-        "uploading {} to s3://{}/{}",
-        if req.path.as_os_str() == "-" {
-            "stdin".into()
-        } else {
-            req.path.display().to_string()
-        },
-        req.bucket,
-        req.key
-    );
-    let uploaded = if req.path.as_os_str() == "-" {
-        stream::upload_stream(
-            &client,
-            &req,
-            tokio::io::stdin(),
-            progress.as_ref(),
-            &shutdown,
-        )
-        .await?
+    let stdin = path.as_os_str() == "-";
+    let label = if stdin {
+        "stdin".to_owned()
     } else {
-        upload::upload(&client, &req, progress.as_ref(), &shutdown).await?
+        path.display().to_string()
     };
-    Ok(Report::Upload {
+    info!("uploading {label} to s3://{}/{}", req.bucket, req.key);
+    let uploaded = if stdin {
+        let mut source = StdinSource::new(tokio::io::stdin(), req.settings.part_size);
+        upload::upload(&client, &req, &mut source, &progress, &shutdown).await?
+    } else {
+        let mut source = FileSource::open(&path, req.settings.part_size)?;
+        upload::upload(&client, &req, &mut source, &progress, &shutdown).await?
+    };
+    Ok(Box::new(UploadReport {
         bucket: req.bucket,
         key: req.key,
         uploaded,
         seconds: started.elapsed().as_secs_f64(),
-    })
+    }))
 }
 
 /// The key's last part when `--filename` is not given: the local file's own name.

@@ -1,19 +1,14 @@
-//! Moving bytes: planning (pure), uploading and downloading (I/O at the edge), and the retry
-//! pacing both share.
+//! Moving bytes, by direction: [`upload`] (a file or stdin as parts, one send loop) and
+//! [`download`] (one range scheduler, into a file or a stream); [`plan`] (pure part and range
+//! math) and [`budget`] (the requests in flight) serve both, as does the retry pacing here.
+//! Neither direction uses the other, and the engine knows nothing of the command line.
 
 pub mod budget;
 pub mod download;
 pub mod plan;
-pub mod stream;
 pub mod upload;
-pub mod writer;
 
 use std::time::Duration;
-
-/// User metadata key under which s3blob records the object's full CRC64NVME (base64, as S3
-/// writes checksums). It travels with the object on every server, including those that do not
-/// keep S3 checksums for multipart objects, and comes back on every GET, ranged or not.
-pub const CRC_METADATA_KEY: &str = "s3blob-crc64nvme";
 
 /// Buffer for streaming a file into a request body: 256 KiB keeps syscall overhead low (4 KiB
 /// costs several times the CPU) and memory flat.

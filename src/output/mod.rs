@@ -1,0 +1,347 @@
+//! What s3blob prints on stdout: only the result. Each command's report knows how to show
+//! itself ([`Report`]): the URI (upload), the local path (download), one line per entry (list),
+//! a block of fields (stat), a URL (presign); or with `--json` one JSON object (one per line
+//! for `list`). The schema is in the README. Rendering is pure, so it is tested here, one module
+//! per command.
+
+pub mod delete;
+pub mod download;
+pub mod list;
+pub mod presign;
+pub mod stat;
+pub mod upload;
+
+use serde_json::{Value, json};
+
+use crate::checksum;
+use crate::error::{Error, code};
+use crate::inspect::ChecksumSource;
+use crate::key::ObjectKey;
+use crate::values::human_bytes;
+
+/// A command's result, as the user sees it.
+pub trait Report: Send {
+    /// The plain result on stdout (without the final newline).
+    fn text(&self) -> String;
+    /// The result as one JSON object.
+    fn json(&self) -> Value;
+    /// What stdout shows: `None` when the command has written its result already (`list`, or
+    /// `download -o -` whose bytes are the result).
+    fn render(&self, json: bool) -> Option<String> {
+        Some(if json {
+            self.json().to_string()
+        } else {
+            self.text()
+        })
+    }
+    /// A human summary for the log on stderr ("uploaded 1.0 MiB in 0.20 s").
+    fn summary(&self) -> String;
+    /// Bytes moved, for a batch's summary.
+    fn bytes(&self) -> u64 {
+        0
+    }
+    /// 0, or for a batch with failures the most serious failure's code.
+    fn exit_code(&self) -> u8 {
+        code::OK
+    }
+    /// The files of a batch that failed.
+    fn failures(&self) -> Vec<&Failure> {
+        Vec::new()
+    }
+}
+
+/// What a command returns.
+pub type Outcome = Box<dyn Report>;
+
+/// Printed as it is, whatever `--json` says (completion scripts, the man page).
+pub struct Text(pub String);
+
+impl Report for Text {
+    fn text(&self) -> String {
+        self.0.trim_end().to_owned()
+    }
+    fn json(&self) -> Value {
+        json!({ "text": self.0 })
+    }
+    fn render(&self, _json: bool) -> Option<String> {
+        Some(self.text())
+    }
+    fn summary(&self) -> String {
+        String::new()
+    }
+}
+
+/// One file of a batch that failed.
+#[derive(Debug)]
+pub struct Failure {
+    /// The file as the user named it (a local path for upload, a filename for download).
+    pub file: String,
+    pub error: Error,
+}
+
+/// Several files moved by one command, in the order given; failures are named by file.
+pub struct Batch {
+    pub command: &'static str,
+    /// What the summary says was done to a file ("uploaded").
+    pub verb: &'static str,
+    pub results: Vec<Result<Outcome, Failure>>,
+}
+
+impl Report for Batch {
+    fn text(&self) -> String {
+        self.results
+            .iter()
+            .filter_map(|r| r.as_ref().ok())
+            .filter_map(|r| r.render(false))
+            .collect::<Vec<_>>()
+            .join("\n")
+    }
+
+    fn render(&self, json: bool) -> Option<String> {
+        if json {
+            return Some(self.json().to_string());
+        }
+        let text = self.text();
+        (!text.is_empty()).then_some(text)
+    }
+
+    fn json(&self) -> Value {
+        let files: Vec<Value> = self
+            .results
+            .iter()
+            .map(|r| match r {
+                Ok(report) => report.json(),
+                Err(f) => json!({
+                    "file": f.file,
+                    "error": f.error.to_string(),
+                    "exit_code": f.error.exit_code(),
+                }),
+            })
+            .collect();
+        let failed = self.results.iter().filter(|r| r.is_err()).count();
+        json!({ "command": self.command, "files": files, "failed": failed })
+    }
+
+    fn summary(&self) -> String {
+        let failed = self.failures().len();
+        let size: u64 = self
+            .results
+            .iter()
+            .filter_map(|r| r.as_ref().ok())
+            .map(|r| r.bytes())
+            .sum();
+        format!(
+            "{} {} of {} files, {}{}",
+            self.verb,
+            self.results.len() - failed,
+            self.results.len(),
+            human_bytes(size),
+            if failed > 0 {
+                format!("; {failed} failed")
+            } else {
+                String::new()
+            }
+        )
+    }
+
+    fn exit_code(&self) -> u8 {
+        self.failures()
+            .iter()
+            .map(|f| f.error.exit_code())
+            .max_by_key(|c| severity(*c))
+            .unwrap_or(code::OK)
+    }
+
+    fn failures(&self) -> Vec<&Failure> {
+        self.results
+            .iter()
+            .filter_map(|r| r.as_ref().err())
+            .collect()
+    }
+}
+
+/// The exit code of a batch with failures: the most serious kind among them. A signal first,
+/// then corrupted data, refused access, the network, other failures, missing things, existing
+/// ones, usage.
+fn severity(code: u8) -> u8 {
+    match code {
+        code::SIGINT | code::SIGTERM => 9,
+        code::INTEGRITY => 8,
+        code::ACCESS => 7,
+        code::NETWORK => 6,
+        code::OTHER => 5,
+        code::NOT_FOUND => 4,
+        code::EXISTS => 3,
+        code::USAGE => 2,
+        _ => 1,
+    }
+}
+
+/// The fields every JSON result about one object starts with.
+fn key_fields(bucket: &str, key: &ObjectKey) -> Value {
+    json!({
+        "uri": format!("s3://{bucket}/{key}"),
+        "bucket": bucket,
+        "key": key.to_string(),
+        "suite": key.suite(),
+        "release": key.release(),
+        "filename": key.filename(),
+    })
+}
+
+/// A CRC64NVME the transfer itself computed and checked.
+fn crc_json(crc: u64) -> Value {
+    json!({ "algorithm": "CRC64NVME", "value": checksum::to_base64(crc) })
+}
+
+/// A stored CRC64NVME and where it was found, or `null`.
+fn checksum_json(c: Option<(u64, ChecksumSource)>) -> Value {
+    match c {
+        Some((crc, source)) => {
+            let mut v = crc_json(crc);
+            v["source"] = json!(source.as_str());
+            v
+        }
+        None => Value::Null,
+    }
+}
+
+/// `{"command": ...}` followed by the key fields and `extra`.
+fn object_json(command: &str, bucket: &str, key: &ObjectKey, extra: Value) -> Value {
+    let mut v = json!({ "command": command });
+    for src in [key_fields(bucket, key), extra] {
+        if let (Value::Object(dst), Value::Object(src)) = (&mut v, src) {
+            dst.extend(src);
+        }
+    }
+    v
+}
+
+fn round3(x: f64) -> f64 {
+    (x * 1000.0).round() / 1000.0
+}
+
+/// `"uploaded 1.0 GiB in 0.41 s, 2.4 GiB/s, 64 part(s)"`: the rate only for what moved and is
+/// large enough to mean something.
+fn transfer_summary(verb: &str, size: u64, seconds: f64, moved: bool, extra: &str) -> String {
+    let rate = if moved && size >= 1 << 20 && seconds > 0.0 {
+        format!(", {}/s", human_bytes((size as f64 / seconds) as u64))
+    } else {
+        String::new()
+    };
+    format!(
+        "{verb} {} in {seconds:.2} s{rate}{extra}",
+        human_bytes(size)
+    )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    struct Fake(u64);
+    impl Report for Fake {
+        fn text(&self) -> String {
+            format!("f{}", self.0)
+        }
+        fn json(&self) -> Value {
+            json!({ "n": self.0 })
+        }
+        fn summary(&self) -> String {
+            String::new()
+        }
+        fn bytes(&self) -> u64 {
+            self.0
+        }
+    }
+
+    fn failure(file: &str, error: Error) -> Result<Outcome, Failure> {
+        Err(Failure {
+            file: file.into(),
+            error,
+        })
+    }
+
+    #[test]
+    fn a_batch_lists_successes_and_names_failures() {
+        let batch = Batch {
+            command: "upload",
+            verb: "uploaded",
+            results: vec![
+                Ok(Box::new(Fake(1024))),
+                failure("b", Error::NotFound("gone".into())),
+                Ok(Box::new(Fake(1024))),
+            ],
+        };
+        assert_eq!(batch.render(false).unwrap(), "f1024\nf1024");
+        assert_eq!(batch.summary(), "uploaded 2 of 3 files, 2.0 KiB; 1 failed");
+        assert_eq!(batch.exit_code(), 3);
+        let v: Value = serde_json::from_str(&batch.render(true).unwrap()).unwrap();
+        assert_eq!(v["failed"], 1);
+        assert_eq!(v["files"][1]["exit_code"], 3);
+        assert_eq!(v["files"][2]["n"], 1024);
+    }
+
+    /// Error kinds from the most serious to the least (the README's order).
+    fn kind(rank: usize) -> Error {
+        let m = String::new;
+        match rank {
+            0 => Error::Interrupted {
+                signal: crate::error::Signal::Interrupt,
+            },
+            1 => Error::Integrity(m()),
+            2 => Error::AccessDenied(m()),
+            3 => Error::Network(m()),
+            4 => Error::Other(m()),
+            5 => Error::NotFound(m()),
+            6 => Error::AlreadyExists(m()),
+            _ => Error::Usage(m()),
+        }
+    }
+
+    #[test]
+    fn the_most_serious_failure_decides_the_exit_code() {
+        let codes: Vec<u8> = (0..8).map(|r| kind(r).exit_code()).collect();
+        assert_eq!(codes, [130, 5, 4, 7, 1, 3, 6, 2]);
+        // Every pair, in both orders: the more serious one wins.
+        for (worse, &code) in codes.iter().enumerate() {
+            for better in worse + 1..8 {
+                for flip in [false, true] {
+                    let mut results = vec![failure("w", kind(worse)), failure("b", kind(better))];
+                    if flip {
+                        results.reverse();
+                    }
+                    results.push(Ok(Box::new(Fake(1))));
+                    let batch = Batch {
+                        command: "download",
+                        verb: "downloaded",
+                        results,
+                    };
+                    assert_eq!(batch.exit_code(), code, "{worse} vs {better}");
+                }
+            }
+        }
+        let sigterm = Error::Interrupted {
+            signal: crate::error::Signal::Terminate,
+        };
+        let batch = Batch {
+            command: "upload",
+            verb: "uploaded",
+            results: vec![failure("a", kind(1)), failure("b", sigterm)],
+        };
+        assert_eq!(batch.exit_code(), 143);
+        let none = Batch {
+            command: "upload",
+            verb: "uploaded",
+            results: vec![Ok(Box::new(Fake(1)))],
+        };
+        assert_eq!(none.exit_code(), 0);
+    }
+
+    #[test]
+    fn text_is_printed_as_it_is() {
+        let t = Text("script\n\n".into());
+        assert_eq!(t.render(true).unwrap(), "script");
+        assert_eq!(t.render(false).unwrap(), "script");
+    }
+}

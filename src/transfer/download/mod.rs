@@ -1,0 +1,300 @@
+//! Downloading one object: into a local file that appears whole and verified or not at all
+//! ([`file`]), or in order into a stream such as stdout ([`stdout`]). The two differ only in
+//! their [`Sink`]; everything else is shared:
+//!
+//! - the first ranged GET learns the object's size, ETag and recorded checksum ([`range`]);
+//! - one range scheduler ([`fetch_all`]) fetches the remaining ranges concurrently within the
+//!   command's budget, each resumed from its last byte if its body breaks off, and combines
+//!   their CRC64NVMEs into the whole object's;
+//! - [`verify`] compares that value with the one recorded at upload (or the server's).
+
+mod file;
+mod range;
+mod stdout;
+pub mod writer;
+
+use std::future::Future;
+use std::ops::Range;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use aws_sdk_s3::Client;
+use aws_sdk_s3::primitives::ByteStream;
+use bytes::Bytes;
+use tokio::task::JoinSet;
+use tracing::{debug, warn};
+
+use crate::checksum;
+use crate::config::TransferSettings;
+use crate::error::Error;
+use crate::inspect::{self, ChecksumSource};
+use crate::key::ObjectKey;
+use crate::progress::SharedProgress;
+use crate::transfer::budget::{Budget, Permit};
+use crate::transfer::plan;
+use range::Ctx;
+use writer::FileWriter;
+
+pub use file::download_to_file;
+pub use stdout::{STREAM_PARTS_IN_FLIGHT, download_to_writer};
+
+pub struct DownloadRequest {
+    pub bucket: String,
+    pub key: ObjectKey,
+    /// The final path (already resolved from `-o`); unused for a stream.
+    pub dest: PathBuf,
+    pub no_clobber: bool,
+    pub settings: TransferSettings,
+    /// Requests in flight, shared with the command's other transfers.
+    pub budget: Budget,
+}
+
+/// How the downloaded bytes were checked.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Verified {
+    /// Against the CRC64NVME s3blob recorded in the object's metadata at upload.
+    Metadata,
+    /// Against the server's full-object CRC64NVME (an object not uploaded by s3blob).
+    ServerChecksum,
+    /// The object carries no CRC64NVME to compare with; only its size was checked.
+    SizeOnly,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Downloaded {
+    pub size: u64,
+    pub crc64: u64,
+    pub etag: Option<String>,
+    pub verified: Verified,
+}
+
+/// Where `-o` points: the default `./FILENAME`, `DIR/FILENAME` for an existing directory (or a
+/// path ending in `/`), else the path itself.
+pub fn destination(output: Option<&Path>, filename: &str) -> PathBuf {
+    match output {
+        None => PathBuf::from(filename),
+        Some(p) if p.is_dir() || p.as_os_str().to_string_lossy().ends_with('/') => p.join(filename),
+        Some(p) => p.to_owned(),
+    }
+}
+
+/// How a range's bytes are placed as they arrive, by the task that receives them.
+#[derive(Clone)]
+enum Placement {
+    /// Written at their offset in this file (the temporary file of [`file`]).
+    At(Arc<FileWriter>, Arc<Path>),
+    /// Held in memory until the range can be delivered in order ([`stdout`]).
+    Hold,
+}
+
+/// Where a download's bytes go.
+trait Sink: Send {
+    fn placement(&self) -> Placement;
+    /// Ranges that may be started ahead of the first one not yet delivered: a sink that holds
+    /// ranges in memory bounds them; one that places them at once does not.
+    fn window(&self) -> usize;
+    /// Range `index` is complete; `held` is its bytes when the placement holds them.
+    fn complete(
+        &mut self,
+        index: usize,
+        held: Vec<Bytes>,
+    ) -> impl Future<Output = Result<(), Error>> + Send;
+    /// How many ranges, from the first, are delivered.
+    fn delivered(&self) -> usize;
+    /// Every range is in: push out what is buffered.
+    fn finish(&mut self) -> impl Future<Output = Result<(), Error>> + Send;
+}
+
+/// An object whose first ranged GET has answered: what it said, and its body (with the
+/// request slot it holds) for the scheduler.
+struct Opened {
+    total: u64,
+    etag: Option<String>,
+    /// The CRC64NVME s3blob recorded at upload.
+    recorded: Option<u64>,
+    first: (Range<u64>, ByteStream, Permit),
+}
+
+/// Sends the first ranged GET, within the budget.
+async fn open(client: &Client, req: &DownloadRequest) -> Result<Opened, Error> {
+    let key = req.key.to_string();
+    let permit = req.budget.acquire().await;
+    let range::First {
+        range,
+        total,
+        etag,
+        recorded,
+        body,
+    } = range::first_response(client, &req.bucket, &key, req.settings.part_size).await?;
+    debug!(%key, total, etag = ?etag, recorded = ?recorded.map(checksum::to_base64), "object found");
+    Ok(Opened {
+        total,
+        etag,
+        recorded,
+        first: (range, body, permit),
+    })
+}
+
+/// Fetches the whole opened object into `sink` and verifies it. The inner `Err` describes a
+/// mismatch; the caller says what became of the bytes.
+async fn receive<S: Sink>(
+    client: &Client,
+    req: &DownloadRequest,
+    opened: Opened,
+    progress: SharedProgress,
+    sink: &mut S,
+) -> Result<Result<Downloaded, String>, Error> {
+    let Opened {
+        total,
+        etag,
+        recorded,
+        first,
+    } = opened;
+    progress.start(total);
+    let ctx = Ctx::new(client, req, etag.clone(), progress);
+    let crc64 = fetch_all(&ctx, req, first, total, sink).await?;
+    sink.finish().await?;
+    let verified = verify(client, &req.bucket, &req.key.to_string(), recorded, crc64).await?;
+    Ok(verified.map(|verified| Downloaded {
+        size: total,
+        crc64,
+        etag,
+        verified,
+    }))
+}
+
+/// A finished range: its index, its CRC64NVME, and its bytes if the placement holds them.
+type Fetched = (usize, u64, Vec<Bytes>);
+
+/// The one range scheduler: fetches the first range from the first response's body (its
+/// permit already held) and every other range of the object (`--part-size` each),
+/// concurrently within the budget and the sink's window, handing each to `sink`; returns the
+/// whole object's CRC64NVME. The first failure stops the rest (dropping the set cancels them).
+async fn fetch_all<S: Sink>(
+    ctx: &Arc<Ctx>,
+    req: &DownloadRequest,
+    first: (Range<u64>, ByteStream, Permit),
+    total: u64,
+    sink: &mut S,
+) -> Result<u64, Error> {
+    let (first_range, first_body, first_permit) = first;
+    let mut ranges = vec![first_range.clone()];
+    ranges.extend(plan::chunks(first_range.end, total, req.settings.part_size));
+    let placement = sink.placement();
+    let spawn = |set: &mut JoinSet<Result<Fetched, Error>>,
+                 index: usize,
+                 body: Option<ByteStream>,
+                 permit: Permit| {
+        let (ctx, placement, range) = (ctx.clone(), placement.clone(), ranges[index].clone());
+        set.spawn(async move {
+            let _permit = permit;
+            let mut held = Vec::new();
+            let crc = match &placement {
+                Placement::At(file, path) => {
+                    let mut at = |pos: u64, bytes: &Bytes| {
+                        file.write_at(bytes, pos)
+                            .map_err(|e| Error::local_io("write", path, &e))
+                    };
+                    let crc = range::fetch(&ctx, range.clone(), body, &mut at).await?;
+                    // Hand the finished range to the disk now, so the final fsync has little
+                    // left.
+                    file.start_write_back(range);
+                    crc
+                }
+                Placement::Hold => {
+                    let mut hold = |_: u64, bytes: &Bytes| {
+                        held.push(bytes.clone());
+                        Ok(())
+                    };
+                    range::fetch(&ctx, range, body, &mut hold).await?
+                }
+            };
+            Ok((index, crc, held))
+        });
+    };
+    let mut crcs = vec![0u64; ranges.len()];
+    let mut set = JoinSet::new();
+    spawn(&mut set, 0, Some(first_body), first_permit);
+    let mut next = 1;
+    loop {
+        let may_start = next < ranges.len() && next - sink.delivered() < sink.window();
+        tokio::select! {
+            permit = req.budget.acquire(), if may_start => {
+                spawn(&mut set, next, None, permit);
+                next += 1;
+            }
+            Some(joined) = set.join_next() => {
+                let (index, crc, held) = joined
+                    .map_err(|e| Error::Other(format!("a range download task failed: {e}")))??;
+                crcs[index] = crc;
+                sink.complete(index, held).await?;
+            }
+            else => break,
+        }
+    }
+    Ok(checksum::combine_all(
+        crcs.iter().zip(&ranges).map(|(c, r)| (*c, r.end - r.start)),
+    ))
+}
+
+/// Checks `crc64`, the CRC64NVME of the bytes received, against the one recorded at upload,
+/// else the server's full-object checksum. The inner `Err` describes a mismatch; the caller
+/// says what became of the bytes.
+async fn verify(
+    client: &Client,
+    bucket: &str,
+    key: &str,
+    recorded: Option<u64>,
+    crc64: u64,
+) -> Result<Result<Verified, String>, Error> {
+    let (expected, verified) = match recorded {
+        Some(crc) => (Some(crc), Verified::Metadata),
+        None => match server_checksum(client, bucket, key).await? {
+            Some(crc) => (Some(crc), Verified::ServerChecksum),
+            None => (None, Verified::SizeOnly),
+        },
+    };
+    if let Some(expected) = expected
+        && expected != crc64
+    {
+        return Ok(Err(format!(
+            "s3://{bucket}/{key}: the downloaded bytes do not match the stored checksum (CRC64NVME {} expected, {} received)",
+            checksum::to_base64(expected),
+            checksum::to_base64(crc64),
+        )));
+    }
+    if verified == Verified::SizeOnly {
+        warn!(%key, "the object carries no CRC64NVME (uploaded by another tool, or streamed to a server that keeps no multipart checksums); only its size was verified");
+    }
+    Ok(Ok(verified))
+}
+
+/// The server's full-object CRC64NVME, for objects without s3blob's metadata.
+async fn server_checksum(client: &Client, bucket: &str, key: &str) -> Result<Option<u64>, Error> {
+    let info = inspect::head(client, bucket, key).await?;
+    Ok(info
+        .checksum
+        .filter(|(_, source)| *source == ChecksumSource::Server)
+        .map(|(crc, _)| crc))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn destinations() {
+        let dir = tempfile::tempdir().unwrap();
+        let d = dir.path();
+        assert_eq!(destination(None, "f.bin"), PathBuf::from("f.bin"));
+        assert_eq!(destination(Some(d), "f.bin"), d.join("f.bin"));
+        assert_eq!(
+            destination(Some(&d.join("x.bin")), "f.bin"),
+            d.join("x.bin")
+        );
+        assert_eq!(
+            destination(Some(Path::new("missing/")), "f.bin"),
+            PathBuf::from("missing/f.bin")
+        );
+    }
+}

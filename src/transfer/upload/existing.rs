@@ -1,0 +1,107 @@
+//! What the key holds before (and, after a refused or uncertain write, after) an upload: the
+//! rule is that the same size and CRC64NVME means the upload has already happened (success,
+//! nothing sent), and anything else is refused unless overwriting.
+
+use aws_sdk_s3::Client;
+use tracing::info;
+
+use super::{UploadRequest, Uploaded};
+use crate::error::Error;
+use crate::s3::{classify, status};
+
+/// An object found at the key.
+pub(super) struct Existing {
+    size: u64,
+    crc64: Option<u64>,
+    pub(super) etag: Option<String>,
+}
+
+impl Existing {
+    /// Holds exactly `size` bytes with this CRC64NVME.
+    pub(super) fn matches(&self, size: u64, crc64: u64) -> bool {
+        self.size == size && self.crc64 == Some(crc64)
+    }
+}
+
+/// What is stored at the key before an upload, unless it is to be overwritten anyway.
+pub(super) async fn precheck(
+    client: &Client,
+    req: &UploadRequest,
+) -> Result<Option<Existing>, Error> {
+    if req.overwrite {
+        Ok(None)
+    } else {
+        find(client, req).await
+    }
+}
+
+/// What is stored at the key, if anything. A 403 counts as "unknown" (HEAD on a missing key
+/// answers 403 to callers without ListBucket permission); the conditional write still guards.
+pub(super) async fn find(client: &Client, req: &UploadRequest) -> Result<Option<Existing>, Error> {
+    let key = req.key.to_string();
+    let head = client
+        .head_object()
+        .bucket(&req.bucket)
+        .key(&key)
+        .checksum_mode(aws_sdk_s3::types::ChecksumMode::Enabled)
+        .send()
+        .await;
+    match head {
+        Ok(out) => {
+            let info = crate::inspect::info(&key, out);
+            Ok(Some(Existing {
+                size: info.size,
+                crc64: info.checksum.map(|(crc, _)| crc),
+                etag: info.etag,
+            }))
+        }
+        Err(e) if matches!(status(&e), Some(404 | 403)) => Ok(None),
+        Err(e) => Err(classify(&e, "upload to", &req.bucket, Some(&key))),
+    }
+}
+
+/// Same size and checksum: the upload has already happened. Anything else is refused.
+pub(super) fn judge(
+    req: &UploadRequest,
+    existing: Existing,
+    size: u64,
+    crc64: u64,
+) -> Result<Uploaded, Error> {
+    if existing.matches(size, crc64) {
+        info!(key = %req.key, "an identical object is already stored; nothing to upload");
+        return Ok(Uploaded {
+            size,
+            crc64,
+            etag: existing.etag,
+            parts: 0,
+            unchanged: true,
+        });
+    }
+    let what = if existing.crc64.is_none() && existing.size == size {
+        "already exists, with no CRC64NVME to compare with"
+    } else {
+        "already exists with different content"
+    };
+    Err(Error::AlreadyExists(format!(
+        "s3://{}/{} {what}; pass --overwrite to replace it, or upload under another --release",
+        req.bucket, req.key
+    )))
+}
+
+/// The key is taken (the conditional write was refused): succeed if it holds these very bytes
+/// (a retried CI job), refuse otherwise.
+pub(super) async fn after_refusal(
+    client: &Client,
+    req: &UploadRequest,
+    size: u64,
+    crc64: u64,
+) -> Result<Uploaded, Error> {
+    match find(client, req).await? {
+        Some(existing) => judge(req, existing, size, crc64),
+        // Refused, yet gone: treat as taken, the safe reading.
+        None => Err(Error::AlreadyExists(format!(
+            "s3://{}/{} was being written by someone else; check it and retry",
+            req.bucket, req.key
+        ))),
+    }
+}

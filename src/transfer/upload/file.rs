@@ -1,0 +1,217 @@
+//! A local file as a [`PartSource`]: cut by the part plan, every part checksummed before the
+//! upload starts (on blocking threads, one per core: a pass over a cached file runs at memory
+//! speed, and the whole object's CRC64NVME must be known for its metadata), each part then
+//! streamed from the file, never held in memory. A file that changes while it is uploaded
+//! (size or modification time) is refused.
+
+use std::fs::{File, Metadata};
+use std::ops::Range;
+use std::path::Path;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::time::SystemTime;
+
+use tokio::task::JoinSet;
+
+use super::{Body, Part, PartSource, Shape};
+use crate::checksum;
+use crate::error::Error;
+use crate::transfer::plan::{self, UploadPlan};
+
+pub struct FileSource {
+    path: Arc<Path>,
+    file: Arc<File>,
+    /// The file as it was opened, to tell whether it changed during the upload.
+    before: Metadata,
+    single: bool,
+    ranges: Vec<Range<u64>>,
+    /// Filled by `prepare`, one per range.
+    crcs: Vec<u64>,
+    next: usize,
+}
+
+impl FileSource {
+    /// Opens `path` and plans its parts, refusing what is not a regular file before opening it
+    /// (opening a FIFO would block).
+    pub fn open(path: &Path, part_size: u64) -> Result<Self, Error> {
+        let meta = std::fs::metadata(path).map_err(|e| Error::local_io("read", path, &e))?;
+        if meta.is_dir() {
+            return Err(Error::Usage(format!(
+                "{} is a directory; give the path of a file to upload",
+                path.display()
+            )));
+        }
+        if !meta.is_file() {
+            return Err(Error::Usage(format!(
+                "{} is not a regular file (a FIFO, socket or device); upload a regular file",
+                path.display()
+            )));
+        }
+        let file = File::open(path).map_err(|e| Error::local_io("read", path, &e))?;
+        let size = meta.len();
+        let plan = plan::upload_plan(size, part_size)?;
+        let ranges = match plan {
+            UploadPlan::Single => std::iter::once(0..size).collect(),
+            UploadPlan::Multipart { part_size, parts } => (0..parts)
+                .map(|i| plan::chunk_range(size, part_size, i))
+                .collect(),
+        };
+        Ok(Self {
+            path: Arc::from(path),
+            file: Arc::new(file),
+            before: meta,
+            single: plan == UploadPlan::Single,
+            ranges,
+            crcs: Vec::new(),
+            next: 0,
+        })
+    }
+
+    fn size(&self) -> u64 {
+        self.before.len()
+    }
+
+    fn crc64(&self) -> u64 {
+        checksum::combine_all(
+            self.crcs
+                .iter()
+                .zip(&self.ranges)
+                .map(|(c, r)| (*c, r.end - r.start)),
+        )
+    }
+}
+
+impl PartSource for FileSource {
+    async fn prepare(&mut self) -> Result<Shape, Error> {
+        self.crcs = checksum_parts(self.file.clone(), &self.path, self.ranges.clone()).await?;
+        tracing::debug!(
+            size = self.size(),
+            parts = self.ranges.len(),
+            crc64 = %checksum::to_base64(self.crc64()),
+            "planned upload"
+        );
+        Ok(Shape {
+            single: self.single,
+            known: Some((self.size(), self.crc64())),
+        })
+    }
+
+    async fn next_part(&mut self) -> Result<Option<Part>, Error> {
+        let Some(range) = self.ranges.get(self.next).cloned() else {
+            return Ok(None);
+        };
+        let part = Part {
+            index: self.next as u64,
+            offset: range.start,
+            len: range.end - range.start,
+            crc: self.crcs[self.next],
+            body: Body::File(self.path.clone()),
+        };
+        self.next += 1;
+        Ok(Some(part))
+    }
+
+    async fn whole(&mut self) -> Result<(u64, u64), Error> {
+        Ok((self.size(), self.crc64()))
+    }
+
+    fn window(&self) -> usize {
+        // Parts stream from the file: only the budget limits them.
+        usize::MAX
+    }
+
+    fn check_unchanged(&self) -> Result<(), Error> {
+        let path = &self.path;
+        let after = std::fs::metadata(path).map_err(|e| Error::local_io("read", path, &e))?;
+        let mtime = |m: &Metadata| m.modified().unwrap_or(SystemTime::UNIX_EPOCH);
+        if after.len() != self.before.len() || mtime(&after) != mtime(&self.before) {
+            return Err(Error::Integrity(format!(
+                "{} changed while it was being uploaded; nothing was stored: upload it again once it is complete",
+                path.display()
+            )));
+        }
+        Ok(())
+    }
+
+    fn label(&self) -> String {
+        self.path.display().to_string()
+    }
+}
+
+/// Computes each range's CRC64NVME on blocking threads, one per core.
+async fn checksum_parts(
+    file: Arc<File>,
+    path: &Path,
+    ranges: Vec<Range<u64>>,
+) -> Result<Vec<u64>, Error> {
+    let workers = std::thread::available_parallelism()
+        .map(|n| n.get())
+        .unwrap_or(2)
+        .min(ranges.len().max(1));
+    let ranges = Arc::new(ranges);
+    let next = Arc::new(AtomicUsize::new(0));
+    let mut set = JoinSet::new();
+    for _ in 0..workers {
+        let (file, ranges, next) = (file.clone(), ranges.clone(), next.clone());
+        set.spawn_blocking(move || {
+            let mut out = Vec::new();
+            loop {
+                let i = next.fetch_add(1, Ordering::Relaxed);
+                let Some(r) = ranges.get(i) else {
+                    return Ok(out);
+                };
+                out.push((i, checksum::file_range(&file, r.start, r.end - r.start)?));
+            }
+        });
+    }
+    let mut crcs = vec![0; ranges.len()];
+    while let Some(joined) = set.join_next().await {
+        let part_crcs: Vec<(usize, u64)> = joined
+            .map_err(|e| Error::Other(format!("checksum worker failed: {e}")))?
+            .map_err(|e: std::io::Error| Error::local_io("read", path, &e))?;
+        for (i, crc) in part_crcs {
+            crcs[i] = crc;
+        }
+    }
+    Ok(crcs)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::transfer::plan::MIB;
+
+    #[tokio::test]
+    async fn parts_cover_the_file_with_their_checksums() {
+        let data: Vec<u8> = (0..(11 * MIB as usize)).map(|i| (i % 253) as u8).collect();
+        let mut tmp = tempfile::NamedTempFile::new().unwrap();
+        std::io::Write::write_all(&mut tmp, &data).unwrap();
+        let mut source = FileSource::open(tmp.path(), 5 * MIB).unwrap();
+        let shape = source.prepare().await.unwrap();
+        assert!(!shape.single);
+        assert_eq!(
+            shape.known,
+            Some((data.len() as u64, checksum::crc64(&data)))
+        );
+        let mut covered = 0;
+        while let Some(part) = source.next_part().await.unwrap() {
+            assert_eq!(part.offset, covered);
+            let bytes = &data[part.offset as usize..(part.offset + part.len) as usize];
+            assert_eq!(part.crc, checksum::crc64(bytes));
+            covered += part.len;
+        }
+        assert_eq!(covered, data.len() as u64);
+        source.check_unchanged().unwrap();
+        std::io::Write::write_all(&mut tmp, b"more").unwrap();
+        assert_eq!(source.check_unchanged().unwrap_err().exit_code(), 5);
+    }
+
+    #[tokio::test]
+    async fn a_small_file_is_one_part() {
+        let tmp = tempfile::NamedTempFile::new().unwrap();
+        std::fs::write(tmp.path(), b"abc").unwrap();
+        let mut source = FileSource::open(tmp.path(), 5 * MIB).unwrap();
+        assert!(source.prepare().await.unwrap().single);
+        assert_eq!(source.whole().await.unwrap(), (3, checksum::crc64(b"abc")));
+    }
+}

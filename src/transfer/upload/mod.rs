@@ -1,0 +1,410 @@
+//! Uploading one object from a [`PartSource`]: a file ([`file`]) or a stream such as stdin
+//! ([`stdin`]). Both cut their bytes into parts and checksum them; everything after that is
+//! shared: the key is examined first ([`existing`]: identical bytes already there are success,
+//! other bytes are refused), a source that fits in one part is a single PutObject, and a larger
+//! one is a multipart upload ([`multipart`]) whose parts go through one send loop
+//! ([`send_parts`]), concurrently within the command's budget, each carrying its CRC64NVME.
+//! Every request is conditional (`If-None-Match: *`) unless overwriting.
+
+mod existing;
+pub mod file;
+mod multipart;
+pub mod stdin;
+
+use std::future::Future;
+use std::path::Path;
+use std::sync::Arc;
+
+use aws_sdk_s3::Client;
+use aws_sdk_s3::operation::create_multipart_upload::builders::CreateMultipartUploadFluentBuilder;
+use aws_sdk_s3::operation::put_object::builders::PutObjectFluentBuilder;
+use aws_sdk_s3::primitives::{ByteStream, Length};
+use aws_sdk_s3::types::{ChecksumAlgorithm, ChecksumType, CompletedPart};
+use bytes::Bytes;
+use tokio::task::JoinSet;
+use tracing::{debug, warn};
+
+use crate::attributes::ObjectAttributes;
+use crate::checksum;
+use crate::config::TransferSettings;
+use crate::error::Error;
+use crate::key::ObjectKey;
+use crate::progress::SharedProgress;
+use crate::s3::{classify, status};
+use crate::shutdown::Shutdown;
+use crate::transfer::READ_BUFFER;
+use crate::transfer::budget::{Budget, Permit};
+
+pub use file::FileSource;
+pub use stdin::StdinSource;
+
+/// What to upload where, and how; the bytes come from a [`PartSource`].
+pub struct UploadRequest {
+    pub bucket: String,
+    pub key: ObjectKey,
+    /// Replace an existing object; otherwise only an identical one is accepted.
+    pub overwrite: bool,
+    /// Metadata, content type and the like, stored with the object.
+    pub attributes: ObjectAttributes,
+    pub settings: TransferSettings,
+    /// Requests in flight, shared with the command's other transfers.
+    pub budget: Budget,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Uploaded {
+    pub size: u64,
+    pub crc64: u64,
+    pub etag: Option<String>,
+    /// 1 for a single PUT.
+    pub parts: u64,
+    /// An object with the same size and checksum was already at the key; nothing was replaced.
+    pub unchanged: bool,
+}
+
+impl Uploaded {
+    /// A new object was stored from `parts` parts.
+    pub(crate) fn stored(size: u64, crc64: u64, etag: Option<String>, parts: u64) -> Self {
+        Self {
+            size,
+            crc64,
+            etag,
+            parts,
+            unchanged: false,
+        }
+    }
+}
+
+/// Where an upload's bytes come from: a source cuts them into parts, in order, and knows each
+/// part's CRC64NVME.
+pub trait PartSource: Send {
+    /// What must be known before anything is sent; runs while the key is examined. A file
+    /// checksums every part (the whole object's CRC64NVME goes into its metadata); a stream
+    /// reads its first part (whether there is more decides single PUT or multipart).
+    fn prepare(&mut self) -> impl Future<Output = Result<Shape, Error>> + Send;
+    /// The next part, in order; `None` after the last.
+    fn next_part(&mut self) -> impl Future<Output = Result<Option<Part>, Error>> + Send;
+    /// The size and CRC64NVME of everything, reading what is left without sending it (to
+    /// compare with an object already at the key).
+    fn whole(&mut self) -> impl Future<Output = Result<(u64, u64), Error>> + Send;
+    /// Parts that may be in flight at once (within the budget): a stream holds each in memory.
+    fn window(&self) -> usize;
+    /// After the last part is sent: refuses a source that changed meanwhile (a file).
+    fn check_unchanged(&self) -> Result<(), Error>;
+    /// How logs name the source.
+    fn label(&self) -> String;
+}
+
+/// What [`PartSource::prepare`] found.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Shape {
+    /// Everything fits in one part: a single PutObject.
+    pub single: bool,
+    /// The size and CRC64NVME of the whole, when known before sending (files, not streams).
+    pub known: Option<(u64, u64)>,
+}
+
+/// One part: its place in the object, its checksum, and its bytes.
+pub struct Part {
+    /// 0-based; the part number is `index + 1`.
+    pub index: u64,
+    pub offset: u64,
+    pub len: u64,
+    pub crc: u64,
+    pub body: Body,
+}
+
+/// The bytes of a part.
+pub enum Body {
+    /// `offset..offset + len` of this file, streamed (and reopened by the SDK on a retry).
+    File(Arc<Path>),
+    /// Held in memory (a stream).
+    Bytes(Bytes),
+}
+
+impl Part {
+    async fn stream(&self) -> Result<ByteStream, Error> {
+        match &self.body {
+            Body::Bytes(bytes) => Ok(ByteStream::from(bytes.clone())),
+            Body::File(path) => ByteStream::read_from()
+                .path(path)
+                .offset(self.offset)
+                .length(Length::Exact(self.len))
+                .buffer_size(READ_BUFFER)
+                .build()
+                .await
+                .map_err(|e| Error::Other(format!("cannot read {}: {e}", path.display()))),
+        }
+    }
+}
+
+/// Uploads what `source` yields to `req.key`; a `shutdown` stops it cleanly with
+/// `Error::Interrupted`. `progress` is told the sizes and every byte sent; finishing the
+/// display is the caller's (it may be shared by several files).
+pub async fn upload<S: PartSource>(
+    client: &Client,
+    req: &UploadRequest,
+    source: &mut S,
+    progress: &SharedProgress,
+    shutdown: &Shutdown,
+) -> Result<Uploaded, Error> {
+    // Look at the key while the source is checksummed: an object already there decides the
+    // outcome before any data moves (a retried CI job re-sends nothing), and it guards servers
+    // that ignore the conditional write.
+    let (shape, existing) = shutdown
+        .guard(async {
+            Ok(tokio::join!(
+                source.prepare(),
+                existing::precheck(client, req)
+            ))
+        })
+        .await?;
+    let shape = shape?;
+    if let Some(existing) = existing? {
+        let (size, crc64) = shutdown.guard(source.whole()).await?;
+        return existing::judge(req, existing, size, crc64);
+    }
+    if shape.single {
+        return shutdown
+            .guard(async {
+                let _permit = req.budget.acquire().await;
+                put_single(client, req, source, progress).await
+            })
+            .await;
+    }
+    if let Some((size, _)) = shape.known {
+        progress.start(size);
+    }
+    let upload_id = multipart::start(client, req, shape.known.map(|(_, crc)| crc)).await?;
+    let send = async {
+        let assembled = send_parts(
+            client,
+            req,
+            &upload_id,
+            source,
+            shape.known.is_none(),
+            progress,
+        )
+        .await?;
+        source.check_unchanged()?;
+        Ok(assembled)
+    };
+    multipart::finish(client, req, &upload_id, send, shutdown).await
+}
+
+/// The whole source as one PutObject.
+async fn put_single<S: PartSource>(
+    client: &Client,
+    req: &UploadRequest,
+    source: &mut S,
+    progress: &SharedProgress,
+) -> Result<Uploaded, Error> {
+    let key = req.key.to_string();
+    let part = source
+        .next_part()
+        .await?
+        .ok_or_else(|| Error::Other(format!("{}: nothing to read", source.label())))?;
+    let (size, crc64) = (part.len, part.crc);
+    progress.start(size);
+    debug!(bucket = %req.bucket, %key, size, source = %source.label(), "PutObject");
+    let put = put_request(client, req, size, crc64, part.stream().await?);
+    match put.customize().disable_payload_signing().send().await {
+        Ok(out) => {
+            if let Err(e) = source.check_unchanged() {
+                // The server checked the bytes against the checksum computed before sending,
+                // but not every server checks: do not leave a possibly torn object behind.
+                warn!(%key, "the file changed during the upload; deleting the object");
+                let _ = client
+                    .delete_object()
+                    .bucket(&req.bucket)
+                    .key(&key)
+                    .send()
+                    .await;
+                return Err(e);
+            }
+            progress.advance(size);
+            Ok(Uploaded::stored(size, crc64, out.e_tag, 1))
+        }
+        Err(e) if status(&e) == Some(412) => {
+            existing::after_refusal(client, req, size, crc64).await
+        }
+        Err(e) => Err(classify(&e, "upload to", &req.bucket, Some(&key))),
+    }
+}
+
+/// Every part of a multipart upload, sent in order, with the whole object's size and CRC64NVME.
+pub(crate) struct Assembled {
+    pub(crate) parts: Vec<CompletedPart>,
+    pub(crate) size: u64,
+    pub(crate) crc64: u64,
+}
+
+/// The bucket, key and upload id every part task needs.
+struct Target {
+    client: Client,
+    bucket: String,
+    key: String,
+    upload_id: String,
+}
+
+/// The one send loop: takes the source's parts in order and sends them, as many at a time as
+/// the budget and the source's window allow, while collecting the finished ones; the first
+/// failure stops the rest (dropping the set cancels them). With `announce`, each part's size is
+/// added to the progress total as it is read (the source's size is not known up front).
+async fn send_parts<S: PartSource>(
+    client: &Client,
+    req: &UploadRequest,
+    upload_id: &str,
+    source: &mut S,
+    announce: bool,
+    progress: &SharedProgress,
+) -> Result<Assembled, Error> {
+    let target = Arc::new(Target {
+        client: client.clone(),
+        bucket: req.bucket.clone(),
+        key: req.key.to_string(),
+        upload_id: upload_id.to_owned(),
+    });
+    let mut done: Vec<Option<CompletedPart>> = Vec::new();
+    let (mut size, mut crc64) = (0u64, checksum::crc64(b""));
+    let mut set = JoinSet::new();
+    // One part read ahead, so a stream is read while the parts before it are sent.
+    let mut ready = source.next_part().await?;
+    loop {
+        tokio::select! {
+            permit = req.budget.acquire(), if ready.is_some() && set.len() < source.window() => {
+                let Some(part) = ready.take() else { continue };
+                size += part.len;
+                crc64 = checksum::combine(crc64, part.crc, part.len);
+                if announce {
+                    progress.start(part.len);
+                }
+                set.spawn(upload_part(target.clone(), part, permit));
+                ready = source.next_part().await?;
+            }
+            Some(joined) = set.join_next() => {
+                let (index, len, part) = joined
+                    .map_err(|e| Error::Other(format!("a part upload task failed: {e}")))??;
+                progress.advance(len);
+                let i = usize::try_from(index).unwrap_or(usize::MAX);
+                if done.len() <= i {
+                    done.resize(i + 1, None);
+                }
+                done[i] = Some(part);
+            }
+            else => break,
+        }
+    }
+    let parts = done
+        .into_iter()
+        .enumerate()
+        .map(|(i, p)| p.ok_or_else(|| Error::Other(format!("part {} was never sent", i + 1))))
+        .collect::<Result<Vec<_>, _>>()?;
+    Ok(Assembled { parts, size, crc64 })
+}
+
+/// Sends one part (holding `permit` until it is done); returns its index, length and the
+/// entry CompleteMultipartUpload needs.
+async fn upload_part(
+    target: Arc<Target>,
+    part: Part,
+    permit: Permit,
+) -> Result<(u64, u64, CompletedPart), Error> {
+    let _permit = permit;
+    let number = i32::try_from(part.index + 1).unwrap_or(i32::MAX);
+    let crc = checksum::to_base64(part.crc);
+    let body = part.stream().await?;
+    debug!(
+        part = number,
+        offset = part.offset,
+        len = part.len,
+        "UploadPart"
+    );
+    let out = target
+        .client
+        .upload_part()
+        .bucket(&target.bucket)
+        .key(&target.key)
+        .upload_id(&target.upload_id)
+        .part_number(number)
+        .content_length(i64::try_from(part.len).unwrap_or(i64::MAX))
+        .checksum_crc64_nvme(&crc)
+        .body(body)
+        // The CRC64NVME protects the body; signing it too would hash it once more.
+        .customize()
+        .disable_payload_signing()
+        .send()
+        .await
+        .map_err(|e| classify(&e, "upload a part of", &target.bucket, Some(&target.key)))?;
+    let completed = CompletedPart::builder()
+        .part_number(number)
+        .set_e_tag(out.e_tag)
+        .checksum_crc64_nvme(crc)
+        .build();
+    Ok((part.index, part.len, completed))
+}
+
+/// Sets the object's attributes on a PutObject or CreateMultipartUpload call (the two builders
+/// share these setters but no trait).
+macro_rules! with_attributes {
+    ($call:expr, $attrs:expr) => {{
+        use aws_sdk_s3::types::{ServerSideEncryption, StorageClass};
+        let a: &$crate::attributes::ObjectAttributes = $attrs;
+        let mut call = $call.content_type(&a.content_type);
+        for (k, v) in &a.metadata {
+            call = call.metadata(k, v);
+        }
+        if let Some(c) = &a.cache_control {
+            call = call.cache_control(c);
+        }
+        if let Some(c) = &a.storage_class {
+            call = call.storage_class(StorageClass::from(c.as_str()));
+        }
+        match a.sse {
+            Some($crate::attributes::Sse::Aes256) => {
+                call = call.server_side_encryption(ServerSideEncryption::Aes256)
+            }
+            Some($crate::attributes::Sse::AwsKms) => {
+                call = call
+                    .server_side_encryption(ServerSideEncryption::AwsKms)
+                    .set_ssekms_key_id(a.sse_kms_key_id.clone())
+            }
+            None => {}
+        }
+        call
+    }};
+}
+
+/// A PutObject of `body` (`size` bytes) with the object's attributes, its CRC64NVME (sent for
+/// the server to check, and recorded in the metadata) and, unless overwriting,
+/// `If-None-Match: *`.
+fn put_request(
+    client: &Client,
+    req: &UploadRequest,
+    size: u64,
+    crc64: u64,
+    body: ByteStream,
+) -> PutObjectFluentBuilder {
+    let crc = checksum::to_base64(crc64);
+    let put = with_attributes!(client.put_object(), &req.attributes)
+        .bucket(&req.bucket)
+        .key(req.key.to_string())
+        .content_length(i64::try_from(size).unwrap_or(i64::MAX))
+        .checksum_crc64_nvme(&crc)
+        .metadata(checksum::METADATA_KEY, &crc)
+        .body(body);
+    if req.overwrite {
+        put
+    } else {
+        put.if_none_match("*")
+    }
+}
+
+/// A CreateMultipartUpload with the object's attributes, announcing a full-object CRC64NVME.
+fn create_request(client: &Client, req: &UploadRequest) -> CreateMultipartUploadFluentBuilder {
+    with_attributes!(client.create_multipart_upload(), &req.attributes)
+        .bucket(&req.bucket)
+        .key(req.key.to_string())
+        .checksum_algorithm(ChecksumAlgorithm::Crc64Nvme)
+        .checksum_type(ChecksumType::FullObject)
+}

@@ -1,0 +1,161 @@
+//! The life of a multipart upload: started with the object's attributes, finished with the
+//! full-object CRC64NVME, and aborted whatever goes wrong in between, so no parts stay stored
+//! (and billed). How a completion can end: stored; refused because the key was taken meanwhile
+//! (then judged like an existing object); or uncertain (the object may be stored though the
+//! answer was an error: then the key is looked at).
+
+use std::future::Future;
+use std::time::Duration;
+
+use aws_sdk_s3::Client;
+use aws_sdk_s3::types::{ChecksumType, CompletedMultipartUpload};
+use tracing::{debug, warn};
+
+use super::{Assembled, UploadRequest, Uploaded, existing};
+use crate::checksum;
+use crate::error::Error;
+use crate::s3::{classify, status};
+use crate::shutdown::Shutdown;
+
+/// Starts a multipart upload and returns its id. `crc64`, when known before the first part
+/// (files; not streams), is recorded in the object's metadata.
+pub(super) async fn start(
+    client: &Client,
+    req: &UploadRequest,
+    crc64: Option<u64>,
+) -> Result<String, Error> {
+    let key = req.key.to_string();
+    let mut create = super::create_request(client, req);
+    if let Some(crc) = crc64 {
+        create = create.metadata(checksum::METADATA_KEY, checksum::to_base64(crc));
+    }
+    let created = create
+        .send()
+        .await
+        .map_err(|e| classify(&e, "upload to", &req.bucket, Some(&key)))?;
+    let upload_id = created.upload_id.ok_or_else(|| {
+        Error::Other(format!(
+            "the server started no multipart upload for s3://{}/{key}",
+            req.bucket
+        ))
+    })?;
+    debug!(%key, %upload_id, "multipart upload created");
+    Ok(upload_id)
+}
+
+/// How CompleteMultipartUpload ended.
+enum Completion {
+    /// Stored; the new object's ETag.
+    Done(Option<String>),
+    /// 412: the conditional write found the key taken.
+    Refused,
+    /// An error that does not prove the object was not stored.
+    Uncertain(Error),
+}
+
+/// Runs `send` (the parts) and completes the upload, both stopped by `shutdown`; whatever
+/// fails, the upload is aborted. A refused completion (the key was taken meanwhile) succeeds
+/// only if the key holds these very bytes.
+pub(super) async fn finish(
+    client: &Client,
+    req: &UploadRequest,
+    upload_id: &str,
+    send: impl Future<Output = Result<Assembled, Error>>,
+    shutdown: &Shutdown,
+) -> Result<Uploaded, Error> {
+    let key = req.key.to_string();
+    let work = async {
+        let Assembled { parts, size, crc64 } = send.await?;
+        let count = parts.len() as u64;
+        let completion = complete(client, req, upload_id, parts, crc64).await;
+        Ok((size, crc64, count, completion))
+    };
+    let (size, crc64, count, completion) = match shutdown.guard(work).await {
+        Ok(done) => done,
+        Err(err) => {
+            abort(client, &req.bucket, &key, upload_id).await;
+            return Err(err);
+        }
+    };
+    match completion {
+        Completion::Done(etag) => Ok(Uploaded::stored(size, crc64, etag, count)),
+        Completion::Refused => {
+            abort(client, &req.bucket, &key, upload_id).await;
+            existing::after_refusal(client, req, size, crc64).await
+        }
+        Completion::Uncertain(err) => {
+            // The server may have assembled the object and then failed to answer (a dropped
+            // connection, a retry that finds the upload gone, an answer the SDK cannot parse).
+            // If the key now holds exactly these bytes, the upload succeeded.
+            match existing::find(client, req).await {
+                Ok(Some(e)) if e.matches(size, crc64) => {
+                    warn!(%key, "completing the upload reported an error, but the object is stored intact: {err}");
+                    Ok(Uploaded::stored(size, crc64, e.etag, count))
+                }
+                _ => {
+                    abort(client, &req.bucket, &key, upload_id).await;
+                    Err(err)
+                }
+            }
+        }
+    }
+}
+
+/// One CompleteMultipartUpload with the full-object CRC64NVME, conditional unless overwriting.
+async fn complete(
+    client: &Client,
+    req: &UploadRequest,
+    upload_id: &str,
+    parts: Vec<aws_sdk_s3::types::CompletedPart>,
+    crc64: u64,
+) -> Completion {
+    let key = req.key.to_string();
+    let mut call = client
+        .complete_multipart_upload()
+        .bucket(&req.bucket)
+        .key(&key)
+        .upload_id(upload_id)
+        .checksum_crc64_nvme(checksum::to_base64(crc64))
+        .checksum_type(ChecksumType::FullObject)
+        .multipart_upload(
+            CompletedMultipartUpload::builder()
+                .set_parts(Some(parts))
+                .build(),
+        );
+    if !req.overwrite {
+        call = call.if_none_match("*");
+    }
+    match call.send().await {
+        Ok(out) => Completion::Done(out.e_tag),
+        // Refused by the conditional write: someone stored the key meanwhile.
+        Err(e) if status(&e) == Some(412) => Completion::Refused,
+        Err(e) => Completion::Uncertain(classify(
+            &e,
+            "complete the upload of",
+            &req.bucket,
+            Some(&key),
+        )),
+    }
+}
+
+/// Aborts a multipart upload so no parts stay stored (and billed); a failure to abort is
+/// logged with the upload id so it can be cleaned up by hand or by a lifecycle rule.
+async fn abort(client: &Client, bucket: &str, key: &str, upload_id: &str) {
+    let call = client
+        .abort_multipart_upload()
+        .bucket(bucket)
+        .key(key)
+        .upload_id(upload_id)
+        .send();
+    match tokio::time::timeout(Duration::from_secs(30), call).await {
+        Ok(Ok(_)) => debug!(%key, %upload_id, "multipart upload aborted"),
+        Ok(Err(e)) => warn!(
+            %key, %upload_id,
+            "could not abort the multipart upload: {}; remove it with `aws s3api abort-multipart-upload`",
+            classify(&e, "abort the upload of", bucket, Some(key))
+        ),
+        Err(_) => {
+            warn!(%key, %upload_id, "aborting the multipart upload timed out; remove it by hand")
+        }
+    }
+}
