@@ -1,4 +1,5 @@
-//! CRC64NVME, the full-object checksum s3blob records at upload and verifies at download.
+//! CRC64NVME, the full-object checksum s3blob records at upload and verifies at download; and
+//! SHA-256, which releases may record too (`--sha256sums`) for consumers' own tools.
 //!
 //! CRC64NVME is the one S3 checksum that is defined for whole multipart objects
 //! (`ChecksumType::FullObject`), and CRCs combine: the checksum of a file is computed from the
@@ -69,6 +70,72 @@ pub fn from_base64(value: &str) -> Option<u64> {
     Some(u64::from_be_bytes(bytes.try_into().ok()?))
 }
 
+/// An incremental SHA-256 (hardware-accelerated where the CPU has SHA extensions).
+#[derive(Clone, Default)]
+pub struct Sha256(sha2::Sha256);
+
+impl Sha256 {
+    pub fn update(&mut self, data: &[u8]) {
+        sha2::Digest::update(&mut self.0, data);
+    }
+
+    /// The digest as lower-case hex, as `sha256sum` prints it.
+    pub fn hex(self) -> String {
+        hex(&sha2::Digest::finalize(self.0))
+    }
+}
+
+/// The SHA-256 of a byte slice, as lower-case hex.
+pub fn sha256_hex(data: &[u8]) -> String {
+    let mut h = Sha256::default();
+    h.update(data);
+    h.hex()
+}
+
+fn hex(bytes: &[u8]) -> String {
+    use std::fmt::Write;
+    bytes.iter().fold(String::new(), |mut s, b| {
+        let _ = write!(s, "{b:02x}");
+        s
+    })
+}
+
+/// A writer that keeps nothing but the SHA-256 of what went through it (an object read only to
+/// be hashed).
+#[derive(Default)]
+pub struct Sha256Writer(Sha256);
+
+impl Sha256Writer {
+    pub fn hex(self) -> String {
+        self.0.hex()
+    }
+}
+
+impl tokio::io::AsyncWrite for Sha256Writer {
+    fn poll_write(
+        mut self: std::pin::Pin<&mut Self>,
+        _: &mut std::task::Context<'_>,
+        buf: &[u8],
+    ) -> std::task::Poll<io::Result<usize>> {
+        self.0.update(buf);
+        std::task::Poll::Ready(Ok(buf.len()))
+    }
+
+    fn poll_flush(
+        self: std::pin::Pin<&mut Self>,
+        _: &mut std::task::Context<'_>,
+    ) -> std::task::Poll<io::Result<()>> {
+        std::task::Poll::Ready(Ok(()))
+    }
+
+    fn poll_shutdown(
+        self: std::pin::Pin<&mut Self>,
+        _: &mut std::task::Context<'_>,
+    ) -> std::task::Poll<io::Result<()>> {
+        std::task::Poll::Ready(Ok(()))
+    }
+}
+
 /// The CRC64NVME of `len` bytes of `file` from `offset`, read with positioned reads so several
 /// threads can checksum different parts of one open file. Fails if the file is shorter.
 pub fn file_range(file: &File, offset: u64, len: u64) -> io::Result<u64> {
@@ -129,6 +196,21 @@ mod tests {
         let mut inc = Crc64::default();
         data.chunks(777).for_each(|c| inc.update(c));
         assert_eq!(inc.value(), whole);
+    }
+
+    #[test]
+    fn sha256_vectors() {
+        assert_eq!(
+            sha256_hex(b""),
+            "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855"
+        );
+        let mut h = Sha256::default();
+        h.update(b"ab");
+        h.update(b"c");
+        assert_eq!(
+            h.hex(),
+            "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad"
+        );
     }
 
     #[test]

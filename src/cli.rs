@@ -153,6 +153,25 @@ pub enum Command {
         after_help!()
     ))]
     Delete(DeleteArgs),
+    /// Seal a release: check every file and write its manifest, so the release is complete,
+    /// immutable, and what `--release latest` may name
+    #[command(after_help = concat!(
+        "Examples:\n",
+        "  s3blob seal --suite myapp --release 1.4.2 --expect-files 3\n",
+        "  s3blob seal --suite myapp --release 1.4.2 --file myapp-linux.tar.gz \\\n",
+        "      --file myapp-macos.tar.gz --sha256sums\n\n",
+        after_help!()
+    ))]
+    Seal(SealArgs),
+    /// Check a stored release against its manifest without downloading it (--deep reads every
+    /// object and recomputes its checksum)
+    #[command(after_help = concat!(
+        "Examples:\n",
+        "  s3blob verify --suite myapp --release 1.4.2\n",
+        "  s3blob verify --suite myapp --release latest --deep --json\n\n",
+        after_help!()
+    ))]
+    Verify(VerifyArgs),
     /// Print a presigned URL that downloads an artifact without credentials until it expires
     #[command(after_help = concat!(
         "Example:\n  url=$(s3blob presign --suite myapp --release 1.4.2 --filename myapp.tar.gz --expires 2h)\n",
@@ -262,8 +281,18 @@ pub struct UploadArgs {
 
     /// Replace an existing object at the key (otherwise an existing object with different
     /// content is refused with exit code 6)
-    #[arg(long)]
+    #[arg(long, conflicts_with = "seal")]
     pub overwrite: bool,
+
+    /// Seal the release once every file is uploaded: check them all and write the release's
+    /// manifest (nothing is sealed if any file fails)
+    #[arg(long)]
+    pub seal: bool,
+
+    /// With --seal: compute the SHA-256 of every file (in the same pass as its checksum), list
+    /// it in the manifest and store a SHA256SUMS file in the release
+    #[arg(long, requires = "seal")]
+    pub sha256sums: bool,
 
     #[command(flatten)]
     pub attributes: AttributeArgs,
@@ -372,6 +401,43 @@ pub struct ListArgs {
     /// [env: S3BLOB_CONCURRENCY; default: 16]
     #[arg(long, value_name = "N", value_parser = values::parse_concurrency)]
     pub concurrency: Option<usize>,
+}
+
+#[derive(Debug, Args)]
+pub struct SealArgs {
+    #[command(flatten)]
+    pub key: PublishKeyArgs,
+
+    /// A file the release must hold before it is sealed (repeatable)
+    #[arg(long = "file", value_name = "FILENAME")]
+    pub files: Vec<String>,
+
+    /// How many files the release must hold, exactly (fewer: exit 3, more: exit 6)
+    #[arg(long, value_name = "N")]
+    pub expect_files: Option<usize>,
+
+    /// Compute the SHA-256 of every file (reading each once), list it in the manifest and
+    /// store a SHA256SUMS file in the release
+    #[arg(long)]
+    pub sha256sums: bool,
+
+    /// Requests in flight at once [env: S3BLOB_CONCURRENCY; default: 16]
+    #[arg(long, value_name = "N", value_parser = values::parse_concurrency)]
+    pub concurrency: Option<usize>,
+}
+
+#[derive(Debug, Args)]
+pub struct VerifyArgs {
+    #[command(flatten)]
+    pub key: KeyArgs,
+
+    /// Also read every object (nothing is written to disk) and recompute its CRC64NVME, and
+    /// its SHA-256 where the manifest lists one
+    #[arg(long)]
+    pub deep: bool,
+
+    #[command(flatten)]
+    pub tuning: DownloadTuningArgs,
 }
 
 #[derive(Debug, Args)]

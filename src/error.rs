@@ -23,7 +23,9 @@ pub mod code {
     pub const SIGTERM: u8 = 143;
 }
 
-#[derive(Debug, thiserror::Error)]
+/// Clone: one failure may be reported by several files of a command (a release's manifest
+/// that could not be read, for one).
+#[derive(Debug, Clone, thiserror::Error)]
 pub enum Error {
     /// A flag, argument or local path the user gave cannot be used as it is.
     #[error("{0}")]

@@ -21,6 +21,8 @@ pub enum ChecksumSource {
     Metadata,
     /// The server's own full-object CRC64NVME.
     Server,
+    /// The release's manifest (`list` of a sealed release reads no object's own checksum).
+    Manifest,
 }
 
 impl ChecksumSource {
@@ -28,6 +30,7 @@ impl ChecksumSource {
         match self {
             ChecksumSource::Metadata => "s3blob-metadata",
             ChecksumSource::Server => "server",
+            ChecksumSource::Manifest => "manifest",
         }
     }
 }

@@ -5,6 +5,8 @@
 
 use std::fmt;
 
+use crate::release::manifest::MANIFEST_NAME;
+
 /// S3 refuses keys longer than this many bytes of UTF-8.
 pub const MAX_KEY_BYTES: usize = 1024;
 
@@ -30,6 +32,14 @@ impl ObjectKey {
         check_part("--suite", suite)?;
         check_part("--release", release)?;
         check_part("--filename", filename)?;
+        if filename == MANIFEST_NAME {
+            return Err(KeyError {
+                flag: "--filename",
+                value: filename.to_owned(),
+                reason: "the name is reserved for the release's manifest; choose another"
+                    .to_owned(),
+            });
+        }
         let key = Self {
             suite: suite.to_owned(),
             release: release.to_owned(),
@@ -137,6 +147,14 @@ mod tests {
         assert!(err.to_string().starts_with("invalid --release \"\""));
         let err = ObjectKey::new("s", "r", "a/b").unwrap_err();
         assert_eq!(err.flag, "--filename");
+    }
+
+    #[test]
+    fn the_manifest_name_is_reserved() {
+        let err = ObjectKey::new("s", "r", MANIFEST_NAME).unwrap_err();
+        assert_eq!(err.flag, "--filename");
+        assert!(err.reason.contains("reserved"), "{err}");
+        assert!(ObjectKey::new("s", "r", "SHA256SUMS").is_ok());
     }
 
     #[test]

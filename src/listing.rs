@@ -96,27 +96,3 @@ pub async fn releases(client: &Client, bucket: &str, suite: &str) -> Result<Vec<
     all.sort_by(|a, b| release::compare(a, b));
     Ok(all)
 }
-
-/// `release` itself, or for `latest` the suite's highest release (logged, since the user
-/// did not type it).
-pub async fn resolve_release(
-    client: &Client,
-    bucket: &str,
-    suite: &str,
-    release: &str,
-) -> Result<String, Error> {
-    if release != release::LATEST {
-        return Ok(release.to_owned());
-    }
-    let all = releases(client, bucket, suite).await?;
-    let highest = all.last().ok_or_else(|| {
-        Error::NotFound(format!(
-            "--release latest: suite {suite:?} has no releases in s3://{bucket}; check --suite and --bucket"
-        ))
-    })?;
-    tracing::info!(
-        "--release latest is {highest} (highest of {} releases of {suite})",
-        all.len()
-    );
-    Ok(highest.clone())
-}

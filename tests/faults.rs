@@ -389,15 +389,26 @@ fn server_that_never_answers_times_out_in_seconds() {
     no_temp_files(dir.path());
 }
 
+/// A small download is one round trip: the object's first (and only) GET and the GET of its
+/// release's manifest go out together. The object's GET is held at the server until the
+/// manifest's has arrived: sent one after the other, the download would never finish.
 #[test]
-fn a_small_download_is_one_request() {
+fn a_small_download_is_one_round_trip() {
     let server = Server::start_faulty();
     let dir = tempfile::tempdir().unwrap();
     std::fs::write(dir.path().join("a.bin"), b"tiny").unwrap();
     upload(&server, dir.path(), &[]).ok();
     let before = server.faults().log().len();
-    download(&server, dir.path(), &[]).ok();
-    assert_eq!(server.faults().log()[before..], [Op::GetObject]);
+    let gate = server.faults().hold(Op::GetObject, 1);
+    let child = spawn(&server, dir.path(), &DOWNLOAD);
+    wait_for("the manifest's GET while the object's is held", || {
+        server.faults().count(Op::GetManifest) >= 1
+    });
+    gate.release();
+    Run::from(child.wait_with_output().unwrap()).ok();
+    let mut ops = server.faults().log()[before..].to_vec();
+    ops.sort_by_key(|o| format!("{o:?}"));
+    assert_eq!(ops, [Op::GetManifest, Op::GetObject]);
 }
 
 // ---- signals -------------------------------------------------------------------------------

@@ -10,7 +10,7 @@ use crate::inspect;
 use crate::key::ObjectKey;
 use crate::output::Outcome;
 use crate::output::delete::DeleteReport;
-use crate::release;
+use crate::release::{self, state};
 use crate::s3::classify;
 
 pub async fn run(cx: &Context<'_>, args: DeleteArgs) -> Result<Outcome, Error> {
@@ -31,7 +31,19 @@ pub async fn run(cx: &Context<'_>, args: DeleteArgs) -> Result<Outcome, Error> {
     }
     let k = key.to_string();
     // S3 answers a delete of a missing key with success: look first, so a typo is an error.
-    inspect::head(&client, &bucket, &k).await?;
+    // A sealed release is immutable: no file of it goes alone.
+    let (head, manifest) = tokio::join!(
+        inspect::head(&client, &bucket, &k),
+        state::fetch(&client, &bucket, key.suite(), key.release())
+    );
+    head?;
+    if manifest?.is_some() {
+        return Err(Error::AlreadyExists(format!(
+            "release {}/{} in s3://{bucket} is sealed: its files cannot be deleted one by one (a sealed release is immutable)",
+            key.suite(),
+            key.release()
+        )));
+    }
     client
         .delete_object()
         .bucket(&bucket)

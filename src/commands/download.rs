@@ -10,10 +10,12 @@ use crate::cli::DownloadArgs;
 use crate::commands::Context;
 use crate::error::Error;
 use crate::key::ObjectKey;
-use crate::listing::{self, Lister};
+use crate::listing::Lister;
 use crate::output::Outcome;
 use crate::output::download::DownloadReport;
 use crate::progress::SharedProgress;
+use crate::release::manifest::MANIFEST_NAME;
+use crate::release::state::{self, ManifestCell};
 use crate::shutdown::Shutdown;
 use crate::transfer::budget::Budget;
 use crate::transfer::download::{self, DownloadRequest};
@@ -47,10 +49,17 @@ pub async fn run(cx: &Context<'_>, args: DownloadArgs) -> Result<Outcome, Error>
     let several = args.all || args.filename.len() > 1;
     let (settings, client) = super::connect(cx, (&args.tuning).into()).await?;
     let bucket = settings.bucket.clone();
-    let release =
-        listing::resolve_release(&client, &bucket, &args.key.suite, &args.key.release).await?;
+    let release = state::resolve(
+        &client,
+        &bucket,
+        &args.key.suite,
+        &args.key.release,
+        settings.transfer.concurrency,
+    )
+    .await?;
+    let manifest = ManifestCell::new(&client, &bucket, &args.key.suite, &release);
     let filenames = if args.all {
-        release_files(&client, &bucket, &args.key.suite, &release).await?
+        whole_release(&client, &bucket, &args.key.suite, &release, &manifest).await?
     } else {
         // The same file named twice is fetched once.
         let mut seen = std::collections::HashSet::new();
@@ -70,6 +79,7 @@ pub async fn run(cx: &Context<'_>, args: DownloadArgs) -> Result<Outcome, Error>
             no_clobber: args.no_clobber,
             settings: settings.transfer,
             budget: budget.clone(),
+            manifest: Some(manifest.clone()),
         })
     };
 
@@ -146,6 +156,36 @@ async fn one(
     }))
 }
 
+/// The files `--all` fetches: those the manifest lists when the release is sealed (objects it
+/// does not list are reported, not fetched), else every file of the release.
+async fn whole_release(
+    client: &Client,
+    bucket: &str,
+    suite: &str,
+    release: &str,
+    manifest: &ManifestCell,
+) -> Result<Vec<String>, Error> {
+    let (listed, present) = tokio::join!(
+        manifest.get(),
+        release_files(client, bucket, suite, release)
+    );
+    let Some(listed) = listed? else {
+        return present;
+    };
+    let present = match present {
+        Ok(present) => present,
+        // Every object gone, the manifest left: each file will be reported missing.
+        Err(Error::NotFound(_)) => Vec::new(),
+        Err(e) => return Err(e),
+    };
+    for name in present.iter().filter(|n| !listed.files.contains_key(*n)) {
+        warn!(
+            "s3://{bucket}/{suite}/{release}/{name} is in the release but not in its manifest (added after sealing); not downloaded"
+        );
+    }
+    Ok(listed.files.keys().cloned().collect())
+}
+
 /// Every file of a release, in key order; none is an error (most likely a typo).
 async fn release_files(
     client: &Client,
@@ -162,6 +202,7 @@ async fn release_files(
                 .iter()
                 .filter_map(|o| o.key())
                 .filter_map(|k| k.strip_prefix(&prefix))
+                .filter(|f| *f != MANIFEST_NAME)
                 .filter(|f| match ObjectKey::new(suite, release, f) {
                     Ok(_) => true,
                     Err(e) => {

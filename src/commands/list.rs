@@ -20,6 +20,8 @@ use crate::key::{ObjectKey, check_part};
 use crate::listing::{self, Lister};
 use crate::output::Outcome;
 use crate::output::list::{Entry, FileEntry, Listed};
+use crate::release::manifest::MANIFEST_NAME;
+use crate::release::state;
 
 pub async fn run(cx: &Context<'_>, args: ListArgs, out: &mut dyn Write) -> Result<Outcome, Error> {
     if let Some(suite) = &args.suite {
@@ -40,58 +42,123 @@ pub async fn run(cx: &Context<'_>, args: ListArgs, out: &mut dyn Write) -> Resul
         count: 0,
         closed: false,
     };
+    let concurrency = settings.transfer.concurrency;
     let what = match (&args.suite, &args.release) {
-        (None, _) => {
-            let mut lister = Lister::new(&client, bucket, String::new());
-            'suites: while let Some(page) = lister.next_page().await? {
-                for suite in &page.children {
-                    if !printer.print(&Entry::Suite(suite))? {
-                        break 'suites;
-                    }
-                }
-            }
-            "suites"
-        }
-        (Some(suite), None) => {
-            let releases = listing::releases(&client, bucket, suite).await?;
-            if releases.is_empty() {
-                return Err(no_such_suite(bucket, suite));
-            }
-            for release in &releases {
-                if !printer.print(&Entry::Release { suite, release })? {
-                    break;
-                }
-            }
-            "releases"
-        }
+        (None, _) => suites(&client, bucket, &mut printer).await?,
+        (Some(suite), None) => releases(&client, bucket, suite, concurrency, &mut printer).await?,
         (Some(suite), Some(release)) => {
-            let release = listing::resolve_release(&client, bucket, suite, release).await?;
-            let prefix = format!("{suite}/{release}/");
-            let mut lister = Lister::new(&client, bucket, prefix);
-            let heads = Arc::new(Semaphore::new(settings.transfer.concurrency));
-            'pages: while let Some(page) = lister.next_page().await? {
-                let checksums = checksums(&client, bucket, &page.objects, &heads).await?;
-                for (object, checksum) in page.objects.iter().zip(checksums) {
-                    let Some(file) = file_entry(bucket, suite, &release, object, checksum) else {
-                        continue;
-                    };
-                    if !printer.print(&Entry::File(&file))? {
-                        break 'pages;
-                    }
-                }
-            }
-            if printer.count == 0 && !printer.closed {
-                return Err(Error::NotFound(format!(
-                    "s3://{bucket}/{suite}/{release}/ holds no files; check --suite and --release (s3blob list --suite {suite} shows the releases)"
-                )));
-            }
-            "files"
+            let release = state::resolve(&client, bucket, suite, release, concurrency).await?;
+            files(&client, bucket, suite, &release, concurrency, &mut printer).await?
         }
     };
     Ok(Box::new(Listed {
         count: printer.count,
         what,
     }))
+}
+
+async fn suites(
+    client: &Client,
+    bucket: &str,
+    printer: &mut Printer<'_>,
+) -> Result<&'static str, Error> {
+    let mut lister = Lister::new(client, bucket, String::new());
+    'suites: while let Some(page) = lister.next_page().await? {
+        for suite in &page.children {
+            if !printer.print(&Entry::Suite(suite))? {
+                break 'suites;
+            }
+        }
+    }
+    Ok("suites")
+}
+
+/// The releases of `suite` in version order, each sealed or open (one HEAD per release).
+async fn releases(
+    client: &Client,
+    bucket: &str,
+    suite: &str,
+    concurrency: usize,
+    printer: &mut Printer<'_>,
+) -> Result<&'static str, Error> {
+    let releases = listing::releases(client, bucket, suite).await?;
+    if releases.is_empty() {
+        return Err(no_such_suite(bucket, suite));
+    }
+    let sealed = state::sealed(client, bucket, suite, &releases, concurrency).await?;
+    let width = releases
+        .iter()
+        .map(|r| r.chars().count())
+        .max()
+        .unwrap_or(0);
+    for (release, sealed) in releases.iter().zip(sealed) {
+        let entry = Entry::Release {
+            suite,
+            release,
+            sealed,
+            width,
+        };
+        if !printer.print(&entry)? {
+            break;
+        }
+    }
+    Ok("releases")
+}
+
+/// The files of a release: sizes and dates from the listing; checksums from the manifest of a
+/// sealed release (one GET in all), else from one HEAD per file.
+async fn files(
+    client: &Client,
+    bucket: &str,
+    suite: &str,
+    release: &str,
+    concurrency: usize,
+    printer: &mut Printer<'_>,
+) -> Result<&'static str, Error> {
+    let prefix = format!("{suite}/{release}/");
+    let mut lister = Lister::new(client, bucket, prefix.clone());
+    let (manifest, mut page) = tokio::join!(
+        state::fetch(client, bucket, suite, release),
+        lister.next_page()
+    );
+    let manifest = manifest?;
+    let heads = Arc::new(Semaphore::new(concurrency));
+    'pages: while let Some(current) = page? {
+        let objects: Vec<&Object> = current
+            .objects
+            .iter()
+            .filter(|o| o.key().and_then(|k| k.strip_prefix(&prefix)) != Some(MANIFEST_NAME))
+            .collect();
+        let checksums = match &manifest {
+            Some(m) => objects
+                .iter()
+                .map(|o| {
+                    let name = o.key().and_then(|k| k.strip_prefix(&prefix)).unwrap_or("");
+                    let listed = m.files.get(name).map(|e| (e.crc64, ChecksumSource::Manifest));
+                    if listed.is_none() {
+                        warn!("s3://{bucket}/{prefix}{name} is in the release but not in its manifest (added after sealing)");
+                    }
+                    listed
+                })
+                .collect(),
+            None => checksums(client, bucket, &objects, &heads).await?,
+        };
+        for (object, checksum) in objects.iter().zip(checksums) {
+            let Some(file) = file_entry(bucket, suite, release, object, checksum) else {
+                continue;
+            };
+            if !printer.print(&Entry::File(&file))? {
+                break 'pages;
+            }
+        }
+        page = lister.next_page().await;
+    }
+    if printer.count == 0 && !printer.closed {
+        return Err(Error::NotFound(format!(
+            "s3://{bucket}/{prefix} holds no files; check --suite and --release (s3blob list --suite {suite} shows the releases)"
+        )));
+    }
+    Ok("files")
 }
 
 fn no_such_suite(bucket: &str, suite: &str) -> Error {
@@ -164,7 +231,7 @@ fn file_entry(
 async fn checksums(
     client: &Client,
     bucket: &str,
-    objects: &[Object],
+    objects: &[&Object],
     permits: &Arc<Semaphore>,
 ) -> Result<Vec<Option<(u64, ChecksumSource)>>, Error> {
     let mut set = JoinSet::new();

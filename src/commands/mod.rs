@@ -4,8 +4,10 @@ pub mod delete;
 pub mod download;
 pub mod list;
 pub mod presign;
+pub mod seal;
 pub mod stat;
 pub mod upload;
+pub mod verify;
 
 use std::future::Future;
 use std::io::{IsTerminal, Write};
@@ -20,7 +22,6 @@ use crate::config::{self, Settings, Tuning};
 use crate::environment::Environment;
 use crate::error::Error;
 use crate::key::ObjectKey;
-use crate::listing;
 use crate::output::{Batch, Failure, Outcome, Text};
 use crate::progress::{Bar, Quiet, SharedProgress};
 use crate::s3;
@@ -54,6 +55,8 @@ pub async fn run(
         Command::Stat(args) => stat::run(&cx, args).await,
         Command::Delete(args) => delete::run(&cx, args).await,
         Command::Presign(args) => presign::run(&cx, args).await,
+        Command::Seal(args) => seal::run(&cx, args).await,
+        Command::Verify(args) => verify::run(&cx, args).await,
         Command::Completions(args) => {
             let mut script = Vec::new();
             clap_complete::generate(args.shell, &mut Cli::command(), "s3blob", &mut script);
@@ -90,7 +93,14 @@ async fn object_key(
     if release != crate::release::LATEST {
         return Ok(key);
     }
-    let release = listing::resolve_release(client, bucket, suite, release).await?;
+    let release = crate::release::state::resolve(
+        client,
+        bucket,
+        suite,
+        release,
+        crate::config::DEFAULT_CONCURRENCY,
+    )
+    .await?;
     Ok(ObjectKey::new(suite, &release, filename)?)
 }
 

@@ -1,12 +1,13 @@
 //! `s3blob upload`: local files to `suite/release/FILENAME`, one key per file.
 
-use std::collections::HashSet;
+use std::collections::{BTreeMap, HashSet};
 use std::io::IsTerminal;
 use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex, PoisonError};
 use std::time::Instant;
 
 use aws_sdk_s3::Client;
-use tracing::info;
+use tracing::{info, warn};
 
 use crate::attributes::ObjectAttributes;
 use crate::cli::UploadArgs;
@@ -14,12 +15,16 @@ use crate::commands::Context;
 use crate::error::Error;
 use crate::key::ObjectKey;
 use crate::output::Outcome;
+use crate::output::seal::{Published, SealReport};
 use crate::output::upload::UploadReport;
 use crate::progress::SharedProgress;
 use crate::release;
+use crate::release::manifest::SHA256SUMS_NAME;
+use crate::release::seal::{self, Known, SealRequest};
+use crate::release::state::ManifestCell;
 use crate::shutdown::Shutdown;
 use crate::transfer::budget::Budget;
-use crate::transfer::upload::{self, FileSource, StdinSource, UploadRequest};
+use crate::transfer::upload::{self, FileSource, PartSource, StdinSource, UploadRequest};
 
 /// Every file to upload with its key and attributes, all checked before anything is sent.
 fn plan(args: &UploadArgs) -> Result<Vec<(PathBuf, ObjectKey, ObjectAttributes)>, Error> {
@@ -55,6 +60,16 @@ fn plan(args: &UploadArgs) -> Result<Vec<(PathBuf, ObjectKey, ObjectAttributes)>
             ));
         }
     }
+    let names_sums = args.filename.as_deref() == Some(SHA256SUMS_NAME)
+        || args
+            .paths
+            .iter()
+            .any(|p| p.file_name().is_some_and(|n| n == SHA256SUMS_NAME));
+    if args.sha256sums && names_sums {
+        return Err(Error::Usage(format!(
+            "--sha256sums writes {SHA256SUMS_NAME} itself, and one of the PATHs is named so: drop --sha256sums, or upload your own {SHA256SUMS_NAME} without it"
+        )));
+    }
     // Every key and attribute is checked before anything is sent.
     let mut keys = Vec::with_capacity(args.paths.len());
     let mut seen = HashSet::new();
@@ -77,9 +92,27 @@ fn plan(args: &UploadArgs) -> Result<Vec<(PathBuf, ObjectKey, ObjectAttributes)>
 
 pub async fn run(cx: &Context<'_>, args: UploadArgs) -> Result<Outcome, Error> {
     let keys = plan(&args)?;
+    let started = Instant::now();
     let (settings, client) = super::connect(cx, (&args.tuning).into()).await?;
     let budget = Budget::new(settings.transfer.concurrency);
     let progress = super::progress_for(cx.global, "upload");
+    let manifest = ManifestCell::new(
+        &client,
+        &settings.bucket,
+        &args.key.suite,
+        &args.key.release,
+    );
+    // What each file turned out to be, for --seal.
+    let uploaded: Arc<Mutex<BTreeMap<String, Known>>> = Arc::default();
+    let job = |path: PathBuf, req: UploadRequest| Job {
+        client: client.clone(),
+        path,
+        req,
+        progress: progress.clone(),
+        shutdown: cx.shutdown.clone(),
+        sha256: args.sha256sums,
+        uploaded: uploaded.clone(),
+    };
     let items: Vec<(String, (PathBuf, UploadRequest))> = keys
         .into_iter()
         .map(|(path, key, attributes)| {
@@ -90,67 +123,139 @@ pub async fn run(cx: &Context<'_>, args: UploadArgs) -> Result<Outcome, Error> {
                 attributes,
                 settings: settings.transfer,
                 budget: budget.clone(),
+                manifest: Some(manifest.clone()),
             };
             (path.display().to_string(), (path, req))
         })
         .collect();
 
     let report = match <[_; 1]>::try_from(items) {
-        Ok([(_, (path, req))]) => {
-            one(client, path, req, progress.clone(), cx.shutdown.clone()).await
-        }
+        Ok([(_, (path, req))]) => job(path, req).run().await,
         Err(items) => {
             super::batch(
                 "upload",
                 "uploaded",
                 items,
                 settings.transfer.concurrency,
-                |(path, req)| {
-                    one(
-                        client.clone(),
-                        path,
-                        req,
-                        progress.clone(),
-                        cx.shutdown.clone(),
-                    )
-                },
+                |(path, req)| job(path, req).run(),
             )
             .await
         }
     };
     progress.finish();
-    report
+    let report = report?;
+    if !args.seal {
+        return Ok(report);
+    }
+    if report.exit_code() != 0 {
+        warn!(
+            "not sealing s3://{}/{}/{}/: {} of the files failed",
+            settings.bucket,
+            args.key.suite,
+            args.key.release,
+            report.failures().len()
+        );
+        return Ok(report);
+    }
+    let known = std::mem::take(&mut *uploaded.lock().unwrap_or_else(PoisonError::into_inner));
+    let req = SealRequest {
+        bucket: settings.bucket.clone(),
+        suite: args.key.suite.clone(),
+        release: args.key.release.clone(),
+        must_have: known.keys().cloned().collect(),
+        expect_files: None,
+        sha256sums: args.sha256sums,
+        known,
+        promoted_from: None,
+        settings: settings.transfer,
+        budget,
+    };
+    sealed_after(&client, &req, report, started, cx).await
 }
 
-/// Uploads one file (or stdin, for `-`) to its report.
-async fn one(
+/// `--seal` once every file is up: the uploads' report with the seal's.
+async fn sealed_after(
+    client: &Client,
+    req: &SealRequest,
+    uploads: Outcome,
+    started: Instant,
+    cx: &Context<'_>,
+) -> Result<Outcome, Error> {
+    let sealed = seal::seal(client, req, cx.shutdown).await?;
+    Ok(Box::new(Published {
+        uploads,
+        seal: SealReport {
+            bucket: req.bucket.clone(),
+            sealed,
+            seconds: started.elapsed().as_secs_f64(),
+        },
+    }))
+}
+
+/// One file (or stdin, for `-`) to upload, and where its outcome goes.
+struct Job {
     client: Client,
     path: PathBuf,
     req: UploadRequest,
     progress: SharedProgress,
     shutdown: Shutdown,
-) -> Result<Outcome, Error> {
-    let started = Instant::now();
-    let stdin = path.as_os_str() == "-";
-    let label = if stdin {
-        "stdin".to_owned()
-    } else {
-        path.display().to_string()
-    };
-    info!("uploading {label} to s3://{}/{}", req.bucket, req.key);
-    let uploaded = if stdin {
-        let mut source = StdinSource::new(tokio::io::stdin(), req.settings.part_size);
-        upload::upload(&client, &req, &mut source, &progress, &shutdown).await?
-    } else {
-        let mut source = FileSource::open(&path, req.settings.part_size)?;
-        upload::upload(&client, &req, &mut source, &progress, &shutdown).await?
-    };
-    Ok(Box::new(UploadReport {
-        bucket: req.bucket,
-        key: req.key,
-        uploaded,
-        seconds: started.elapsed().as_secs_f64(),
-    }))
+    /// Compute its SHA-256 too (`--sha256sums`).
+    sha256: bool,
+    uploaded: Arc<Mutex<BTreeMap<String, Known>>>,
+}
+
+impl Job {
+    async fn run(self) -> Result<Outcome, Error> {
+        let Job {
+            client,
+            path,
+            req,
+            progress,
+            shutdown,
+            sha256,
+            uploaded,
+        } = self;
+        let started = Instant::now();
+        let stdin = path.as_os_str() == "-";
+        let label = if stdin {
+            "stdin".to_owned()
+        } else {
+            path.display().to_string()
+        };
+        info!("uploading {label} to s3://{}/{}", req.bucket, req.key);
+        let (done, sha) = if stdin {
+            let mut source = StdinSource::new(tokio::io::stdin(), req.settings.part_size);
+            if sha256 {
+                source = source.with_sha256();
+            }
+            let done = upload::upload(&client, &req, &mut source, &progress, &shutdown).await?;
+            (done, source.sha256())
+        } else {
+            let mut source = FileSource::open(&path, req.settings.part_size)?;
+            if sha256 {
+                source = source.with_sha256();
+            }
+            let done = upload::upload(&client, &req, &mut source, &progress, &shutdown).await?;
+            (done, source.sha256())
+        };
+        uploaded
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .insert(
+                req.key.filename().to_owned(),
+                Known {
+                    size: done.size,
+                    crc64: done.crc64,
+                    sha256: sha,
+                },
+            );
+        Ok(Box::new(UploadReport {
+            bucket: req.bucket,
+            key: req.key,
+            uploaded: done,
+            seconds: started.elapsed().as_secs_f64(),
+        }))
+    }
 }
 
 /// The key's last part when `--filename` is not given: the local file's own name.

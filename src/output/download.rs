@@ -46,6 +46,7 @@ impl Report for DownloadReport {
                 "checksum": crc_json(d.crc64),
                 "etag": d.etag,
                 "verified": match d.verified {
+                    Verified::Manifest => "manifest",
                     Verified::Metadata => "checksum",
                     Verified::ServerChecksum => "server-checksum",
                     Verified::SizeOnly => "size-only",

@@ -11,7 +11,13 @@ use crate::values::human_bytes;
 /// One line of `list` output.
 pub enum Entry<'a> {
     Suite(&'a str),
-    Release { suite: &'a str, release: &'a str },
+    /// `width`: the longest release name of the listing, so the state column lines up.
+    Release {
+        suite: &'a str,
+        release: &'a str,
+        sealed: bool,
+        width: usize,
+    },
     File(&'a FileEntry),
 }
 
@@ -24,7 +30,8 @@ pub struct FileEntry {
     pub last_modified: Option<String>,
     pub etag: Option<String>,
     pub storage_class: Option<String>,
-    /// The stored CRC64NVME, which ListObjectsV2 does not return (read with a HEAD).
+    /// The stored CRC64NVME, which ListObjectsV2 does not return (from the release's manifest
+    /// when it is sealed, else read with a HEAD).
     pub checksum: Option<(u64, ChecksumSource)>,
 }
 
@@ -33,10 +40,27 @@ impl Entry<'_> {
         match (self, json) {
             (Entry::Suite(name), false) => (*name).to_owned(),
             (Entry::Suite(name), true) => json!({ "suite": name }).to_string(),
-            (Entry::Release { release, .. }, false) => (*release).to_owned(),
-            (Entry::Release { suite, release }, true) => {
-                json!({ "suite": suite, "release": release }).to_string()
-            }
+            (
+                Entry::Release {
+                    release,
+                    sealed,
+                    width,
+                    ..
+                },
+                false,
+            ) => format!(
+                "{release:<width$}  {}",
+                if *sealed { "sealed" } else { "open" }
+            ),
+            (
+                Entry::Release {
+                    suite,
+                    release,
+                    sealed,
+                    ..
+                },
+                true,
+            ) => json!({ "suite": suite, "release": release, "sealed": sealed }).to_string(),
             (Entry::File(f), false) => format!(
                 "{:>10}  {:<20}  {:<12}  {}",
                 human_bytes(f.size),
@@ -115,8 +139,20 @@ mod tests {
         let r = Entry::Release {
             suite: "s",
             release: "1.0",
+            sealed: true,
+            width: 5,
         };
-        assert_eq!(r.render(false), "1.0");
-        assert_eq!(r.render(true), r#"{"release":"1.0","suite":"s"}"#);
+        assert_eq!(r.render(false), "1.0    sealed");
+        assert_eq!(
+            r.render(true),
+            r#"{"release":"1.0","sealed":true,"suite":"s"}"#
+        );
+        let open = Entry::Release {
+            suite: "s",
+            release: "1.10",
+            sealed: false,
+            width: 5,
+        };
+        assert_eq!(open.render(false), "1.10   open");
     }
 }

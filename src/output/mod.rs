@@ -8,8 +8,10 @@ pub mod delete;
 pub mod download;
 pub mod list;
 pub mod presign;
+pub mod seal;
 pub mod stat;
 pub mod upload;
+pub mod verify;
 
 use serde_json::{Value, json};
 

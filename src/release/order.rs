@@ -1,6 +1,4 @@
-//! Releases as versions: how they sort, and which one `--release latest` means.
-//!
-//! The rule (README, "Release order"), applied to the release name:
+//! How release names sort, as versions. The rule (README, "Release order"):
 //!
 //! 1. A leading `v` or `V` before a digit is ignored (`v1.2` sorts as `1.2`).
 //! 2. Names that then start with a digit are versions and sort above names that do not
@@ -10,13 +8,8 @@
 //! 4. Same CORE: a pre-release sorts before the release (`2.0.0-rc1` < `2.0.0`), and
 //!    pre-releases compare naturally among themselves (`rc2` < `rc10`, `alpha` < `beta`).
 //! 5. Then BUILD naturally, then the raw names byte by byte, so the order is total.
-//!
-//! `latest` is reserved: it names the highest release of a suite and cannot be uploaded to.
 
 use std::cmp::Ordering;
-
-/// The word that `--release` resolves to the highest release.
-pub const LATEST: &str = "latest";
 
 /// Compares two release names by the rule in the module documentation.
 pub fn compare(a: &str, b: &str) -> Ordering {

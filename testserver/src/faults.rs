@@ -33,8 +33,17 @@ pub enum Op {
     AbortMultipartUpload,
     GetObject,
     HeadObject,
+    /// Requests on a release manifest (`.../.s3blob-manifest.json`): s3blob's own bookkeeping,
+    /// told apart from the artifacts' data so faults and counts aimed at one do not hit the
+    /// other.
+    GetManifest,
+    HeadManifest,
+    PutManifest,
     Other,
 }
+
+/// The file name s3blob gives a release's manifest.
+const MANIFEST_NAME: &str = ".s3blob-manifest.json";
 
 impl Op {
     fn of<B>(req: &http::Request<B>) -> Op {
@@ -51,7 +60,11 @@ impl Op {
             .trim_start_matches('/')
             .split_once('/')
             .is_some_and(|(_, k)| !k.is_empty());
+        let manifest = req.uri().path().ends_with(&format!("/{MANIFEST_NAME}"));
         match *req.method() {
+            http::Method::GET if manifest => Op::GetManifest,
+            http::Method::HEAD if manifest => Op::HeadManifest,
+            http::Method::PUT if manifest => Op::PutManifest,
             http::Method::PUT if has_key && has("partNumber") => Op::UploadPart,
             http::Method::PUT if has_key => Op::PutObject,
             http::Method::POST if has("uploads") => Op::CreateMultipartUpload,
@@ -70,6 +83,8 @@ pub enum Fault {
     Error { status: u16, code: &'static str },
     /// Serve normally, but hold the response this long first.
     Delay(Duration),
+    /// Hold the request until the test releases the gate ([`Faults::hold`]), then serve it.
+    Hold(Gate),
     /// Read K bytes of the request body, then fail the connection.
     CutRequest(usize),
     /// Send the headers (with the full Content-Length) and K bytes of the body, then fail the
@@ -171,7 +186,32 @@ impl Drop for InFlight<'_> {
     }
 }
 
+/// A gate the fault layer holds requests at until the test opens it: tests synchronise on
+/// events ("the request has arrived and is held") instead of sleeping. Dropping every handle
+/// of a gate does not open it; the server's thread ends with the test process.
+#[derive(Debug, Clone)]
+pub struct Gate(Arc<tokio::sync::Semaphore>);
+
+impl Gate {
+    /// Lets every held request (and every later one) through.
+    pub fn release(&self) {
+        self.0.add_permits(tokio::sync::Semaphore::MAX_PERMITS / 2);
+    }
+
+    async fn wait(&self) {
+        // Closed or open, either way the request goes on.
+        let _ = self.0.acquire().await;
+    }
+}
+
 impl Faults {
+    /// Holds the next `times` requests of `op` until the returned gate is released.
+    pub fn hold(&self, op: Op, times: usize) -> Gate {
+        let gate = Gate(Arc::new(tokio::sync::Semaphore::new(0)));
+        self.inject(op, times, Fault::Hold(gate.clone()));
+        gate
+    }
+
     /// Applies `fault` to the next `times` requests of `op` (after earlier rules for `op`).
     pub fn inject(&self, op: Op, times: usize, fault: Fault) {
         self.rules.lock().unwrap().push_back(Rule {
@@ -333,6 +373,10 @@ impl hyper::service::Service<http::Request<Incoming>> for Faulty {
                 }
                 Some(Fault::Delay(d)) => {
                     tokio::time::sleep(d).await;
+                    serve(req).await
+                }
+                Some(Fault::Hold(gate)) => {
+                    gate.wait().await;
                     serve(req).await
                 }
                 Some(Fault::CutRequest(k)) => {

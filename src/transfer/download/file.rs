@@ -12,6 +12,7 @@ use bytes::Bytes;
 use super::writer::FileWriter;
 use super::{DownloadRequest, Downloaded, Placement, Sink};
 use crate::atomic_file::AtomicFile;
+use crate::checksum;
 use crate::error::Error;
 use crate::progress::SharedProgress;
 use crate::shutdown::Shutdown;
@@ -89,15 +90,57 @@ async fn download(
         file,
         path: Arc::from(out.temp_path()),
     };
-    let downloaded = super::receive(client, req, opened, progress, &mut sink)
-        .await?
-        .map_err(|mismatch| {
-            Error::Integrity(format!(
-                "{mismatch}; {} was not written: retry, and if it persists the stored object is corrupt",
-                req.dest.display()
-            ))
-        })?;
+    let received = super::receive(client, req, opened, progress, &mut sink).await?;
+    let not_written = |mismatch: String| {
+        Error::Integrity(format!(
+            "{mismatch}; {} was not written: retry, and if it persists the stored object is corrupt",
+            req.dest.display()
+        ))
+    };
+    let downloaded = received.checked.map_err(not_written)?;
+    if let Some(want) = received.sha256 {
+        let got = sha256_of(&out, downloaded.size).await?;
+        if got != want {
+            return Err(not_written(format!(
+                "s3://{}/{}: the downloaded bytes do not match the SHA-256 in the release's manifest",
+                req.bucket, req.key
+            )));
+        }
+    }
     drop(sink);
     out.commit(req.no_clobber)?;
     Ok(downloaded)
+}
+
+/// The SHA-256 of the first `len` bytes of the temporary file (read back from the page cache,
+/// on a blocking thread: the ranges arrived out of order, so they could not be hashed as they
+/// came).
+async fn sha256_of(out: &AtomicFile, len: u64) -> Result<String, Error> {
+    let path = out.temp_path().to_owned();
+    let file = out
+        .file()
+        .try_clone()
+        .map_err(|e| Error::local_io("read", &path, &e))?;
+    tokio::task::spawn_blocking(move || {
+        use std::os::unix::fs::FileExt;
+        let mut sha = checksum::Sha256::default();
+        let mut buf = vec![0u8; crate::transfer::READ_BUFFER];
+        let mut pos = 0;
+        while pos < len {
+            let want = usize::try_from(len - pos)
+                .unwrap_or(buf.len())
+                .min(buf.len());
+            let n = file
+                .read_at(&mut buf[..want], pos)
+                .map_err(|e| Error::local_io("read", &path, &e))?;
+            if n == 0 {
+                break;
+            }
+            sha.update(&buf[..n]);
+            pos += n as u64;
+        }
+        Ok(sha.hex())
+    })
+    .await
+    .map_err(|e| Error::Other(format!("a hashing task failed: {e}")))?
 }

@@ -30,6 +30,8 @@ use crate::error::Error;
 use crate::inspect::{self, ChecksumSource};
 use crate::key::ObjectKey;
 use crate::progress::SharedProgress;
+use crate::release::manifest::Entry;
+use crate::release::state::ManifestCell;
 use crate::transfer::budget::{Budget, Permit};
 use crate::transfer::plan;
 use range::Ctx;
@@ -47,11 +49,15 @@ pub struct DownloadRequest {
     pub settings: TransferSettings,
     /// Requests in flight, shared with the command's other transfers.
     pub budget: Budget,
+    /// The release's manifest: in a sealed release, the bytes must be what it lists.
+    pub manifest: Option<ManifestCell>,
 }
 
 /// How the downloaded bytes were checked.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Verified {
+    /// Against the release's manifest (size, CRC64NVME, and SHA-256 where it lists one).
+    Manifest,
     /// Against the CRC64NVME s3blob recorded in the object's metadata at upload.
     Metadata,
     /// Against the server's full-object CRC64NVME (an object not uploaded by s3blob).
@@ -113,54 +119,136 @@ struct Opened {
     /// The CRC64NVME s3blob recorded at upload.
     recorded: Option<u64>,
     first: (Range<u64>, ByteStream, Permit),
+    /// The file's entry in its release's manifest, when the release is sealed.
+    listed: Option<Entry>,
 }
 
-/// Sends the first ranged GET, within the budget.
+/// Sends the first ranged GET, within the budget, and at the same time looks the file up in
+/// its release's manifest: a small download stays one round trip.
 async fn open(client: &Client, req: &DownloadRequest) -> Result<Opened, Error> {
     let key = req.key.to_string();
     let permit = req.budget.acquire().await;
+    let (first, listed) = tokio::join!(
+        range::first_response(client, &req.bucket, &key, req.settings.part_size),
+        listed(req)
+    );
     let range::First {
         range,
         total,
         etag,
         recorded,
         body,
-    } = range::first_response(client, &req.bucket, &key, req.settings.part_size).await?;
+    } = match first {
+        Ok(first) => first,
+        Err(Error::NotFound(why)) => {
+            return Err(match listed {
+                Ok(Some(_)) => Error::Integrity(format!(
+                    "s3://{}/{key} is listed in the manifest of its sealed release but missing from the store (deleted behind s3blob's back?)",
+                    req.bucket
+                )),
+                _ => Error::NotFound(why),
+            });
+        }
+        Err(e) => return Err(e),
+    };
+    let listed = listed?;
     debug!(%key, total, etag = ?etag, recorded = ?recorded.map(checksum::to_base64), "object found");
     Ok(Opened {
         total,
         etag,
         recorded,
         first: (range, body, permit),
+        listed,
     })
 }
 
-/// Fetches the whole opened object into `sink` and verifies it. The inner `Err` describes a
-/// mismatch; the caller says what became of the bytes.
+/// What a download received and how it compares.
+struct Received {
+    /// The inner `Err` describes a mismatch; the caller says what became of the bytes.
+    checked: Result<Downloaded, String>,
+    /// The SHA-256 the manifest lists for the file, for the sink to check over the bytes.
+    sha256: Option<String>,
+}
+
+/// Fetches the whole opened object into `sink` and verifies it: against the release's manifest
+/// when the release is sealed, else against the checksum recorded at upload or the server's.
 async fn receive<S: Sink>(
     client: &Client,
     req: &DownloadRequest,
     opened: Opened,
     progress: SharedProgress,
     sink: &mut S,
-) -> Result<Result<Downloaded, String>, Error> {
+) -> Result<Received, Error> {
     let Opened {
         total,
         etag,
         recorded,
         first,
+        listed,
     } = opened;
     progress.start(total);
     let ctx = Ctx::new(client, req, etag.clone(), progress);
     let crc64 = fetch_all(&ctx, req, first, total, sink).await?;
     sink.finish().await?;
-    let verified = verify(client, &req.bucket, &req.key.to_string(), recorded, crc64).await?;
-    Ok(verified.map(|verified| Downloaded {
-        size: total,
-        crc64,
-        etag,
-        verified,
-    }))
+    let key = req.key.to_string();
+    let verified = match &listed {
+        Some(entry) => against_manifest(&req.bucket, &key, entry, total, crc64),
+        None => verify(client, &req.bucket, &key, recorded, crc64).await?,
+    };
+    Ok(Received {
+        checked: verified.map(|verified| Downloaded {
+            size: total,
+            crc64,
+            etag,
+            verified,
+        }),
+        sha256: listed.and_then(|e| e.sha256),
+    })
+}
+
+/// The manifest's entry for the file when its release is sealed. A sealed release that does
+/// not list the file is an error: the object was added behind s3blob's back.
+async fn listed(req: &DownloadRequest) -> Result<Option<Entry>, Error> {
+    let Some(cell) = &req.manifest else {
+        return Ok(None);
+    };
+    let Some(manifest) = cell.get().await? else {
+        return Ok(None);
+    };
+    match manifest.files.get(req.key.filename()) {
+        Some(entry) => Ok(Some(entry.clone())),
+        None => Err(Error::Integrity(format!(
+            "s3://{}/{} is not part of the sealed release {}/{} (its manifest does not list it: it was added after sealing); nothing was written",
+            req.bucket,
+            req.key,
+            req.key.suite(),
+            req.key.release()
+        ))),
+    }
+}
+
+/// Size and CRC64NVME against the manifest's entry.
+fn against_manifest(
+    bucket: &str,
+    key: &str,
+    entry: &Entry,
+    size: u64,
+    crc64: u64,
+) -> Result<Verified, String> {
+    if entry.size != size {
+        return Err(format!(
+            "s3://{bucket}/{key} holds {size} bytes, its release's manifest {} (the object was replaced)",
+            entry.size
+        ));
+    }
+    if entry.crc64 != crc64 {
+        return Err(format!(
+            "s3://{bucket}/{key}: the downloaded bytes do not match the release's manifest (CRC64NVME {} listed, {} received)",
+            checksum::to_base64(entry.crc64),
+            checksum::to_base64(crc64)
+        ));
+    }
+    Ok(Verified::Manifest)
 }
 
 /// A finished range: its index, its CRC64NVME, and its bytes if the placement holds them.

@@ -11,6 +11,7 @@ use bytes::Bytes;
 use tokio::io::{AsyncWrite, AsyncWriteExt};
 
 use super::{DownloadRequest, Downloaded, Placement, Sink};
+use crate::checksum::Sha256;
 use crate::error::Error;
 use crate::progress::SharedProgress;
 use crate::shutdown::Shutdown;
@@ -25,6 +26,8 @@ struct Ordered<W> {
     /// The next range to write out.
     next: usize,
     written: u64,
+    /// Hashing what is written, when the release's manifest lists a SHA-256 for the file.
+    sha: Option<Sha256>,
 }
 
 impl<W: AsyncWrite + Unpin + Send> Sink for Ordered<W> {
@@ -40,6 +43,9 @@ impl<W: AsyncWrite + Unpin + Send> Sink for Ordered<W> {
         self.waiting.insert(index, held);
         while let Some(chunks) = self.waiting.remove(&self.next) {
             for bytes in chunks {
+                if let Some(sha) = &mut self.sha {
+                    sha.update(&bytes);
+                }
                 self.out
                     .write_all(&bytes)
                     .await
@@ -82,19 +88,32 @@ async fn download<W: AsyncWrite + Unpin + Send>(
     progress: SharedProgress,
 ) -> Result<Downloaded, Error> {
     let opened = super::open(client, req).await?;
+    // Known before any byte goes out, so the bytes can be hashed as they are written.
+    let sha = opened.listed.as_ref().and_then(|e| e.sha256.as_ref());
     let mut sink = Ordered {
         out,
         waiting: BTreeMap::new(),
         next: 0,
         written: 0,
+        sha: sha.map(|_| Sha256::default()),
     };
-    let result = super::receive(client, req, opened, progress, &mut sink).await?;
+    let received = super::receive(client, req, opened, progress, &mut sink).await?;
     let written = sink.written;
-    result.map_err(|mismatch| {
+    let discard = |mismatch: String| {
         Error::Integrity(format!(
             "{mismatch}; the {written} bytes written to stdout are not the stored object: discard them, and retry"
         ))
-    })
+    };
+    let downloaded = received.checked.map_err(discard)?;
+    if let (Some(want), Some(sha)) = (received.sha256, sink.sha)
+        && sha.hex() != want
+    {
+        return Err(discard(format!(
+            "s3://{}/{}: the bytes do not match the SHA-256 in the release's manifest",
+            req.bucket, req.key
+        )));
+    }
+    Ok(downloaded)
 }
 
 fn stdout_error(e: &std::io::Error, written: u64) -> Error {

@@ -7,6 +7,7 @@ use tracing::info;
 
 use super::{UploadRequest, Uploaded};
 use crate::error::Error;
+use crate::release::manifest::Manifest;
 use crate::s3::{classify, status};
 
 /// An object found at the key.
@@ -102,6 +103,39 @@ pub(super) async fn after_refusal(
         None => Err(Error::AlreadyExists(format!(
             "s3://{}/{} was being written by someone else; check it and retry",
             req.bucket, req.key
+        ))),
+    }
+}
+
+/// An upload into a sealed release: the same bytes under a name the manifest lists are done
+/// already (a retried job); anything else would change the release, which a seal forbids.
+pub(super) fn in_sealed_release(
+    req: &UploadRequest,
+    manifest: &Manifest,
+    size: u64,
+    crc64: u64,
+) -> Result<Uploaded, Error> {
+    match manifest.files.get(req.key.filename()) {
+        Some(e) if e.size == size && e.crc64 == crc64 => {
+            info!(key = %req.key, "the sealed release already holds these bytes; nothing to upload");
+            Ok(Uploaded {
+                size,
+                crc64,
+                etag: None,
+                parts: 0,
+                unchanged: true,
+            })
+        }
+        listed => Err(Error::AlreadyExists(format!(
+            "release {}/{} in s3://{} is sealed and cannot change ({}); publish under another --release",
+            req.key.suite(),
+            req.key.release(),
+            req.bucket,
+            if listed.is_some() {
+                format!("its {} holds other bytes", req.key.filename())
+            } else {
+                format!("it has no {}", req.key.filename())
+            }
         ))),
     }
 }

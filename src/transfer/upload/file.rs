@@ -28,6 +28,9 @@ pub struct FileSource {
     /// Filled by `prepare`, one per range.
     crcs: Vec<u64>,
     next: usize,
+    /// Compute the SHA-256 too (in the same read pass: one thread instead of one per core).
+    want_sha256: bool,
+    sha256: Option<String>,
 }
 
 impl FileSource {
@@ -64,7 +67,15 @@ impl FileSource {
             ranges,
             crcs: Vec::new(),
             next: 0,
+            want_sha256: false,
+            sha256: None,
         })
+    }
+
+    /// Also compute the file's SHA-256 while checksumming its parts.
+    pub fn with_sha256(mut self) -> Self {
+        self.want_sha256 = true;
+        self
     }
 
     fn size(&self) -> u64 {
@@ -83,7 +94,14 @@ impl FileSource {
 
 impl PartSource for FileSource {
     async fn prepare(&mut self) -> Result<Shape, Error> {
-        self.crcs = checksum_parts(self.file.clone(), &self.path, self.ranges.clone()).await?;
+        if self.want_sha256 {
+            let (crcs, sha) =
+                checksum_in_order(self.file.clone(), &self.path, self.ranges.clone()).await?;
+            self.crcs = crcs;
+            self.sha256 = Some(sha);
+        } else {
+            self.crcs = checksum_parts(self.file.clone(), &self.path, self.ranges.clone()).await?;
+        }
         tracing::debug!(
             size = self.size(),
             parts = self.ranges.len(),
@@ -136,6 +154,49 @@ impl PartSource for FileSource {
     fn label(&self) -> String {
         self.path.display().to_string()
     }
+
+    fn sha256(&mut self) -> Option<String> {
+        self.sha256.clone()
+    }
+}
+
+/// Each range's CRC64NVME and the whole file's SHA-256, in one sequential pass on a blocking
+/// thread (SHA-256 cannot be computed in pieces and combined).
+async fn checksum_in_order(
+    file: Arc<File>,
+    path: &Path,
+    ranges: Vec<Range<u64>>,
+) -> Result<(Vec<u64>, String), Error> {
+    let task = tokio::task::spawn_blocking(move || {
+        use std::os::unix::fs::FileExt;
+        let mut sha = checksum::Sha256::default();
+        let mut buf = vec![0u8; crate::transfer::READ_BUFFER];
+        let mut crcs = Vec::with_capacity(ranges.len());
+        for r in &ranges {
+            let mut crc = checksum::Crc64::default();
+            let mut pos = r.start;
+            while pos < r.end {
+                let want = usize::try_from(r.end - pos)
+                    .unwrap_or(buf.len())
+                    .min(buf.len());
+                let n = file.read_at(&mut buf[..want], pos)?;
+                if n == 0 {
+                    return Err(std::io::Error::new(
+                        std::io::ErrorKind::UnexpectedEof,
+                        "the file became shorter while it was being read",
+                    ));
+                }
+                crc.update(&buf[..n]);
+                sha.update(&buf[..n]);
+                pos += n as u64;
+            }
+            crcs.push(crc.value());
+        }
+        Ok((crcs, sha.hex()))
+    });
+    task.await
+        .map_err(|e| Error::Other(format!("checksum worker failed: {e}")))?
+        .map_err(|e| Error::local_io("read", path, &e))
 }
 
 /// Computes each range's CRC64NVME on blocking threads, one per core.
@@ -204,6 +265,22 @@ mod tests {
         source.check_unchanged().unwrap();
         std::io::Write::write_all(&mut tmp, b"more").unwrap();
         assert_eq!(source.check_unchanged().unwrap_err().exit_code(), 5);
+    }
+
+    #[tokio::test]
+    async fn sha256_in_the_same_pass() {
+        let data: Vec<u8> = (0..(7 * MIB as usize)).map(|i| (i % 251) as u8).collect();
+        let tmp = tempfile::NamedTempFile::new().unwrap();
+        std::fs::write(tmp.path(), &data).unwrap();
+        let mut plain = FileSource::open(tmp.path(), 5 * MIB).unwrap();
+        let mut hashed = FileSource::open(tmp.path(), 5 * MIB).unwrap().with_sha256();
+        assert_eq!(
+            plain.prepare().await.unwrap(),
+            hashed.prepare().await.unwrap()
+        );
+        assert_eq!(plain.crcs, hashed.crcs);
+        assert_eq!(plain.sha256(), None);
+        assert_eq!(hashed.sha256(), Some(checksum::sha256_hex(&data)));
     }
 
     #[tokio::test]

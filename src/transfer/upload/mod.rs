@@ -30,6 +30,8 @@ use crate::config::TransferSettings;
 use crate::error::Error;
 use crate::key::ObjectKey;
 use crate::progress::SharedProgress;
+use crate::release::manifest::Manifest;
+use crate::release::state::ManifestCell;
 use crate::s3::{classify, status};
 use crate::shutdown::Shutdown;
 use crate::transfer::READ_BUFFER;
@@ -49,6 +51,9 @@ pub struct UploadRequest {
     pub settings: TransferSettings,
     /// Requests in flight, shared with the command's other transfers.
     pub budget: Budget,
+    /// The release's manifest: a sealed release takes nothing but what it already holds.
+    /// `None` writes without looking (s3blob's own `SHA256SUMS` while sealing).
+    pub manifest: Option<ManifestCell>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -93,6 +98,9 @@ pub trait PartSource: Send {
     fn check_unchanged(&self) -> Result<(), Error>;
     /// How logs name the source.
     fn label(&self) -> String;
+    /// The SHA-256 of everything read, when the source was asked to compute it; once every
+    /// part has been read (or [`PartSource::whole`]).
+    fn sha256(&mut self) -> Option<String>;
 }
 
 /// What [`PartSource::prepare`] found.
@@ -151,16 +159,22 @@ pub async fn upload<S: PartSource>(
     // Look at the key while the source is checksummed: an object already there decides the
     // outcome before any data moves (a retried CI job re-sends nothing), and it guards servers
     // that ignore the conditional write.
-    let (shape, existing) = shutdown
+    let (shape, existing, sealed) = shutdown
         .guard(async {
             Ok(tokio::join!(
                 source.prepare(),
-                existing::precheck(client, req)
+                existing::precheck(client, req),
+                sealed_manifest(req)
             ))
         })
         .await?;
-    let shape = shape?;
-    if let Some(existing) = existing? {
+    // The file's own request first: its error names the file.
+    let (shape, existing) = (shape?, existing?);
+    if let Some(manifest) = sealed? {
+        let (size, crc64) = shutdown.guard(source.whole()).await?;
+        return existing::in_sealed_release(req, &manifest, size, crc64);
+    }
+    if let Some(existing) = existing {
         let (size, crc64) = shutdown.guard(source.whole()).await?;
         return existing::judge(req, existing, size, crc64);
     }
@@ -190,6 +204,14 @@ pub async fn upload<S: PartSource>(
         Ok(assembled)
     };
     multipart::finish(client, req, &upload_id, send, shutdown).await
+}
+
+/// The release's manifest, if the release is sealed (and the request looks).
+async fn sealed_manifest(req: &UploadRequest) -> Result<Option<Arc<Manifest>>, Error> {
+    match &req.manifest {
+        Some(cell) => cell.get().await,
+        None => Ok(None),
+    }
 }
 
 /// The whole source as one PutObject.

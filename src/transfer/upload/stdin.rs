@@ -13,7 +13,7 @@ use bytes::{Bytes, BytesMut};
 use tokio::io::{AsyncRead, AsyncReadExt};
 
 use super::{Body, Part, PartSource, Shape};
-use crate::checksum::{self, Crc64};
+use crate::checksum::{self, Crc64, Sha256};
 use crate::error::Error;
 use crate::transfer::plan::{self, MAX_PARTS};
 use crate::values::human_bytes;
@@ -32,6 +32,8 @@ pub struct StdinSource<R> {
     /// The index of the next part to hand out.
     index: u64,
     offset: u64,
+    /// Hashing everything read, when asked.
+    sha: Option<Sha256>,
 }
 
 impl<R: AsyncRead + Unpin + Send> StdinSource<R> {
@@ -43,7 +45,14 @@ impl<R: AsyncRead + Unpin + Send> StdinSource<R> {
             ended: false,
             index: 0,
             offset: 0,
+            sha: None,
         }
+    }
+
+    /// Also compute the SHA-256 of everything read.
+    pub fn with_sha256(mut self) -> Self {
+        self.sha = Some(Sha256::default());
+        self
     }
 
     /// Reads until `len` bytes or the end of input.
@@ -62,6 +71,9 @@ impl<R: AsyncRead + Unpin + Send> StdinSource<R> {
                 self.ended = true;
                 break;
             }
+        }
+        if let Some(sha) = &mut self.sha {
+            sha.update(&buf);
         }
         Ok(buf.freeze())
     }
@@ -127,6 +139,9 @@ impl<R: AsyncRead + Unpin + Send> PartSource for StdinSource<R> {
                 self.ended = true;
             }
             crc.update(&buf[..n]);
+            if let Some(sha) = &mut self.sha {
+                sha.update(&buf[..n]);
+            }
             size += n as u64;
         }
         Ok((size, crc.value()))
@@ -142,6 +157,10 @@ impl<R: AsyncRead + Unpin + Send> PartSource for StdinSource<R> {
 
     fn label(&self) -> String {
         "stdin".to_owned()
+    }
+
+    fn sha256(&mut self) -> Option<String> {
+        self.sha.take().map(Sha256::hex)
     }
 }
 

@@ -1,0 +1,79 @@
+//! `seal`'s result: the release's URI, or its JSON object.
+
+use serde_json::{Value, json};
+
+use super::{Report, round3};
+use crate::release::manifest::{MANIFEST_NAME, SHA256SUMS_NAME};
+use crate::release::seal::Sealed;
+
+pub struct SealReport {
+    pub bucket: String,
+    pub sealed: Sealed,
+    pub seconds: f64,
+}
+
+impl SealReport {
+    fn uri(&self) -> String {
+        let m = &self.sealed.manifest;
+        format!("s3://{}/{}/{}/", self.bucket, m.suite, m.release)
+    }
+}
+
+impl Report for SealReport {
+    fn text(&self) -> String {
+        self.uri()
+    }
+
+    fn json(&self) -> Value {
+        let m = &self.sealed.manifest;
+        json!({
+            "command": "seal",
+            "uri": self.uri(),
+            "bucket": self.bucket,
+            "suite": m.suite,
+            "release": m.release,
+            "manifest": format!("{}{MANIFEST_NAME}", self.uri()),
+            "files": m.files.len(),
+            "sha256sums": m.files.contains_key(SHA256SUMS_NAME) && m.has_sha256(),
+            "sealed_at": m.sealed_at,
+            "unchanged": self.sealed.unchanged,
+            "seconds": round3(self.seconds),
+        })
+    }
+
+    fn summary(&self) -> String {
+        let n = self.sealed.manifest.files.len();
+        if self.sealed.unchanged {
+            format!("{} was already sealed with these {n} files", self.uri())
+        } else {
+            format!("sealed {} ({n} files) in {:.2} s", self.uri(), self.seconds)
+        }
+    }
+}
+
+/// An upload with `--seal`: the uploads' result, then the release's URI (plain), or the
+/// uploads' JSON with a `seal` object.
+pub struct Published {
+    pub uploads: super::Outcome,
+    pub seal: SealReport,
+}
+
+impl Report for Published {
+    fn text(&self) -> String {
+        format!("{}\n{}", self.uploads.text(), self.seal.text())
+    }
+
+    fn json(&self) -> Value {
+        let mut v = self.uploads.json();
+        v["seal"] = self.seal.json();
+        v
+    }
+
+    fn summary(&self) -> String {
+        format!("{}; {}", self.uploads.summary(), self.seal.summary())
+    }
+
+    fn bytes(&self) -> u64 {
+        self.uploads.bytes()
+    }
+}

@@ -1,0 +1,692 @@
+//! Releases as a unit: sealed manifests, `latest` only ever complete, immutability, downloads
+//! and `verify` checked against the manifest, SHA256SUMS, and concurrent seals.
+
+mod common;
+
+use std::path::{Path, PathBuf};
+use std::process::Stdio;
+
+use common::{MIB, Op, Run, Server, data};
+use serde_json::Value;
+
+const MANIFEST: &str = ".s3blob-manifest.json";
+
+/// Writes `files` into `dir` and uploads them all to `s/RELEASE` with `extra` flags.
+fn upload(
+    server: &Server,
+    dir: &Path,
+    release: &str,
+    files: &[(&str, &[u8])],
+    extra: &[&str],
+) -> Run {
+    let mut args = vec!["upload", "--suite", "s", "--release", release];
+    args.extend_from_slice(extra);
+    for (name, bytes) in files {
+        std::fs::write(dir.join(name), bytes).unwrap();
+        args.push(name);
+    }
+    server.run(dir, &args)
+}
+
+fn json(run: &Run) -> Value {
+    serde_json::from_str(run.ok()).unwrap_or_else(|e| panic!("{e}: {}", run.stdout))
+}
+
+/// The stored manifest of `s/RELEASE`, straight from the server's storage.
+fn stored_manifest(server: &Server, release: &str) -> Option<Value> {
+    let bytes = server.object(&format!("s/{release}/{MANIFEST}"))?;
+    Some(serde_json::from_slice(&bytes).unwrap())
+}
+
+fn manifest_files(server: &Server, release: &str) -> Vec<String> {
+    let m = stored_manifest(server, release).expect("sealed");
+    m["files"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|f| f["filename"].as_str().unwrap().to_owned())
+        .collect()
+}
+
+/// Everything in `dir`, temporary files included.
+fn entries(dir: &Path) -> Vec<String> {
+    let mut v: Vec<String> = std::fs::read_dir(dir)
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .collect();
+    v.sort();
+    v
+}
+
+#[test]
+fn a_half_published_release_is_never_latest() {
+    let server = Server::start();
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    upload(
+        &server,
+        d,
+        "1.0",
+        &[("a", b"a1"), ("b", b"b1")],
+        &["--seal"],
+    )
+    .ok();
+    // A job half-way through publishing 2.0.
+    upload(&server, d, "2.0", &[("a", b"a2")], &[]).ok();
+    let out = d.join("out");
+    let run = server.run(
+        d,
+        &[
+            "download",
+            "--suite",
+            "s",
+            "--release",
+            "latest",
+            "--all",
+            "-o",
+            "out",
+        ],
+    );
+    run.ok();
+    assert_eq!(std::fs::read(out.join("a")).unwrap(), b"a1");
+    assert_eq!(std::fs::read(out.join("b")).unwrap(), b"b1");
+    assert!(run.stderr.contains("latest is 1.0"), "{}", run.stderr);
+    assert!(run.stderr.contains("not sealed"), "{}", run.stderr);
+    // `list` says which is which, plain and JSON.
+    let plain = server.run(d, &["list", "--suite", "s"]);
+    assert_eq!(plain.ok(), "1.0  sealed\n2.0  open");
+    let lines = server.run(d, &["--json", "list", "--suite", "s"]);
+    let sealed: Vec<bool> = lines
+        .ok()
+        .lines()
+        .map(|l| {
+            serde_json::from_str::<Value>(l).unwrap()["sealed"]
+                .as_bool()
+                .unwrap()
+        })
+        .collect();
+    assert_eq!(sealed, [true, false]);
+    // Once 2.0 is sealed, it is latest.
+    server
+        .run(d, &["seal", "--suite", "s", "--release", "2.0"])
+        .ok();
+    let run = server.run(
+        d,
+        &[
+            "download",
+            "--suite",
+            "s",
+            "--release",
+            "latest",
+            "--filename",
+            "a",
+            "-o",
+            "latest-a",
+        ],
+    );
+    run.ok();
+    assert_eq!(std::fs::read(d.join("latest-a")).unwrap(), b"a2");
+}
+
+#[test]
+fn a_sealed_release_is_immutable() {
+    let server = Server::start();
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    let sealed = upload(&server, d, "1.0", &[("a", b"aaa")], &["--seal", "--json"]);
+    let v = json(&sealed);
+    assert_eq!(v["seal"]["files"], 1);
+    assert_eq!(v["seal"]["unchanged"], false);
+    assert_eq!(v["seal"]["uri"], "s3://artifacts/s/1.0/");
+    // A new file: refused, naming the release.
+    upload(&server, d, "1.0", &[("new", b"n")], &[]).fails(6, &["release s/1.0", "sealed"]);
+    assert!(server.object("s/1.0/new").is_none());
+    // Other bytes under a listed name: refused.
+    upload(&server, d, "1.0", &[("a", b"other")], &[]).fails(6, &["sealed"]);
+    assert_eq!(server.object("s/1.0/a").unwrap(), b"aaa");
+    // The very same bytes: done already (a retried job).
+    let same = upload(&server, d, "1.0", &[("a", b"aaa")], &["--json"]);
+    assert_eq!(json(&same)["unchanged"], true);
+    // Nor does a file go alone.
+    server
+        .run(
+            d,
+            &[
+                "delete",
+                "--suite",
+                "s",
+                "--release",
+                "1.0",
+                "--filename",
+                "a",
+                "--yes",
+            ],
+        )
+        .fails(6, &["sealed", "s/1.0"]);
+    assert!(server.object("s/1.0/a").is_some());
+    // Sealing again with the same files succeeds, unchanged; a retried `upload --seal` too.
+    let again = server.run(d, &["--json", "seal", "--suite", "s", "--release", "1.0"]);
+    assert_eq!(json(&again)["unchanged"], true);
+    let retried = upload(&server, d, "1.0", &[("a", b"aaa")], &["--seal", "--json"]);
+    assert_eq!(json(&retried)["seal"]["unchanged"], true);
+    // The manifest's name is reserved.
+    std::fs::write(d.join("m"), b"x").unwrap();
+    server
+        .run(
+            d,
+            &[
+                "upload",
+                "--suite",
+                "s",
+                "--release",
+                "2.0",
+                "--filename",
+                MANIFEST,
+                "m",
+            ],
+        )
+        .fails(2, &["--filename", "reserved"]);
+    // And never shows as a file.
+    let files = server.run(d, &["list", "--suite", "s", "--release", "1.0"]);
+    assert!(!files.ok().contains(MANIFEST), "{}", files.stdout);
+    assert_eq!(files.ok().lines().count(), 1);
+}
+
+#[test]
+fn seal_refuses_an_incomplete_release() {
+    let server = Server::start();
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    upload(&server, d, "1.0", &[("a", b"a")], &[]).ok();
+    let seal = |extra: &[&str]| {
+        let mut args = vec!["seal", "--suite", "s", "--release", "1.0"];
+        args.extend_from_slice(extra);
+        server.run(d, &args)
+    };
+    seal(&["--expect-files", "2"]).fails(3, &["holds 1 file", "--expect-files 2"]);
+    seal(&["--file", "a", "--file", "b"]).fails(3, &["lacks 1", "b"]);
+    assert!(stored_manifest(&server, "1.0").is_none());
+    upload(&server, d, "1.0", &[("b", b"b")], &[]).ok();
+    seal(&["--expect-files", "1"]).fails(6, &["more than --expect-files 1"]);
+    assert!(stored_manifest(&server, "1.0").is_none());
+    let v = json(&seal(&["--expect-files", "2", "--json"]));
+    for field in [
+        "command",
+        "uri",
+        "bucket",
+        "suite",
+        "release",
+        "manifest",
+        "files",
+        "sha256sums",
+        "sealed_at",
+        "unchanged",
+        "seconds",
+    ] {
+        assert!(v.get(field).is_some(), "seal JSON lacks {field}: {v}");
+    }
+    assert_eq!(manifest_files(&server, "1.0"), ["a", "b"]);
+    // `latest` is never a release to seal; an empty release has nothing to seal.
+    server
+        .run(d, &["seal", "--suite", "s", "--release", "latest"])
+        .fails(2, &["--release latest"]);
+    server
+        .run(d, &["seal", "--suite", "s", "--release", "9.9"])
+        .fails(3, &["holds no files"]);
+}
+
+/// Takes the manifest of `s/RELEASE` out of the server's storage (the release looks open),
+/// and returns where it went.
+fn hide_manifest(server: &Server, release: &str) -> (PathBuf, PathBuf) {
+    let from = server.object_path(&format!("s/{release}/{MANIFEST}"));
+    let to = server.root.path().join("hidden-manifest");
+    std::fs::rename(&from, &to).unwrap();
+    (to, from)
+}
+
+#[test]
+fn an_object_replaced_behind_s3blobs_back_is_caught() {
+    let server = Server::start();
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    let big = data(6 * MIB, 3);
+    upload(
+        &server,
+        d,
+        "1.0",
+        &[("a", b"keep"), ("b", &big)],
+        &["--seal", "--part-size", "5MiB"],
+    )
+    .ok();
+    // Another tool (or a server that ignored a conditional write) replaces b, with a
+    // checksum of its own.
+    let (hidden, back) = hide_manifest(&server, "1.0");
+    upload(
+        &server,
+        d,
+        "1.0",
+        &[("b", &data(6 * MIB, 4))],
+        &["--overwrite"],
+    )
+    .ok();
+    std::fs::rename(hidden, back).unwrap();
+
+    let run = server.run(
+        d,
+        &[
+            "download",
+            "--suite",
+            "s",
+            "--release",
+            "1.0",
+            "--all",
+            "-o",
+            "out",
+        ],
+    );
+    assert_eq!(run.code, 5, "{}", run.stderr);
+    assert!(run.stderr.contains("manifest"), "{}", run.stderr);
+    assert_eq!(
+        entries(&d.join("out")),
+        ["a"],
+        "nothing of b is left in place"
+    );
+    assert_eq!(std::fs::read(d.join("out/a")).unwrap(), b"keep");
+    // A single-file download checks the manifest too.
+    server
+        .run(
+            d,
+            &[
+                "download",
+                "--suite",
+                "s",
+                "--release",
+                "1.0",
+                "--filename",
+                "b",
+                "-o",
+                "one",
+            ],
+        )
+        .fails(5, &["manifest"]);
+    assert!(!d.join("one").exists());
+    // verify sees it without downloading (the stored checksum is not the manifest's).
+    let v = server.run(d, &["verify", "--suite", "s", "--release", "1.0"]);
+    assert_eq!(v.code, 5, "{}", v.stderr);
+    assert!(v.stdout.contains("ok        a"), "{}", v.stdout);
+    assert!(v.stdout.contains("mismatch  b"), "{}", v.stdout);
+    assert!(v.stderr.contains("1 of the files failed"), "{}", v.stderr);
+}
+
+#[test]
+fn verify_and_verify_deep_catch_a_corrupted_object() {
+    let server = Server::start();
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    let a = data(6 * MIB, 5);
+    upload(
+        &server,
+        d,
+        "1.0",
+        &[("a", &a), ("b", b"bbbb")],
+        &["--seal", "--part-size", "5MiB"],
+    )
+    .ok();
+    let v = json(&server.run(d, &["--json", "verify", "--suite", "s", "--release", "1.0"]));
+    assert_eq!(v["sealed"], true);
+    assert_eq!(v["failed"], 0);
+    assert_eq!(v["files"][0]["status"], "ok");
+    for field in [
+        "command", "uri", "bucket", "suite", "release", "sealed", "deep", "files", "unlisted",
+        "failed",
+    ] {
+        assert!(v.get(field).is_some(), "verify JSON lacks {field}: {v}");
+    }
+    server
+        .run(d, &["verify", "--suite", "s", "--release", "1.0", "--deep"])
+        .ok();
+    // Bit rot: same size, other bytes, the object's metadata untouched.
+    let mut rotten = a.clone();
+    rotten[123_456] ^= 0x40;
+    server.plant("s/1.0/a", &rotten);
+    // The stored checksum still matches the manifest: only reading the bytes tells.
+    server
+        .run(d, &["verify", "--suite", "s", "--release", "1.0"])
+        .ok();
+    let deep = server.run(d, &["verify", "--suite", "s", "--release", "1.0", "--deep"]);
+    assert_eq!(deep.code, 5, "{}", deep.stderr);
+    assert!(deep.stdout.contains("mismatch  a"), "{}", deep.stdout);
+    // A file gone from the store.
+    std::fs::remove_file(server.object_path("s/1.0/b")).unwrap();
+    let gone = server.run(d, &["verify", "--suite", "s", "--release", "1.0"]);
+    assert_eq!(gone.code, 3, "{}", gone.stderr);
+    assert!(gone.stdout.contains("missing   b"), "{}", gone.stdout);
+    // And a download of it is exit 5: it is listed but not there.
+    server
+        .run(
+            d,
+            &[
+                "download",
+                "--suite",
+                "s",
+                "--release",
+                "1.0",
+                "--filename",
+                "b",
+            ],
+        )
+        .fails(5, &["missing"]);
+}
+
+#[test]
+fn sha256sums_that_sha256sum_accepts() {
+    let server = Server::start();
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    let big = data(6 * MIB, 7);
+    let run = upload(
+        &server,
+        d,
+        "1.0",
+        &[("app.tar.gz", &big), ("notes.txt", b"hello")],
+        &["--seal", "--sha256sums", "--part-size", "5MiB", "--json"],
+    );
+    assert_eq!(json(&run)["seal"]["sha256sums"], true);
+    let m = stored_manifest(&server, "1.0").unwrap();
+    for f in m["files"].as_array().unwrap() {
+        assert_eq!(f["sha256"].as_str().unwrap().len(), 64, "{f}");
+    }
+    server
+        .run(
+            d,
+            &[
+                "download",
+                "--suite",
+                "s",
+                "--release",
+                "1.0",
+                "--all",
+                "-o",
+                "out",
+            ],
+        )
+        .ok();
+    let check = std::process::Command::new("sha256sum")
+        .args(["-c", "SHA256SUMS"])
+        .current_dir(d.join("out"))
+        .output()
+        .unwrap();
+    assert!(
+        check.status.success(),
+        "{}",
+        String::from_utf8_lossy(&check.stdout)
+    );
+    assert!(String::from_utf8_lossy(&check.stdout).contains("app.tar.gz: OK"));
+    // `seal --sha256sums` of stored objects reads each once.
+    upload(&server, d, "2.0", &[("x", b"xx"), ("y", &big)], &[]).ok();
+    server
+        .run(
+            d,
+            &["seal", "--suite", "s", "--release", "2.0", "--sha256sums"],
+        )
+        .ok();
+    let sums = String::from_utf8(server.object("s/2.0/SHA256SUMS").unwrap()).unwrap();
+    assert_eq!(sums.lines().count(), 2, "{sums}");
+    assert!(
+        sums.starts_with(&format!("{}  x\n", sha256_hex(b"xx"))),
+        "{sums}"
+    );
+    // The user's own SHA256SUMS and --sha256sums do not mix.
+    upload(&server, d, "3.0", &[("SHA256SUMS", b"mine")], &[]).ok();
+    server
+        .run(
+            d,
+            &["seal", "--suite", "s", "--release", "3.0", "--sha256sums"],
+        )
+        .fails(2, &["SHA256SUMS"]);
+    upload(
+        &server,
+        d,
+        "4.0",
+        &[("SHA256SUMS", b"mine")],
+        &["--seal", "--sha256sums"],
+    )
+    .fails(2, &["SHA256SUMS"]);
+}
+
+fn sha256_hex(data: &[u8]) -> String {
+    let out = std::process::Command::new("sha256sum")
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .spawn()
+        .and_then(|mut child| {
+            use std::io::Write;
+            child.stdin.take().unwrap().write_all(data)?;
+            child.wait_with_output()
+        })
+        .unwrap();
+    String::from_utf8(out.stdout).unwrap()[..64].to_owned()
+}
+
+#[test]
+fn releases_without_a_manifest_behave_as_before_with_a_warning() {
+    let server = Server::start();
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    upload(&server, d, "1.0", &[("a", b"one")], &[]).ok();
+    upload(&server, d, "2.0", &[("a", b"two")], &[]).ok();
+    let run = server.run(
+        d,
+        &[
+            "download",
+            "--suite",
+            "s",
+            "--release",
+            "latest",
+            "--filename",
+            "a",
+        ],
+    );
+    run.ok();
+    assert_eq!(std::fs::read(d.join("a")).unwrap(), b"two");
+    assert!(
+        run.stderr.contains("no release of s is sealed"),
+        "{}",
+        run.stderr
+    );
+    let v = json(&server.run(
+        d,
+        &[
+            "--json",
+            "download",
+            "--suite",
+            "s",
+            "--release",
+            "2.0",
+            "--filename",
+            "a",
+            "-o",
+            "x",
+        ],
+    ));
+    assert_eq!(v["verified"], "checksum");
+    let open = server.run(d, &["verify", "--suite", "s", "--release", "2.0"]);
+    open.ok();
+    assert!(open.stderr.contains("not sealed"), "{}", open.stderr);
+}
+
+#[test]
+fn listing_a_sealed_release_reads_one_manifest_not_one_head_per_file() {
+    let server = Server::start_faulty();
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    let files: Vec<(String, Vec<u8>)> = (0..5)
+        .map(|i| (format!("f{i}"), vec![b'x'; i + 1]))
+        .collect();
+    let refs: Vec<(&str, &[u8])> = files
+        .iter()
+        .map(|(n, b)| (n.as_str(), b.as_slice()))
+        .collect();
+    upload(&server, d, "1.0", &refs, &["--seal"]).ok();
+    let before = server.faults().log().len();
+    let run = server.run(d, &["--json", "list", "--suite", "s", "--release", "1.0"]);
+    let ops: Vec<Op> = server.faults().log()[before..].to_vec();
+    assert_eq!(
+        ops.iter().filter(|o| **o == Op::HeadObject).count(),
+        0,
+        "{ops:?}"
+    );
+    assert_eq!(
+        ops.iter().filter(|o| **o == Op::GetObject).count(),
+        0,
+        "{ops:?}"
+    );
+    assert_eq!(
+        ops.iter().filter(|o| **o == Op::GetManifest).count(),
+        1,
+        "{ops:?}"
+    );
+    assert_eq!(
+        ops.len(),
+        2,
+        "one listing and one GET of the manifest: {ops:?}"
+    );
+    let lines: Vec<Value> = run
+        .ok()
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    assert_eq!(lines.len(), 5);
+    assert!(
+        lines.iter().all(|l| l["checksum"]["source"] == "manifest"),
+        "{lines:?}"
+    );
+}
+
+/// Two jobs publish into one new release at the same moment, each uploading its own file and
+/// sealing: whatever the interleaving, the stored manifest lists the file of every job that
+/// succeeded, and every other job exits 6 (its file is then not part of the release).
+#[test]
+fn concurrent_seals_have_one_outcome() {
+    let server = Server::start();
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    for round in 0..4 {
+        let release = format!("r{round}");
+        let jobs: Vec<(String, std::process::Child)> = ["x", "y"]
+            .iter()
+            .map(|name| {
+                let sub = d.join(format!("{round}-{name}"));
+                std::fs::create_dir_all(&sub).unwrap();
+                std::fs::write(sub.join(name), name.repeat(100)).unwrap();
+                let child = server
+                    .cmd(&sub)
+                    .args([
+                        "upload",
+                        "--suite",
+                        "s",
+                        "--release",
+                        &release,
+                        "--seal",
+                        name,
+                    ])
+                    .stdout(Stdio::piped())
+                    .stderr(Stdio::piped())
+                    .spawn()
+                    .unwrap();
+                ((*name).to_owned(), child)
+            })
+            .collect();
+        let mut winners = Vec::new();
+        for (name, child) in jobs {
+            let out = Run::from(child.wait_with_output().unwrap());
+            match out.code {
+                0 => winners.push(name),
+                6 => assert!(out.stderr.contains("sealed"), "{}", out.stderr),
+                other => panic!("exit {other}: {}", out.stderr),
+            }
+        }
+        assert!(!winners.is_empty(), "round {round}: nobody sealed");
+        let stored = manifest_files(&server, &release);
+        for w in &winners {
+            assert!(
+                stored.contains(w),
+                "round {round}: {w} succeeded but is not sealed: {stored:?}"
+            );
+        }
+    }
+    // Two seals of one complete release at the same moment: one writes, the other finds the
+    // same files sealed.
+    upload(&server, d, "same", &[("a", b"a"), ("b", b"b")], &[]).ok();
+    let seals: Vec<std::process::Child> = (0..2)
+        .map(|_| {
+            server
+                .cmd(d)
+                .args(["--json", "seal", "--suite", "s", "--release", "same"])
+                .stdout(Stdio::piped())
+                .stderr(Stdio::piped())
+                .spawn()
+                .unwrap()
+        })
+        .collect();
+    // Where the server let both conditional writes through, the read-back makes the one whose
+    // manifest was replaced exit 6 instead.
+    let mut wrote = 0;
+    for c in seals {
+        let out = Run::from(c.wait_with_output().unwrap());
+        match out.code {
+            0 if !json(&out)["unchanged"].as_bool().unwrap() => wrote += 1,
+            0 => {}
+            6 => assert!(out.stderr.contains("at the same moment"), "{}", out.stderr),
+            other => panic!("exit {other}: {}", out.stderr),
+        }
+    }
+    assert_eq!(wrote, 1, "exactly one seal writes the manifest");
+}
+
+#[test]
+fn streaming_a_file_of_a_sealed_release_checks_the_manifest() {
+    let server = Server::start();
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    let big = data(6 * MIB, 9);
+    upload(
+        &server,
+        d,
+        "1.0",
+        &[("a", &big)],
+        &["--seal", "--sha256sums", "--part-size", "5MiB"],
+    )
+    .ok();
+    let args = [
+        "download",
+        "--suite",
+        "s",
+        "--release",
+        "1.0",
+        "--filename",
+        "a",
+        "-o",
+        "-",
+        "--part-size",
+        "5MiB",
+    ];
+    let out = server.cmd(d).args(args).output().unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(out.stdout == big);
+    // Bit rot the object's own checksum does not know about: caught, after the bytes went out.
+    let mut rotten = big.clone();
+    rotten[5 * MIB + 3] ^= 1;
+    server.plant("s/1.0/a", &rotten);
+    let out = server.cmd(d).args(args).output().unwrap();
+    assert_eq!(out.status.code(), Some(5));
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        stderr.contains("manifest") && stderr.contains("discard"),
+        "{stderr}"
+    );
+}
