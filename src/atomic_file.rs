@@ -55,9 +55,18 @@ impl AtomicFile {
         self.temp.path()
     }
 
-    /// Makes the file durable and moves it into place. With `no_clobber`, an existing
-    /// destination (even one created during the download) is left alone and the call fails.
+    /// Makes the file durable and moves it into place, then makes the rename durable too. With
+    /// `no_clobber`, an existing destination (even one created during the download) is left
+    /// alone and the call fails.
     pub fn commit(self, no_clobber: bool) -> Result<(), Error> {
+        let dest = self.dest.clone();
+        self.commit_file(no_clobber)?;
+        sync_dir(parent_dir(&dest))
+    }
+
+    /// [`AtomicFile::commit`] without the directory's fsync: for many files into one
+    /// directory, which is then synced once ([`sync_dir`]).
+    pub fn commit_file(self, no_clobber: bool) -> Result<(), Error> {
         let dest = self.dest;
         self.temp
             .as_file()
@@ -78,12 +87,15 @@ impl AtomicFile {
             }
             return Err(Error::local_io("write", &dest, &e.error));
         }
-        let dir = parent_dir(&dest);
-        File::open(dir)
-            .and_then(|d| d.sync_all())
-            .map_err(|e| Error::local_io("sync the directory", dir, &e))?;
         Ok(())
     }
+}
+
+/// Makes the renames into `dir` durable.
+pub fn sync_dir(dir: &Path) -> Result<(), Error> {
+    File::open(dir)
+        .and_then(|d| d.sync_all())
+        .map_err(|e| Error::local_io("sync the directory", dir, &e))
 }
 
 /// The directory holding `path`; `.` for a bare file name.

@@ -76,6 +76,12 @@ pub struct GlobalArgs {
     #[arg(long, global = true, value_name = "SECS", value_parser = values::parse_seconds)]
     pub timeout: Option<u64>,
 
+    /// Requests in flight at most, of any size (HEADs and small objects included), and files
+    /// moved at once; large files are bounded by --concurrency parts as well
+    /// [env: S3BLOB_MAX_REQUESTS; default: 256]
+    #[arg(long, global = true, value_name = "N", value_parser = values::parse_max_requests)]
+    pub max_requests: Option<usize>,
+
     /// Print JSON on stdout instead of the plain result: one object, or one object per line
     /// for `list`
     #[arg(long, global = true)]
@@ -233,8 +239,9 @@ pub struct UploadTuningArgs {
     #[arg(long, value_name = "SIZE", value_parser = values::parse_part_size)]
     pub part_size: Option<u64>,
 
-    /// Parts in flight at once, shared by all the files of the command
-    /// [env: S3BLOB_CONCURRENCY; default: 16]
+    /// Parts of --part-size in flight at once, shared by all the files of the command: with
+    /// --part-size, the bytes in flight (small files go many at a time within them, up to
+    /// --max-requests) [env: S3BLOB_CONCURRENCY; default: 16]
     #[arg(long, value_name = "N", value_parser = values::parse_concurrency)]
     pub concurrency: Option<usize>,
 }
@@ -246,8 +253,9 @@ pub struct DownloadTuningArgs {
     #[arg(long, value_name = "SIZE", value_parser = values::parse_part_size)]
     pub part_size: Option<u64>,
 
-    /// Ranges in flight at once, shared by all the files of the command
-    /// [env: S3BLOB_CONCURRENCY; default: 16]
+    /// Ranges of --part-size in flight at once, shared by all the files of the command: with
+    /// --part-size, the bytes in flight (small files go many at a time within them, up to
+    /// --max-requests) [env: S3BLOB_CONCURRENCY; default: 16]
     #[arg(long, value_name = "N", value_parser = values::parse_concurrency)]
     pub concurrency: Option<usize>,
 }
@@ -397,9 +405,10 @@ pub struct ListArgs {
     #[arg(long, value_name = "RELEASE", requires = "suite")]
     pub release: Option<String>,
 
-    /// HEAD requests in flight at once when listing files (to read their checksums)
-    /// [env: S3BLOB_CONCURRENCY; default: 16]
-    #[arg(long, value_name = "N", value_parser = values::parse_concurrency)]
+    /// HEAD requests in flight at once when listing the files of a release that is not sealed
+    /// (to read their checksums); the same as the global --max-requests
+    /// [env: S3BLOB_MAX_REQUESTS; default: 256]
+    #[arg(long, value_name = "N", value_parser = values::parse_max_requests)]
     pub concurrency: Option<usize>,
 }
 
@@ -420,10 +429,6 @@ pub struct SealArgs {
     /// store a SHA256SUMS file in the release
     #[arg(long)]
     pub sha256sums: bool,
-
-    /// Requests in flight at once [env: S3BLOB_CONCURRENCY; default: 16]
-    #[arg(long, value_name = "N", value_parser = values::parse_concurrency)]
-    pub concurrency: Option<usize>,
 }
 
 #[derive(Debug, Args)]

@@ -15,6 +15,8 @@ use crate::values;
 pub const DEFAULT_PART_SIZE: u64 = 16 * MIB;
 pub const DEFAULT_CONCURRENCY: usize = 16;
 pub const DEFAULT_MAX_ATTEMPTS: u32 = 5;
+/// Requests in flight at most, whatever their size (s5cmd runs 256 workers by default).
+pub const DEFAULT_MAX_REQUESTS: usize = 256;
 pub use crate::values::MAX_CONCURRENCY;
 
 /// How to reach the store; everything else about the client comes from aws-config's chain.
@@ -36,7 +38,10 @@ pub struct ClientSettings {
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct TransferSettings {
     pub part_size: u64,
+    /// Parts or ranges of `part_size` in flight: with it, the bytes in flight.
     pub concurrency: usize,
+    /// Requests in flight at most, small ones and HEADs included (and files at once).
+    pub max_requests: usize,
     /// Attempts per part or range, also for failures the SDK does not retry (a body cut short).
     pub max_attempts: u32,
 }
@@ -128,6 +133,13 @@ pub fn resolve(global: &GlobalArgs, tuning: Tuning, env: &Environment) -> Result
         values::parse_concurrency,
     )?
     .unwrap_or(DEFAULT_CONCURRENCY);
+    let max_requests = layered(
+        global.max_requests,
+        env,
+        "S3BLOB_MAX_REQUESTS",
+        values::parse_max_requests,
+    )?
+    .unwrap_or(DEFAULT_MAX_REQUESTS);
     // Room for a part to go up at 1 MiB/s on a slow link.
     let timeout = layered(global.timeout, env, "S3BLOB_TIMEOUT", values::parse_seconds)?
         .unwrap_or(60 + part_size / MIB);
@@ -146,6 +158,7 @@ pub fn resolve(global: &GlobalArgs, tuning: Tuning, env: &Environment) -> Result
         transfer: TransferSettings {
             part_size,
             concurrency,
+            max_requests,
             max_attempts,
         },
     })
@@ -219,6 +232,7 @@ mod tests {
         g.endpoint_url = Some("http://flag:1".into());
         g.max_attempts = Some(2);
         g.timeout = Some(9);
+        g.max_requests = Some(40);
         let t = Tuning {
             part_size: Some(16 * MIB),
             concurrency: Some(3),
@@ -239,6 +253,7 @@ mod tests {
         assert_eq!(s.client.timeout, Duration::from_secs(9));
         assert_eq!(s.transfer.part_size, 16 * MIB);
         assert_eq!(s.transfer.concurrency, 3);
+        assert_eq!(s.transfer.max_requests, 40);
     }
 
     #[test]
@@ -251,8 +266,10 @@ mod tests {
             ("S3BLOB_PART_SIZE", "32MiB"),
             ("S3BLOB_CONCURRENCY", "7"),
             ("S3BLOB_TIMEOUT", "30"),
+            ("S3BLOB_MAX_REQUESTS", "64"),
         ]);
         let s = resolve(&global(), Tuning::default(), &env).unwrap();
+        assert_eq!(s.transfer.max_requests, 64);
         assert_eq!(s.client.endpoint_url.as_deref(), Some("http://s3only:3"));
         assert!(
             s.client.path_style,

@@ -1,6 +1,9 @@
 //! Walking the `suite/release/filename` hierarchy with ListObjectsV2: one level at a time
 //! (prefix + `/` delimiter), page by page, following continuation tokens.
 
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex, PoisonError};
+
 use aws_sdk_s3::Client;
 use aws_sdk_s3::types::Object;
 use tracing::debug;
@@ -95,4 +98,115 @@ pub async fn releases(client: &Client, bucket: &str, suite: &str) -> Result<Vec<
     let mut all = children(client, bucket, format!("{suite}/")).await?;
     all.sort_by(|a, b| release::compare(a, b));
     Ok(all)
+}
+
+/// What one listing of a prefix found, learned page by page while the listing runs in the
+/// background: a key is decided (present, with its size, or absent) as soon as the listing
+/// has passed it in key order (S3 lists in UTF-8 binary order), so work on the first keys
+/// starts after the first page. A batch upload asks this instead of sending a HEAD per file.
+#[derive(Clone)]
+pub struct Inventory(Arc<Shared>);
+
+struct Shared {
+    state: Mutex<Seen>,
+    /// Bumped on every page; lookups wait on it.
+    changed: tokio::sync::watch::Sender<u64>,
+    task: tokio::task::JoinHandle<()>,
+}
+
+#[derive(Default)]
+struct Seen {
+    sizes: HashMap<String, u64>,
+    /// The greatest key (or common prefix) listed so far: every key up to it is decided.
+    watermark: Option<String>,
+    done: bool,
+    failed: Option<Error>,
+}
+
+impl Drop for Shared {
+    fn drop(&mut self) {
+        self.task.abort();
+    }
+}
+
+impl Inventory {
+    /// Starts listing `prefix` (its own level, `/` as delimiter) in the background.
+    pub fn start(client: &Client, bucket: &str, prefix: &str) -> Self {
+        let (changed, _) = tokio::sync::watch::channel(0u64);
+        let shared = Arc::new_cyclic(|weak: &std::sync::Weak<Shared>| {
+            let weak = weak.clone();
+            let mut lister = Lister::new(client, bucket, prefix.to_owned());
+            let task = tokio::spawn(async move {
+                loop {
+                    let page = lister.next_page().await;
+                    let Some(shared) = weak.upgrade() else { return };
+                    let mut seen = shared.state.lock().unwrap_or_else(PoisonError::into_inner);
+                    match page {
+                        Ok(Some(page)) => {
+                            for o in &page.objects {
+                                let (Some(key), size) = (o.key(), o.size()) else {
+                                    continue;
+                                };
+                                let size = size.and_then(|s| u64::try_from(s).ok()).unwrap_or(0);
+                                seen.sizes.insert(key.to_owned(), size);
+                            }
+                            let last = page
+                                .objects
+                                .iter()
+                                .filter_map(|o| o.key().map(str::to_owned))
+                                .chain(
+                                    page.children
+                                        .iter()
+                                        .map(|c| format!("{}{c}/", lister.prefix)),
+                                )
+                                .max();
+                            if let Some(last) = last
+                                && seen.watermark.as_ref().is_none_or(|w| last > *w)
+                            {
+                                seen.watermark = Some(last);
+                            }
+                        }
+                        Ok(None) => seen.done = true,
+                        Err(e) => seen.failed = Some(e),
+                    }
+                    let finished = seen.done || seen.failed.is_some();
+                    drop(seen);
+                    shared.changed.send_modify(|n| *n += 1);
+                    if finished {
+                        return;
+                    }
+                }
+            });
+            Shared {
+                state: Mutex::new(Seen::default()),
+                changed,
+                task,
+            }
+        });
+        Self(shared)
+    }
+
+    /// The size of the object at `key`, or `None` if the listing found none; waits until the
+    /// listing has got that far. A failed listing fails every lookup not yet decided.
+    pub async fn lookup(&self, key: &str) -> Result<Option<u64>, Error> {
+        let mut changes = self.0.changed.subscribe();
+        loop {
+            {
+                let seen = self.0.state.lock().unwrap_or_else(PoisonError::into_inner);
+                if let Some(size) = seen.sizes.get(key) {
+                    return Ok(Some(*size));
+                }
+                let passed = seen.watermark.as_deref().is_some_and(|w| key <= w);
+                if seen.done || passed {
+                    return Ok(None);
+                }
+                if let Some(e) = &seen.failed {
+                    return Err(e.clone());
+                }
+            }
+            if changes.changed().await.is_err() {
+                return Err(Error::Other("the listing stopped".to_owned()));
+            }
+        }
+    }
 }

@@ -11,6 +11,7 @@ use s3blob::shutdown::Shutdown;
 
 fn main() -> ExitCode {
     limit_malloc_arenas();
+    raise_open_file_limit();
     match run() {
         Ok(code) => code,
         Err(err) => {
@@ -95,6 +96,25 @@ fn prepare_environment() -> Result<Environment, Error> {
         unsafe { std::env::set_var(name, value) };
     }
     Ok(prepared.env)
+}
+
+/// Raises the soft limit on open files to the hard one (at most 65,536): a batch keeps
+/// `--max-requests` connections and as many files open, and the usual soft limit of 1,024 is
+/// not enough for 512 of each. A failure leaves the limit as it was; opening then fails with a
+/// clear error naming the file.
+fn raise_open_file_limit() {
+    use rustix::process::{Resource, getrlimit, setrlimit};
+    let limit = getrlimit(Resource::Nofile);
+    let want = limit.maximum.map_or(65_536, |max| max.min(65_536));
+    if limit.current.is_some_and(|cur| cur < want) {
+        let _ = setrlimit(
+            Resource::Nofile,
+            rustix::process::Rlimit {
+                current: Some(want),
+                maximum: limit.maximum,
+            },
+        );
+    }
 }
 
 /// Makes glibc's malloc serve every thread from one arena (`M_ARENA_MAX` = 1).

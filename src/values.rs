@@ -12,6 +12,9 @@ use crate::transfer::plan::{MAX_PART_SIZE, MIN_PART_SIZE};
 /// More parts in flight than this buys nothing and risks the server's connection limits.
 pub const MAX_CONCURRENCY: usize = 256;
 
+/// More requests in flight than this exhausts file descriptors and the server's patience.
+pub const MAX_REQUESTS: usize = 4096;
+
 /// Parses a byte size: a plain number of bytes, or a number with a unit
 /// (K/KB/KiB, M/MB/MiB, G/GB/GiB; all binary multiples, case-insensitive).
 pub fn parse_size(s: &str) -> Result<u64, String> {
@@ -80,6 +83,11 @@ pub fn parse_attempts(s: &str) -> Result<u32, String> {
 /// Requests in flight.
 pub fn parse_concurrency(s: &str) -> Result<usize, String> {
     parse_count(s, 1, MAX_CONCURRENCY as u64).map(|n| usize::try_from(n).unwrap_or(1))
+}
+
+/// Requests in flight at most.
+pub fn parse_max_requests(s: &str) -> Result<usize, String> {
+    parse_count(s, 1, MAX_REQUESTS as u64).map(|n| usize::try_from(n).unwrap_or(1))
 }
 
 /// A timeout in whole seconds, at least one.

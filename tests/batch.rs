@@ -316,14 +316,15 @@ fn files_of_a_batch_share_one_concurrency_budget() {
     let dir = tempfile::tempdir().unwrap();
     let d = dir.path();
     let names = ["a.bin", "b.bin", "c.bin"];
+    // Two whole parts each: the budget of 2 x 5 MiB holds exactly 2 of them.
     for (i, name) in names.iter().enumerate() {
-        std::fs::write(d.join(name), data(12 * MIB, i as u64)).unwrap();
+        std::fs::write(d.join(name), data(10 * MIB, i as u64)).unwrap();
     }
     // Slow parts overlap: without a shared budget, 3 files x 2 would be 6 at once.
     let faults = server.faults();
     faults.inject(
         Op::UploadPart,
-        9,
+        6,
         Fault::Delay(std::time::Duration::from_millis(300)),
     );
     let mut args = vec![
@@ -339,7 +340,7 @@ fn files_of_a_batch_share_one_concurrency_budget() {
     ];
     args.extend_from_slice(&names);
     server.run(d, &args).ok();
-    assert_eq!(faults.count(Op::UploadPart), 9);
+    assert_eq!(faults.count(Op::UploadPart), 6);
     assert_eq!(
         faults.take_max_in_flight(),
         2,
@@ -348,7 +349,7 @@ fn files_of_a_batch_share_one_concurrency_budget() {
 
     faults.inject(
         Op::GetObject,
-        9,
+        6,
         Fault::Delay(std::time::Duration::from_millis(300)),
     );
     let out = server.run(
@@ -375,6 +376,66 @@ fn files_of_a_batch_share_one_concurrency_budget() {
         "ranges in flight across files"
     );
     for (i, name) in names.iter().enumerate() {
-        assert!(std::fs::read(d.join("back").join(name)).unwrap() == data(12 * MIB, i as u64));
+        assert!(std::fs::read(d.join("back").join(name)).unwrap() == data(10 * MIB, i as u64));
+    }
+}
+
+/// Small objects are bounded by bytes, not by --concurrency: 40 files of 1 KiB with
+/// `--concurrency 1` are all in flight at once (held at the server until all have arrived),
+/// and `--max-requests` caps them.
+#[test]
+fn small_files_go_many_at_a_time_up_to_max_requests() {
+    let server = Server::start_faulty();
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    let names: Vec<String> = (0..40).map(|i| format!("f{i:02}")).collect();
+    for (i, name) in names.iter().enumerate() {
+        std::fs::write(d.join(name), data(1024, i as u64)).unwrap();
+    }
+    let upload = |release: &str, extra: &[&str]| {
+        let mut args = vec![
+            "upload",
+            "--suite",
+            "small",
+            "--release",
+            release,
+            "--concurrency",
+            "1",
+        ];
+        args.extend_from_slice(extra);
+        args.extend(names.iter().map(String::as_str));
+        let mut cmd = server.cmd(d);
+        cmd.args(args)
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::piped());
+        cmd.spawn().unwrap()
+    };
+    let faults = server.faults();
+    let gate = faults.hold(Op::PutObject, 40);
+    let child = upload("1", &[]);
+    common::wait_for("all 40 PUTs held at once", || {
+        faults.count(Op::PutObject) >= 40
+    });
+    gate.release();
+    common::Run::from(child.wait_with_output().unwrap()).ok();
+    faults.clear();
+
+    // With --max-requests 8, the 9th waits for one of the 8 held to finish.
+    let before = faults.count(Op::PutObject);
+    let gate = faults.hold(Op::PutObject, 40);
+    faults.take_max_in_flight();
+    let child = upload("2", &["--max-requests", "8"]);
+    common::wait_for("8 PUTs held", || faults.count(Op::PutObject) >= before + 8);
+    // Room for a ninth to show up, were the cap not kept.
+    std::thread::sleep(std::time::Duration::from_millis(300));
+    assert_eq!(faults.count(Op::PutObject), before + 8);
+    gate.release();
+    common::Run::from(child.wait_with_output().unwrap()).ok();
+    assert_eq!(faults.take_max_in_flight(), 8);
+    for name in &names {
+        assert!(
+            server.object(&format!("small/2/{name}")).is_some(),
+            "{name}"
+        );
     }
 }

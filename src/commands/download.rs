@@ -1,6 +1,8 @@
 //! `s3blob download`: files of a release to local files (or one to stdout).
 
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Instant;
 
 use aws_sdk_s3::Client;
@@ -18,7 +20,7 @@ use crate::release::manifest::MANIFEST_NAME;
 use crate::release::state::{self, ManifestCell};
 use crate::shutdown::Shutdown;
 use crate::transfer::budget::Budget;
-use crate::transfer::download::{self, DownloadRequest};
+use crate::transfer::download::{self, DownloadRequest, Verified};
 
 /// Refuses what cannot work before any request: several files or JSON to stdout, bad key
 /// parts.
@@ -58,7 +60,7 @@ pub async fn run(cx: &Context<'_>, args: DownloadArgs) -> Result<Outcome, Error>
     )
     .await?;
     let manifest = ManifestCell::new(&client, &bucket, &args.key.suite, &release);
-    let filenames = if args.all {
+    let files: Vec<(String, Option<u64>)> = if args.all {
         whole_release(&client, &bucket, &args.key.suite, &release, &manifest).await?
     } else {
         // The same file named twice is fetched once.
@@ -66,13 +68,14 @@ pub async fn run(cx: &Context<'_>, args: DownloadArgs) -> Result<Outcome, Error>
         args.filename
             .iter()
             .filter(|f| seen.insert(f.as_str()))
-            .cloned()
+            .map(|f| (f.clone(), None))
             .collect()
     };
-    let budget = Budget::new(settings.transfer.concurrency);
+    let budget = Budget::for_settings(&settings.transfer);
     let progress = super::progress_for(cx.global, "download");
-    let request = |filename: &str, dest: PathBuf| -> Result<DownloadRequest, Error> {
-        Ok(DownloadRequest {
+    let size_only = Arc::new(AtomicUsize::new(0));
+    let request = |(filename, size_hint): &(String, Option<u64>), dest: PathBuf| {
+        Ok::<_, Error>(DownloadRequest {
             bucket: bucket.clone(),
             key: ObjectKey::new(&args.key.suite, &release, filename)?,
             dest,
@@ -80,80 +83,105 @@ pub async fn run(cx: &Context<'_>, args: DownloadArgs) -> Result<Outcome, Error>
             settings: settings.transfer,
             budget: budget.clone(),
             manifest: Some(manifest.clone()),
+            size_hint: *size_hint,
+            sync_dir: !several,
         })
+    };
+    let job = |req, to_stdout| Job {
+        client: client.clone(),
+        req,
+        progress: progress.clone(),
+        shutdown: cx.shutdown.clone(),
+        to_stdout,
+        size_only: size_only.clone(),
     };
 
     let report = if several {
         let dir = args.output.clone().unwrap_or_else(|| PathBuf::from("."));
         prepare_dir(&dir)?;
-        let items = filenames
+        let items = files
             .iter()
-            .map(|f| Ok((f.clone(), request(f, dir.join(f))?)))
+            .map(|f| Ok((f.0.clone(), request(f, dir.join(&f.0))?)))
             .collect::<Result<Vec<_>, Error>>()?;
-        super::batch(
-            "download",
-            "downloaded",
-            items,
-            settings.transfer.concurrency,
-            |req| {
-                one(
-                    client.clone(),
-                    req,
-                    progress.clone(),
-                    cx.shutdown.clone(),
-                    false,
-                )
-            },
-        )
-        .await
+        let limit = settings.transfer.max_requests;
+        let report = super::batch("download", "downloaded", items, limit, |req| {
+            job(req, false).run()
+        })
+        .await;
+        // One directory sync for every rename into it.
+        crate::atomic_file::sync_dir(&dir)?;
+        report
     } else {
-        let filename = filenames.first().map_or("", String::as_str);
+        let file = files.first().cloned().unwrap_or_default();
         let dest = match &args.output {
             Some(p) if to_stdout => p.clone(),
-            other => download::destination(other.as_deref(), filename),
+            other => download::destination(other.as_deref(), &file.0),
         };
-        let req = request(filename, dest)?;
-        one(
-            client,
-            req,
-            progress.clone(),
-            cx.shutdown.clone(),
-            to_stdout,
-        )
-        .await
+        job(request(&file, dest)?, to_stdout).run().await
     };
     progress.finish();
+    warn_size_only(size_only.load(Ordering::Relaxed));
     report
 }
 
-/// Downloads one object to its report (to stdout with `to_stdout`).
-async fn one(
+/// One warning for every object only its size could verify.
+fn warn_size_only(n: usize) {
+    match n {
+        0 => {}
+        1 => warn!(
+            "the object carries no CRC64NVME (uploaded by another tool, or streamed to a server that keeps no multipart checksums); only its size was verified"
+        ),
+        n => warn!(
+            "{n} objects carry no CRC64NVME (uploaded by another tool, or streamed to a server that keeps no multipart checksums); only their sizes were verified"
+        ),
+    }
+}
+
+/// One object to download, to a file or stdout.
+struct Job {
     client: Client,
     req: DownloadRequest,
     progress: SharedProgress,
     shutdown: Shutdown,
     to_stdout: bool,
-) -> Result<Outcome, Error> {
-    let started = Instant::now();
-    let target = if to_stdout {
-        "stdout".to_owned()
-    } else {
-        req.dest.display().to_string()
-    };
-    info!("downloading s3://{}/{} to {target}", req.bucket, req.key);
-    let downloaded = if to_stdout {
-        let out = tokio::io::stdout();
-        download::download_to_writer(&client, &req, out, progress, &shutdown).await?
-    } else {
-        download::download_to_file(&client, &req, progress, &shutdown).await?
-    };
-    Ok(Box::new(DownloadReport {
-        bucket: req.bucket,
-        key: req.key,
-        path: req.dest,
-        downloaded,
-        seconds: started.elapsed().as_secs_f64(),
-    }))
+    /// Counts the objects only their size could verify, for one warning per command.
+    size_only: Arc<AtomicUsize>,
+}
+
+impl Job {
+    async fn run(self) -> Result<Outcome, Error> {
+        let Job {
+            client,
+            req,
+            progress,
+            shutdown,
+            to_stdout,
+            size_only,
+        } = self;
+        let started = Instant::now();
+        let target = if to_stdout {
+            "stdout".to_owned()
+        } else {
+            req.dest.display().to_string()
+        };
+        info!("downloading s3://{}/{} to {target}", req.bucket, req.key);
+        let downloaded = if to_stdout {
+            let out = tokio::io::stdout();
+            download::download_to_writer(&client, &req, out, progress, &shutdown).await?
+        } else {
+            download::download_to_file(&client, &req, progress, &shutdown).await?
+        };
+        if downloaded.verified == Verified::SizeOnly {
+            size_only.fetch_add(1, Ordering::Relaxed);
+        }
+        Ok(Box::new(DownloadReport {
+            bucket: req.bucket,
+            key: req.key,
+            path: req.dest,
+            downloaded,
+            seconds: started.elapsed().as_secs_f64(),
+        }))
+    }
 }
 
 /// The files `--all` fetches: those the manifest lists when the release is sealed (objects it
@@ -164,7 +192,7 @@ async fn whole_release(
     suite: &str,
     release: &str,
     manifest: &ManifestCell,
-) -> Result<Vec<String>, Error> {
+) -> Result<Vec<(String, Option<u64>)>, Error> {
     let (listed, present) = tokio::join!(
         manifest.get(),
         release_files(client, bucket, suite, release)
@@ -178,40 +206,47 @@ async fn whole_release(
         Err(Error::NotFound(_)) => Vec::new(),
         Err(e) => return Err(e),
     };
-    for name in present.iter().filter(|n| !listed.files.contains_key(*n)) {
+    for (name, _) in present
+        .iter()
+        .filter(|(n, _)| !listed.files.contains_key(n))
+    {
         warn!(
             "s3://{bucket}/{suite}/{release}/{name} is in the release but not in its manifest (added after sealing); not downloaded"
         );
     }
-    Ok(listed.files.keys().cloned().collect())
+    Ok(listed
+        .files
+        .iter()
+        .map(|(name, e)| (name.clone(), Some(e.size)))
+        .collect())
 }
 
-/// Every file of a release, in key order; none is an error (most likely a typo).
+/// Every file of a release with its listed size, in key order; none is an error (most likely
+/// a typo).
 async fn release_files(
     client: &Client,
     bucket: &str,
     suite: &str,
     release: &str,
-) -> Result<Vec<String>, Error> {
+) -> Result<Vec<(String, Option<u64>)>, Error> {
     let prefix = format!("{suite}/{release}/");
     let mut lister = Lister::new(client, bucket, prefix.clone());
     let mut files = Vec::new();
     while let Some(page) = lister.next_page().await? {
-        files.extend(
-            page.objects
-                .iter()
-                .filter_map(|o| o.key())
-                .filter_map(|k| k.strip_prefix(&prefix))
-                .filter(|f| *f != MANIFEST_NAME)
-                .filter(|f| match ObjectKey::new(suite, release, f) {
-                    Ok(_) => true,
-                    Err(e) => {
-                        warn!("skipping s3://{bucket}/{prefix}{f}: {e}");
-                        false
-                    }
-                })
-                .map(str::to_owned),
-        );
+        for object in &page.objects {
+            let Some(name) = object.key().and_then(|k| k.strip_prefix(&prefix)) else {
+                continue;
+            };
+            if name == MANIFEST_NAME {
+                continue;
+            }
+            if let Err(e) = ObjectKey::new(suite, release, name) {
+                warn!("skipping s3://{bucket}/{prefix}{name}: {e}");
+                continue;
+            }
+            let size = object.size().and_then(|s| u64::try_from(s).ok());
+            files.push((name.to_owned(), size));
+        }
     }
     if files.is_empty() {
         return Err(Error::NotFound(format!(

@@ -30,11 +30,7 @@ pub async fn run(cx: &Context<'_>, args: ListArgs, out: &mut dyn Write) -> Resul
     if let Some(release) = &args.release {
         check_part("--release", release)?;
     }
-    let tuning = Tuning {
-        concurrency: args.concurrency,
-        ..Tuning::default()
-    };
-    let (settings, client) = super::connect(cx, tuning).await?;
+    let (settings, client) = super::connect(cx, Tuning::default()).await?;
     let bucket = settings.bucket.as_str();
     let mut printer = Printer {
         out,
@@ -42,7 +38,8 @@ pub async fn run(cx: &Context<'_>, args: ListArgs, out: &mut dyn Write) -> Resul
         count: 0,
         closed: false,
     };
-    let concurrency = settings.transfer.concurrency;
+    // `list --concurrency` is the command's own name for --max-requests.
+    let concurrency = args.concurrency.unwrap_or(settings.transfer.max_requests);
     let what = match (&args.suite, &args.release) {
         (None, _) => suites(&client, bucket, &mut printer).await?,
         (Some(suite), None) => releases(&client, bucket, suite, concurrency, &mut printer).await?,

@@ -32,11 +32,7 @@ pub async fn run(cx: &Context<'_>, args: SealArgs) -> Result<Outcome, Error> {
         )));
     }
     let started = Instant::now();
-    let tuning = Tuning {
-        concurrency: args.concurrency,
-        ..Tuning::default()
-    };
-    let (settings, client) = super::connect(cx, tuning).await?;
+    let (settings, client) = super::connect(cx, Tuning::default()).await?;
     let req = SealRequest {
         bucket: settings.bucket.clone(),
         suite: args.key.suite,
@@ -47,7 +43,7 @@ pub async fn run(cx: &Context<'_>, args: SealArgs) -> Result<Outcome, Error> {
         known: BTreeMap::new(),
         promoted_from: None,
         settings: settings.transfer,
-        budget: Budget::new(settings.transfer.concurrency),
+        budget: Budget::for_settings(&settings.transfer),
     };
     let sealed = seal::seal(&client, &req, cx.shutdown).await?;
     Ok(Box::new(SealReport {

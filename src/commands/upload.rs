@@ -14,6 +14,7 @@ use crate::cli::UploadArgs;
 use crate::commands::Context;
 use crate::error::Error;
 use crate::key::ObjectKey;
+use crate::listing::Inventory;
 use crate::output::Outcome;
 use crate::output::seal::{Published, SealReport};
 use crate::output::upload::UploadReport;
@@ -94,13 +95,20 @@ pub async fn run(cx: &Context<'_>, args: UploadArgs) -> Result<Outcome, Error> {
     let keys = plan(&args)?;
     let started = Instant::now();
     let (settings, client) = super::connect(cx, (&args.tuning).into()).await?;
-    let budget = Budget::new(settings.transfer.concurrency);
+    let budget = Budget::for_settings(&settings.transfer);
     let progress = super::progress_for(cx.global, "upload");
-    let manifest = ManifestCell::new(
+    // A batch looks at the release once (one listing) instead of a HEAD per file; a single
+    // file is one HEAD either way.
+    let listed = (keys.len() > 1).then(|| {
+        let prefix = format!("{}/{}/", args.key.suite, args.key.release);
+        Inventory::start(&client, &settings.bucket, &prefix)
+    });
+    let manifest = ManifestCell::listed(
         &client,
         &settings.bucket,
         &args.key.suite,
         &args.key.release,
+        listed.clone(),
     );
     // What each file turned out to be, for --seal.
     let uploaded: Arc<Mutex<BTreeMap<String, Known>>> = Arc::default();
@@ -124,6 +132,7 @@ pub async fn run(cx: &Context<'_>, args: UploadArgs) -> Result<Outcome, Error> {
                 settings: settings.transfer,
                 budget: budget.clone(),
                 manifest: Some(manifest.clone()),
+                listed: listed.clone(),
             };
             (path.display().to_string(), (path, req))
         })
@@ -136,7 +145,7 @@ pub async fn run(cx: &Context<'_>, args: UploadArgs) -> Result<Outcome, Error> {
                 "upload",
                 "uploaded",
                 items,
-                settings.transfer.concurrency,
+                settings.transfer.max_requests,
                 |(path, req)| job(path, req).run(),
             )
             .await

@@ -29,7 +29,7 @@ pub async fn run(cx: &Context<'_>, args: VerifyArgs) -> Result<Outcome, Error> {
         release: release.clone(),
         deep: args.deep,
         settings: settings.transfer,
-        budget: Budget::new(settings.transfer.concurrency),
+        budget: Budget::for_settings(&settings.transfer),
     };
     let verification = verify::verify(&client, &req, cx.shutdown).await?;
     if !verification.sealed {

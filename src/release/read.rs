@@ -33,6 +33,8 @@ pub(super) async fn read_whole(
         settings,
         budget: budget.clone(),
         manifest: None,
+        size_hint: None,
+        sync_dir: false,
     };
     let mut sha = Sha256Writer::default();
     let progress: SharedProgress = Arc::new(Quiet);

@@ -238,7 +238,7 @@ async fn describe_all(
             })
         })
         .collect::<Result<Vec<_>, Error>>()?;
-    let entries = read::concurrently(jobs, req.settings.concurrency, |job| {
+    let entries = read::concurrently(jobs, req.settings.max_requests, |job| {
         let client = client.clone();
         async move { job.run(&client).await }
     })
@@ -262,7 +262,7 @@ impl Describe {
         let key = self.key.to_string();
         let uri = format!("s3://{}/{key}", self.bucket);
         let info = {
-            let _permit = self.budget.acquire().await;
+            let _permit = self.budget.acquire(0).await;
             inspect::head(client, &self.bucket, &key).await?
         };
         if info.size != self.listed_size {
@@ -338,9 +338,10 @@ mod tests {
             settings: TransferSettings {
                 part_size: DEFAULT_PART_SIZE,
                 concurrency: DEFAULT_CONCURRENCY,
+                max_requests: 16,
                 max_attempts: DEFAULT_MAX_ATTEMPTS,
             },
-            budget: Budget::new(1),
+            budget: Budget::new(1, 1),
         }
     }
 

@@ -12,7 +12,7 @@ use tracing::{debug, info, warn};
 use super::LATEST;
 use super::manifest::{MANIFEST_NAME, Manifest};
 use crate::error::Error;
-use crate::listing;
+use crate::listing::{self, Inventory};
 use crate::s3::{classify, status};
 
 /// The key of the manifest of `suite/release`.
@@ -161,6 +161,8 @@ pub struct ManifestCell(Arc<Inner>);
 
 struct Inner {
     client: Option<Client>,
+    /// A listing of the release already under way: no GET when it shows no manifest.
+    listed: Option<Inventory>,
     bucket: String,
     suite: String,
     release: String,
@@ -170,8 +172,20 @@ struct Inner {
 impl ManifestCell {
     /// Fetched from the server on first use.
     pub fn new(client: &Client, bucket: &str, suite: &str, release: &str) -> Self {
+        Self::listed(client, bucket, suite, release, None)
+    }
+
+    /// Like [`ManifestCell::new`], asking `listed` first whether there is a manifest at all.
+    pub fn listed(
+        client: &Client,
+        bucket: &str,
+        suite: &str,
+        release: &str,
+        listed: Option<Inventory>,
+    ) -> Self {
         Self(Arc::new(Inner {
             client: Some(client.clone()),
+            listed,
             bucket: bucket.to_owned(),
             suite: suite.to_owned(),
             release: release.to_owned(),
@@ -183,6 +197,7 @@ impl ManifestCell {
     pub fn known(manifest: Option<Manifest>) -> Self {
         Self(Arc::new(Inner {
             client: None,
+            listed: None,
             bucket: String::new(),
             suite: String::new(),
             release: String::new(),
@@ -199,6 +214,14 @@ impl ManifestCell {
                 let Some(client) = &inner.client else {
                     return Ok(None);
                 };
+                if let Some(listed) = &inner.listed
+                    && listed
+                        .lookup(&manifest_key(&inner.suite, &inner.release))
+                        .await?
+                        .is_none()
+                {
+                    return Ok(None);
+                }
                 fetch(client, &inner.bucket, &inner.suite, &inner.release)
                     .await
                     .map(|m| m.map(Arc::new))

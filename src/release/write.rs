@@ -40,6 +40,7 @@ pub(super) async fn sha256sums(
         settings: req.settings,
         budget: req.budget.clone(),
         manifest: None,
+        listed: None,
     };
     let mut source = StdinSource::new(text.as_bytes(), req.settings.part_size);
     let progress: SharedProgress = Arc::new(Quiet);

@@ -39,6 +39,7 @@ pub enum Op {
     GetManifest,
     HeadManifest,
     PutManifest,
+    ListObjectsV2,
     Other,
 }
 
@@ -71,6 +72,7 @@ impl Op {
             http::Method::POST if has("uploadId") => Op::CompleteMultipartUpload,
             http::Method::DELETE if has("uploadId") => Op::AbortMultipartUpload,
             http::Method::GET if has_key => Op::GetObject,
+            http::Method::GET if has("list-type") => Op::ListObjectsV2,
             http::Method::HEAD if has_key => Op::HeadObject,
             _ => Op::Other,
         }

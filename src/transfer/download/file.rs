@@ -108,7 +108,18 @@ async fn download(
         }
     }
     drop(sink);
-    out.commit(req.no_clobber)?;
+    // The fsync waits for the disk: on a blocking thread, so many files' syncs overlap instead
+    // of holding the runtime's workers one after the other.
+    let (no_clobber, sync_dir) = (req.no_clobber, req.sync_dir);
+    tokio::task::spawn_blocking(move || {
+        if sync_dir {
+            out.commit(no_clobber)
+        } else {
+            out.commit_file(no_clobber)
+        }
+    })
+    .await
+    .map_err(|e| Error::Other(format!("a commit task failed: {e}")))??;
     Ok(downloaded)
 }
 

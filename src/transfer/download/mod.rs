@@ -22,7 +22,7 @@ use aws_sdk_s3::Client;
 use aws_sdk_s3::primitives::ByteStream;
 use bytes::Bytes;
 use tokio::task::JoinSet;
-use tracing::{debug, warn};
+use tracing::debug;
 
 use crate::checksum;
 use crate::config::TransferSettings;
@@ -51,6 +51,12 @@ pub struct DownloadRequest {
     pub budget: Budget,
     /// The release's manifest: in a sealed release, the bytes must be what it lists.
     pub manifest: Option<ManifestCell>,
+    /// The object's size, when a listing said it: one that fits in a part is fetched whole,
+    /// with its checksum.
+    pub size_hint: Option<u64>,
+    /// Fsync the destination's directory after the rename; a batch into one directory syncs
+    /// it once at the end instead.
+    pub sync_dir: bool,
 }
 
 /// How the downloaded bytes were checked.
@@ -118,6 +124,9 @@ struct Opened {
     etag: Option<String>,
     /// The CRC64NVME s3blob recorded at upload.
     recorded: Option<u64>,
+    /// The server's full-object CRC64NVME as the first response told it (`Some(None)`: asked
+    /// for, and there is none); `None` when it could not tell (a ranged response).
+    server: Option<Option<u64>>,
     first: (Range<u64>, ByteStream, Permit),
     /// The file's entry in its release's manifest, when the release is sealed.
     listed: Option<Entry>,
@@ -127,9 +136,14 @@ struct Opened {
 /// its release's manifest: a small download stays one round trip.
 async fn open(client: &Client, req: &DownloadRequest) -> Result<Opened, Error> {
     let key = req.key.to_string();
-    let permit = req.budget.acquire().await;
+    let chunk = req.settings.part_size;
+    let whole = req.size_hint.is_some_and(|size| size <= chunk);
+    let permit = req
+        .budget
+        .acquire(req.size_hint.unwrap_or(chunk).min(chunk))
+        .await;
     let (first, listed) = tokio::join!(
-        range::first_response(client, &req.bucket, &key, req.settings.part_size),
+        range::first_response(client, &req.bucket, &key, chunk, whole),
         listed(req)
     );
     let range::First {
@@ -137,6 +151,7 @@ async fn open(client: &Client, req: &DownloadRequest) -> Result<Opened, Error> {
         total,
         etag,
         recorded,
+        server,
         body,
     } = match first {
         Ok(first) => first,
@@ -157,6 +172,7 @@ async fn open(client: &Client, req: &DownloadRequest) -> Result<Opened, Error> {
         total,
         etag,
         recorded,
+        server,
         first: (range, body, permit),
         listed,
     })
@@ -183,6 +199,7 @@ async fn receive<S: Sink>(
         total,
         etag,
         recorded,
+        server,
         first,
         listed,
     } = opened;
@@ -193,7 +210,7 @@ async fn receive<S: Sink>(
     let key = req.key.to_string();
     let verified = match &listed {
         Some(entry) => against_manifest(&req.bucket, &key, entry, total, crc64),
-        None => verify(client, &req.bucket, &key, recorded, crc64).await?,
+        None => verify(client, req, recorded, server, crc64).await?,
     };
     Ok(Received {
         checked: verified.map(|verified| Downloaded {
@@ -306,8 +323,9 @@ async fn fetch_all<S: Sink>(
     let mut next = 1;
     loop {
         let may_start = next < ranges.len() && next - sink.delivered() < sink.window();
+        let next_len = ranges.get(next).map_or(0, |r| r.end - r.start);
         tokio::select! {
-            permit = req.budget.acquire(), if may_start => {
+            permit = req.budget.acquire(next_len), if may_start => {
                 spawn(&mut set, next, None, permit);
                 next += 1;
             }
@@ -326,21 +344,29 @@ async fn fetch_all<S: Sink>(
 }
 
 /// Checks `crc64`, the CRC64NVME of the bytes received, against the one recorded at upload,
-/// else the server's full-object checksum. The inner `Err` describes a mismatch; the caller
-/// says what became of the bytes.
+/// else the server's full-object checksum (from the first response when it carried one, else
+/// from a HEAD). The inner `Err` describes a mismatch; the caller says what became of the
+/// bytes.
 async fn verify(
     client: &Client,
-    bucket: &str,
-    key: &str,
+    req: &DownloadRequest,
     recorded: Option<u64>,
+    server: Option<Option<u64>>,
     crc64: u64,
 ) -> Result<Result<Verified, String>, Error> {
-    let (expected, verified) = match recorded {
-        Some(crc) => (Some(crc), Verified::Metadata),
-        None => match server_checksum(client, bucket, key).await? {
-            Some(crc) => (Some(crc), Verified::ServerChecksum),
-            None => (None, Verified::SizeOnly),
-        },
+    let (bucket, key) = (&req.bucket, req.key.to_string());
+    let (expected, verified) = match (recorded, server) {
+        (Some(crc), _) => (Some(crc), Verified::Metadata),
+        (None, Some(Some(crc))) => (Some(crc), Verified::ServerChecksum),
+        // The whole object came back without one: a HEAD would not find one either.
+        (None, Some(None)) => (None, Verified::SizeOnly),
+        (None, None) => {
+            let _permit = req.budget.acquire(0).await;
+            match server_checksum(client, bucket, &key).await? {
+                Some(crc) => (Some(crc), Verified::ServerChecksum),
+                None => (None, Verified::SizeOnly),
+            }
+        }
     };
     if let Some(expected) = expected
         && expected != crc64
@@ -352,7 +378,7 @@ async fn verify(
         )));
     }
     if verified == Verified::SizeOnly {
-        warn!(%key, "the object carries no CRC64NVME (uploaded by another tool, or streamed to a server that keeps no multipart checksums); only its size was verified");
+        debug!(%key, "the object carries no CRC64NVME; only its size was verified");
     }
     Ok(Ok(verified))
 }

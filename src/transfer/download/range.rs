@@ -9,6 +9,7 @@ use std::sync::Arc;
 use aws_sdk_s3::Client;
 use aws_sdk_s3::operation::get_object::GetObjectOutput;
 use aws_sdk_s3::primitives::ByteStream;
+use aws_sdk_s3::types::ChecksumType;
 use bytes::Bytes;
 use tracing::{debug, warn};
 
@@ -60,19 +61,29 @@ pub(super) struct First {
     pub(super) etag: Option<String>,
     /// The CRC64NVME s3blob recorded at upload.
     pub(super) recorded: Option<u64>,
+    /// The server's full-object CRC64NVME, when the response covers the whole object and
+    /// carries one: `Some(None)` when it was asked for and there is none.
+    pub(super) server: Option<Option<u64>>,
     pub(super) body: ByteStream,
 }
 
 /// The first GET: bytes `0..chunk` (the whole object if smaller), which also tell the object's
 /// size, ETag and recorded checksum. An empty object answers a ranged GET with 416 and is
-/// fetched whole.
+/// fetched whole. With `whole` (the object is known to fit in one chunk) the GET has no range
+/// and asks for the object's checksum too: S3 returns checksums only with whole objects, and
+/// this spares a HEAD for objects that carry no s3blob metadata.
 pub(super) async fn first_response(
     client: &Client,
     bucket: &str,
     key: &str,
     chunk: u64,
+    whole: bool,
 ) -> Result<First, Error> {
-    let first = get(client, bucket, key, Some(0..chunk), None).await?;
+    let first = if whole {
+        get(client, bucket, key, None, None).await?
+    } else {
+        get(client, bucket, key, Some(0..chunk), None).await?
+    };
     let (range, total, resp) = match first {
         Some(resp) => {
             let (range, total) = match resp.content_range() {
@@ -118,11 +129,18 @@ pub(super) async fn first_response(
             })
         })
         .transpose()?;
+    let full_object = matches!(resp.checksum_type(), None | Some(ChecksumType::FullObject));
+    let server_crc = resp
+        .checksum_crc64_nvme()
+        .filter(|_| full_object && range.end == total)
+        .and_then(checksum::from_base64);
+    let server = whole.then_some(server_crc).or(server_crc.map(Some));
     Ok(First {
         range,
         total,
         etag: resp.e_tag().map(str::to_owned),
         recorded,
+        server,
         body: resp.body,
     })
 }
@@ -151,7 +169,19 @@ async fn get(
         call = call.if_match(etag);
     }
     debug!(%key, range = ?range, "GetObject");
-    match call.send().await {
+    let sent = if range.is_none() {
+        // The header without the SDK's `checksum_mode` field: the SDK would then validate the
+        // body itself, a second CRC over every byte; s3blob does its own.
+        call.customize()
+            .mutate_request(|r| {
+                r.headers_mut().insert("x-amz-checksum-mode", "ENABLED");
+            })
+            .send()
+            .await
+    } else {
+        call.send().await
+    };
+    match sent {
         Ok(out) => Ok(Some(out)),
         Err(e) if status(&e) == Some(416) && range.is_some() && etag.is_none() => Ok(None),
         Err(e) if status(&e) == Some(412) => Err(Error::Integrity(format!(

@@ -30,16 +30,21 @@ pub(super) async fn precheck(
     req: &UploadRequest,
 ) -> Result<Option<Existing>, Error> {
     if req.overwrite {
-        Ok(None)
-    } else {
-        find(client, req).await
+        return Ok(None);
     }
+    if let Some(listed) = &req.listed
+        && listed.lookup(&req.key.to_string()).await?.is_none()
+    {
+        return Ok(None);
+    }
+    find(client, req).await
 }
 
 /// What is stored at the key, if anything. A 403 counts as "unknown" (HEAD on a missing key
 /// answers 403 to callers without ListBucket permission); the conditional write still guards.
 pub(super) async fn find(client: &Client, req: &UploadRequest) -> Result<Option<Existing>, Error> {
     let key = req.key.to_string();
+    let _permit = req.budget.acquire(0).await;
     let head = client
         .head_object()
         .bucket(&req.bucket)

@@ -29,6 +29,7 @@ use crate::checksum;
 use crate::config::TransferSettings;
 use crate::error::Error;
 use crate::key::ObjectKey;
+use crate::listing::Inventory;
 use crate::progress::SharedProgress;
 use crate::release::manifest::Manifest;
 use crate::release::state::ManifestCell;
@@ -54,6 +55,9 @@ pub struct UploadRequest {
     /// The release's manifest: a sealed release takes nothing but what it already holds.
     /// `None` writes without looking (s3blob's own `SHA256SUMS` while sealing).
     pub manifest: Option<ManifestCell>,
+    /// One listing of the release, shared by a batch: a key it shows absent is not HEADed
+    /// first (the conditional write still guards it).
+    pub listed: Option<Inventory>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -180,10 +184,7 @@ pub async fn upload<S: PartSource>(
     }
     if shape.single {
         return shutdown
-            .guard(async {
-                let _permit = req.budget.acquire().await;
-                put_single(client, req, source, progress).await
-            })
+            .guard(put_single(client, req, source, progress))
             .await;
     }
     if let Some((size, _)) = shape.known {
@@ -227,6 +228,7 @@ async fn put_single<S: PartSource>(
         .await?
         .ok_or_else(|| Error::Other(format!("{}: nothing to read", source.label())))?;
     let (size, crc64) = (part.len, part.crc);
+    let _permit = req.budget.acquire(size).await;
     progress.start(size);
     debug!(bucket = %req.bucket, %key, size, source = %source.label(), "PutObject");
     let put = put_request(client, req, size, crc64, part.stream().await?);
@@ -293,8 +295,9 @@ async fn send_parts<S: PartSource>(
     // One part read ahead, so a stream is read while the parts before it are sent.
     let mut ready = source.next_part().await?;
     loop {
+        let next_len = ready.as_ref().map_or(0, |p| p.len);
         tokio::select! {
-            permit = req.budget.acquire(), if ready.is_some() && set.len() < source.window() => {
+            permit = req.budget.acquire(next_len), if ready.is_some() && set.len() < source.window() => {
                 let Some(part) = ready.take() else { continue };
                 size += part.len;
                 crc64 = checksum::combine(crc64, part.crc, part.len);
