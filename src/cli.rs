@@ -70,9 +70,9 @@ pub struct GlobalArgs {
     #[arg(long, global = true, value_name = "N", value_parser = values::parse_attempts)]
     pub max_attempts: Option<u32>,
 
-    /// Seconds to wait for a response to start once a request is sent (a part's upload time
-    /// counts) before the attempt is abandoned and retried; a body that stops flowing for 5 s
-    /// is also abandoned [env: S3BLOB_TIMEOUT; default: 60 + 1 per MiB of part size]
+    /// Seconds a request may stall (its body stops moving, either way) or wait for its response
+    /// to start once sent, before the attempt is cut and retried; a slow link that keeps moving
+    /// is never cut [env: S3BLOB_TIMEOUT; default: 10]
     #[arg(long, global = true, value_name = "SECS", value_parser = values::parse_seconds)]
     pub timeout: Option<u64>,
 

@@ -15,6 +15,9 @@ use crate::values;
 pub const DEFAULT_PART_SIZE: u64 = 16 * MIB;
 pub const DEFAULT_CONCURRENCY: usize = 16;
 pub const DEFAULT_MAX_ATTEMPTS: u32 = 5;
+/// A stall or a silent server is given this long per attempt: 5 attempts and their backoff fail
+/// a stalled server within a minute, while real S3 answers in tens of milliseconds.
+pub const DEFAULT_TIMEOUT_SECS: u64 = 10;
 /// Requests in flight at most, whatever their size (s5cmd runs 256 workers by default).
 pub const DEFAULT_MAX_REQUESTS: usize = 256;
 pub use crate::values::MAX_CONCURRENCY;
@@ -28,7 +31,8 @@ pub struct ClientSettings {
     pub endpoint_url: Option<String>,
     pub path_style: bool,
     pub max_attempts: u32,
-    /// Per attempt: how long until the response must start (sending the body included).
+    /// How long a request body may stop moving, and how long a sent request may wait for its
+    /// response to start, before the attempt is cut and retried.
     pub timeout: Duration,
     /// How the credentials chain is set up, to explain its failures.
     pub credentials: crate::credentials::Setup,
@@ -140,9 +144,8 @@ pub fn resolve(global: &GlobalArgs, tuning: Tuning, env: &Environment) -> Result
         values::parse_max_requests,
     )?
     .unwrap_or(DEFAULT_MAX_REQUESTS);
-    // Room for a part to go up at 1 MiB/s on a slow link.
     let timeout = layered(global.timeout, env, "S3BLOB_TIMEOUT", values::parse_seconds)?
-        .unwrap_or(60 + part_size / MIB);
+        .unwrap_or(DEFAULT_TIMEOUT_SECS);
 
     Ok(Settings {
         bucket,
@@ -222,7 +225,7 @@ mod tests {
         assert_eq!(s.client.max_attempts, DEFAULT_MAX_ATTEMPTS);
         assert_eq!(s.transfer.part_size, DEFAULT_PART_SIZE);
         assert_eq!(s.transfer.concurrency, DEFAULT_CONCURRENCY);
-        assert_eq!(s.client.timeout, Duration::from_secs(76));
+        assert_eq!(s.client.timeout, Duration::from_secs(10));
     }
 
     #[test]

@@ -159,6 +159,7 @@ fn expectation(name: &str) -> (&'static [i32], bool) {
         | "S3BLOB_PART_SIZE"
         | "S3BLOB_CONCURRENCY"
         | "S3BLOB_TIMEOUT"
+        | "S3BLOB_MAX_REQUESTS"
         | "RUST_LOG"
         | "AWS_PROFILE" => (&[2], true),
         // A file that does not exist.

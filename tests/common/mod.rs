@@ -64,6 +64,21 @@ impl Server {
         }
     }
 
+    /// A server behind the fault layer whose every connection carries `bandwidth` bytes per
+    /// second in each direction.
+    pub fn start_throttled(bandwidth: u64) -> Server {
+        let root = tempfile::tempdir().unwrap();
+        std::fs::create_dir(root.path().join(BUCKET)).unwrap();
+        let keys = [(ACCESS_KEY.to_owned(), SECRET_KEY.to_owned())];
+        let (addr, faults) =
+            s3blob_testserver::faults::spawn_throttled(root.path().to_owned(), &keys, bandwidth);
+        Server {
+            endpoint: format!("http://{addr}"),
+            root,
+            faults: Some(faults),
+        }
+    }
+
     pub fn faults(&self) -> &Faults {
         self.faults.as_ref().expect("started with start_faulty")
     }

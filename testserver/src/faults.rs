@@ -426,6 +426,24 @@ pub fn spawn(root: PathBuf, access_key: &str, secret_key: &str) -> (SocketAddr, 
 /// [`spawn`], accepting requests signed with any of `keys` (access key, secret key), so a test
 /// can serve several credential sources at once and tell them apart in [`Faults::requests`].
 pub fn spawn_with_keys(root: PathBuf, keys: &[(String, String)]) -> (SocketAddr, Arc<Faults>) {
+    spawn_server(root, keys, None)
+}
+
+/// Like [`spawn_with_keys`], with every connection held to `bandwidth` bytes per second in
+/// each direction: a slow but working link.
+pub fn spawn_throttled(
+    root: PathBuf,
+    keys: &[(String, String)],
+    bandwidth: u64,
+) -> (SocketAddr, Arc<Faults>) {
+    spawn_server(root, keys, Some(bandwidth))
+}
+
+fn spawn_server(
+    root: PathBuf,
+    keys: &[(String, String)],
+    bandwidth: Option<u64>,
+) -> (SocketAddr, Arc<Faults>) {
     let faults = Arc::new(Faults::default());
     let mut auth = s3s::auth::SimpleAuth::new();
     for (ak, sk) in keys {
@@ -468,12 +486,25 @@ pub fn spawn_with_keys(root: PathBuf, keys: &[(String, String)]) -> (SocketAddr,
                 let Ok((socket, _)) = listener.accept().await else {
                     continue;
                 };
-                let conn = http
-                    .serve_connection(TokioIo::new(socket), service.clone())
-                    .into_owned();
-                tokio::spawn(async move {
-                    let _ = conn.await;
-                });
+                match bandwidth {
+                    None => {
+                        let conn = http
+                            .serve_connection(TokioIo::new(socket), service.clone())
+                            .into_owned();
+                        tokio::spawn(async move {
+                            let _ = conn.await;
+                        });
+                    }
+                    Some(rate) => {
+                        let io = crate::throttle::Throttled::new(socket, rate);
+                        let conn = http
+                            .serve_connection(TokioIo::new(io), service.clone())
+                            .into_owned();
+                        tokio::spawn(async move {
+                            let _ = conn.await;
+                        });
+                    }
+                }
             }
         });
     });

@@ -1,0 +1,170 @@
+//! The one S3 client, configured the standard AWS way ([`client`]), and the translation of its
+//! errors into s3blob's error kinds ([`classify`]).
+
+mod classify;
+mod watchdog;
+
+pub use classify::{classify, status};
+pub use watchdog::Cut;
+use watchdog::Guarded;
+
+use aws_config::environment::EnvironmentVariableRegionProvider;
+use aws_config::meta::region::RegionProviderChain;
+use aws_config::profile::ProfileFileRegionProvider;
+use aws_config::retry::RetryConfig;
+use aws_config::timeout::TimeoutConfig;
+use aws_config::{BehaviorVersion, ConfigLoader, Region};
+use aws_sdk_s3::Client;
+use aws_sdk_s3::config::{
+    RequestChecksumCalculation, ResponseChecksumValidation, StalledStreamProtectionConfig,
+};
+use aws_smithy_http_client::tls::{Provider, rustls_provider::CryptoMode};
+use aws_smithy_runtime_api::client::connector_metadata::ConnectorMetadata;
+use aws_smithy_runtime_api::client::http::{
+    HttpClient, HttpConnectorSettings, SharedHttpClient, SharedHttpConnector,
+};
+use aws_smithy_runtime_api::client::runtime_components::RuntimeComponents;
+
+use crate::config::ClientSettings;
+use crate::credentials::Explained;
+
+/// The region signed into requests when none is configured. A custom endpoint rarely cares;
+/// AWS answers a wrong one with an error that names the right one.
+const FALLBACK_REGION: &str = "us-east-1";
+
+/// A TCP (and TLS) connection that takes longer than this is not going to work.
+const CONNECT_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(5);
+
+/// Builds the client from aws-config's default chain plus the few settings s3blob owns.
+pub async fn client(settings: &ClientSettings) -> Client {
+    // One TLS stack (rustls on ring) instead of the SDK's default two. The credential
+    // providers (instance metadata, STS, SSO) use it too: aws-config has no client of its own
+    // in this build, so every provider must be handed this one.
+    let http = SharedHttpClient::new(Guarded::new(
+        SharedHttpClient::new(RootsOnFirstUse(
+            aws_smithy_http_client::Builder::new()
+                .tls_provider(Provider::Rustls(CryptoMode::Ring))
+                .build_https(),
+        )),
+        settings.timeout,
+    ));
+    // Backoff from 200 ms (the SDK's default starts at 1 s): a stalled server then fails the
+    // command within a minute, 5 cut attempts included.
+    let retry = RetryConfig::standard()
+        .with_max_attempts(settings.max_attempts)
+        .with_initial_backoff(std::time::Duration::from_millis(200));
+
+    // Given explicitly, aws-config does not parse AWS_MAX_ATTEMPTS / AWS_RETRY_MODE itself (it
+    // panics on a malformed value); the inner STS and SSO clients get the same policy.
+    let mut loader = aws_config::defaults(BehaviorVersion::latest())
+        .http_client(http)
+        .retry_config(retry.clone());
+    if let Some(profile) = &settings.profile {
+        loader = loader.profile_name(profile);
+    }
+    loader = with_region(loader, settings);
+    let sdk = loader.load().await;
+
+    let mut config = aws_sdk_s3::config::Builder::from(&sdk);
+    if let Some(chain) = sdk.credentials_provider() {
+        config = config.credentials_provider(Explained::new(chain, settings.credentials.clone()));
+    }
+    if sdk.region().is_none() {
+        config = config.region(Region::from_static(FALLBACK_REGION));
+    }
+    if let Some(url) = &settings.endpoint_url {
+        // Set here, not on the loader: the S3 config would otherwise prefer an
+        // AWS_ENDPOINT_URL_S3 from the environment over an explicit --endpoint-url.
+        config = config.endpoint_url(url);
+        if url.starts_with("http://") {
+            // A plain-http endpoint needs no TLS, nor the system's root certificates (~4 ms
+            // to load, half the start-up of a small transfer). Only the S3 calls use this
+            // client; the credential providers keep the TLS one.
+            config = config.http_client(Guarded::new(
+                aws_smithy_http_client::Builder::new().build_http(),
+                settings.timeout,
+            ));
+        }
+    }
+    let config = config
+        .force_path_style(settings.path_style)
+        // s3blob supplies its own CRC64NVME on every write. Left to itself the SDK would add a
+        // CRC32 trailer and send the body aws-chunked, which costs CPU and which several
+        // S3-compatible servers reject.
+        .request_checksum_calculation(RequestChecksumCalculation::WhenRequired)
+        .response_checksum_validation(ResponseChecksumValidation::WhenRequired)
+        .retry_config(retry)
+        // No limit on a whole request: the watchdog cuts stalls and silent servers instead,
+        // and never a slow link.
+        .timeout_config(
+            TimeoutConfig::builder()
+                .connect_timeout(CONNECT_TIMEOUT)
+                .disable_read_timeout()
+                .disable_operation_attempt_timeout()
+                .disable_operation_timeout()
+                .build(),
+        )
+        // A response body that stops flowing (the request side is the watchdog's).
+        .stalled_stream_protection(
+            StalledStreamProtectionConfig::enabled()
+                .upload_enabled(false)
+                .grace_period(settings.timeout)
+                .build(),
+        )
+        .build();
+    tracing::debug!(
+        region = config.region().map_or("-", |r| r.as_ref()),
+        endpoint = settings.endpoint_url.as_deref().unwrap_or("AWS"),
+        path_style = settings.path_style,
+        "S3 client"
+    );
+    Client::from_conf(config)
+}
+
+/// Where the region comes from when `--region` is not given (aws-config's own chain when
+/// nothing is set on the loader).
+fn with_region(mut loader: ConfigLoader, settings: &ClientSettings) -> ConfigLoader {
+    match (&settings.region, &settings.endpoint_url) {
+        (Some(region), _) => loader = loader.region(Region::new(region.clone())),
+        // A custom endpoint never needs the instance-metadata probe (a network round trip
+        // with timeouts off EC2) just to learn a region name.
+        (None, Some(_)) => {
+            let mut profile_region = ProfileFileRegionProvider::builder();
+            if let Some(profile) = &settings.profile {
+                profile_region = profile_region.profile_name(profile);
+            }
+            loader = loader.region(
+                RegionProviderChain::first_try(EnvironmentVariableRegionProvider::new())
+                    .or_else(profile_region.build()),
+            );
+        }
+        // AWS itself: aws-config's own chain (environment, profile, instance metadata unless
+        // AWS_EC2_METADATA_DISABLED), built with the loader's HTTP client.
+        (None, None) => {}
+    }
+    loader
+}
+
+/// The TLS client, loading the system's root certificates on its first connection instead of
+/// when an SDK client is built: aws-config builds an STS client for the web-identity provider
+/// whether or not it is ever used, and the smithy client loads the roots when it is validated,
+/// ~4 ms even when every request goes to a plain-http endpoint.
+#[derive(Debug)]
+struct RootsOnFirstUse(SharedHttpClient);
+
+impl HttpClient for RootsOnFirstUse {
+    fn http_connector(
+        &self,
+        settings: &HttpConnectorSettings,
+        components: &RuntimeComponents,
+    ) -> SharedHttpConnector {
+        self.0.http_connector(settings, components)
+    }
+
+    // `validate_base_client_config` keeps its default (nothing to check): the wrapped client's
+    // only builds a connector early, which is what this type is for avoiding.
+
+    fn connector_metadata(&self) -> Option<ConnectorMetadata> {
+        self.0.connector_metadata()
+    }
+}

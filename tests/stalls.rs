@@ -1,0 +1,181 @@
+//! A request is cut when it stops making progress, never because it is slow. At default
+//! settings (no `--timeout`), a server that stops answering fails any command in under a
+//! minute, retries included, saying what stalled; a slow link that keeps moving finishes, with
+//! no part sent twice.
+
+mod common;
+
+use std::path::Path;
+use std::process::{Child, Stdio};
+use std::time::{Duration, Instant};
+
+use common::{MIB, Op, Run, Server, data};
+
+/// Every request of `op` from now on is held at the server and never answered.
+fn stall(server: &Server, op: Op) {
+    // The gate is never released: held requests wait until the test process ends.
+    let _ = server.faults().hold(op, 10_000);
+}
+
+fn spawn(server: &Server, dir: &Path, args: &[&str]) -> Child {
+    server
+        .cmd(dir)
+        .args(args)
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap()
+}
+
+/// Every kind of request stalled, each against its own server, all at once (each takes most
+/// of a minute): each command fails with exit 7 in under 60 s, its one error line saying
+/// whether the request stalled while being sent or waited in vain for the answer.
+#[test]
+fn a_stalled_server_fails_every_command_within_a_minute() {
+    struct Case {
+        name: &'static str,
+        op: Op,
+        args: Vec<&'static str>,
+        says: &'static str,
+        server: Server,
+        dir: tempfile::TempDir,
+    }
+    let mut cases = Vec::new();
+    let setup = |name, op, args: Vec<&'static str>, says| {
+        let server = Server::start_faulty();
+        let dir = tempfile::tempdir().unwrap();
+        // 20 MiB: a 16 MiB part (the default) cannot hide in socket buffers.
+        std::fs::write(dir.path().join("big.bin"), data(20 * MIB, 1)).unwrap();
+        std::fs::write(dir.path().join("small.txt"), b"small").unwrap();
+        Case {
+            name,
+            op,
+            args,
+            says,
+            server,
+            dir,
+        }
+    };
+    let up = |f| vec!["upload", "--suite", "s", "--release", "1", f];
+    cases.push(setup(
+        "GET",
+        Op::GetObject,
+        vec![
+            "download",
+            "--suite",
+            "s",
+            "--release",
+            "0",
+            "--filename",
+            "small.txt",
+        ],
+        "did not start its response",
+    ));
+    cases.push(setup(
+        "HEAD",
+        Op::HeadObject,
+        up("small.txt"),
+        "did not start its response",
+    ));
+    // Loopback's socket buffers may take most of a part before the stall shows: then the
+    // request was, as far as the client can tell, sent and unanswered.
+    cases.push(setup(
+        "UploadPart",
+        Op::UploadPart,
+        up("big.bin"),
+        "sending the request stalled|did not start its response",
+    ));
+    cases.push(setup(
+        "CompleteMultipartUpload",
+        Op::CompleteMultipartUpload,
+        up("big.bin"),
+        "did not start its response",
+    ));
+    cases.push(setup(
+        "ListObjectsV2",
+        Op::ListObjectsV2,
+        vec!["list", "--suite", "s", "--release", "0"],
+        "did not start its response",
+    ));
+    // What the download and the listing read must exist before their server stalls.
+    for case in &cases {
+        if case.args[0] != "upload" {
+            case.server
+                .put(case.dir.path(), "s", "0", "small.txt", b"small", &[]);
+        }
+        stall(&case.server, case.op);
+    }
+    let started = Instant::now();
+    let children: Vec<Child> = cases
+        .iter()
+        .map(|c| spawn(&c.server, c.dir.path(), &c.args))
+        .collect();
+    for (case, child) in cases.iter().zip(children) {
+        let out = Run::from(child.wait_with_output().unwrap());
+        let took = started.elapsed();
+        assert!(
+            took < Duration::from_secs(60),
+            "{}: took {took:?}",
+            case.name
+        );
+        out.fails(7, &["--timeout"]);
+        let line = out.stderr.lines().last().unwrap_or("");
+        assert!(
+            case.says.split('|').any(|s| line.contains(s)),
+            "{}: {line:?} should say {:?}",
+            case.name,
+            case.says
+        );
+        assert!(
+            case.server.faults().count(case.op) >= 2,
+            "{}: the stalled request was retried",
+            case.name
+        );
+    }
+    // A stalled upload leaves no multipart upload behind (the abort is not stalled).
+    for case in &cases {
+        assert_eq!(case.server.open_uploads(), 0, "{}", case.name);
+    }
+}
+
+/// A link that carries 1.5 MB/s per connection: the 16 MiB part needs 11 s, longer than the
+/// default limit, and is still never cut, because it keeps moving.
+#[test]
+fn a_slow_link_finishes_with_no_part_sent_twice() {
+    let server = Server::start_throttled(1_500_000);
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    let bytes = data(20 * MIB, 7);
+    std::fs::write(d.join("big.bin"), &bytes).unwrap();
+    server
+        .run(d, &["upload", "--suite", "s", "--release", "1", "big.bin"])
+        .ok();
+    assert_eq!(
+        server.faults().count(Op::UploadPart),
+        2,
+        "16 MiB + 4 MiB, once each"
+    );
+    assert!(server.object("s/1/big.bin").unwrap() == bytes);
+    server
+        .run(
+            d,
+            &[
+                "download",
+                "--suite",
+                "s",
+                "--release",
+                "1",
+                "--filename",
+                "big.bin",
+                "-o",
+                "back.bin",
+            ],
+        )
+        .ok();
+    assert_eq!(
+        server.faults().count(Op::GetObject),
+        2,
+        "two ranges, once each"
+    );
+    assert!(std::fs::read(d.join("back.bin")).unwrap() == bytes);
+}
