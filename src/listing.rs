@@ -105,13 +105,18 @@ pub async fn releases(client: &Client, bucket: &str, suite: &str) -> Result<Vec<
 /// has passed it in key order (S3 lists in UTF-8 binary order), so work on the first keys
 /// starts after the first page. A batch upload asks this instead of sending a HEAD per file.
 #[derive(Clone)]
-pub struct Inventory(Arc<Shared>);
+pub struct Inventory(Arc<Handle>);
+
+/// The inventory's owner: dropping the last clone stops the listing.
+struct Handle {
+    shared: Arc<Shared>,
+    task: tokio::task::JoinHandle<()>,
+}
 
 struct Shared {
     state: Mutex<Seen>,
     /// Bumped on every page; lookups wait on it.
     changed: tokio::sync::watch::Sender<u64>,
-    task: tokio::task::JoinHandle<()>,
 }
 
 #[derive(Default)]
@@ -123,7 +128,7 @@ struct Seen {
     failed: Option<Error>,
 }
 
-impl Drop for Shared {
+impl Drop for Handle {
     fn drop(&mut self) {
         self.task.abort();
     }
@@ -133,39 +138,21 @@ impl Inventory {
     /// Starts listing `prefix` (its own level, `/` as delimiter) in the background.
     pub fn start(client: &Client, bucket: &str, prefix: &str) -> Self {
         let (changed, _) = tokio::sync::watch::channel(0u64);
-        let shared = Arc::new_cyclic(|weak: &std::sync::Weak<Shared>| {
-            let weak = weak.clone();
-            let mut lister = Lister::new(client, bucket, prefix.to_owned());
-            let task = tokio::spawn(async move {
+        // The task shares the state, complete before it starts: however soon the listing
+        // answers, there is someone to tell.
+        let shared = Arc::new(Shared {
+            state: Mutex::new(Seen::default()),
+            changed,
+        });
+        let mut lister = Lister::new(client, bucket, prefix.to_owned());
+        let task = tokio::spawn({
+            let shared = shared.clone();
+            async move {
                 loop {
                     let page = lister.next_page().await;
-                    let Some(shared) = weak.upgrade() else { return };
                     let mut seen = shared.state.lock().unwrap_or_else(PoisonError::into_inner);
                     match page {
-                        Ok(Some(page)) => {
-                            for o in &page.objects {
-                                let (Some(key), size) = (o.key(), o.size()) else {
-                                    continue;
-                                };
-                                let size = size.and_then(|s| u64::try_from(s).ok()).unwrap_or(0);
-                                seen.sizes.insert(key.to_owned(), size);
-                            }
-                            let last = page
-                                .objects
-                                .iter()
-                                .filter_map(|o| o.key().map(str::to_owned))
-                                .chain(
-                                    page.children
-                                        .iter()
-                                        .map(|c| format!("{}{c}/", lister.prefix)),
-                                )
-                                .max();
-                            if let Some(last) = last
-                                && seen.watermark.as_ref().is_none_or(|w| last > *w)
-                            {
-                                seen.watermark = Some(last);
-                            }
-                        }
+                        Ok(Some(page)) => seen.record(&page, &lister.prefix),
                         Ok(None) => seen.done = true,
                         Err(e) => seen.failed = Some(e),
                     }
@@ -176,23 +163,19 @@ impl Inventory {
                         return;
                     }
                 }
-            });
-            Shared {
-                state: Mutex::new(Seen::default()),
-                changed,
-                task,
             }
         });
-        Self(shared)
+        Self(Arc::new(Handle { shared, task }))
     }
 
     /// The size of the object at `key`, or `None` if the listing found none; waits until the
     /// listing has got that far. A failed listing fails every lookup not yet decided.
     pub async fn lookup(&self, key: &str) -> Result<Option<u64>, Error> {
-        let mut changes = self.0.changed.subscribe();
+        let shared = &self.0.shared;
+        let mut changes = shared.changed.subscribe();
         loop {
             {
-                let seen = self.0.state.lock().unwrap_or_else(PoisonError::into_inner);
+                let seen = shared.state.lock().unwrap_or_else(PoisonError::into_inner);
                 if let Some(size) = seen.sizes.get(key) {
                     return Ok(Some(*size));
                 }
@@ -207,6 +190,30 @@ impl Inventory {
             if changes.changed().await.is_err() {
                 return Err(Error::Other("the listing stopped".to_owned()));
             }
+        }
+    }
+}
+
+impl Seen {
+    /// Takes in one page of the listing of `prefix`.
+    fn record(&mut self, page: &Page, prefix: &str) {
+        for o in &page.objects {
+            let (Some(key), size) = (o.key(), o.size()) else {
+                continue;
+            };
+            let size = size.and_then(|s| u64::try_from(s).ok()).unwrap_or(0);
+            self.sizes.insert(key.to_owned(), size);
+        }
+        let last = page
+            .objects
+            .iter()
+            .filter_map(|o| o.key().map(str::to_owned))
+            .chain(page.children.iter().map(|c| format!("{prefix}{c}/")))
+            .max();
+        if let Some(last) = last
+            && self.watermark.as_ref().is_none_or(|w| last > *w)
+        {
+            self.watermark = Some(last);
         }
     }
 }
