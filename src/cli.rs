@@ -82,6 +82,21 @@ pub struct GlobalArgs {
     #[arg(long, global = true, value_name = "N", value_parser = values::parse_max_requests)]
     pub max_requests: Option<usize>,
 
+    /// Send each object's CRC64NVME as the x-amz-checksum-crc64nvme header for the store to
+    /// check: auto sends it and, if the store refuses it (Cloudflare R2 did until 2025), sends
+    /// without it from then on; crc64nvme always; off never. Objects are verified end to end
+    /// either way (the CRC64NVME is in their metadata) [env: S3BLOB_CHECKSUM_HEADER;
+    /// default: auto]
+    #[arg(long, global = true, value_name = "WHEN", value_parser = crate::config::parse_header_mode)]
+    pub checksum_header: Option<crate::transfer::upload::HeaderMode>,
+
+    /// Whether the store enforces If-None-Match: * (refuses to overwrite): trusted makes a new
+    /// small object one conditional PUT; untrusted looks at the key before writing and reads
+    /// it back after, so an upload racing this one is caught (exit 6); auto trusts AWS S3, not
+    /// a custom endpoint [env: S3BLOB_CONDITIONAL_WRITES; default: auto]
+    #[arg(long, global = true, value_name = "TRUST", value_parser = crate::config::parse_trust)]
+    pub conditional_writes: Option<crate::config::Trust>,
+
     /// Print JSON on stdout instead of the plain result: one object, or one object per line
     /// for `list`
     #[arg(long, global = true)]

@@ -10,6 +10,7 @@ use crate::cli::{AddressingStyle, GlobalArgs};
 use crate::environment::Environment;
 use crate::error::Error;
 use crate::transfer::plan::MIB;
+use crate::transfer::upload::HeaderMode;
 use crate::values;
 
 pub const DEFAULT_PART_SIZE: u64 = 16 * MIB;
@@ -48,6 +49,10 @@ pub struct TransferSettings {
     pub max_requests: usize,
     /// Attempts per part or range, also for failures the SDK does not retry (a body cut short).
     pub max_attempts: u32,
+    /// Whether writes carry `x-amz-checksum-crc64nvme` (`--checksum-header`).
+    pub checksum_header: HeaderMode,
+    /// The store enforces `If-None-Match: *` (`--conditional-writes`; AWS itself by default).
+    pub trust_conditional_writes: bool,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -144,6 +149,21 @@ pub fn resolve(global: &GlobalArgs, tuning: Tuning, env: &Environment) -> Result
         values::parse_max_requests,
     )?
     .unwrap_or(DEFAULT_MAX_REQUESTS);
+    let checksum_header = layered(
+        global.checksum_header,
+        env,
+        "S3BLOB_CHECKSUM_HEADER",
+        parse_header_mode,
+    )?
+    .unwrap_or_default();
+    let trust_conditional_writes = layered(
+        global.conditional_writes,
+        env,
+        "S3BLOB_CONDITIONAL_WRITES",
+        parse_trust,
+    )?
+    .unwrap_or(Trust::Auto)
+    .resolve(endpoint_url.is_none());
     let timeout = layered(global.timeout, env, "S3BLOB_TIMEOUT", values::parse_seconds)?
         .unwrap_or(DEFAULT_TIMEOUT_SECS);
 
@@ -163,6 +183,8 @@ pub fn resolve(global: &GlobalArgs, tuning: Tuning, env: &Environment) -> Result
             concurrency,
             max_requests,
             max_attempts,
+            checksum_header,
+            trust_conditional_writes,
         },
     })
 }
@@ -187,6 +209,44 @@ pub fn check_endpoint(url: &str) -> Result<String, String> {
     match rest {
         Some(host) if !host.is_empty() && !host.starts_with('/') => Ok(url.to_owned()),
         _ => Err("use a URL such as http://localhost:9000 or https://s3.example.com".to_owned()),
+    }
+}
+
+/// `--conditional-writes`: whether the store enforces `If-None-Match: *`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Trust {
+    /// Trusted on AWS S3 itself, not on a custom endpoint (some ignore the condition).
+    Auto,
+    Trusted,
+    Untrusted,
+}
+
+impl Trust {
+    fn resolve(self, aws: bool) -> bool {
+        match self {
+            Trust::Auto => aws,
+            Trust::Trusted => true,
+            Trust::Untrusted => false,
+        }
+    }
+}
+
+pub fn parse_trust(v: &str) -> Result<Trust, String> {
+    match v.trim().to_ascii_lowercase().as_str() {
+        "auto" => Ok(Trust::Auto),
+        "trusted" | "yes" | "true" => Ok(Trust::Trusted),
+        "untrusted" | "no" | "false" => Ok(Trust::Untrusted),
+        _ => Err("not one of auto, trusted, untrusted".to_owned()),
+    }
+}
+
+/// `auto`, `crc64nvme` (always) or `off`.
+pub fn parse_header_mode(v: &str) -> Result<HeaderMode, String> {
+    match v.trim().to_ascii_lowercase().as_str() {
+        "auto" => Ok(HeaderMode::Auto),
+        "crc64nvme" | "always" | "on" => Ok(HeaderMode::Always),
+        "off" | "none" => Ok(HeaderMode::Off),
+        _ => Err("not one of auto, crc64nvme, off".to_owned()),
     }
 }
 

@@ -90,6 +90,21 @@ impl Error {
         }
     }
 
+    /// The same kind of error with its message rewritten by `f` (to name what the user asked
+    /// for when the failure was on something else it needed).
+    pub fn reworded(self, f: impl FnOnce(&str) -> String) -> Self {
+        match self {
+            Error::Usage(m) => Error::Usage(f(&m)),
+            Error::NotFound(m) => Error::NotFound(f(&m)),
+            Error::AccessDenied(m) => Error::AccessDenied(f(&m)),
+            Error::Integrity(m) => Error::Integrity(f(&m)),
+            Error::AlreadyExists(m) => Error::AlreadyExists(f(&m)),
+            Error::Network(m) => Error::Network(f(&m)),
+            Error::Other(m) => Error::Other(f(&m)),
+            other => other,
+        }
+    }
+
     /// A local I/O failure on `path` while doing `what` ("read", "create a temporary file in", ...).
     pub fn local_io(what: &str, path: &Path, err: &std::io::Error) -> Self {
         use std::io::ErrorKind as K;

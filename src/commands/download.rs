@@ -107,7 +107,8 @@ pub async fn run(cx: &Context<'_>, args: DownloadArgs) -> Result<Outcome, Error>
         let report = super::batch("download", "downloaded", items, limit, |req| {
             job(req, false).run()
         })
-        .await;
+        .await
+        .map(|b| Box::new(b) as Outcome);
         // One directory sync for every rename into it.
         crate::atomic_file::sync_dir(&dir)?;
         report

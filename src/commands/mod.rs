@@ -113,7 +113,7 @@ async fn batch<T, F, Fut>(
     items: Vec<(String, T)>,
     limit: usize,
     transfer: F,
-) -> Result<Outcome, Error>
+) -> Result<Batch, Error>
 where
     T: Send + 'static,
     F: Fn(T) -> Fut,
@@ -140,11 +140,11 @@ where
             joined.map_err(|e| Error::Other(format!("a {command} task failed: {e}")))?;
         results[i] = Some(result);
     }
-    Ok(Box::new(Batch {
+    Ok(Batch {
         command,
         verb,
         results: results.into_iter().flatten().collect(),
-    }))
+    })
 }
 
 /// The progress display `--progress` asks for: a bar on stderr when a person is watching (or

@@ -13,6 +13,7 @@ use crate::output::seal::SealReport;
 use crate::release::seal::{self, SealRequest};
 use crate::release::{self, manifest::SHA256SUMS_NAME};
 use crate::transfer::budget::Budget;
+use crate::transfer::upload::ChecksumHeader;
 
 pub async fn run(cx: &Context<'_>, args: SealArgs) -> Result<Outcome, Error> {
     check_part("--suite", &args.key.suite)?;
@@ -44,6 +45,7 @@ pub async fn run(cx: &Context<'_>, args: SealArgs) -> Result<Outcome, Error> {
         promoted_from: None,
         settings: settings.transfer,
         budget: Budget::for_settings(&settings.transfer),
+        header: ChecksumHeader::new(settings.transfer.checksum_header),
     };
     let sealed = seal::seal(&client, &req, cx.shutdown).await?;
     Ok(Box::new(SealReport {

@@ -15,9 +15,9 @@ use crate::commands::Context;
 use crate::error::Error;
 use crate::key::ObjectKey;
 use crate::listing::Inventory;
-use crate::output::Outcome;
 use crate::output::seal::{Published, SealReport};
 use crate::output::upload::UploadReport;
+use crate::output::{Failure, Outcome};
 use crate::progress::SharedProgress;
 use crate::release;
 use crate::release::manifest::SHA256SUMS_NAME;
@@ -25,7 +25,10 @@ use crate::release::seal::{self, Known, SealRequest};
 use crate::release::state::ManifestCell;
 use crate::shutdown::Shutdown;
 use crate::transfer::budget::Budget;
-use crate::transfer::upload::{self, FileSource, PartSource, StdinSource, UploadRequest};
+use crate::transfer::upload::{
+    self, ChecksumHeader, FileSource, PartSource, StdinSource, UploadRequest, Uploaded, Writes,
+    lost as lost_to, read_back_listed,
+};
 
 /// Every file to upload with its key and attributes, all checked before anything is sent.
 fn plan(args: &UploadArgs) -> Result<Vec<(PathBuf, ObjectKey, ObjectAttributes)>, Error> {
@@ -96,6 +99,7 @@ pub async fn run(cx: &Context<'_>, args: UploadArgs) -> Result<Outcome, Error> {
     let started = Instant::now();
     let (settings, client) = super::connect(cx, (&args.tuning).into()).await?;
     let budget = Budget::for_settings(&settings.transfer);
+    let header = ChecksumHeader::new(settings.transfer.checksum_header);
     let progress = super::progress_for(cx.global, "upload");
     // A batch looks at the release once (one listing) instead of a HEAD per file; a single
     // file is one HEAD either way.
@@ -110,8 +114,15 @@ pub async fn run(cx: &Context<'_>, args: UploadArgs) -> Result<Outcome, Error> {
         &args.key.release,
         listed.clone(),
     );
-    // What each file turned out to be, for --seal.
+    let batch = keys.len() > 1;
+    let writes = if settings.transfer.trust_conditional_writes {
+        Writes::Trusted
+    } else {
+        Writes::Untrusted { deferred: batch }
+    };
+    // What each file turned out to be: for --seal, and for reading a batch back.
     let uploaded: Arc<Mutex<BTreeMap<String, Known>>> = Arc::default();
+    let written: Arc<Mutex<Vec<(String, Uploaded)>>> = Arc::default();
     let job = |path: PathBuf, req: UploadRequest| Job {
         client: client.clone(),
         path,
@@ -120,6 +131,7 @@ pub async fn run(cx: &Context<'_>, args: UploadArgs) -> Result<Outcome, Error> {
         shutdown: cx.shutdown.clone(),
         sha256: args.sha256sums,
         uploaded: uploaded.clone(),
+        written: written.clone(),
     };
     let items: Vec<(String, (PathBuf, UploadRequest))> = keys
         .into_iter()
@@ -133,22 +145,46 @@ pub async fn run(cx: &Context<'_>, args: UploadArgs) -> Result<Outcome, Error> {
                 budget: budget.clone(),
                 manifest: Some(manifest.clone()),
                 listed: listed.clone(),
+                header: header.clone(),
+                writes,
             };
             (path.display().to_string(), (path, req))
         })
         .collect();
 
+    let order: Vec<(String, String)> = items
+        .iter()
+        .map(|(label, (_, req))| (label.clone(), req.key.to_string()))
+        .collect();
     let report = match <[_; 1]>::try_from(items) {
         Ok([(_, (path, req))]) => job(path, req).run().await,
         Err(items) => {
-            super::batch(
-                "upload",
-                "uploaded",
-                items,
-                settings.transfer.max_requests,
-                |(path, req)| job(path, req).run(),
-            )
-            .await
+            let limit = settings.transfer.max_requests;
+            let batch = super::batch("upload", "uploaded", items, limit, |(path, req)| {
+                job(path, req).run()
+            });
+            match batch.await {
+                Ok(mut batch) => {
+                    if writes == (Writes::Untrusted { deferred: true }) {
+                        let written = std::mem::take(&mut *lock(&written));
+                        let prefix = format!("{}/{}/", args.key.suite, args.key.release);
+                        let lost =
+                            read_back_listed(&client, &settings.bucket, &prefix, &written).await?;
+                        for key in lost {
+                            let Some(i) = order.iter().position(|(_, k)| *k == key) else {
+                                continue;
+                            };
+                            lock(&uploaded).retain(|name, _| !key.ends_with(&format!("/{name}")));
+                            batch.results[i] = Err(Failure {
+                                file: order[i].0.clone(),
+                                error: lost_to(&settings.bucket, &key),
+                            });
+                        }
+                    }
+                    Ok(Box::new(batch) as Outcome)
+                }
+                Err(e) => Err(e),
+            }
         }
     };
     progress.finish();
@@ -166,7 +202,7 @@ pub async fn run(cx: &Context<'_>, args: UploadArgs) -> Result<Outcome, Error> {
         );
         return Ok(report);
     }
-    let known = std::mem::take(&mut *uploaded.lock().unwrap_or_else(PoisonError::into_inner));
+    let known = std::mem::take(&mut *lock(&uploaded));
     let req = SealRequest {
         bucket: settings.bucket.clone(),
         suite: args.key.suite.clone(),
@@ -178,6 +214,7 @@ pub async fn run(cx: &Context<'_>, args: UploadArgs) -> Result<Outcome, Error> {
         promoted_from: None,
         settings: settings.transfer,
         budget,
+        header,
     };
     sealed_after(&client, &req, report, started, cx).await
 }
@@ -211,6 +248,12 @@ struct Job {
     /// Compute its SHA-256 too (`--sha256sums`).
     sha256: bool,
     uploaded: Arc<Mutex<BTreeMap<String, Known>>>,
+    /// The objects this command stored (not those found identical), for a batch's read-back.
+    written: Arc<Mutex<Vec<(String, Uploaded)>>>,
+}
+
+fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(PoisonError::into_inner)
 }
 
 impl Job {
@@ -223,6 +266,7 @@ impl Job {
             shutdown,
             sha256,
             uploaded,
+            written,
         } = self;
         let started = Instant::now();
         let stdin = path.as_os_str() == "-";
@@ -247,17 +291,17 @@ impl Job {
             let done = upload::upload(&client, &req, &mut source, &progress, &shutdown).await?;
             (done, source.sha256())
         };
-        uploaded
-            .lock()
-            .unwrap_or_else(PoisonError::into_inner)
-            .insert(
-                req.key.filename().to_owned(),
-                Known {
-                    size: done.size,
-                    crc64: done.crc64,
-                    sha256: sha,
-                },
-            );
+        if !done.unchanged {
+            lock(&written).push((req.key.to_string(), done.clone()));
+        }
+        lock(&uploaded).insert(
+            req.key.filename().to_owned(),
+            Known {
+                size: done.size,
+                crc64: done.crc64,
+                sha256: sha,
+            },
+        );
         Ok(Box::new(UploadReport {
             bucket: req.bucket,
             key: req.key,

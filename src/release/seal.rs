@@ -23,6 +23,7 @@ use crate::key::ObjectKey;
 use crate::listing::Lister;
 use crate::shutdown::Shutdown;
 use crate::transfer::budget::Budget;
+use crate::transfer::upload::ChecksumHeader;
 
 /// User metadata on a `SHA256SUMS` that s3blob wrote (so a later seal may rewrite it, while
 /// one the user uploaded is theirs).
@@ -52,6 +53,8 @@ pub struct SealRequest {
     pub promoted_from: Option<Origin>,
     pub settings: TransferSettings,
     pub budget: Budget,
+    /// Whether writes carry the checksum header (shared with the command's uploads).
+    pub header: ChecksumHeader,
 }
 
 /// The outcome: the manifest that is stored.
@@ -340,8 +343,11 @@ mod tests {
                 concurrency: DEFAULT_CONCURRENCY,
                 max_requests: 16,
                 max_attempts: DEFAULT_MAX_ATTEMPTS,
+                checksum_header: Default::default(),
+                trust_conditional_writes: false,
             },
             budget: Budget::new(1, 1),
+            header: ChecksumHeader::default(),
         }
     }
 

@@ -41,6 +41,9 @@ pub(super) async fn sha256sums(
         budget: req.budget.clone(),
         manifest: None,
         listed: None,
+        header: req.header.clone(),
+        // Rewriting s3blob's own file (overwrite): nothing to race.
+        writes: crate::transfer::upload::Writes::Trusted,
     };
     let mut source = StdinSource::new(text.as_bytes(), req.settings.part_size);
     let progress: SharedProgress = Arc::new(Quiet);
@@ -65,16 +68,20 @@ pub(super) async fn manifest(
     let key = state::manifest_key(&req.suite, &req.release);
     let body = manifest.to_json();
     let crc = checksum::to_base64(checksum::crc64(body.as_bytes()));
-    let put = client
-        .put_object()
-        .bucket(&req.bucket)
-        .key(&key)
-        .content_type("application/json")
-        .checksum_crc64_nvme(&crc)
-        .metadata(checksum::METADATA_KEY, &crc)
-        .if_none_match("*")
-        .body(ByteStream::from(body.clone().into_bytes()))
-        .send()
+    let put = req
+        .header
+        .with_fallback(|header| {
+            client
+                .put_object()
+                .bucket(&req.bucket)
+                .key(&key)
+                .content_type("application/json")
+                .set_checksum_crc64_nvme(header.then(|| crc.clone()))
+                .metadata(checksum::METADATA_KEY, &crc)
+                .if_none_match("*")
+                .body(ByteStream::from(body.clone().into_bytes()))
+                .send()
+        })
         .await;
     match put {
         Ok(_) => {}

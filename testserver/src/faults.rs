@@ -161,9 +161,23 @@ struct Rule {
     fault: Fault,
 }
 
+/// How the store answers writes carrying `x-amz-checksum-crc64nvme` (or announcing CRC64NVME).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum RefuseCrc64 {
+    /// 400 InvalidRequest "Checksum algorithm CRC64NVME is not supported", as some emulators do.
+    BadRequest,
+    /// 500 InternalError, as Cloudflare R2 did until 2025.
+    InternalError,
+}
+
 /// The shared fault plan and request log of one server.
 #[derive(Default)]
 pub struct Faults {
+    /// Stores that depart from S3 (see [`crate::Personality`] for those the backend plays).
+    pub personality: Arc<crate::Personality>,
+    refuse_crc64: Mutex<Option<RefuseCrc64>>,
+    /// Answers carry no `x-amz-checksum-*` headers (a store that keeps no checksums).
+    keep_no_checksums: std::sync::atomic::AtomicBool,
     rules: Mutex<VecDeque<Rule>>,
     log: Mutex<Vec<Logged>>,
     /// Data requests (PutObject, UploadPart, GetObject) being answered now, and the most ever.
@@ -207,6 +221,23 @@ impl Gate {
 }
 
 impl Faults {
+    /// Refuses every request that carries a CRC64NVME checksum header, the way `how` says.
+    pub fn refuse_crc64nvme(&self, how: Option<RefuseCrc64>) {
+        *self.refuse_crc64.lock().unwrap() = how;
+    }
+
+    /// Ignores `If-None-Match: *` on writes (overwrites), as Garage does.
+    pub fn ignore_if_none_match(&self, on: bool) {
+        self.personality
+            .ignore_if_none_match
+            .store(on, Ordering::Relaxed);
+    }
+
+    /// Strips every `x-amz-checksum-*` header from answers, as a store keeping no checksums.
+    pub fn keep_no_checksums(&self, on: bool) {
+        self.keep_no_checksums.store(on, Ordering::Relaxed);
+    }
+
     /// Holds the next `times` requests of `op` until the returned gate is released.
     pub fn hold(&self, op: Op, times: usize) -> Gate {
         let gate = Gate(Arc::new(tokio::sync::Semaphore::new(0)));
@@ -323,6 +354,26 @@ fn broken_body(data: Bytes, stall: bool) -> BoxBody {
 
 use futures_util::StreamExt;
 
+/// Whether a request carries a CRC64NVME checksum or announces one.
+fn carries_crc64<B>(req: &http::Request<B>) -> bool {
+    let h = req.headers();
+    h.contains_key("x-amz-checksum-crc64nvme")
+        || h.get("x-amz-checksum-algorithm")
+            .is_some_and(|v| v.as_bytes().eq_ignore_ascii_case(b"CRC64NVME"))
+}
+
+/// An S3 error answer with a proper XML body.
+fn error_response(status: u16, code: &str, message: &str) -> http::Response<BoxBody> {
+    let xml = format!(
+        "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<Error><Code>{code}</Code><Message>{message}</Message><RequestId>fault</RequestId></Error>"
+    );
+    http::Response::builder()
+        .status(status)
+        .header("content-type", "application/xml")
+        .body(full(Bytes::from(xml)))
+        .expect("valid response")
+}
+
 fn full(data: Bytes) -> BoxBody {
     BodyExt::boxed(http_body_util::Full::new(data).map_err(|e: Infallible| match e {}))
 }
@@ -358,7 +409,23 @@ impl hyper::service::Service<http::Request<Incoming>> for Faulty {
                     Ok::<_, s3s::HttpError>(res.map(s3_body))
                 }
             };
-            match fault {
+            let refusal = *faults.refuse_crc64.lock().unwrap();
+            if let Some(how) = refusal.filter(|_| carries_crc64(&req)) {
+                let _ = req.into_body().collect().await;
+                let (status, code, message) = match how {
+                    RefuseCrc64::BadRequest => (
+                        400,
+                        "InvalidRequest",
+                        "Checksum algorithm CRC64NVME is not supported",
+                    ),
+                    RefuseCrc64::InternalError => {
+                        (500, "InternalError", "We encountered an internal error")
+                    }
+                };
+                return Ok(error_response(status, code, message));
+            }
+            let strip = faults.keep_no_checksums.load(Ordering::Relaxed);
+            let answer = match fault {
                 None => serve(req).await,
                 Some(Fault::Error { status, code }) => {
                     // Read the request body first, as S3 does, so the client gets the error
@@ -412,7 +479,21 @@ impl hyper::service::Service<http::Request<Incoming>> for Faulty {
                     }
                     Ok(http::Response::from_parts(parts, full(Bytes::from(v))))
                 }
-            }
+            };
+            answer.map(|mut r| {
+                if strip {
+                    let names: Vec<_> = r
+                        .headers()
+                        .keys()
+                        .filter(|n| n.as_str().starts_with("x-amz-checksum"))
+                        .cloned()
+                        .collect();
+                    for n in names {
+                        r.headers_mut().remove(n);
+                    }
+                }
+                r
+            })
         })
     }
 }
@@ -460,7 +541,7 @@ fn spawn_server(
         rt.block_on(async move {
             use hyper_util::rt::{TokioExecutor, TokioIo};
             use hyper_util::server::conn::auto::Builder as ConnBuilder;
-            let backend = match Strict::new(root) {
+            let backend = match Strict::with_personality(root, plan.personality.clone()) {
                 Ok(b) => b,
                 Err(e) => {
                     let _ = tx.send(Err(e));

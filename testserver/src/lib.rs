@@ -1,11 +1,13 @@
 //! An S3 server for s3blob's tests, demo and benchmarks: s3s with the s3s-fs backend (or, for
 //! benchmarks, the in-memory backend in [`mem`]), real HTTP and real SigV4, on a loopback port,
-//! optionally behind an S3-like network model ([`throttle`]); and loopback fakes of the AWS
-//! credential services ([`credentials`]).
+//! optionally behind an S3-like network model ([`throttle`]), with connection and request
+//! counters for benchmarks ([`stats`]); and loopback fakes of the AWS credential services
+//! ([`credentials`]).
 
 pub mod credentials;
 pub mod faults;
 pub mod mem;
+pub mod stats;
 pub mod throttle;
 
 pub use mem::Memory;
@@ -23,6 +25,21 @@ use s3s::{S3, S3Error, S3ErrorCode, S3Request, S3Response, S3Result};
 pub struct Strict {
     fs: s3s_fs::FileSystem,
     root: PathBuf,
+    /// How this server departs from S3, for tests of how s3blob copes.
+    personality: std::sync::Arc<Personality>,
+    /// S3 replaces an object whole: its bytes and its metadata at once. s3s-fs keeps them in
+    /// separate files, so a read racing an overwrite could pair one writer's bytes with the
+    /// other's metadata. Writes of whole objects take this exclusively, reads shared (a GET
+    /// holds an open file, so the bytes stay those it started with).
+    objects: tokio::sync::RwLock<()>,
+}
+
+/// Ways real S3-compatible stores depart from S3 that a test can switch on.
+#[derive(Debug, Default)]
+pub struct Personality {
+    /// Garage does this: `If-None-Match: *` on PutObject and CompleteMultipartUpload is
+    /// accepted and ignored, so an existing key is overwritten.
+    pub ignore_if_none_match: std::sync::atomic::AtomicBool,
 }
 
 impl Strict {
@@ -30,7 +47,54 @@ impl Strict {
     pub fn new(root: PathBuf) -> std::io::Result<Self> {
         let fs =
             s3s_fs::FileSystem::new(&root).map_err(|e| std::io::Error::other(format!("{e:?}")))?;
-        Ok(Self { fs, root })
+        Ok(Self {
+            fs,
+            root,
+            personality: Default::default(),
+            objects: tokio::sync::RwLock::new(()),
+        })
+    }
+
+    /// The same, departing from S3 as `personality` says (shared, so a test may switch it).
+    pub fn with_personality(
+        root: PathBuf,
+        personality: std::sync::Arc<Personality>,
+    ) -> std::io::Result<Self> {
+        let mut strict = Self::new(root)?;
+        strict.personality = personality;
+        Ok(strict)
+    }
+
+    fn ignores_conditions(&self) -> bool {
+        self.personality
+            .ignore_if_none_match
+            .load(std::sync::atomic::Ordering::Relaxed)
+    }
+
+    /// The ETag s3s-fs keeps for `bucket/key`, asked with the credentials of `like`.
+    async fn etag_of<T>(
+        &self,
+        like: &S3Request<T>,
+        bucket: &str,
+        key: &str,
+    ) -> S3Result<Option<ETag>> {
+        let input = HeadObjectInput::builder()
+            .bucket(bucket.to_owned())
+            .key(key.to_owned())
+            .build()
+            .map_err(|e| S3Error::with_message(S3ErrorCode::InternalError, e.to_string()))?;
+        let head = S3Request {
+            input,
+            method: http::Method::HEAD,
+            uri: like.uri.clone(),
+            headers: like.headers.clone(),
+            extensions: http::Extensions::default(),
+            credentials: like.credentials.clone(),
+            region: like.region.clone(),
+            service: like.service.clone(),
+            trailing_headers: None,
+        };
+        Ok(self.fs.head_object(head).await?.output.e_tag)
     }
 
     fn check_bucket(&self, bucket: &str) -> S3Result<()> {
@@ -52,6 +116,11 @@ impl S3 for Strict {
         req: S3Request<PutObjectInput>,
     ) -> S3Result<S3Response<PutObjectOutput>> {
         self.check_bucket(&req.input.bucket)?;
+        let mut req = req;
+        if self.ignores_conditions() {
+            req.input.if_none_match = None;
+        }
+        let _whole = self.objects.write().await;
         self.fs.put_object(req).await
     }
     async fn get_object(
@@ -61,23 +130,9 @@ impl S3 for Strict {
         self.check_bucket(&req.input.bucket)?;
         // s3s-fs ignores If-Match on GET; S3 answers 412 when the object has changed.
         if let Some(cond) = req.input.if_match.clone() {
-            let input = HeadObjectInput::builder()
-                .bucket(req.input.bucket.clone())
-                .key(req.input.key.clone())
-                .build()
-                .map_err(|e| S3Error::with_message(S3ErrorCode::InternalError, e.to_string()))?;
-            let head = S3Request {
-                input,
-                method: req.method.clone(),
-                uri: req.uri.clone(),
-                headers: req.headers.clone(),
-                extensions: http::Extensions::default(),
-                credentials: req.credentials.clone(),
-                region: req.region.clone(),
-                service: req.service.clone(),
-                trailing_headers: None,
-            };
-            let current = self.fs.head_object(head).await?.output.e_tag;
+            let current = self
+                .etag_of(&req, &req.input.bucket, &req.input.key)
+                .await?;
             let matches = match (&cond, &current) {
                 (ETagCondition::Any, Some(_)) => true,
                 (ETagCondition::ETag(want), Some(have)) => want.value() == have.value(),
@@ -90,6 +145,7 @@ impl S3 for Strict {
                 ));
             }
         }
+        let _whole = self.objects.read().await;
         self.fs.get_object(req).await
     }
     async fn head_object(
@@ -97,6 +153,7 @@ impl S3 for Strict {
         req: S3Request<HeadObjectInput>,
     ) -> S3Result<S3Response<HeadObjectOutput>> {
         self.check_bucket(&req.input.bucket)?;
+        let _whole = self.objects.read().await;
         self.fs.head_object(req).await
     }
     async fn delete_object(
@@ -123,6 +180,11 @@ impl S3 for Strict {
         &self,
         req: S3Request<CompleteMultipartUploadInput>,
     ) -> S3Result<S3Response<CompleteMultipartUploadOutput>> {
+        let mut req = req;
+        if self.ignores_conditions() {
+            req.input.if_none_match = None;
+        }
+        let _whole = self.objects.write().await;
         self.fs.complete_multipart_upload(req).await
     }
     async fn abort_multipart_upload(
@@ -147,7 +209,28 @@ impl S3 for Strict {
         &self,
         req: S3Request<ListObjectsV2Input>,
     ) -> S3Result<S3Response<ListObjectsV2Output>> {
-        self.fs.list_objects_v2(req).await
+        // s3s-fs lists objects without their ETags; S3 always gives them.
+        let bucket = req.input.bucket.clone();
+        let like = S3Request {
+            input: (),
+            method: req.method.clone(),
+            uri: req.uri.clone(),
+            headers: req.headers.clone(),
+            extensions: http::Extensions::default(),
+            credentials: req.credentials.clone(),
+            region: req.region.clone(),
+            service: req.service.clone(),
+            trailing_headers: None,
+        };
+        let mut out = self.fs.list_objects_v2(req).await?;
+        if let Some(contents) = out.output.contents.as_mut() {
+            for o in contents.iter_mut().filter(|o| o.e_tag.is_none()) {
+                if let Some(key) = o.key.clone() {
+                    o.e_tag = self.etag_of(&like, &bucket, &key).await.ok().flatten();
+                }
+            }
+        }
+        Ok(out)
     }
 }
 
@@ -165,7 +248,8 @@ pub async fn serve(
 
 /// Serves any s3s backend on `listener` until the process ends, accepting only the given
 /// credentials, with `model` applied to every connection (a per-connection bandwidth cap in each
-/// direction and a delay before each response).
+/// direction and a delay before each response). `GET /__s3blob/stats` (no authentication, not
+/// delayed) answers the connections accepted and requests served so far ([`stats`]).
 pub async fn serve_backend<B: S3>(
     listener: tokio::net::TcpListener,
     backend: B,
@@ -179,16 +263,19 @@ pub async fn serve_backend<B: S3>(
     let mut builder = s3s::service::S3ServiceBuilder::new(backend);
     builder.set_auth(s3s::auth::SimpleAuth::from_single(access_key, secret_key));
     let service = throttle::Delayed::new(builder.build(), model.latency);
+    let stats = std::sync::Arc::new(stats::Stats::default());
     let http = ConnBuilder::new(TokioExecutor::new());
     loop {
         let Ok((socket, _)) = listener.accept().await else {
             continue;
         };
+        stats.connection_accepted();
+        let service = stats.connection_service(service.clone());
         let _ = socket.set_nodelay(true);
         match model.bandwidth {
             None => {
                 let conn = http
-                    .serve_connection(TokioIo::new(socket), service.clone())
+                    .serve_connection(TokioIo::new(socket), service)
                     .into_owned();
                 tokio::spawn(async move {
                     let _ = conn.await;
@@ -197,7 +284,7 @@ pub async fn serve_backend<B: S3>(
             Some(rate) => {
                 let io = throttle::Throttled::new(socket, rate);
                 let conn = http
-                    .serve_connection(TokioIo::new(io), service.clone())
+                    .serve_connection(TokioIo::new(io), service)
                     .into_owned();
                 tokio::spawn(async move {
                     let _ = conn.await;

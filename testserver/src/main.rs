@@ -1,7 +1,8 @@
 //! `s3blob-testserver`: a local S3-compatible server for the demo and benchmarks.
 //!
 //! Prints `http://127.0.0.1:PORT` on stdout once it listens. Credentials from
-//! AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY.
+//! AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY. `GET /__s3blob/stats` answers connection and
+//! request counts for benchmarks.
 
 use std::path::PathBuf;
 use std::time::Duration;
@@ -30,7 +31,16 @@ options:
   --prealloc-mib N     with --memory: touch N MiB of object memory at start, so the first
                        uploads measured do not pay the kernel's page faults
   --threads N          server worker threads (default: number of CPUs)
-  -h, --help           this text";
+  -h, --help           this text
+
+counters (for benchmarks): GET /__s3blob/stats, without authentication and without the
+--s3-model/--latency-ms delay, answers {\"connections\": N, \"requests\": M, \"accepted\": A}:
+  connections          TCP connections accepted so far, not counting those that asked
+                       for the stats (so a reader opening a fresh connection before and
+                       after a command, e.g. curl, sees the command's own connections as
+                       the difference)
+  requests             HTTP requests passed to S3 so far (the stats requests left out)
+  accepted             every TCP connection accepted, stats readers included";
 
 struct Opts {
     root: Option<PathBuf>,

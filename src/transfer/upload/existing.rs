@@ -5,7 +5,7 @@
 use aws_sdk_s3::Client;
 use tracing::info;
 
-use super::{UploadRequest, Uploaded};
+use super::{UploadRequest, Uploaded, Writes};
 use crate::error::Error;
 use crate::release::manifest::Manifest;
 use crate::s3::{classify, status};
@@ -43,18 +43,21 @@ pub(super) async fn precheck(
 /// What is stored at the key, if anything. A 403 counts as "unknown" (HEAD on a missing key
 /// answers 403 to callers without ListBucket permission); the conditional write still guards.
 pub(super) async fn find(client: &Client, req: &UploadRequest) -> Result<Option<Existing>, Error> {
-    let key = req.key.to_string();
     let _permit = req.budget.acquire(0).await;
+    head(client, &req.bucket, &req.key.to_string()).await
+}
+
+async fn head(client: &Client, bucket: &str, key: &str) -> Result<Option<Existing>, Error> {
     let head = client
         .head_object()
-        .bucket(&req.bucket)
-        .key(&key)
+        .bucket(bucket)
+        .key(key)
         .checksum_mode(aws_sdk_s3::types::ChecksumMode::Enabled)
         .send()
         .await;
     match head {
         Ok(out) => {
-            let info = crate::inspect::info(&key, out);
+            let info = crate::inspect::info(key, out);
             Ok(Some(Existing {
                 size: info.size,
                 crc64: info.checksum.map(|(crc, _)| crc),
@@ -62,7 +65,7 @@ pub(super) async fn find(client: &Client, req: &UploadRequest) -> Result<Option<
             }))
         }
         Err(e) if matches!(status(&e), Some(404 | 403)) => Ok(None),
-        Err(e) => Err(classify(&e, "upload to", &req.bucket, Some(&key))),
+        Err(e) => Err(classify(&e, "upload to", bucket, Some(key))),
     }
 }
 
@@ -143,4 +146,71 @@ pub(super) fn in_sealed_release(
             }
         ))),
     }
+}
+
+/// After a write the store acknowledged: where its conditional writes are not trusted, checks
+/// that the key holds this very object (the ETag the write was answered with, else the same
+/// size and CRC64NVME); another upload that finished at the same moment is exit 6. Nothing is
+/// aborted: the write is complete, and the object there is not ours to remove.
+pub(super) async fn read_back(
+    client: &Client,
+    req: &UploadRequest,
+    stored: Uploaded,
+) -> Result<Uploaded, Error> {
+    if stored.unchanged || req.overwrite || req.writes != (Writes::Untrusted { deferred: false }) {
+        return Ok(stored);
+    }
+    match find(client, req).await? {
+        Some(e) if holds(&e, &stored) => Ok(stored),
+        _ => Err(lost(&req.bucket, &req.key.to_string())),
+    }
+}
+
+/// Whether `found` at the key is the object `stored` by this command.
+pub(super) fn holds(found: &Existing, stored: &Uploaded) -> bool {
+    let same_etag = found.etag.is_some() && found.etag == stored.etag;
+    same_etag || found.matches(stored.size, stored.crc64)
+}
+
+/// The error for a write that another upload replaced at once (a store ignoring the
+/// condition).
+pub fn lost(bucket: &str, key: &str) -> Error {
+    Error::AlreadyExists(format!(
+        "another upload of s3://{bucket}/{key} finished at the same moment, and the key holds its object, not this one (the store does not enforce If-None-Match); check the key and retry if it should be this file"
+    ))
+}
+
+/// The batch form of [`read_back`]: one listing of `prefix` after every file is written; a
+/// key whose listed ETag is not the one its write was answered with is looked at (HEAD) and,
+/// unless it holds the same bytes, reported lost. Returns the lost keys.
+pub async fn read_back_listed(
+    client: &Client,
+    bucket: &str,
+    prefix: &str,
+    written: &[(String, Uploaded)],
+) -> Result<Vec<String>, Error> {
+    if written.is_empty() {
+        return Ok(Vec::new());
+    }
+    let mut listed = std::collections::HashMap::new();
+    let mut lister = crate::listing::Lister::new(client, bucket, prefix.to_owned());
+    while let Some(page) = lister.next_page().await? {
+        for o in page.objects {
+            if let Some(key) = o.key {
+                listed.insert(key, o.e_tag);
+            }
+        }
+    }
+    let mut lost = Vec::new();
+    for (key, stored) in written {
+        let etag = listed.get(key).cloned().flatten();
+        if etag.is_some() && etag == stored.etag {
+            continue;
+        }
+        match head(client, bucket, key).await? {
+            Some(e) if holds(&e, stored) => {}
+            _ => lost.push(key.clone()),
+        }
+    }
+    Ok(lost)
 }

@@ -138,6 +138,10 @@ impl PartSource for FileSource {
         usize::MAX
     }
 
+    fn single_hint(&self) -> Option<bool> {
+        Some(self.single)
+    }
+
     fn check_unchanged(&self) -> Result<(), Error> {
         let path = &self.path;
         let after = std::fs::metadata(path).map_err(|e| Error::local_io("read", path, &e))?;

@@ -8,6 +8,7 @@
 
 mod existing;
 pub mod file;
+mod header;
 mod multipart;
 pub mod stdin;
 
@@ -38,7 +39,9 @@ use crate::shutdown::Shutdown;
 use crate::transfer::READ_BUFFER;
 use crate::transfer::budget::{Budget, Permit};
 
+pub use existing::{lost, read_back_listed};
 pub use file::FileSource;
+pub use header::{ChecksumHeader, HeaderMode};
 pub use stdin::StdinSource;
 
 /// What to upload where, and how; the bytes come from a [`PartSource`].
@@ -58,6 +61,23 @@ pub struct UploadRequest {
     /// One listing of the release, shared by a batch: a key it shows absent is not HEADed
     /// first (the conditional write still guards it).
     pub listed: Option<Inventory>,
+    /// Whether writes carry `x-amz-checksum-crc64nvme`, shared by the command's files.
+    pub header: ChecksumHeader,
+    /// What the store's conditional writes are worth, and so what is checked around a write.
+    pub writes: Writes,
+}
+
+/// How far the store can be trusted with `If-None-Match: *` (`--conditional-writes`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Writes {
+    /// It refuses to overwrite, atomically (AWS S3): a new small object is one conditional PUT,
+    /// and only a refusal leads to a look at what is there.
+    Trusted,
+    /// It may ignore the condition (Garage does): the key is looked at before writing, and
+    /// after the write is acknowledged it is read back: another upload that landed at the same
+    /// moment is exit 6, not a silent replacement. `deferred`: a batch reads back all its keys
+    /// at once, with one listing, instead of one HEAD per file.
+    Untrusted { deferred: bool },
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -98,6 +118,9 @@ pub trait PartSource: Send {
     fn whole(&mut self) -> impl Future<Output = Result<(u64, u64), Error>> + Send;
     /// Parts that may be in flight at once (within the budget): a stream holds each in memory.
     fn window(&self) -> usize;
+    /// Whether the source is known, before `prepare`, to fit in one part (a file is; a stream
+    /// cannot tell).
+    fn single_hint(&self) -> Option<bool>;
     /// After the last part is sent: refuses a source that changed meanwhile (a file).
     fn check_unchanged(&self) -> Result<(), Error>;
     /// How logs name the source.
@@ -163,18 +186,35 @@ pub async fn upload<S: PartSource>(
     // Look at the key while the source is checksummed: an object already there decides the
     // outcome before any data moves (a retried CI job re-sends nothing), and it guards servers
     // that ignore the conditional write.
+    // Where conditional writes are trusted, a new small object is one conditional PUT: the
+    // key is looked at only if the write is refused.
+    let look_first = !(req.writes == Writes::Trusted && source.single_hint() == Some(true));
     let (shape, existing, sealed) = shutdown
         .guard(async {
             Ok(tokio::join!(
                 source.prepare(),
-                existing::precheck(client, req),
+                async {
+                    if look_first {
+                        existing::precheck(client, req).await
+                    } else {
+                        Ok(None)
+                    }
+                },
                 sealed_manifest(req)
             ))
         })
         .await?;
     // The file's own request first: its error names the file.
     let (shape, existing) = (shape?, existing?);
-    if let Some(manifest) = sealed? {
+    let sealed = sealed.map_err(|e| {
+        e.reworded(|m| {
+            format!(
+                "cannot upload to s3://{}/{}: the release's manifest could not be read ({m})",
+                req.bucket, req.key
+            )
+        })
+    })?;
+    if let Some(manifest) = sealed {
         let (size, crc64) = shutdown.guard(source.whole()).await?;
         return existing::in_sealed_release(req, &manifest, size, crc64);
     }
@@ -183,19 +223,20 @@ pub async fn upload<S: PartSource>(
         return existing::judge(req, existing, size, crc64);
     }
     if shape.single {
-        return shutdown
+        let stored = shutdown
             .guard(put_single(client, req, source, progress))
-            .await;
+            .await?;
+        return existing::read_back(client, req, stored).await;
     }
     if let Some((size, _)) = shape.known {
         progress.start(size);
     }
-    let upload_id = multipart::start(client, req, shape.known.map(|(_, crc)| crc)).await?;
+    let started = multipart::start(client, req, shape.known.map(|(_, crc)| crc)).await?;
     let send = async {
         let assembled = send_parts(
             client,
             req,
-            &upload_id,
+            &started,
             source,
             shape.known.is_none(),
             progress,
@@ -204,7 +245,8 @@ pub async fn upload<S: PartSource>(
         source.check_unchanged()?;
         Ok(assembled)
     };
-    multipart::finish(client, req, &upload_id, send, shutdown).await
+    let stored = multipart::finish(client, req, &started, send, shutdown).await?;
+    existing::read_back(client, req, stored).await
 }
 
 /// The release's manifest, if the release is sealed (and the request looks).
@@ -231,8 +273,22 @@ async fn put_single<S: PartSource>(
     let _permit = req.budget.acquire(size).await;
     progress.start(size);
     debug!(bucket = %req.bucket, %key, size, source = %source.label(), "PutObject");
-    let put = put_request(client, req, size, crc64, part.stream().await?);
-    match put.customize().disable_payload_signing().send().await {
+    let send = |header: bool, body| {
+        put_request(client, req, size, crc64, body, header)
+            .customize()
+            .disable_payload_signing()
+            .send()
+    };
+    let header = req.header.send();
+    let mut sent = send(header, part.stream().await?).await;
+    if let Err(e) = &sent
+        && req.header.retry_without(header, e)
+    {
+        let again = send(false, part.stream().await?).await;
+        req.header.settle(e, again.is_ok());
+        sent = again;
+    }
+    match sent {
         Ok(out) => {
             if let Err(e) = source.check_unchanged() {
                 // The server checked the bytes against the checksum computed before sending,
@@ -269,6 +325,8 @@ struct Target {
     bucket: String,
     key: String,
     upload_id: String,
+    /// The upload was created announcing CRC64NVME: every part carries its own.
+    checksums: bool,
 }
 
 /// The one send loop: takes the source's parts in order and sends them, as many at a time as
@@ -278,7 +336,7 @@ struct Target {
 async fn send_parts<S: PartSource>(
     client: &Client,
     req: &UploadRequest,
-    upload_id: &str,
+    started: &multipart::Started,
     source: &mut S,
     announce: bool,
     progress: &SharedProgress,
@@ -287,7 +345,8 @@ async fn send_parts<S: PartSource>(
         client: client.clone(),
         bucket: req.bucket.clone(),
         key: req.key.to_string(),
-        upload_id: upload_id.to_owned(),
+        upload_id: started.id.clone(),
+        checksums: started.checksums,
     });
     let mut done: Vec<Option<CompletedPart>> = Vec::new();
     let (mut size, mut crc64) = (0u64, checksum::crc64(b""));
@@ -353,7 +412,7 @@ async fn upload_part(
         .upload_id(&target.upload_id)
         .part_number(number)
         .content_length(i64::try_from(part.len).unwrap_or(i64::MAX))
-        .checksum_crc64_nvme(&crc)
+        .set_checksum_crc64_nvme(target.checksums.then(|| crc.clone()))
         .body(body)
         // The CRC64NVME protects the body; signing it too would hash it once more.
         .customize()
@@ -364,7 +423,7 @@ async fn upload_part(
     let completed = CompletedPart::builder()
         .part_number(number)
         .set_e_tag(out.e_tag)
-        .checksum_crc64_nvme(crc)
+        .set_checksum_crc64_nvme(target.checksums.then_some(crc))
         .build();
     Ok((part.index, part.len, completed))
 }
@@ -400,8 +459,8 @@ macro_rules! with_attributes {
     }};
 }
 
-/// A PutObject of `body` (`size` bytes) with the object's attributes, its CRC64NVME (sent for
-/// the server to check, and recorded in the metadata) and, unless overwriting,
+/// A PutObject of `body` (`size` bytes) with the object's attributes, its CRC64NVME (recorded
+/// in the metadata, and with `header` sent for the server to check) and, unless overwriting,
 /// `If-None-Match: *`.
 fn put_request(
     client: &Client,
@@ -409,13 +468,14 @@ fn put_request(
     size: u64,
     crc64: u64,
     body: ByteStream,
+    header: bool,
 ) -> PutObjectFluentBuilder {
     let crc = checksum::to_base64(crc64);
     let put = with_attributes!(client.put_object(), &req.attributes)
         .bucket(&req.bucket)
         .key(req.key.to_string())
         .content_length(i64::try_from(size).unwrap_or(i64::MAX))
-        .checksum_crc64_nvme(&crc)
+        .set_checksum_crc64_nvme(header.then(|| crc.clone()))
         .metadata(checksum::METADATA_KEY, &crc)
         .body(body);
     if req.overwrite {
@@ -425,11 +485,21 @@ fn put_request(
     }
 }
 
-/// A CreateMultipartUpload with the object's attributes, announcing a full-object CRC64NVME.
-fn create_request(client: &Client, req: &UploadRequest) -> CreateMultipartUploadFluentBuilder {
-    with_attributes!(client.create_multipart_upload(), &req.attributes)
+/// A CreateMultipartUpload with the object's attributes, announcing a full-object CRC64NVME
+/// with `header`.
+fn create_request(
+    client: &Client,
+    req: &UploadRequest,
+    header: bool,
+) -> CreateMultipartUploadFluentBuilder {
+    let create = with_attributes!(client.create_multipart_upload(), &req.attributes)
         .bucket(&req.bucket)
-        .key(req.key.to_string())
-        .checksum_algorithm(ChecksumAlgorithm::Crc64Nvme)
-        .checksum_type(ChecksumType::FullObject)
+        .key(req.key.to_string());
+    if header {
+        create
+            .checksum_algorithm(ChecksumAlgorithm::Crc64Nvme)
+            .checksum_type(ChecksumType::FullObject)
+    } else {
+        create
+    }
 }

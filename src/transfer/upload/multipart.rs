@@ -17,20 +17,33 @@ use crate::error::Error;
 use crate::s3::{classify, status};
 use crate::shutdown::Shutdown;
 
-/// Starts a multipart upload and returns its id. `crc64`, when known before the first part
-/// (files; not streams), is recorded in the object's metadata.
+/// A multipart upload under way.
+pub(super) struct Started {
+    pub(super) id: String,
+    /// Created announcing CRC64NVME: its parts and its completion carry checksums.
+    pub(super) checksums: bool,
+}
+
+/// Starts a multipart upload. `crc64`, when known before the first part (files; not streams),
+/// is recorded in the object's metadata. Whether it announces CRC64NVME is the checksum-header
+/// policy's call (a store that refuses the header refuses it here).
 pub(super) async fn start(
     client: &Client,
     req: &UploadRequest,
     crc64: Option<u64>,
-) -> Result<String, Error> {
+) -> Result<Started, Error> {
     let key = req.key.to_string();
-    let mut create = super::create_request(client, req);
-    if let Some(crc) = crc64 {
-        create = create.metadata(checksum::METADATA_KEY, checksum::to_base64(crc));
-    }
-    let created = create
-        .send()
+    let mut announced = false;
+    let created = req
+        .header
+        .with_fallback(|header| {
+            announced = header;
+            let mut create = super::create_request(client, req, header);
+            if let Some(crc) = crc64 {
+                create = create.metadata(checksum::METADATA_KEY, checksum::to_base64(crc));
+            }
+            create.send()
+        })
         .await
         .map_err(|e| classify(&e, "upload to", &req.bucket, Some(&key)))?;
     let upload_id = created.upload_id.ok_or_else(|| {
@@ -39,8 +52,11 @@ pub(super) async fn start(
             req.bucket
         ))
     })?;
-    debug!(%key, %upload_id, "multipart upload created");
-    Ok(upload_id)
+    debug!(%key, %upload_id, checksums = announced, "multipart upload created");
+    Ok(Started {
+        id: upload_id,
+        checksums: announced,
+    })
 }
 
 /// How CompleteMultipartUpload ended.
@@ -59,15 +75,16 @@ enum Completion {
 pub(super) async fn finish(
     client: &Client,
     req: &UploadRequest,
-    upload_id: &str,
+    started: &Started,
     send: impl Future<Output = Result<Assembled, Error>>,
     shutdown: &Shutdown,
 ) -> Result<Uploaded, Error> {
     let key = req.key.to_string();
+    let upload_id = started.id.as_str();
     let work = async {
         let Assembled { parts, size, crc64 } = send.await?;
         let count = parts.len() as u64;
-        let completion = complete(client, req, upload_id, parts, crc64).await;
+        let completion = complete(client, req, started, parts, crc64).await;
         Ok((size, crc64, count, completion))
     };
     let (size, crc64, count, completion) = match shutdown.guard(work).await {
@@ -105,7 +122,7 @@ pub(super) async fn finish(
 async fn complete(
     client: &Client,
     req: &UploadRequest,
-    upload_id: &str,
+    started: &Started,
     parts: Vec<aws_sdk_s3::types::CompletedPart>,
     crc64: u64,
 ) -> Completion {
@@ -114,14 +131,17 @@ async fn complete(
         .complete_multipart_upload()
         .bucket(&req.bucket)
         .key(&key)
-        .upload_id(upload_id)
-        .checksum_crc64_nvme(checksum::to_base64(crc64))
-        .checksum_type(ChecksumType::FullObject)
+        .upload_id(&started.id)
         .multipart_upload(
             CompletedMultipartUpload::builder()
                 .set_parts(Some(parts))
                 .build(),
         );
+    if started.checksums {
+        call = call
+            .checksum_crc64_nvme(checksum::to_base64(crc64))
+            .checksum_type(ChecksumType::FullObject);
+    }
     if !req.overwrite {
         call = call.if_none_match("*");
     }

@@ -151,6 +151,10 @@ impl<R: AsyncRead + Unpin + Send> PartSource for StdinSource<R> {
         STREAM_PARTS_IN_FLIGHT
     }
 
+    fn single_hint(&self) -> Option<bool> {
+        None
+    }
+
     fn check_unchanged(&self) -> Result<(), Error> {
         Ok(())
     }
