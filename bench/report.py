@@ -3,13 +3,14 @@
 
 usage: report.py RAW_DIR OUT.md   (OUT "-" prints to stdout)
 
-RAW_DIR holds main.tsv, sweep.tsv (one row per timed command), meta.txt, sweep-meta.txt,
-fsync.txt, profile.txt and notes.md (hand-written notes, appended as they are); any of them
-may be missing.
+RAW_DIR holds main.tsv, sweep.tsv, many.tsv (one row per timed command), meta.txt,
+sweep-meta.txt, many-meta.txt, fsync.txt, profile.txt and notes.md (hand-written notes,
+appended as they are); any of them may be missing.
 """
 
 import csv
 import os
+import re
 import statistics
 import sys
 
@@ -45,6 +46,18 @@ def load(path):
         r["rss_mib"] = int(r["rss_kb"] or 0) / 1024
         r["cpu_s"] = r["user_s"] + r["sys_s"]
         r["wallsync_s"] = r["wall_s"] + r["fsync_s"]
+    return rows
+
+
+def load_many(path):
+    """many.tsv: the columns of main.tsv plus connections, requests, files, bytes, release."""
+    rows = load(path)
+    for r in rows:
+        for k in ("connections", "requests", "files", "bytes"):
+            try:
+                r[k] = float(r.get(k))
+            except (TypeError, ValueError):
+                r[k] = float("nan")
     return rows
 
 
@@ -236,12 +249,196 @@ def sweep_tables(ix):
     return out
 
 
+
+# ---------------------------------------------------------------------------------------------
+# Whole releases (bench/run.sh many)
+# ---------------------------------------------------------------------------------------------
+MANY_SETS = ["small", "large", "mixed"]
+MANY_SET_DEFAULT = {"small": "1,000 x 4 KiB", "large": "10,000 x 4 KiB", "mixed": "1 x 1 GiB + 200 x 64 KiB"}
+MANY_TOOLS = ["s3blob", "s5cmd", "aws"]
+# case -> (description, the s5cmd case s3blob is compared with)
+MANY_CASES = {
+    "up": ("upload to a fresh release", "up"),
+    "reup": ("identical re-upload (same release again)", "up"),
+    "up-seal": ("upload --seal (the release downloaded and listed below; once)", "up"),
+    "down": ("download of the whole sealed release", "down"),
+    "down-s5cmd": ("download of a release uploaded by s5cmd", "down"),
+    "list": ("list of the sealed release", "list"),
+}
+MANY_CMD = {
+    ("up", "s3blob"): "cd DIR; s3blob upload --suite S --release R *",
+    ("reup", "s3blob"): "the same again",
+    ("up-seal", "s3blob"): "cd DIR; s3blob upload --seal --suite S --release R *",
+    ("up", "s5cmd"): "s5cmd cp 'DIR/*' s3://B/P/",
+    ("up", "aws"): "aws s3 cp --recursive DIR s3://B/P/",
+    ("down", "s3blob"): "s3blob download --all -o OUT",
+    ("down-s5cmd", "s3blob"): "s3blob download --all -o OUT",
+    ("down", "s5cmd"): "s5cmd cp 's3://B/P/*' OUT/",
+    ("down", "aws"): "aws s3 cp --recursive s3://B/P/ OUT",
+    ("list", "s3blob"): "s3blob list --suite S --release R",
+    ("list", "s5cmd"): "s5cmd ls 's3://B/P/*'",
+    ("list", "aws"): "aws s3 ls s3://B/P/",
+}
+
+
+def many_key(case):
+    return "wallsync_s" if case.startswith("down") else "wall_s"
+
+
+def many_label(ix, size):
+    for k, c in ix.items():
+        if k[2] == size and c.all:
+            lab = c.all[0].get("release") or ""
+            m = re.match(r"^(\d+) x (.*)$", lab)
+            if m and "+" not in lab:
+                return f"{int(m.group(1)):,} x {m.group(2)}"
+            if lab:
+                return lab
+    return MANY_SET_DEFAULT[size]
+
+
+def fmt_count(c, key):
+    xs = [r[key] for r in c.ok if r[key] == r[key]]
+    if not xs:
+        return "-"
+    m, lo, hi = med(xs), min(xs), max(xs)
+    s = f"{m:,.0f}" if m == int(m) else f"{m:,.1f}"
+    return s if lo == hi else f"{s} ({lo:,.0f}–{hi:,.0f})"
+
+
+def many_table(ix, server, size):
+    lines = [
+        "| case | tool | command | ok runs | wall median (min) | wall + fsync median (min) | client CPU median (min) | peak RSS MiB median (max) | server CPU median | connections opened | requests | s3blob / s5cmd (medians) |",
+        "|---|---|---|---|---|---|---|---|---|---|---|---|",
+    ]
+    for case, (desc, ref) in MANY_CASES.items():
+        for tool in MANY_TOOLS:
+            c = ix.get((server, tool, size, case, "default"))
+            if not c:
+                continue
+            n = f"{len(c.ok)}/{len(c.all)}" if c.status == "ok" else c.status
+            key = many_key(case)
+            ws = (
+                f"{fmt_s(c.stat('wallsync_s'))} ({fmt_s(c.stat('wallsync_s', min))})"
+                if case.startswith("down")
+                else "n/a"
+            )
+            r = ""
+            if tool == "s3blob":
+                b = ix.get((server, "s5cmd", size, ref, "default"))
+                if b and b.ok and c.ok:
+                    r = f"{ratio(c.stat(key), b.stat(many_key(ref))):.2f}x"
+                    if ref != case:
+                        r += f" (vs s5cmd {ref})"
+            lines.append(
+                f"| {desc} | {TOOL_LABEL.get(tool, tool)} | `{MANY_CMD.get((case, tool), '')}` | {n} "
+                f"| {fmt_s(c.stat('wall_s'))} ({fmt_s(c.stat('wall_s', min))}) | {ws} "
+                f"| {fmt_cpu(c.stat('cpu_s'))} ({fmt_cpu(c.stat('cpu_s', min))}) "
+                f"| {fmt_mib(c.stat('rss_mib'))} ({fmt_mib(c.stat('rss_mib', max))}) "
+                f"| {fmt_cpu(c.stat('server_cpu_s'))} | {fmt_count(c, 'connections')} "
+                f"| {fmt_count(c, 'requests')} | {r} |"
+            )
+    return lines
+
+
+def many_goals_table(ix, server, goals):
+    lines = [
+        "| case | goal | s3blob (median / min) | s5cmd (median / min) | ratio of medians | ratio of mins | met |",
+        "|---|---|---|---|---|---|---|",
+    ]
+    for size, what, case, key, limit, ref in goals:
+        label = f"{many_label(ix, size)}: {what}"
+        goal = f"≤ {limit}x" if key != "rss_mib" else f"≤ {limit}x (s5cmd's)"
+        a = ix.get((server, "s3blob", size, case, "default"))
+        b = ix.get((server, "s5cmd", size, ref, "default"))
+        if not a or not b or not a.ok or not b.ok:
+            why = "not measured" if not a or not b else "failed: " + (a.status if not a.ok else "s5cmd " + b.status)
+            lines.append(f"| {label} | {goal} | {why} | | | | |")
+            continue
+        second = max if key == "rss_mib" else min
+        fmt = {"rss_mib": lambda x: f"{fmt_mib(x)} MiB", "cpu_s": fmt_cpu}.get(key, fmt_s)
+        am, an = a.stat(key), a.stat(key, second)
+        bm, bn = b.stat(key), b.stat(key, second)
+        rm, rn = ratio(am, bm), ratio(an, bn)
+        met = "yes" if rm <= limit else "**no**"
+        lines.append(
+            f"| {label} | {goal} | {fmt(am)} / {fmt(an)} | {fmt(bm)} / {fmt(bn)} "
+            f"| {rm:.2f}x | {rn:.2f}x | {met} |"
+        )
+    return lines
+
+
+MANY_GOALS = {
+    "s3-model": [
+        ("small", "upload, wall time", "up", "wall_s", 0.8, "up"),
+        ("large", "upload, wall time", "up", "wall_s", 0.8, "up"),
+        ("small", "download --all, wall time, fsync included", "down", "wallsync_s", 0.8, "down"),
+        ("large", "download --all, wall time, fsync included", "down", "wallsync_s", 0.8, "down"),
+        ("small", "list with checksums (sealed release) vs s5cmd ls", "list", "wall_s", 2.0, "list"),
+        ("large", "list with checksums (sealed release) vs s5cmd ls", "list", "wall_s", 2.0, "list"),
+        ("small", "identical re-upload vs s5cmd's first upload, wall time", "reup", "wall_s", 0.5, "up"),
+        ("large", "upload, peak RSS (median / max)", "up", "rss_mib", 1.0, "up"),
+        ("large", "download --all, peak RSS (median / max)", "down", "rss_mib", 1.0, "down"),
+    ],
+    "memory": [
+        ("small", "upload, wall time", "up", "wall_s", 1.0, "up"),
+        ("small", "upload, client CPU seconds", "up", "cpu_s", 1.0, "up"),
+        ("small", "download --all, wall time, fsync included", "down", "wallsync_s", 1.0, "down"),
+        ("small", "download --all, client CPU seconds", "down", "cpu_s", 1.0, "down"),
+        ("large", "upload, peak RSS (median / max)", "up", "rss_mib", 1.0, "up"),
+        ("large", "download --all, peak RSS (median / max)", "down", "rss_mib", 1.0, "down"),
+    ],
+}
+
+
+def many_section(ix, meta):
+    L = ["## Whole releases: many files per command (`bench/run.sh many`)", ""]
+    if meta:
+        L += ["```", meta, "```", ""]
+    L += [
+        "s3blob against s5cmd and the AWS CLI on whole releases in a local directory of random",
+        "files: a small (default 1,000 x 4 KiB), a large (10,000 x 4 KiB) and a mixed one (1 x",
+        "1 GiB + 200 x 64 KiB), on the same two servers, same run, default settings. Per round",
+        "and tool: an **upload** to a fresh release (s3blob: every file as an argument, run from",
+        "inside the directory), for s3blob the **identical re-upload** right after (same files,",
+        "same release: nothing to send), a **download** of the whole release into an empty",
+        "directory (*wall + fsync* adds a `sync -f` of the output's file system after the tool",
+        "exits: s3blob fsyncs every file itself, the others do not), and a **list** of the release",
+        "(s3blob lists files with their checksums; s5cmd `ls` and `aws s3 ls` give names and sizes",
+        "only). Every tool downloads and lists the same release, uploaded once per server with",
+        "`s3blob upload --seal` (timed once, row *upload --seal*); s5cmd and the AWS CLI also fetch",
+        "its manifest object (`.s3blob-manifest.json`, one small object). s3blob also downloads a",
+        "release uploaded by s5cmd (no s3blob metadata, not sealed). *Connections opened* and",
+        "*requests* are the server's counters (`GET /__s3blob/stats`) after minus before the",
+        "command. Every upload is checked by object count and total size (on the first round on",
+        "the plain-loopback server, also read back and compared), every download with `diff -r`",
+        "against the source, every listing for every file name; a failed check marks the run as",
+        "failed, and failed runs are not in the medians.",
+        "",
+    ]
+    for server in SERVERS:
+        sizes = [sz for sz in MANY_SETS if any(k[0] == server and k[2] == sz for k in ix)]
+        if not sizes:
+            continue
+        L += [f"### {SERVER_LABEL[server]}", ""]
+        L += ["Goals (ratios of medians against s5cmd, same run, same server):", ""]
+        L += many_goals_table(ix, server, MANY_GOALS[server])
+        L.append("")
+        for sz in sizes:
+            L += [f"#### {many_label(ix, sz)}", ""]
+            L += many_table(ix, server, sz)
+            L.append("")
+    return L
+
+
 def main():
     raw, dest = sys.argv[1], sys.argv[2]
     main_rows = load(os.path.join(raw, "main.tsv"))
     sweep_rows = load(os.path.join(raw, "sweep.tsv"))
     ix = index(main_rows)
     six = index(sweep_rows)
+    mix = index(load_many(os.path.join(raw, "many.tsv")))
+    mmeta = read_text(os.path.join(raw, "many-meta.txt"))
     meta = read_text(os.path.join(raw, "meta.txt"))
     smeta = read_text(os.path.join(raw, "sweep-meta.txt"))
     fsync = read_text(os.path.join(raw, "fsync.txt"))
@@ -356,6 +553,9 @@ def main():
         L += [f"## All measurements: {SERVER_LABEL[server]}", ""]
         L += detail_table(ix, server, SIZES)
         L.append("")
+
+    if mix:
+        L += many_section(mix, mmeta)
 
     if six:
         L += ["## Sweep: s3blob `--part-size` x `--concurrency`, 1 GiB", ""]

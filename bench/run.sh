@@ -6,20 +6,29 @@
 #   bench/run.sh sweep      s3blob --part-size x --concurrency sweep, 1 GiB, both servers
 #   bench/run.sh profile    perf stat + perf record of s3blob on 1 GiB up/down (memory server;
 #                           BENCH_PROFILE_SYMBOLS=1 first builds an unstripped s3blob)
-#   bench/run.sh full       main + sweep + profile
+#   bench/run.sh many       whole releases: 1,000 and 10,000 x 4 KiB, 1 GiB + 200 x 64 KiB;
+#                           upload, re-upload, download --all, list (s3blob, s5cmd, AWS CLI)
+#   bench/run.sh full       main + sweep + profile + many
 #   bench/run.sh quick      smoke test: 1 KiB and 64 MiB, one run, report on stdout only
 #   bench/run.sh report     rebuild bench/RESULTS.md from the saved raw data
 #
 # Environment: CARGO_TARGET_DIR (default: target/), BENCH_TMP (parent of the work dir
 # s3blob-bench/ for the test files, default /tmp; must be a disk, not tmpfs), BENCH_KEEP_FILES=1 keeps the test
 # files for the next run, BENCH_NO_BUILD=1 skips cargo build, BENCH_NO_INSTALL=1 skips
-# installing missing tools, BENCH_TIMEOUT (seconds per command, default 300).
+# installing missing tools, BENCH_TIMEOUT (seconds per command, default 300), BENCH_RESULTS
+# (raw data directory, default bench/results) and BENCH_RESULTS_MD (default bench/RESULTS.md).
+# `many`: BENCH_MANY_SMALL (1000), BENCH_MANY_LARGE (10000) files of 4 KiB (0 skips that
+# release), BENCH_MANY_MIXED=0 skips the mixed release (BENCH_MANY_MIXED_FILES, 200 x 64 KiB,
+# and BENCH_MANY_MIXED_BIG_MIB, 1024), runs BENCH_MANY_RUNS_SMALL (3), BENCH_MANY_RUNS_LARGE
+# (2), BENCH_MANY_RUNS_MIXED (2) (BENCH_MANY_RUNS sets all three), BENCH_MANY_AWSCLI=0 leaves
+# the AWS CLI out of the 10,000-file release (=none: out of every release).
 set -euo pipefail
 
 MODE=${1:-main}
 REPO=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 BENCH=$REPO/bench
-RAW=$BENCH/results
+RAW=${BENCH_RESULTS:-$BENCH/results}
+RESULTS_MD=${BENCH_RESULTS_MD:-$BENCH/RESULTS.md}
 TARGET=${CARGO_TARGET_DIR:-$REPO/target}
 WORK=${BENCH_TMP:-/tmp}/s3blob-bench
 TIMEOUT=${BENCH_TIMEOUT:-300}
@@ -31,6 +40,17 @@ RUNS_1G=${BENCH_RUNS_1G:-5}
 RUNS_4G=${BENCH_RUNS_4G:-2}
 RUNS_SWEEP=${BENCH_RUNS_SWEEP:-2}
 
+# Whole releases (`many`): file counts and runs per release.
+MANY_SMALL=${BENCH_MANY_SMALL:-1000}
+MANY_LARGE=${BENCH_MANY_LARGE:-10000}
+MANY_MIXED=${BENCH_MANY_MIXED:-1}
+MANY_MIXED_FILES=${BENCH_MANY_MIXED_FILES:-200}
+MANY_MIXED_BIG_MIB=${BENCH_MANY_MIXED_BIG_MIB:-1024}
+MANY_RUNS_SMALL=${BENCH_MANY_RUNS_SMALL:-${BENCH_MANY_RUNS:-3}}
+MANY_RUNS_LARGE=${BENCH_MANY_RUNS_LARGE:-${BENCH_MANY_RUNS:-2}}
+MANY_RUNS_MIXED=${BENCH_MANY_RUNS_MIXED:-${BENCH_MANY_RUNS:-2}}
+MANY_AWSCLI=${BENCH_MANY_AWSCLI:-1}
+
 AK=benchaccesskey
 SK=benchsecretkey0123456789
 BUCKET=bench
@@ -39,16 +59,16 @@ log() { printf '[bench %s] %s\n' "$(date +%H:%M:%S)" "$*" >&2; }
 die() { log "error: $*"; exit 1; }
 
 case $MODE in
-main | sweep | profile | full | quick | report) ;;
+main | sweep | profile | many | full | quick | report) ;;
 -h | --help | help)
-    sed -n '2,18p' "${BASH_SOURCE[0]}" | sed 's/^# \{0,1\}//'
+    sed -n '2,24p' "${BASH_SOURCE[0]}" | sed 's/^# \{0,1\}//'
     exit 0
     ;;
-*) die "unknown mode $MODE (main, sweep, profile, full, quick, report)" ;;
+*) die "unknown mode $MODE (main, sweep, profile, many, full, quick, report)" ;;
 esac
 
 if [[ $MODE == report ]]; then
-    exec python3 "$BENCH/report.py" "$RAW" "$BENCH/RESULTS.md"
+    exec python3 "$BENCH/report.py" "$RAW" "$RESULTS_MD"
 fi
 
 # ---------------------------------------------------------------------------------------------
@@ -265,12 +285,32 @@ TSV=
 SEQ=0
 HEADER=$'table\tserver\ttool\tsize\tdir\trun\tconfig\twall_s\tuser_s\tsys_s\trss_kb\tfsync_s\tserver_cpu_s\tother_cpu_s\tstatus'
 
+# With MANY_COLS set (the `many` mode), rows also carry, before the status: connections and
+# requests (the server's counters, after minus before), files, bytes and release (the
+# release's file count, total size and label).
+MANY_COLS=
+MANY_FILES=
+MANY_BYTES=
+MANY_LABEL=
+MANY_HEADER=$'table\tserver\ttool\tsize\tdir\trun\tconfig\twall_s\tuser_s\tsys_s\trss_kb\tfsync_s\tserver_cpu_s\tother_cpu_s\tconnections\trequests\tfiles\tbytes\trelease\tstatus'
+
+# "CONNECTIONS REQUESTS" so far, from the server's counters (GET /__s3blob/stats, no auth; the
+# reader's own connection and request are not counted).
+server_stats() {
+    "$CURL" -sS -f --max-time 10 "$EP/__s3blob/stats" 2>/dev/null |
+        sed -nE 's/.*"connections": *([0-9]+), *"requests": *([0-9]+).*/\1 \2/p'
+}
+
 # timed TABLE TOOL SIZE DIR RUN CONFIG DEST(or -): runs CMD, appends a row, sets STATUS.
+# DEST is a file or, for whole-release downloads, a directory (then `sync -f` flushes the
+# file system it is on).
 timed() {
     local table=$1 tool=$2 size=$3 dir=$4 run=$5 config=$6 dest=$7
     local tf=$WORK/time.out rc=0
     : >"$tf"
     sync # earlier runs' dirty pages are flushed before, not during, this one (untimed)
+    local c0= r0= c1= r1=
+    [[ -n $MANY_COLS ]] && { read -r c0 r0 < <(server_stats) || true; }
     local s0 t0 t1 s1 m0 m1
     m0=$(machine_ticks)
     s0=$(server_ticks)
@@ -280,8 +320,14 @@ timed() {
     t1=$EPOCHREALTIME
     s1=$(server_ticks)
     m1=$(machine_ticks)
+    [[ -n $MANY_COLS ]] && { read -r c1 r1 < <(server_stats) || true; }
     local fsync_s=0
-    if [[ $dest != - && -f $dest ]]; then
+    if [[ $dest != - && -d $dest ]]; then
+        # The same for a directory of files: one syncfs of the file system.
+        local f0=$EPOCHREALTIME
+        sync -f "$dest"
+        fsync_s=$(echo "$EPOCHREALTIME - $f0" | bc -l)
+    elif [[ $dest != - && -f $dest ]]; then
         # Durability on disk, for the "fsync included" column: whatever the tool left dirty.
         local f0=$EPOCHREALTIME
         sync "$dest"
@@ -293,16 +339,25 @@ timed() {
     STATUS=ok
     if ((rc == 124 || rc == 137)); then
         STATUS=timeout
+        log "$tool $dir $size timed out after $TIMEOUT s: $(head -c 400 "$WORK/cmd.err" | tr '\n' ' ')"
     elif ((rc != 0)); then
         STATUS=exit$rc
         log "$tool $dir $size failed (exit $rc): $(head -c 400 "$WORK/cmd.err" | tr '\n' ' ')"
     fi
-    local scpu ocpu
+    local scpu ocpu extra=
     scpu=$(echo "($s1 - $s0) / $CLK_TCK" | bc -l)
     ocpu=$(echo "($m1 - $m0) / $CLK_TCK - $scpu - ${user:-0} - ${sys:-0}" | bc -l)
-    printf '%s\t%s\t%s\t%s\t%s\t%s\t%s\t%.4f\t%s\t%s\t%s\t%.4f\t%.2f\t%.2f\t%s\n' \
+    if [[ -n $MANY_COLS ]]; then
+        local dc=nan dr=nan
+        if [[ $c0 =~ ^[0-9]+$ && $c1 =~ ^[0-9]+$ && $r0 =~ ^[0-9]+$ && $r1 =~ ^[0-9]+$ ]]; then
+            dc=$((c1 - c0))
+            dr=$((r1 - r0))
+        fi
+        extra=$dc$'\t'$dr$'\t'$MANY_FILES$'\t'$MANY_BYTES$'\t'$MANY_LABEL$'\t'
+    fi
+    printf '%s\t%s\t%s\t%s\t%s\t%s\t%s\t%.4f\t%s\t%s\t%s\t%.4f\t%.2f\t%.2f\t%s%s\n' \
         "$table" "$SERVER_NAME" "$tool" "$size" "$dir" "$run" "$config" "$wall" \
-        "${user:-nan}" "${sys:-nan}" "${rss:-0}" "$fsync_s" "$scpu" "$ocpu" "$STATUS" >>"$TSV"
+        "${user:-nan}" "${sys:-nan}" "${rss:-0}" "$fsync_s" "$scpu" "$ocpu" "$extra" "$STATUS" >>"$TSV"
 }
 
 # Marks the last row's status (verification happens after timing).
@@ -623,6 +678,283 @@ run_quick() {
     python3 "$BENCH/report.py" "$RAW" -
 }
 
+# ---------------------------------------------------------------------------------------------
+# Whole releases (`many`): many files per command, s3blob vs s5cmd and the AWS CLI.
+# ---------------------------------------------------------------------------------------------
+MANIFEST=.s3blob-manifest.json
+
+# Creates (or checks) DIR with COUNT random files of SIZE bytes named f00001.. and, with BIG
+# > 0, one more of BIG bytes named b00000. Short names: 10,000 of them fit in one argv.
+make_many_dir() { # DIR COUNT SIZE BIG
+    python3 - "$@" <<'PY'
+import os, shutil, sys
+d, count, size, big = sys.argv[1], int(sys.argv[2]), int(sys.argv[3]), int(sys.argv[4])
+width = max(5, len(str(count)))
+want = {f"f{i:0{width}d}": size for i in range(1, count + 1)}
+if big:
+    want["b" + "0" * width] = big
+if os.path.isdir(d):
+    have = {e.name: e.stat().st_size for e in os.scandir(d)}
+    if have == want:
+        sys.exit(0)
+    shutil.rmtree(d)
+print(f"[bench] creating {count} random files of {size} bytes" + (f" and one of {big}" if big else "") + f" in {d}", file=sys.stderr)
+os.makedirs(d + ".tmp", exist_ok=True)
+for name, n in want.items():
+    with open(os.path.join(d + ".tmp", name), "wb") as f:
+        while n > 0:
+            k = min(n, 16 << 20)
+            f.write(os.urandom(k))
+            n -= k
+os.rename(d + ".tmp", d)
+PY
+}
+
+# "COUNT BYTES MANIFEST" of the objects under PREFIX (ending in /), from a listing: the files,
+# their total size, and 1 if the release's manifest is among them (not counted in the two).
+remote_summary() { # PREFIX
+    "$S5CMD" --endpoint-url "$EP" ls "s3://$BUCKET/$1*" 2>/dev/null |
+        awk -v m="$MANIFEST" '$(NF-1) ~ /^[0-9]+$/ { if ($NF == m) man = 1; else { n++; b += $(NF-1) } }
+            END { printf "%d %d %d\n", n, b, man }' || true
+}
+
+# Deletes every object under PREFIX (ending in /): the in-memory server has no DeleteObjects,
+# so one curl sends the single DELETEs, 32 at a time.
+delete_prefix() { # PREFIX
+    local cfg=$WORK/delete.cfg
+    "$S5CMD" --endpoint-url "$EP" ls "s3://$BUCKET/$1*" 2>/dev/null |
+        awk -v u="$EP/$BUCKET/$1" '$(NF-1) ~ /^[0-9]+$/ { printf "url = \"%s%s\"\n", u, $NF }' >"$cfg" ||
+        true # s5cmd ls fails when nothing matches
+    [[ -s $cfg ]] || return 0
+    s3curl --parallel --parallel-max 32 -X DELETE -K "$cfg" >/dev/null 2>"$WORK/delete.err" ||
+        log "deleting s3://$BUCKET/$1*: $(head -c 300 "$WORK/delete.err" | tr '\n' ' ')"
+    local left
+    read -r left _ < <(remote_summary "$1")
+    ((left == 0)) || log "deleting s3://$BUCKET/$1*: $left objects left"
+}
+
+# The number of file names (f00001.., b00000) in a listing's output: one per line, last field.
+listed_names() { grep -cE '(^|[[:space:]/])[fb][0-9]{5,}$' "$1" || true; }
+
+# Compares a downloaded directory with the source; only tools other than s3blob may have
+# written the release's manifest too (it is an object under the prefix for them).
+same_tree() { # SRC OUT TOOL
+    local x=()
+    [[ $3 != s3blob ]] && x=(-x "$MANIFEST")
+    diff -rq "${x[@]}" "$1" "$2" >"$WORK/diff.out" 2>&1
+}
+
+# many_cmd CASE TOOL SRC RELEASE OUT: sets CMD. Uploads run from inside SRC (s3blob gets every
+# file name as an argument), downloads write into the empty directory OUT.
+many_cmd() {
+    local case=$1 tool=$2 src=$3 rel=$4 out=$5
+    local uri="s3://$BUCKET/many/$rel/"
+    case $case:$tool in
+    up*:s3blob | reup:s3blob)
+        local names=("$src"/*)
+        names=("${names[@]##*/}")
+        CMD=("$S3BLOB" -q upload --bucket "$BUCKET" --suite many --release "$rel")
+        [[ $case == up-seal ]] && CMD+=(--seal)
+        CMD+=("${names[@]}")
+        ;;
+    up*:s5cmd) CMD=("$S5CMD" --endpoint-url "$EP" cp "$src/*" "$uri") ;;
+    up*:aws) CMD=("$AWS" --endpoint-url "$EP" s3 cp --only-show-errors --recursive "$src" "$uri") ;;
+    down*:s3blob) CMD=("$S3BLOB" -q download --bucket "$BUCKET" --suite many --release "$rel" --all -o "$out") ;;
+    down*:s5cmd) CMD=("$S5CMD" --endpoint-url "$EP" cp "$uri*" "$out/") ;;
+    down*:aws) CMD=("$AWS" --endpoint-url "$EP" s3 cp --only-show-errors --recursive "$uri" "$out") ;;
+    list:s3blob) CMD=("$S3BLOB" -q list --bucket "$BUCKET" --suite many --release "$rel") ;;
+    list:s5cmd) CMD=("$S5CMD" --endpoint-url "$EP" ls "$uri*") ;;
+    list:aws) CMD=("$AWS" --endpoint-url "$EP" s3 ls "$uri") ;;
+    *) die "unknown case $case for $tool" ;;
+    esac
+}
+
+# Upload of SRC by TOOL to release REL (CASE up: a fresh one; reup: the same again; up-seal:
+# s3blob with --seal), timed from inside SRC, then checked: object count and total size, and
+# with FULL=1 the bytes (read back with s5cmd and compared).
+many_upload() { # SET CASE TOOL RUN REL FULL
+    local set=$1 case=$2 tool=$3 run=$4 rel=$5 full=$6 src=$WORK/files/many-$1
+    many_cmd "$case" "$tool" "$src" "$rel" -
+    cd "$src"
+    timed many "$tool" "$set" "$case" "$run" default -
+    cd "$WORK/run"
+    [[ $STATUS == ok ]] || return 0
+    local n b m want_m=0
+    [[ $case == up-seal ]] && want_m=1
+    read -r n b m < <(remote_summary "many/$rel/")
+    if [[ $n != "$MANY_FILES" || $b != "$MANY_BYTES" || $m != "$want_m" ]]; then
+        set_last_status badcount
+        log "$tool $case $set: stored $n objects, $b bytes, manifest $m; expected $MANY_FILES, $MANY_BYTES, $want_m"
+    elif [[ $full == 1 ]]; then
+        rm -rf "$WORK/dl/verify" && mkdir -p "$WORK/dl/verify"
+        if ! "$S5CMD" --endpoint-url "$EP" cp "s3://$BUCKET/many/$rel/*" "$WORK/dl/verify/" >/dev/null 2>&1 ||
+            ! same_tree "$src" "$WORK/dl/verify" s5cmd; then
+            set_last_status corrupt
+            log "$tool $case $set: stored bytes differ: $(head -c 300 "$WORK/diff.out" | tr '\n' ' ')"
+        fi
+        rm -rf "$WORK/dl/verify"
+    fi
+    if [[ $case == reup ]]; then
+        local row
+        row=$(tail -n1 "$TSV")
+        log "$tool re-upload $set: $(cut -f16 <<<"$row") requests on $(cut -f15 <<<"$row") connections for $MANY_FILES identical files"
+    fi
+}
+
+# Download of release REL by TOOL into an empty directory, timed with the fsync of the result
+# (wall + fsync), then compared with the source.
+many_download() { # SET CASE TOOL RUN REL
+    local set=$1 case=$2 tool=$3 run=$4 rel=$5 src=$WORK/files/many-$1 out=$WORK/dl/many
+    rm -rf "$out" && mkdir -p "$out"
+    many_cmd "$case" "$tool" "$src" "$rel" "$out"
+    timed many "$tool" "$set" "$case" "$run" default "$out"
+    if [[ $STATUS == ok ]] && ! same_tree "$src" "$out" "$tool"; then
+        set_last_status corrupt
+        log "$tool $case $set: the download differs: $(head -c 300 "$WORK/diff.out" | tr '\n' ' ')"
+    fi
+    rm -rf "$out"
+}
+
+# Listing of release REL by TOOL; every file name must be in the output.
+many_list() { # SET TOOL RUN REL
+    local set=$1 tool=$2 run=$3 rel=$4
+    many_cmd list "$tool" - "$rel" -
+    timed many "$tool" "$set" list "$run" default -
+    local got
+    got=$(listed_names "$WORK/cmd.out")
+    if [[ $STATUS == ok && $got != "$MANY_FILES" ]]; then
+        set_last_status badlist
+        log "$tool list $set: $got of $MANY_FILES file names in the output"
+    fi
+}
+
+# One release SET (small, large, mixed) on the current server: seeds the release everyone
+# downloads and lists (s3blob upload --seal, timed once as `up-seal`) and one uploaded by s5cmd
+# (no s3blob metadata), then RUNS rounds of every case by every tool, tools rotated.
+many_release() { # SET RUNS TOOLS...
+    local set=$1 runs=$2
+    shift 2
+    local src=$WORK/files/many-$set
+    MANY_FILES=$(find "$src" -type f | wc -l)
+    MANY_BYTES=$(find "$src" -type f -printf '%s\n' | awk '{b += $1} END {printf "%d\n", b}')
+    case $set in
+    mixed)
+        local big="$MANY_MIXED_BIG_MIB MiB"
+        ((MANY_MIXED_BIG_MIB % 1024 == 0)) && big="$((MANY_MIXED_BIG_MIB / 1024)) GiB"
+        MANY_LABEL="1 x $big + $MANY_MIXED_FILES x 64 KiB"
+        ;;
+    *) MANY_LABEL="$MANY_FILES x 4 KiB" ;;
+    esac
+    log "$SERVER_NAME: release $set ($MANY_LABEL), $runs runs, tools: $*"
+    find "$src" -type f -exec cat {} + >/dev/null # into the page cache
+    # As prime_page_cache: write (and delete) as much as one download writes, untimed.
+    find "$src" -type f -exec cat {} + >"$WORK/dl/prime"
+    sync
+    rm -f "$WORK/dl/prime"
+
+    SEQ=$((SEQ + 1))
+    local sealed=$set-sealed-$SEQ foreign=$set-s5cmd-$SEQ n m
+    many_upload "$set" up-seal s3blob 1 "$sealed" 0
+    local have_sealed=1
+    if [[ $STATUS != ok ]]; then
+        # The failure stays in the data (row up-seal); one more untimed try to another release,
+        # so that the downloads and listings can still be measured.
+        log "s3blob upload --seal of $set failed ($STATUS); trying once more, untimed"
+        delete_prefix "many/$sealed/"
+        sealed=$set-sealed-$SEQ-retry
+        local rc=0
+        (cd "$src" && timeout -k 5 "$TIMEOUT" "$S3BLOB" -q upload --bucket "$BUCKET" --suite many \
+            --release "$sealed" --seal * >/dev/null 2>"$WORK/seed.err") || rc=$?
+        read -r n _ m < <(remote_summary "many/$sealed/")
+        if ((rc != 0)) || [[ $n != "$MANY_FILES" || $m != 1 ]]; then
+            have_sealed=
+            log "no sealed release for $set on $SERVER_NAME (exit $rc: $(head -c 300 "$WORK/seed.err")): downloads and lists skipped"
+        fi
+    fi
+    "$S5CMD" --endpoint-url "$EP" cp "$src/*" "s3://$BUCKET/many/$foreign/" >/dev/null 2>"$WORK/seed.err" ||
+        log "seeding many/$foreign with s5cmd failed: $(head -c 300 "$WORK/seed.err")"
+    read -r n _ m < <(remote_summary "many/$foreign/")
+    [[ $n == "$MANY_FILES" && $m == 0 ]] || log "many/$foreign holds $n objects, expected $MANY_FILES"
+
+    local r tool
+    for ((r = 1; r <= runs; r++)); do
+        log "$SERVER_NAME $MANY_LABEL run $r/$runs"
+        for tool in $(rotated $((r - 1)) "$@"); do
+            SEQ=$((SEQ + 1))
+            local rel=up-$tool-$SEQ full=0
+            [[ $r == 1 && $SERVER_NAME == memory ]] && full=1
+            many_upload "$set" up "$tool" "$r" "$rel" "$full"
+            if [[ $tool == s3blob ]]; then
+                many_upload "$set" reup "$tool" "$r" "$rel" 0
+            fi
+            delete_prefix "many/$rel/"
+            if [[ -n $have_sealed ]]; then
+                many_download "$set" down "$tool" "$r" "$sealed"
+                many_list "$set" "$tool" "$r" "$sealed"
+            fi
+            if [[ $tool == s3blob ]]; then
+                many_download "$set" down-s5cmd s3blob "$r" "$foreign"
+            fi
+        done
+    done
+    delete_prefix "many/$sealed/"
+    delete_prefix "many/$foreign/"
+}
+
+run_many() {
+    TSV=$RAW/many.tsv
+    echo "$MANY_HEADER" >"$TSV"
+    MANY_COLS=1
+    local sets=()
+    if ((MANY_SMALL > 0)); then
+        sets+=(small)
+        make_many_dir "$WORK/files/many-small" "$MANY_SMALL" 4096 0
+    fi
+    if ((MANY_LARGE > 0)); then
+        sets+=(large)
+        make_many_dir "$WORK/files/many-large" "$MANY_LARGE" 4096 0
+    fi
+    if [[ $MANY_MIXED != 0 ]]; then
+        sets+=(mixed)
+        make_many_dir "$WORK/files/many-mixed" "$MANY_MIXED_FILES" 65536 $((MANY_MIXED_BIG_MIB << 20))
+    fi
+    ((${#sets[@]} > 0)) || die "no release to measure (BENCH_MANY_SMALL, BENCH_MANY_LARGE, BENCH_MANY_MIXED)"
+    make_file 1k
+    # Server memory: the sealed and the s5cmd release plus one upload, of the largest release
+    # (small objects get exact-size buffers; only the big file uses the pre-touched blocks).
+    local prealloc=64
+    [[ $MANY_MIXED != 0 ]] && prealloc=$((3 * MANY_MIXED_BIG_MIB + 64))
+    local server set runs tools
+    for server in memory s3-model; do
+        if [[ $server == memory ]]; then
+            start_server memory "$prealloc"
+            write_meta many-meta.txt
+            {
+                echo "releases: ${sets[*]} (small: $MANY_SMALL x 4 KiB, large: $MANY_LARGE x 4 KiB, mixed: 1 x $MANY_MIXED_BIG_MIB MiB + $MANY_MIXED_FILES x 64 KiB)"
+                echo "runs: small $MANY_RUNS_SMALL, large $MANY_RUNS_LARGE, mixed $MANY_RUNS_MIXED; AWS CLI: $MANY_AWSCLI; timeout ${TIMEOUT} s per command"
+            } >>"$RAW/many-meta.txt"
+        else
+            start_server s3-model "$prealloc" --s3-model
+        fi
+        seed_downloads 1k
+        warm_up s3blob s5cmd aws
+        for set in "${sets[@]}"; do
+            case $set in
+            small) runs=$MANY_RUNS_SMALL ;;
+            large) runs=$MANY_RUNS_LARGE ;;
+            mixed) runs=$MANY_RUNS_MIXED ;;
+            esac
+            tools=(s3blob s5cmd aws)
+            if [[ $MANY_AWSCLI == none || ($MANY_AWSCLI == 0 && $set == large) ]]; then
+                tools=(s3blob s5cmd)
+            fi
+            many_release "$set" "$runs" "${tools[@]}"
+        done
+        stop_server
+    done
+    MANY_COLS=
+}
+
 main() {
     mkdir -p "$RAW" "$WORK"
     ensure_tools
@@ -635,10 +967,12 @@ main() {
     main) run_main ;;
     sweep) run_sweep ;;
     profile) run_profile ;;
+    many) run_many ;;
     full)
         run_main
         run_sweep
         run_profile
+        run_many
         ;;
     quick)
         run_quick
@@ -646,8 +980,8 @@ main() {
         return
         ;;
     esac
-    python3 "$BENCH/report.py" "$RAW" "$BENCH/RESULTS.md"
-    log "done in $((SECONDS - start)) s; results in bench/RESULTS.md (raw data in bench/results/)"
+    python3 "$BENCH/report.py" "$RAW" "$RESULTS_MD"
+    log "done in $((SECONDS - start)) s; results in $RESULTS_MD (raw data in $RAW/)"
 }
 
 main
