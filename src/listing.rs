@@ -119,9 +119,16 @@ struct Shared {
     changed: tokio::sync::watch::Sender<u64>,
 }
 
+/// An object as the listing showed it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Listed {
+    pub size: u64,
+    pub etag: Option<String>,
+}
+
 #[derive(Default)]
 struct Seen {
-    sizes: HashMap<String, u64>,
+    objects: HashMap<String, Listed>,
     /// The greatest key (or common prefix) listed so far: every key up to it is decided.
     watermark: Option<String>,
     done: bool,
@@ -168,16 +175,16 @@ impl Inventory {
         Self(Arc::new(Handle { shared, task }))
     }
 
-    /// The size of the object at `key`, or `None` if the listing found none; waits until the
-    /// listing has got that far. A failed listing fails every lookup not yet decided.
-    pub async fn lookup(&self, key: &str) -> Result<Option<u64>, Error> {
+    /// The object at `key` (its size and ETag), or `None` if the listing found none; waits
+    /// until the listing has got that far. A failed listing fails every lookup not yet decided.
+    pub async fn lookup(&self, key: &str) -> Result<Option<Listed>, Error> {
         let shared = &self.0.shared;
         let mut changes = shared.changed.subscribe();
         loop {
             {
                 let seen = shared.state.lock().unwrap_or_else(PoisonError::into_inner);
-                if let Some(size) = seen.sizes.get(key) {
-                    return Ok(Some(*size));
+                if let Some(listed) = seen.objects.get(key) {
+                    return Ok(Some(listed.clone()));
                 }
                 let passed = seen.watermark.as_deref().is_some_and(|w| key <= w);
                 if seen.done || passed {
@@ -202,7 +209,8 @@ impl Seen {
                 continue;
             };
             let size = size.and_then(|s| u64::try_from(s).ok()).unwrap_or(0);
-            self.sizes.insert(key.to_owned(), size);
+            let etag = o.e_tag().map(str::to_owned);
+            self.objects.insert(key.to_owned(), Listed { size, etag });
         }
         let last = page
             .objects

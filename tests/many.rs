@@ -67,8 +67,9 @@ fn a_release_of_hundreds_of_files_looks_once_and_moves_every_byte() {
         );
     }
 
-    // The same release again: nothing to send; the listing names every key, so each is looked
-    // at (its checksum) and found identical.
+    // The same release again: nothing to send, and nothing asked per small file: the listing
+    // gives each key's size and ETag, and a small file's MD5 matches its ETag. Only the two
+    // multipart objects (whose ETags are not MD5s) cost a HEAD for their checksum.
     let before = faults.log().len();
     let again = upload_all(&server, d, &files, &["--json"]);
     let v: Value = serde_json::from_str(again.ok()).unwrap();
@@ -77,8 +78,24 @@ fn a_release_of_hundreds_of_files_looks_once_and_moves_every_byte() {
     assert!(results.iter().all(|r| r["unchanged"] == true), "{v}");
     let ops = &faults.log()[before..];
     assert_eq!(count(ops, Op::ListObjectsV2), 1, "{ops:?}");
+    assert_eq!(count(ops, Op::HeadObject), 2, "{ops:?}");
     assert_eq!(count(ops, Op::PutObject), 0, "{ops:?}");
     assert_eq!(count(ops, Op::UploadPart), 0, "{ops:?}");
+
+    // One small file changed, same size: its MD5 no longer matches, so it is looked at (HEAD)
+    // and refused; the others are still settled by the listing alone.
+    let changed = &files[7];
+    let mut other = changed.1.clone();
+    other[0] ^= 0xff;
+    std::fs::write(d.join(&changed.0), &other).unwrap();
+    let before = faults.log().len();
+    let refused = upload_all(&server, d, &files, &[]);
+    assert_eq!(refused.code, 6, "{}", refused.stderr);
+    assert!(refused.stderr.contains(&changed.0), "{}", refused.stderr);
+    let ops = &faults.log()[before..];
+    assert_eq!(count(ops, Op::HeadObject), 3, "{ops:?}");
+    assert_eq!(count(ops, Op::PutObject), 0, "{ops:?}");
+    std::fs::write(d.join(&changed.0), &changed.1).unwrap();
 
     // Everything back, every byte compared; no HEAD: sizes come from the listing, checksums
     // from the objects' own metadata in their first response.

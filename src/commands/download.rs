@@ -168,9 +168,16 @@ impl Job {
         info!("downloading s3://{}/{} to {target}", req.bucket, req.key);
         let downloaded = if to_stdout {
             let out = tokio::io::stdout();
-            download::download_to_writer(&client, &req, out, progress, &shutdown).await?
+            // Boxed: a batch keeps hundreds of downloads alive; see transfer::upload::upload.
+            Box::pin(download::download_to_writer(
+                &client, &req, out, progress, &shutdown,
+            ))
+            .await?
         } else {
-            download::download_to_file(&client, &req, progress, &shutdown).await?
+            Box::pin(download::download_to_file(
+                &client, &req, progress, &shutdown,
+            ))
+            .await?
         };
         if downloaded.verified == Verified::SizeOnly {
             size_only.fetch_add(1, Ordering::Relaxed);

@@ -281,14 +281,29 @@ impl Job {
             if sha256 {
                 source = source.with_sha256();
             }
-            let done = upload::upload(&client, &req, &mut source, &progress, &shutdown).await?;
+            let done = Box::pin(upload::upload(
+                &client,
+                &req,
+                &mut source,
+                &progress,
+                &shutdown,
+            ))
+            .await?;
             (done, source.sha256())
         } else {
             let mut source = FileSource::open(&path, req.settings.part_size)?;
             if sha256 {
                 source = source.with_sha256();
             }
-            let done = upload::upload(&client, &req, &mut source, &progress, &shutdown).await?;
+            let fut = Box::pin(upload::upload(
+                &client,
+                &req,
+                &mut source,
+                &progress,
+                &shutdown,
+            ));
+            eprintln!("SIZE upload(file) {}", std::mem::size_of_val(&*fut));
+            let done = fut.await?;
             (done, source.sha256())
         };
         if !done.unchanged {

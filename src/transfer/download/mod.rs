@@ -142,9 +142,16 @@ async fn open(client: &Client, req: &DownloadRequest) -> Result<Opened, Error> {
         .budget
         .acquire(req.size_hint.unwrap_or(chunk).min(chunk))
         .await;
+    // Each boxed: an SDK call's future is several KiB, and a batch keeps hundreds alive.
     let (first, listed) = tokio::join!(
-        range::first_response(client, &req.bucket, &key, chunk, whole),
-        listed(req)
+        Box::pin(range::first_response(
+            client,
+            &req.bucket,
+            &key,
+            chunk,
+            whole
+        )),
+        Box::pin(listed(req))
     );
     let range::First {
         range,
@@ -362,7 +369,7 @@ async fn verify(
         (None, Some(None)) => (None, Verified::SizeOnly),
         (None, None) => {
             let _permit = req.budget.acquire(0).await;
-            match server_checksum(client, bucket, &key).await? {
+            match Box::pin(server_checksum(client, bucket, &key)).await? {
                 Some(crc) => (Some(crc), Verified::ServerChecksum),
                 None => (None, Verified::SizeOnly),
             }

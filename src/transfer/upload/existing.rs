@@ -15,6 +15,9 @@ pub(super) struct Existing {
     size: u64,
     crc64: Option<u64>,
     pub(super) etag: Option<String>,
+    /// Seen only in the batch's listing (size and ETag, no checksum): [`settle`] decides,
+    /// from the local bytes' MD5 where that can tell, else with a HEAD.
+    pub(super) listed_only: bool,
 }
 
 impl Existing {
@@ -25,17 +28,33 @@ impl Existing {
 }
 
 /// What is stored at the key before an upload, unless it is to be overwritten anyway.
+///
+/// `local_small` is the local file's size when it is small enough to be held in memory (its
+/// MD5 can then be compared with the listing's ETag).
 pub(super) async fn precheck(
     client: &Client,
     req: &UploadRequest,
+    local_small: Option<u64>,
 ) -> Result<Option<Existing>, Error> {
     if req.overwrite {
         return Ok(None);
     }
-    if let Some(listed) = &req.listed
-        && listed.lookup(&req.key.to_string()).await?.is_none()
-    {
-        return Ok(None);
+    if let Some(inventory) = &req.listed {
+        let Some(listed) = inventory.lookup(&req.key.to_string()).await? else {
+            return Ok(None);
+        };
+        // A small object whose ETag may be its MD5: the local bytes' MD5 may settle it
+        // without a HEAD (a release uploaded again sends nothing and asks nothing per file).
+        if local_small.is_some_and(|size| size == listed.size)
+            && listed.etag.as_deref().and_then(plain_md5).is_some()
+        {
+            return Ok(Some(Existing {
+                size: listed.size,
+                crc64: None,
+                etag: listed.etag,
+                listed_only: true,
+            }));
+        }
     }
     find(client, req).await
 }
@@ -62,11 +81,54 @@ async fn head(client: &Client, bucket: &str, key: &str) -> Result<Option<Existin
                 size: info.size,
                 crc64: info.checksum.map(|(crc, _)| crc),
                 etag: info.etag,
+                listed_only: false,
             }))
         }
         Err(e) if matches!(status(&e), Some(404 | 403)) => Ok(None),
         Err(e) => Err(classify(&e, "upload to", bucket, Some(key))),
     }
+}
+
+/// Completes what the listing alone showed: if the local bytes' MD5 is the object's ETag (and
+/// the sizes agree), it holds these bytes, so their CRC64NVME is its own; otherwise a HEAD
+/// says what it holds (`None`: gone since the listing). An ETag is compared with an MD5 only
+/// to spare that HEAD, never to verify data: a different ETag (multipart, SSE-KMS, a store
+/// that does not use MD5s) just means asking.
+pub(super) async fn settle(
+    client: &Client,
+    req: &UploadRequest,
+    existing: Existing,
+    size: u64,
+    crc64: u64,
+    md5: Option<[u8; 16]>,
+) -> Result<Option<Existing>, Error> {
+    if !existing.listed_only {
+        return Ok(Some(existing));
+    }
+    let same = existing.size == size
+        && md5.is_some_and(|m| existing.etag.as_deref().and_then(plain_md5) == Some(m));
+    if same {
+        return Ok(Some(Existing {
+            crc64: Some(crc64),
+            listed_only: false,
+            ..existing
+        }));
+    }
+    find(client, req).await
+}
+
+/// The MD5 an ETag spells, if it looks like one (32 hex digits, quoted or not); multipart
+/// ETags (`...-N`) do not.
+fn plain_md5(etag: &str) -> Option<[u8; 16]> {
+    let hex = etag.trim().trim_matches('"');
+    if hex.len() != 32 {
+        return None;
+    }
+    let mut out = [0u8; 16];
+    for (i, byte) in out.iter_mut().enumerate() {
+        *byte = u8::from_str_radix(hex.get(2 * i..2 * i + 2)?, 16).ok()?;
+    }
+    Some(out)
 }
 
 /// Same size and checksum: the upload has already happened. Anything else is refused.

@@ -1,8 +1,10 @@
 //! A local file as a [`PartSource`]: cut by the part plan, every part checksummed before the
 //! upload starts (on blocking threads, one per core: a pass over a cached file runs at memory
 //! speed, and the whole object's CRC64NVME must be known for its metadata), each part then
-//! streamed from the file, never held in memory. A file that changes while it is uploaded
-//! (size or modification time) is refused.
+//! streamed from the file, never held in memory. A small file (up to [`SMALL`]) is instead
+//! read once, checksummed and kept in memory for its one PUT: one trip to a blocking thread
+//! and one open instead of several, which is what a release of thousands of small files costs.
+//! A file that changes while it is uploaded (size or modification time) is refused.
 
 use std::fs::{File, Metadata};
 use std::ops::Range;
@@ -13,10 +15,16 @@ use std::time::SystemTime;
 
 use tokio::task::JoinSet;
 
+use bytes::Bytes;
+
 use super::{Body, Part, PartSource, Shape};
 use crate::checksum;
 use crate::error::Error;
 use crate::transfer::plan::{self, UploadPlan};
+
+/// Files up to this size are read into memory whole (a batch holds at most `--max-requests`
+/// of them at once: 256 x 128 KiB = 32 MiB at worst).
+pub const SMALL: u64 = 128 * 1024;
 
 pub struct FileSource {
     path: Arc<Path>,
@@ -31,6 +39,8 @@ pub struct FileSource {
     /// Compute the SHA-256 too (in the same read pass: one thread instead of one per core).
     want_sha256: bool,
     sha256: Option<String>,
+    /// A small file's bytes, read by `prepare`.
+    bytes: Option<Bytes>,
 }
 
 impl FileSource {
@@ -69,6 +79,7 @@ impl FileSource {
             next: 0,
             want_sha256: false,
             sha256: None,
+            bytes: None,
         })
     }
 
@@ -94,7 +105,13 @@ impl FileSource {
 
 impl PartSource for FileSource {
     async fn prepare(&mut self) -> Result<Shape, Error> {
-        if self.want_sha256 {
+        if self.held_size().is_some() {
+            let (bytes, crc, sha) =
+                read_small(self.file.clone(), &self.path, self.size(), self.want_sha256).await?;
+            self.crcs = vec![crc];
+            self.sha256 = sha;
+            self.bytes = Some(bytes);
+        } else if self.want_sha256 {
             let (crcs, sha) =
                 checksum_in_order(self.file.clone(), &self.path, self.ranges.clone()).await?;
             self.crcs = crcs;
@@ -123,7 +140,10 @@ impl PartSource for FileSource {
             offset: range.start,
             len: range.end - range.start,
             crc: self.crcs[self.next],
-            body: Body::File(self.path.clone()),
+            body: match &self.bytes {
+                Some(bytes) => Body::Bytes(bytes.clone()),
+                None => Body::File(self.path.clone()),
+            },
         };
         self.next += 1;
         Ok(Some(part))
@@ -140,6 +160,15 @@ impl PartSource for FileSource {
 
     fn single_hint(&self) -> Option<bool> {
         Some(self.single)
+    }
+
+    fn held_size(&self) -> Option<u64> {
+        (self.single && self.size() <= SMALL).then_some(self.size())
+    }
+
+    fn md5(&self) -> Option<[u8; 16]> {
+        use md5::Digest;
+        self.bytes.as_ref().map(|b| md5::Md5::digest(b).into())
     }
 
     fn check_unchanged(&self) -> Result<(), Error> {
@@ -162,6 +191,42 @@ impl PartSource for FileSource {
     fn sha256(&mut self) -> Option<String> {
         self.sha256.clone()
     }
+}
+
+/// A small file's bytes, their CRC64NVME and (if asked) SHA-256, in one trip to a blocking
+/// thread.
+async fn read_small(
+    file: Arc<File>,
+    path: &Path,
+    size: u64,
+    sha256: bool,
+) -> Result<(Bytes, u64, Option<String>), Error> {
+    let task = tokio::task::spawn_blocking(move || {
+        use std::os::unix::fs::FileExt;
+        let len = usize::try_from(size).unwrap_or(usize::MAX);
+        let mut buf = vec![0u8; len];
+        let mut pos = 0;
+        while pos < len {
+            let n = file.read_at(&mut buf[pos..], pos as u64)?;
+            if n == 0 {
+                return Err(std::io::Error::new(
+                    std::io::ErrorKind::UnexpectedEof,
+                    "the file became shorter while it was being read",
+                ));
+            }
+            pos += n;
+        }
+        let crc = checksum::crc64(&buf);
+        let sha = sha256.then(|| {
+            let mut h = checksum::Sha256::default();
+            h.update(&buf);
+            h.hex()
+        });
+        Ok((Bytes::from(buf), crc, sha))
+    });
+    task.await
+        .map_err(|e| Error::Other(format!("checksum worker failed: {e}")))?
+        .map_err(|e| Error::local_io("read", path, &e))
 }
 
 /// Each range's CRC64NVME and the whole file's SHA-256, in one sequential pass on a blocking
@@ -269,6 +334,32 @@ mod tests {
         source.check_unchanged().unwrap();
         std::io::Write::write_all(&mut tmp, b"more").unwrap();
         assert_eq!(source.check_unchanged().unwrap_err().exit_code(), 5);
+    }
+
+    #[tokio::test]
+    async fn a_small_file_is_read_once_into_memory() {
+        let data: Vec<u8> = (0..(SMALL as usize)).map(|i| (i % 241) as u8).collect();
+        let tmp = tempfile::NamedTempFile::new().unwrap();
+        std::fs::write(tmp.path(), &data).unwrap();
+        let mut source = FileSource::open(tmp.path(), 5 * MIB).unwrap().with_sha256();
+        let shape = source.prepare().await.unwrap();
+        assert!(shape.single);
+        assert_eq!(shape.known, Some((SMALL, checksum::crc64(&data))));
+        let part = source.next_part().await.unwrap().unwrap();
+        match &part.body {
+            Body::Bytes(b) => assert_eq!(&b[..], &data[..]),
+            Body::File(_) => panic!("a small file must be held in memory"),
+        }
+        let mut h = checksum::Sha256::default();
+        h.update(&data);
+        assert_eq!(source.sha256(), Some(h.hex()));
+        assert!(source.next_part().await.unwrap().is_none());
+        // One byte more and it streams from the file again.
+        std::fs::write(tmp.path(), [&data[..], b"x"].concat()).unwrap();
+        let mut larger = FileSource::open(tmp.path(), 5 * MIB).unwrap();
+        larger.prepare().await.unwrap();
+        let part = larger.next_part().await.unwrap().unwrap();
+        assert!(matches!(part.body, Body::File(_)));
     }
 
     #[tokio::test]

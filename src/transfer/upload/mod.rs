@@ -121,6 +121,15 @@ pub trait PartSource: Send {
     /// Whether the source is known, before `prepare`, to fit in one part (a file is; a stream
     /// cannot tell).
     fn single_hint(&self) -> Option<bool>;
+    /// The size, when known before `prepare` and small enough that `prepare` holds the bytes
+    /// in memory (then [`PartSource::md5`] can answer).
+    fn held_size(&self) -> Option<u64> {
+        None
+    }
+    /// The MD5 of the bytes held in memory, after `prepare`.
+    fn md5(&self) -> Option<[u8; 16]> {
+        None
+    }
     /// After the last part is sent: refuses a source that changed meanwhile (a file).
     fn check_unchanged(&self) -> Result<(), Error>;
     /// How logs name the source.
@@ -189,18 +198,22 @@ pub async fn upload<S: PartSource>(
     // Where conditional writes are trusted, a new small object is one conditional PUT: the
     // key is looked at only if the write is refused.
     let look_first = !(req.writes == Writes::Trusted && source.single_hint() == Some(true));
+    let held = source.held_size();
+    // Each request's future is boxed where it is awaited: an SDK call's future is several KiB,
+    // and a batch keeps hundreds of uploads alive at once; inline, every upload's state would
+    // be the sum of all the requests it might make (about 47 KiB each).
     let (shape, existing, sealed) = shutdown
         .guard(async {
             Ok(tokio::join!(
                 source.prepare(),
-                async {
+                Box::pin(async {
                     if look_first {
-                        existing::precheck(client, req).await
+                        existing::precheck(client, req, held).await
                     } else {
                         Ok(None)
                     }
-                },
-                sealed_manifest(req)
+                }),
+                Box::pin(sealed_manifest(req))
             ))
         })
         .await?;
@@ -220,14 +233,36 @@ pub async fn upload<S: PartSource>(
     }
     if let Some(existing) = existing {
         let (size, crc64) = shutdown.guard(source.whole()).await?;
-        return existing::judge(req, existing, size, crc64);
-    }
-    if shape.single {
-        let stored = shutdown
-            .guard(put_single(client, req, source, progress))
+        let md5 = source.md5();
+        let settled = shutdown
+            .guard(Box::pin(existing::settle(
+                client, req, existing, size, crc64, md5,
+            )))
             .await?;
-        return existing::read_back(client, req, stored).await;
+        // Gone since the listing: upload it after all.
+        if let Some(existing) = settled {
+            return existing::judge(req, existing, size, crc64);
+        }
     }
+    let stored = if shape.single {
+        shutdown
+            .guard(Box::pin(put_single(client, req, source, progress)))
+            .await?
+    } else {
+        Box::pin(upload_parts(client, req, source, shape, progress, shutdown)).await?
+    };
+    Box::pin(existing::read_back(client, req, stored)).await
+}
+
+/// A multipart upload of `source`: created, every part sent, completed (or aborted).
+async fn upload_parts<S: PartSource>(
+    client: &Client,
+    req: &UploadRequest,
+    source: &mut S,
+    shape: Shape,
+    progress: &SharedProgress,
+    shutdown: &Shutdown,
+) -> Result<Uploaded, Error> {
     if let Some((size, _)) = shape.known {
         progress.start(size);
     }
@@ -245,8 +280,7 @@ pub async fn upload<S: PartSource>(
         source.check_unchanged()?;
         Ok(assembled)
     };
-    let stored = multipart::finish(client, req, &started, send, shutdown).await?;
-    existing::read_back(client, req, stored).await
+    multipart::finish(client, req, &started, send, shutdown).await
 }
 
 /// The release's manifest, if the release is sealed (and the request looks).
