@@ -1,61 +1,91 @@
 //! A download's destination that appears whole or not at all.
 //!
-//! Bytes go to a temporary file beside the destination (same directory, so same file system
-//! and the final rename is atomic). `commit` makes the data durable (fsync), renames it into
-//! place and makes the rename durable (fsync of the directory). Dropping an uncommitted
-//! `AtomicFile`, on any error or interruption, removes the temporary file, and an existing file
-//! at the destination is never touched before the rename.
+//! Bytes go to a file without a name in the destination's directory (`O_TMPFILE`: same file
+//! system, invisible, and gone with the process whatever ends it, `kill -9` and power loss
+//! included). `commit` makes the data durable (fsync), gives it the destination's name in one
+//! step (`linkat`, which also refuses to replace a file that appeared meanwhile, for
+//! `--no-clobber`), and makes that durable (fsync of the directory). Replacing an existing file
+//! takes a temporary name and a rename, so the old file is replaced atomically. Where the file
+//! system or kernel has no `O_TMPFILE` (or `/proc` is not mounted), the temporary file is a
+//! named `.NAME.XXXXXX.s3blob-tmp` beside the destination, renamed at the end and removed on
+//! any failure. Either way an existing file at the destination is never touched before the
+//! final step, and an uncommitted `AtomicFile` leaves nothing when dropped.
 
 use std::fs::{File, Permissions};
+use std::os::fd::AsRawFd;
 use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
+use std::sync::OnceLock;
 
+use rustix::fs::{AtFlags, CWD};
+#[cfg(target_os = "linux")]
+use rustix::fs::{Mode, OFlags};
+use rustix::io::Errno;
 use tempfile::NamedTempFile;
 
 use crate::error::Error;
 
 pub struct AtomicFile {
-    temp: NamedTempFile,
+    temp: Temp,
     dest: PathBuf,
 }
 
+enum Temp {
+    /// `O_TMPFILE`: no name until the commit.
+    Unnamed(File),
+    /// The fallback: a named temporary file, removed on drop.
+    Named(NamedTempFile),
+}
+
 impl AtomicFile {
-    /// Creates the temporary file `.NAME.XXXXXX.s3blob-tmp` in the destination's directory.
+    /// Creates the file that will become `dest`, in `dest`'s directory.
     pub fn create(dest: &Path) -> Result<Self, Error> {
+        Self::create_as(dest, unnamed_supported())
+    }
+
+    /// [`AtomicFile::create`], trying `O_TMPFILE` only if `unnamed`.
+    fn create_as(dest: &Path, unnamed: bool) -> Result<Self, Error> {
         let dir = parent_dir(dest);
-        let name = dest
-            .file_name()
-            .map(|n| n.to_string_lossy().into_owned())
-            .unwrap_or_default();
-        // File names are limited to 255 bytes: keep the temporary name well inside that even
-        // when the destination's own name is at the limit.
-        let name: String = name
-            .char_indices()
-            .take_while(|(i, c)| i + c.len_utf8() <= 100)
-            .map(|(_, c)| c)
-            .collect();
-        let temp = tempfile::Builder::new()
-            .prefix(&format!(".{name}."))
-            .suffix(".s3blob-tmp")
-            // Like any new file: 0666 less the umask (tempfile's default is 0600).
-            .permissions(Permissions::from_mode(0o666))
-            .tempfile_in(dir)
-            .map_err(|e| Error::local_io("create a temporary file in", dir, &e))?;
-        Ok(Self {
-            temp,
-            dest: dest.to_owned(),
-        })
+        let created = |temp| {
+            Ok(Self {
+                temp,
+                dest: dest.to_owned(),
+            })
+        };
+        if unnamed {
+            match open_unnamed(dir) {
+                Ok(file) => return created(Temp::Unnamed(file)),
+                // No O_TMPFILE on this file system (or kernel): a named temporary file.
+                Err(Errno::OPNOTSUPP | Errno::ISDIR | Errno::INVAL | Errno::NOSYS) => {}
+                Err(e) => {
+                    return Err(Error::local_io(
+                        "create a temporary file in",
+                        dir,
+                        &std::io::Error::from(e),
+                    ));
+                }
+            }
+        }
+        created(Temp::Named(named_temp(dir, dest)?))
     }
 
     pub fn file(&self) -> &File {
-        self.temp.as_file()
+        match &self.temp {
+            Temp::Unnamed(f) => f,
+            Temp::Named(t) => t.as_file(),
+        }
     }
 
+    /// The path to name in messages about the file being written: the temporary file's, or
+    /// the destination's while it has no name.
     pub fn temp_path(&self) -> &Path {
-        self.temp.path()
+        match &self.temp {
+            Temp::Unnamed(_) => &self.dest,
+            Temp::Named(t) => t.path(),
+        }
     }
 
-    /// Makes the file durable and moves it into place, then makes the rename durable too. With
+    /// Makes the file durable and moves it into place, then makes that durable too. With
     /// `no_clobber`, an existing destination (even one created during the download) is left
     /// alone and the call fails.
     pub fn commit(self, no_clobber: bool) -> Result<(), Error> {
@@ -67,28 +97,136 @@ impl AtomicFile {
     /// [`AtomicFile::commit`] without the directory's fsync: for many files into one
     /// directory, which is then synced once ([`sync_dir`]).
     pub fn commit_file(self, no_clobber: bool) -> Result<(), Error> {
-        let dest = self.dest;
-        self.temp
-            .as_file()
-            .sync_all()
-            .map_err(|e| Error::local_io("write", self.temp.path(), &e))?;
-        let persisted = if no_clobber {
-            self.temp.persist_noclobber(&dest)
-        } else {
-            self.temp.persist(&dest)
-        };
-        if let Err(e) = persisted {
-            // `e.file` drops here, removing the temporary file.
-            if e.error.kind() == std::io::ErrorKind::AlreadyExists {
-                return Err(Error::AlreadyExists(format!(
-                    "{} already exists; remove it or drop --no-clobber",
-                    dest.display()
-                )));
+        let Self { temp, dest } = self;
+        let written = |e: &std::io::Error| Error::local_io("write", &dest, e);
+        match temp {
+            Temp::Named(t) => {
+                t.as_file()
+                    .sync_all()
+                    .map_err(|e| Error::local_io("write", t.path(), &e))?;
+                persist(t, &dest, no_clobber)
             }
-            return Err(Error::local_io("write", &dest, &e.error));
+            Temp::Unnamed(file) => {
+                file.sync_all().map_err(|e| written(&e))?;
+                match link(&file, &dest) {
+                    Ok(()) => Ok(()),
+                    Err(Errno::EXIST) if no_clobber => Err(exists(&dest)),
+                    // Replacing a file: a temporary name, then an atomic rename over it.
+                    Err(Errno::EXIST) => {
+                        let dir = parent_dir(&dest);
+                        let named = link_temp(&file, dir, &dest)?;
+                        persist(named, &dest, false)
+                    }
+                    Err(e) => Err(written(&std::io::Error::from(e))),
+                }
+            }
         }
-        Ok(())
     }
+}
+
+/// Whether unnamed temporary files can be given a name later: that needs Linux and
+/// `/proc/self/fd` (linking an open file by its descriptor without privileges).
+fn unnamed_supported() -> bool {
+    static SUPPORTED: OnceLock<bool> = OnceLock::new();
+    *SUPPORTED.get_or_init(|| cfg!(target_os = "linux") && Path::new("/proc/self/fd").is_dir())
+}
+
+/// A file without a name in `dir`, mode 0666 less the umask like any new file.
+#[cfg(target_os = "linux")]
+fn open_unnamed(dir: &Path) -> Result<File, Errno> {
+    let flags = OFlags::TMPFILE | OFlags::RDWR | OFlags::CLOEXEC;
+    rustix::fs::openat(CWD, dir, flags, Mode::from_raw_mode(0o666)).map(File::from)
+}
+
+#[cfg(not(target_os = "linux"))]
+fn open_unnamed(_dir: &Path) -> Result<File, Errno> {
+    Err(Errno::NOSYS)
+}
+
+/// Gives the open, unnamed `file` the name `dest`; fails with EEXIST if `dest` exists.
+fn link(file: &File, dest: &Path) -> Result<(), Errno> {
+    let fd = format!("/proc/self/fd/{}", file.as_raw_fd());
+    rustix::fs::linkat(CWD, fd.as_str(), CWD, dest, AtFlags::SYMLINK_FOLLOW)
+}
+
+/// Gives `file` a fresh temporary name beside `dest`, as a `NamedTempFile` (removed on drop).
+fn link_temp(file: &File, dir: &Path, dest: &Path) -> Result<NamedTempFile, Error> {
+    for _ in 0..16 {
+        let path = dir.join(temp_name(dest, &random_suffix()));
+        match link(file, &path) {
+            Ok(()) => {
+                let failed = |e: std::io::Error| Error::local_io("write", &path, &e);
+                let reopened = file.try_clone().map_err(failed)?;
+                let named = tempfile::TempPath::try_from_path(&path).map_err(failed)?;
+                return Ok(NamedTempFile::from_parts(reopened, named));
+            }
+            Err(Errno::EXIST) => continue,
+            Err(e) => return Err(Error::local_io("write", &path, &std::io::Error::from(e))),
+        }
+    }
+    Err(Error::Other(format!(
+        "cannot find a free temporary name in {}",
+        dir.display()
+    )))
+}
+
+fn persist(temp: NamedTempFile, dest: &Path, no_clobber: bool) -> Result<(), Error> {
+    let persisted = if no_clobber {
+        temp.persist_noclobber(dest)
+    } else {
+        temp.persist(dest)
+    };
+    match persisted {
+        Ok(_) => Ok(()),
+        // `e.file` drops here, removing the temporary file.
+        Err(e) if e.error.kind() == std::io::ErrorKind::AlreadyExists => Err(exists(dest)),
+        Err(e) => Err(Error::local_io("write", dest, &e.error)),
+    }
+}
+
+fn exists(dest: &Path) -> Error {
+    Error::AlreadyExists(format!(
+        "{} already exists; remove it or drop --no-clobber",
+        dest.display()
+    ))
+}
+
+/// A named temporary file `.NAME.XXXXXX.s3blob-tmp` in `dir`.
+fn named_temp(dir: &Path, dest: &Path) -> Result<NamedTempFile, Error> {
+    tempfile::Builder::new()
+        .prefix(&format!(".{}.", short_name(dest)))
+        .suffix(".s3blob-tmp")
+        // Like any new file: 0666 less the umask (tempfile's default is 0600).
+        .permissions(Permissions::from_mode(0o666))
+        .tempfile_in(dir)
+        .map_err(|e| Error::local_io("create a temporary file in", dir, &e))
+}
+
+fn temp_name(dest: &Path, suffix: &str) -> String {
+    format!(".{}.{suffix}.s3blob-tmp", short_name(dest))
+}
+
+/// The destination's name, cut so a temporary name stays well inside the 255-byte limit.
+fn short_name(dest: &Path) -> String {
+    let name = dest
+        .file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_default();
+    name.char_indices()
+        .take_while(|(i, c)| i + c.len_utf8() <= 100)
+        .map(|(_, c)| c)
+        .collect()
+}
+
+fn random_suffix() -> String {
+    use std::hash::{BuildHasher, Hasher};
+    let mut h = std::collections::hash_map::RandomState::new().build_hasher();
+    h.write_u128(
+        std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map_or(0, |d| d.as_nanos()),
+    );
+    format!("{:06x}", h.finish() & 0xff_ffff)
 }
 
 /// Makes the renames into `dir` durable.
@@ -120,14 +258,17 @@ mod tests {
         v
     }
 
-    #[test]
-    fn commit_replaces_atomically() {
+    fn commit_replaces_atomically(unnamed: bool) {
         let dir = tempfile::tempdir().unwrap();
         let dest = dir.path().join("out.bin");
         std::fs::write(&dest, b"old").unwrap();
-        let f = AtomicFile::create(&dest).unwrap();
+        let f = AtomicFile::create_as(&dest, unnamed).unwrap();
         assert!(f.temp_path().starts_with(dir.path()));
         (&mut f.file()).write_all(b"new bytes").unwrap();
+        if unnamed {
+            // Nothing visible beside the old file until the commit.
+            assert_eq!(entries(dir.path()), ["out.bin"]);
+        }
         assert_eq!(std::fs::read(&dest).unwrap(), b"old");
         f.commit(false).unwrap();
         assert_eq!(std::fs::read(&dest).unwrap(), b"new bytes");
@@ -140,24 +281,22 @@ mod tests {
         );
     }
 
-    #[test]
-    fn drop_removes_temp_and_keeps_existing() {
+    fn drop_removes_temp_and_keeps_existing(unnamed: bool) {
         let dir = tempfile::tempdir().unwrap();
         let dest = dir.path().join("out.bin");
         std::fs::write(&dest, b"old").unwrap();
         {
-            let f = AtomicFile::create(&dest).unwrap();
+            let f = AtomicFile::create_as(&dest, unnamed).unwrap();
             (&mut f.file()).write_all(b"partial").unwrap();
         }
         assert_eq!(entries(dir.path()), ["out.bin"]);
         assert_eq!(std::fs::read(&dest).unwrap(), b"old");
     }
 
-    #[test]
-    fn no_clobber_refuses() {
+    fn no_clobber_refuses(unnamed: bool) {
         let dir = tempfile::tempdir().unwrap();
         let dest = dir.path().join("out.bin");
-        let f = AtomicFile::create(&dest).unwrap();
+        let f = AtomicFile::create_as(&dest, unnamed).unwrap();
         std::fs::write(&dest, b"appeared meanwhile").unwrap();
         let err = f.commit(true).unwrap_err();
         assert_eq!(err.exit_code(), 6);
@@ -165,22 +304,44 @@ mod tests {
         assert_eq!(entries(dir.path()), ["out.bin"]);
     }
 
-    #[test]
-    fn a_name_at_the_length_limit_still_gets_a_temporary_file() {
+    fn a_name_at_the_length_limit_still_gets_a_temporary_file(unnamed: bool) {
         let dir = tempfile::tempdir().unwrap();
         let dest = dir.path().join("é".repeat(127));
-        let f = AtomicFile::create(&dest).unwrap();
+        let f = AtomicFile::create_as(&dest, unnamed).unwrap();
         (&mut f.file()).write_all(b"x").unwrap();
         f.commit(false).unwrap();
         assert_eq!(std::fs::read(&dest).unwrap(), b"x");
     }
 
-    #[test]
-    fn missing_directory_is_not_found() {
+    fn missing_directory_is_not_found(unnamed: bool) {
         let dir = tempfile::tempdir().unwrap();
-        let err = AtomicFile::create(&dir.path().join("nope/out.bin"))
+        let err = AtomicFile::create_as(&dir.path().join("nope/out.bin"), unnamed)
             .err()
             .unwrap();
         assert_eq!(err.exit_code(), 3);
+    }
+
+    fn a_new_file_appears_only_at_the_commit(unnamed: bool) {
+        let dir = tempfile::tempdir().unwrap();
+        let dest = dir.path().join("new.bin");
+        let f = AtomicFile::create_as(&dest, unnamed).unwrap();
+        (&mut f.file()).write_all(b"fresh").unwrap();
+        assert!(!dest.exists());
+        f.commit(true).unwrap();
+        assert_eq!(std::fs::read(&dest).unwrap(), b"fresh");
+        assert_eq!(entries(dir.path()), ["new.bin"]);
+    }
+
+    /// Every case, with the unnamed temporary file and with the named fallback.
+    #[test]
+    fn every_case_both_ways() {
+        for unnamed in [true, false] {
+            commit_replaces_atomically(unnamed);
+            drop_removes_temp_and_keeps_existing(unnamed);
+            no_clobber_refuses(unnamed);
+            a_name_at_the_length_limit_still_gets_a_temporary_file(unnamed);
+            missing_directory_is_not_found(unnamed);
+            a_new_file_appears_only_at_the_commit(unnamed);
+        }
     }
 }

@@ -449,11 +449,34 @@ fn sigint_during_upload_aborts_the_multipart_upload() {
     assert!(server.object(KEY).is_none());
 }
 
-fn interrupted_download(sig: &str, code: i32) {
+/// The names in `dir`, sorted.
+fn entries(dir: &Path) -> Vec<String> {
+    let mut names: Vec<String> = std::fs::read_dir(dir)
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .collect();
+    names.sort();
+    names
+}
+
+/// Whether process `pid` has a file open in `dir` (the download's file, named or not).
+fn holds_a_file_in(pid: u32, dir: &Path) -> bool {
+    let dir = dir.canonicalize().unwrap();
+    let Ok(fds) = std::fs::read_dir(format!("/proc/{pid}/fd")) else {
+        return false;
+    };
+    fds.filter_map(|fd| std::fs::read_link(fd.ok()?.path()).ok())
+        .any(|target| target.parent() == Some(dir.as_path()))
+}
+
+/// A download cut by `sig` while its ranges are under way: the existing file is untouched and
+/// nothing else is left in the directory. `code` is the exit code (None: killed outright).
+fn interrupted_download(sig: &str, code: Option<i32>) {
     let server = Server::start_faulty();
     let dir = tempfile::tempdir().unwrap();
     stored(&server, dir.path());
     std::fs::write(dir.path().join("out.bin"), b"previous").unwrap();
+    let before = entries(dir.path());
     // The first range arrives, the others hang.
     server
         .faults()
@@ -465,31 +488,38 @@ fn interrupted_download(sig: &str, code: i32) {
     wait_for("the second range", || {
         server.faults().count(Op::GetObject) >= 2
     });
-    let has_temp = std::fs::read_dir(dir.path()).unwrap().any(|e| {
-        e.unwrap()
-            .file_name()
-            .to_string_lossy()
-            .contains("s3blob-tmp")
-    });
-    assert!(has_temp, "the download is under way");
+    assert!(
+        holds_a_file_in(child.id(), dir.path()),
+        "the download is under way"
+    );
     signal(child.id(), sig);
     let out = Run::from(child.wait_with_output().unwrap());
-    out.fails(code, &["interrupted"]);
+    match code {
+        Some(code) => out.fails(code, &["interrupted"]),
+        None => assert!(out.stdout.is_empty(), "{}", out.stdout),
+    }
     assert_eq!(
         std::fs::read(dir.path().join("out.bin")).unwrap(),
         b"previous"
     );
-    no_temp_files(dir.path());
+    assert_eq!(entries(dir.path()), before, "nothing may be left behind");
 }
 
 #[test]
 fn sigint_during_download_removes_the_temporary_file() {
-    interrupted_download("-INT", 130);
+    interrupted_download("-INT", Some(130));
 }
 
 #[test]
 fn sigterm_during_download_removes_the_temporary_file() {
-    interrupted_download("-TERM", 143);
+    interrupted_download("-TERM", Some(143));
+}
+
+/// Not even `kill -9` leaves a partial file: the download's file has no name until it is
+/// complete and verified.
+#[test]
+fn sigkill_during_download_leaves_nothing() {
+    interrupted_download("-KILL", None);
 }
 
 // ---- local failures ------------------------------------------------------------------------
