@@ -58,17 +58,8 @@ fn run() -> anyhow::Result<ExitCode> {
             other => other.context("cannot write to stdout")?,
         }
     }
-    let failures = report.failures();
-    for f in &failures {
-        eprintln!("s3blob: error: {}", f.error);
-    }
-    if !failures.is_empty() {
-        let names: Vec<&str> = failures.iter().map(|f| f.file.as_str()).collect();
-        eprintln!(
-            "s3blob: error: {} of the files failed: {}",
-            failures.len(),
-            names.join(", ")
-        );
+    for line in s3blob::output::failure_lines(&report.failures()) {
+        eprintln!("s3blob: error: {line}");
     }
     Ok(ExitCode::from(report.exit_code()))
 }

@@ -439,3 +439,47 @@ fn small_files_go_many_at_a_time_up_to_max_requests() {
         );
     }
 }
+
+/// A listing that fails fails every file of the batch the same way: the error is printed once,
+/// with how many files it hit, and the summary names the first files, not thousands.
+#[test]
+fn a_failed_listing_is_one_error_not_one_per_file() {
+    let server = Server::start_faulty();
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    let names: Vec<String> = (0..30).map(|i| format!("f{i:02}")).collect();
+    for n in &names {
+        std::fs::write(d.join(n), n.as_bytes()).unwrap();
+    }
+    server.faults().inject(
+        Op::ListObjectsV2,
+        100,
+        Fault::Error {
+            status: 403,
+            code: "AccessDenied",
+        },
+    );
+    let mut args = vec!["upload", "--suite", "app", "--release", "1"];
+    args.extend(names.iter().map(String::as_str));
+    let out = server.run(d, &args);
+    assert_eq!(out.code, 4, "{}", out.stderr);
+    assert!(out.stdout.is_empty(), "{}", out.stdout);
+    let lines: Vec<&str> = out
+        .stderr
+        .lines()
+        .filter(|l| l.starts_with("s3blob: error:"))
+        .collect();
+    assert_eq!(lines.len(), 2, "{}", out.stderr);
+    assert!(
+        lines[0].contains("AccessDenied") || lines[0].contains("access"),
+        "{}",
+        lines[0]
+    );
+    assert!(lines[0].ends_with("(30 files)"), "{}", lines[0]);
+    assert!(
+        lines[1].ends_with("30 of the files failed: f00, f01, f02, f03, f04, f05, f06, f07, f08, f09, f10, f11, f12, f13, f14, f15, f16, f17, f18, f19 and 10 more (--json names them all)"),
+        "{}",
+        lines[1]
+    );
+    assert_eq!(server.faults().count(Op::PutObject), 0);
+}

@@ -81,6 +81,50 @@ pub struct Failure {
     pub error: Error,
 }
 
+/// The error lines for a batch's failures: each distinct error once (with how many files it
+/// hit, when more than one: a listing that fails fails every file the same way), then one line
+/// naming the failed files (the first [`NAMED`]; `--json` has them all).
+pub fn failure_lines(failures: &[&Failure]) -> Vec<String> {
+    if failures.is_empty() {
+        return Vec::new();
+    }
+    let mut distinct: Vec<(String, usize)> = Vec::new();
+    for f in failures {
+        let message = f.error.to_string();
+        match distinct.iter_mut().find(|(m, _)| *m == message) {
+            Some((_, n)) => *n += 1,
+            None => distinct.push((message, 1)),
+        }
+    }
+    let mut lines: Vec<String> = distinct
+        .into_iter()
+        .map(|(m, n)| match n {
+            1 => m,
+            n => format!("{m} ({n} files)"),
+        })
+        .collect();
+    let names: Vec<&str> = failures
+        .iter()
+        .take(NAMED)
+        .map(|f| f.file.as_str())
+        .collect();
+    let more = failures.len().saturating_sub(NAMED);
+    let more = if more > 0 {
+        format!(" and {more} more (--json names them all)")
+    } else {
+        String::new()
+    };
+    lines.push(format!(
+        "{} of the files failed: {}{more}",
+        failures.len(),
+        names.join(", ")
+    ));
+    lines
+}
+
+/// How many failed files the summary line names.
+pub const NAMED: usize = 20;
+
 /// Several files moved by one command, in the order given; failures are named by file.
 pub struct Batch {
     pub command: &'static str,
@@ -262,6 +306,41 @@ mod tests {
             file: file.into(),
             error,
         })
+    }
+
+    #[test]
+    fn the_same_error_is_printed_once_and_long_lists_are_cut() {
+        let failures: Vec<Failure> = (0..25)
+            .map(|i| Failure {
+                file: format!("f{i}"),
+                error: Error::Other("cannot list s3://b/s/1/: InvalidBucketName".into()),
+            })
+            .chain(std::iter::once(Failure {
+                file: "odd".into(),
+                error: Error::NotFound("odd: no such file".into()),
+            }))
+            .collect();
+        let refs: Vec<&Failure> = failures.iter().collect();
+        let lines = failure_lines(&refs);
+        assert_eq!(
+            lines[..2],
+            [
+                "cannot list s3://b/s/1/: InvalidBucketName (25 files)".to_owned(),
+                "odd: no such file".to_owned()
+            ]
+        );
+        assert!(
+            lines[2].starts_with("26 of the files failed: f0, f1, "),
+            "{}",
+            lines[2]
+        );
+        assert!(
+            lines[2].ends_with("f19 and 6 more (--json names them all)"),
+            "{}",
+            lines[2]
+        );
+        assert_eq!(lines.len(), 3);
+        assert!(failure_lines(&[]).is_empty());
     }
 
     #[test]
