@@ -160,6 +160,8 @@ fn expectation(name: &str) -> (&'static [i32], bool) {
         | "S3BLOB_CONCURRENCY"
         | "S3BLOB_TIMEOUT"
         | "S3BLOB_MAX_REQUESTS"
+        | "S3BLOB_CHECKSUM_HEADER"
+        | "S3BLOB_CONDITIONAL_WRITES"
         | "RUST_LOG"
         | "AWS_PROFILE" => (&[2], true),
         // A file that does not exist.
