@@ -295,15 +295,14 @@ impl Job {
             if sha256 {
                 source = source.with_sha256();
             }
-            let fut = Box::pin(upload::upload(
+            let done = Box::pin(upload::upload(
                 &client,
                 &req,
                 &mut source,
                 &progress,
                 &shutdown,
-            ));
-            eprintln!("SIZE upload(file) {}", std::mem::size_of_val(&*fut));
-            let done = fut.await?;
+            ))
+            .await?;
             (done, source.sha256())
         };
         if !done.unchanged {
