@@ -177,4 +177,24 @@ fn stdout_is_only_the_result_and_quiet_silences_stderr() {
     assert_eq!(out.stdout, "q.txt\n");
     assert_eq!(out.stderr, "");
     assert_eq!(std::fs::read(dir.path().join("q.txt")).unwrap(), b"hello");
+    // A batch upload, quiet: nothing at all on stderr either.
+    std::fs::write(dir.path().join("q2.txt"), b"again").unwrap();
+    let out = server.run(
+        dir.path(),
+        &[
+            "-q",
+            "upload",
+            "--suite",
+            "s",
+            "--release",
+            "r2",
+            "q.txt",
+            "q2.txt",
+        ],
+    );
+    assert_eq!(
+        out.stdout,
+        "s3://artifacts/s/r2/q.txt\ns3://artifacts/s/r2/q2.txt\n"
+    );
+    assert_eq!(out.stderr, "");
 }
