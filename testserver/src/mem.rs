@@ -1,11 +1,12 @@
 //! A fast in-memory S3 backend for benchmarks.
 //!
-//! Bodies are copied once into recycled 1 MiB blocks (no hashing, no MD5; see `Pool` for why
-//! one copy beats keeping hyper's chunks); a multipart upload is completed by moving the parts'
-//! block lists into one object, and a GET (ranged or not) answers with `Bytes` slices of those
-//! blocks, written by hyper without further copies. ETags are a counter that does not look
-//! like an MD5, or the client's `Content-MD5` when it sent one (trusted, not checked: rclone
-//! compares it). User metadata,
+//! Bodies are copied once into recycled 1 MiB blocks (see `Pool` for why one copy beats keeping
+//! hyper's chunks); a multipart upload is completed by moving the parts' block lists into one
+//! object, and a GET (ranged or not) answers with `Bytes` slices of those blocks, written by
+//! hyper without further copies. A PutObject's ETag is the MD5 of its body, as S3's is (clients
+//! compare it: rclone, and s3blob for a release uploaded again), or the client's `Content-MD5`
+//! when it sent one (trusted, not checked); parts and multipart objects get a counter that does
+//! not look like an MD5 (S3's are not MD5s of the content either). User metadata,
 //! `Content-Type` and a client-supplied CRC64NVME (header or aws-chunked trailer, on PutObject
 //! or CompleteMultipartUpload) are kept; the CRC64NVME is returned, as AWS does, on a full
 //! GetObject or a HeadObject that asks for it with `x-amz-checksum-mode: ENABLED`. Checksums
@@ -312,6 +313,16 @@ fn crc64nvme_of<T>(req: &S3Request<T>, header: Option<String>) -> Option<String>
 /// The hex form of a `Content-MD5` header (base64 of the 16-byte digest), if it is one. The
 /// digest is trusted, not checked: clients that compare a single PUT's ETag with their own MD5
 /// (rclone) then see the value they expect, without the server hashing anything.
+/// The MD5 of a blob, as lowercase hex.
+fn md5_hex(blob: &Blob) -> String {
+    use md5::Digest;
+    let mut h = md5::Md5::new();
+    for chunk in &blob.chunks {
+        h.update(chunk);
+    }
+    h.finalize().iter().map(|b| format!("{b:02x}")).collect()
+}
+
 fn content_md5_hex(b64: &str) -> Option<String> {
     fn val(c: u8) -> Option<u32> {
         Some(match c {
@@ -530,7 +541,7 @@ impl S3 for Memory {
             .content_md5
             .as_deref()
             .and_then(content_md5_hex)
-            .unwrap_or_else(|| self.etag());
+            .unwrap_or_else(|| md5_hex(&data));
         let obj = Object {
             data,
             etag: etag.clone(),
