@@ -14,7 +14,7 @@ macro_rules! after_help {
         "\
 Exit codes: 0 ok, 1 other failure, 2 usage, 3 not found, 4 access denied or no credentials,
 5 integrity (checksum or size mismatch), 6 already exists, 7 network or throttling after retries,
-130 interrupted (SIGINT), 143 terminated (SIGTERM).
+8 reduced guarantees (doctor only), 130 interrupted (SIGINT), 143 terminated (SIGTERM).
 
 Credentials and region come from the standard AWS chain (environment, profiles, SSO, web
 identity, instance roles). A .env file in the working directory is read if present and never
@@ -59,6 +59,13 @@ pub struct GlobalArgs {
     /// S3-compatible endpoint, e.g. http://localhost:9000 [env: AWS_ENDPOINT_URL_S3, AWS_ENDPOINT_URL]
     #[arg(long, global = true, value_name = "URL")]
     pub endpoint_url: Option<String>,
+
+    /// PEM file of the certificate authorities HTTPS trusts, for S3 and the credential
+    /// providers, instead of the system's roots (as in the AWS CLI): for a store whose
+    /// certificate a private CA signed [env: AWS_CA_BUNDLE; default: the profile's ca_bundle,
+    /// else the system's roots]
+    #[arg(long, global = true, value_name = "FILE")]
+    pub ca_bundle: Option<std::path::PathBuf>,
 
     /// Bucket addressing: path-style (http://host/bucket/key) or virtual-hosted (http://bucket.host/key);
     /// auto uses path-style with a custom endpoint [env: S3BLOB_ADDRESSING_STYLE]
@@ -193,6 +200,19 @@ pub enum Command {
         after_help!()
     ))]
     Verify(VerifyArgs),
+    /// Find out what the store does (checksum headers, conditional writes, If-Match, listing
+    /// uploads, presigned URLs, clock skew) with a few 1 KiB requests under a scratch prefix it
+    /// removes, and what s3blob does about each finding
+    #[command(after_help = concat!(
+        "Examples:\n",
+        "  s3blob doctor --bucket artifacts --endpoint-url https://minio.example.com:9000\n",
+        "  s3blob doctor --json | jq -r '.checks[] | select(.status != \"ok\") | .id'\n\n",
+        "Exit 0: every guarantee holds on this store; 8: s3blob works with reduced guarantees\n",
+        "(the lines marked `reduced` say which and what s3blob does); otherwise the usual codes\n",
+        "(3 no such bucket, 4 access denied, 7 unreachable).\n\n",
+        after_help!()
+    ))]
+    Doctor,
     /// Print a presigned URL that downloads an artifact without credentials until it expires
     #[command(after_help = concat!(
         "Example:\n  url=$(s3blob presign --suite myapp --release 1.4.2 --filename myapp.tar.gz --expires 2h)\n",

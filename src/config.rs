@@ -37,6 +37,9 @@ pub struct ClientSettings {
     pub timeout: Duration,
     /// How the credentials chain is set up, to explain its failures.
     pub credentials: crate::credentials::Setup,
+    /// The CA bundle from `--ca-bundle` or `AWS_CA_BUNDLE` (the profile's is read with the
+    /// profile, when the client is built).
+    pub ca_bundle: Option<crate::s3::CaBundle>,
 }
 
 /// How big the pieces of a transfer are and how many move at once.
@@ -166,6 +169,17 @@ pub fn resolve(global: &GlobalArgs, tuning: Tuning, env: &Environment) -> Result
     .resolve(endpoint_url.is_none());
     let timeout = layered(global.timeout, env, "S3BLOB_TIMEOUT", values::parse_seconds)?
         .unwrap_or(DEFAULT_TIMEOUT_SECS);
+    let ca_bundle = match (&global.ca_bundle, env.get("AWS_CA_BUNDLE")) {
+        (Some(path), _) => Some(crate::s3::CaBundle {
+            path: path.clone(),
+            origin: "--ca-bundle".to_owned(),
+        }),
+        (None, Some(path)) => Some(crate::s3::CaBundle {
+            path: path.trim().into(),
+            origin: env.describe("AWS_CA_BUNDLE"),
+        }),
+        (None, None) => None,
+    };
 
     Ok(Settings {
         bucket,
@@ -177,6 +191,7 @@ pub fn resolve(global: &GlobalArgs, tuning: Tuning, env: &Environment) -> Result
             max_attempts,
             timeout: Duration::from_secs(timeout),
             credentials: crate::credentials::Setup::new(global.profile.as_deref(), env),
+            ca_bundle,
         },
         transfer: TransferSettings {
             part_size,

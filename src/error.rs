@@ -19,6 +19,8 @@ pub mod code {
     pub const INTEGRITY: u8 = 5;
     pub const EXISTS: u8 = 6;
     pub const NETWORK: u8 = 7;
+    /// `doctor` only: the store works, with reduced guarantees (the report says which).
+    pub const REDUCED: u8 = 8;
     pub const SIGINT: u8 = 130;
     pub const SIGTERM: u8 = 143;
 }

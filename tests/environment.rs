@@ -165,9 +165,10 @@ fn expectation(name: &str) -> (&'static [i32], bool) {
         | "RUST_LOG"
         | "AWS_PROFILE" => (&[2], true),
         // A file that does not exist.
-        "AWS_CONFIG_FILE" | "AWS_SHARED_CREDENTIALS_FILE" | "AWS_WEB_IDENTITY_TOKEN_FILE" => {
-            (&[3], true)
-        }
+        "AWS_CONFIG_FILE"
+        | "AWS_SHARED_CREDENTIALS_FILE"
+        | "AWS_WEB_IDENTITY_TOKEN_FILE"
+        | "AWS_CA_BUNDLE" => (&[3], true),
         // Meaningful only with a token file, which the test does not give: harmless.
         "AWS_ROLE_ARN" => (&[0], false),
         other => panic!("no expectation for {other}: add one"),

@@ -1,6 +1,7 @@
 //! One module per subcommand: each turns its flags into calls on the engine and a [`Report`].
 
 pub mod delete;
+pub mod doctor;
 pub mod download;
 pub mod list;
 pub mod presign;
@@ -57,6 +58,7 @@ pub async fn run(
         Command::Presign(args) => presign::run(&cx, args).await,
         Command::Seal(args) => seal::run(&cx, args).await,
         Command::Verify(args) => verify::run(&cx, args).await,
+        Command::Doctor => doctor::run(&cx).await,
         Command::Completions(args) => {
             let mut script = Vec::new();
             clap_complete::generate(args.shell, &mut Cli::command(), "s3blob", &mut script);
@@ -77,7 +79,7 @@ pub async fn run(
 /// Settings from flags and environment, and the client built from them.
 async fn connect(cx: &Context<'_>, tuning: Tuning) -> Result<(Settings, Client), Error> {
     let settings = config::resolve(cx.global, tuning, cx.env)?;
-    let client = s3::client(&settings.client).await;
+    let client = s3::client(&settings.client).await?;
     Ok((settings, client))
 }
 

@@ -5,6 +5,7 @@
 //! per command.
 
 pub mod delete;
+pub mod doctor;
 pub mod download;
 pub mod list;
 pub mod presign;

@@ -65,6 +65,13 @@ where
                 ),
             });
         }
+        SdkError::DispatchFailure(_) if certificate_refused(err).is_some() => {
+            let why = certificate_refused(err).unwrap_or_default();
+            return Error::Network(format!(
+                "cannot {action} {target}: {}",
+                super::untrusted_certificate(&why)
+            ));
+        }
         SdkError::DispatchFailure(_) => {
             return Error::Network(format!(
                 "cannot {action} {target}: could not reach the S3 endpoint ({detail}); check the network, and --endpoint-url (or AWS_ENDPOINT_URL) if you use one"
@@ -201,6 +208,27 @@ fn find_source<'a, T: StdError + 'static>(err: &'a (dyn StdError + 'static)) -> 
             return Some(t);
         }
         next = e.source();
+    }
+    None
+}
+
+/// rustls's reason for refusing the server's certificate, if that is why the connection
+/// failed. hyper-rustls wraps it in `io::Error`s, whose `source()` skips their payload, so the
+/// payloads are searched too.
+fn certificate_refused(err: &(dyn StdError + 'static)) -> Option<String> {
+    let mut pending: Vec<&(dyn StdError + 'static)> = vec![err];
+    while let Some(e) = pending.pop() {
+        if let Some(tls @ rustls::Error::InvalidCertificate(_)) = e.downcast_ref::<rustls::Error>()
+        {
+            return Some(tls.to_string());
+        }
+        if let Some(inner) = e
+            .downcast_ref::<std::io::Error>()
+            .and_then(|io| io.get_ref())
+        {
+            pending.push(inner);
+        }
+        pending.extend(e.source());
     }
     None
 }

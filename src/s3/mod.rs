@@ -2,9 +2,11 @@
 //! errors into s3blob's error kinds ([`classify`]).
 
 mod classify;
+mod trust;
 mod watchdog;
 
 pub use classify::{classify, status};
+pub use trust::CaBundle;
 pub use watchdog::Cut;
 use watchdog::Guarded;
 
@@ -24,9 +26,11 @@ use aws_smithy_runtime_api::client::http::{
     HttpClient, HttpConnectorSettings, SharedHttpClient, SharedHttpConnector,
 };
 use aws_smithy_runtime_api::client::runtime_components::RuntimeComponents;
+use std::sync::OnceLock;
 
 use crate::config::ClientSettings;
 use crate::credentials::Explained;
+use crate::error::Error;
 
 /// The region signed into requests when none is configured. A custom endpoint rarely cares;
 /// AWS answers a wrong one with an error that names the right one.
@@ -35,17 +39,36 @@ const FALLBACK_REGION: &str = "us-east-1";
 /// A TCP (and TLS) connection that takes longer than this is not going to work.
 const CONNECT_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(5);
 
-/// Builds the client from aws-config's default chain plus the few settings s3blob owns.
-pub async fn client(settings: &ClientSettings) -> Client {
+/// What a certificate error names: the endpoint's host, and what the client trusted.
+struct TlsNote {
+    host: String,
+    trusted: String,
+}
+
+static TLS_NOTE: OnceLock<TlsNote> = OnceLock::new();
+
+/// Builds the client from aws-config's default chain plus the few settings s3blob owns. Fails
+/// only on a CA bundle that cannot be used.
+pub async fn client(settings: &ClientSettings) -> Result<Client, Error> {
+    let trust = trust::load(settings.ca_bundle.as_ref(), settings.profile.as_deref()).await?;
+    let host = match &settings.endpoint_url {
+        Some(url) => endpoint_host(url).to_owned(),
+        None => "the AWS S3 endpoint".to_owned(),
+    };
+    let _ = TLS_NOTE.set(TlsNote {
+        host,
+        trusted: trust.described,
+    });
     // One TLS stack (rustls on ring) instead of the SDK's default two. The credential
     // providers (instance metadata, STS, SSO) use it too: aws-config has no client of its own
-    // in this build, so every provider must be handed this one.
+    // in this build, so every provider must be handed this one, and trusts what it trusts.
+    let mut https =
+        aws_smithy_http_client::Builder::new().tls_provider(Provider::Rustls(CryptoMode::Ring));
+    if let Some(context) = trust.context {
+        https = https.tls_context(context);
+    }
     let http = SharedHttpClient::new(Guarded::new(
-        SharedHttpClient::new(RootsOnFirstUse(
-            aws_smithy_http_client::Builder::new()
-                .tls_provider(Provider::Rustls(CryptoMode::Ring))
-                .build_https(),
-        )),
+        SharedHttpClient::new(RootsOnFirstUse(https.build_https())),
         settings.timeout,
     ));
     // Backoff from 200 ms (the SDK's default starts at 1 s): a stalled server then fails the
@@ -118,7 +141,26 @@ pub async fn client(settings: &ClientSettings) -> Client {
         path_style = settings.path_style,
         "S3 client"
     );
-    Client::from_conf(config)
+    Ok(Client::from_conf(config))
+}
+
+/// `host[:port]` of an endpoint URL.
+fn endpoint_host(url: &str) -> &str {
+    let rest = url.split_once("://").map_or(url, |(_, rest)| rest);
+    rest.split(['/', '?']).next().unwrap_or(rest)
+}
+
+/// The message for a certificate the client refused, naming the host, what was trusted and
+/// what to set; `None` before a client exists.
+pub(crate) fn untrusted_certificate(detail: &str) -> String {
+    let (host, trusted) = TLS_NOTE
+        .get()
+        .map_or(("the endpoint", "the system's root certificates"), |n| {
+            (n.host.as_str(), n.trusted.as_str())
+        });
+    format!(
+        "the TLS certificate of {host} is not trusted ({detail}; trusted: {trusted}); if it is signed by a private certificate authority, pass --ca-bundle FILE (or set AWS_CA_BUNDLE, or ca_bundle in the profile) with that CA's PEM certificate"
+    )
 }
 
 /// Where the region comes from when `--region` is not given (aws-config's own chain when

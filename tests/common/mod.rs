@@ -79,6 +79,20 @@ impl Server {
         }
     }
 
+    /// Starts a server over HTTPS with a certificate for 127.0.0.1 and localhost signed by
+    /// `ca`; the endpoint is `https://{host}:PORT`.
+    pub fn start_tls(ca: &s3blob_testserver::tls::TestCa, host: &str) -> Server {
+        let root = tempfile::tempdir().unwrap();
+        std::fs::create_dir(root.path().join(BUCKET)).unwrap();
+        let addr =
+            s3blob_testserver::tls::spawn(root.path().to_owned(), ACCESS_KEY, SECRET_KEY, ca);
+        Server {
+            endpoint: format!("https://{host}:{}", addr.port()),
+            root,
+            faults: None,
+        }
+    }
+
     pub fn faults(&self) -> &Faults {
         self.faults.as_ref().expect("started with start_faulty")
     }

@@ -9,6 +9,7 @@ pub mod faults;
 pub mod mem;
 pub mod stats;
 pub mod throttle;
+pub mod tls;
 
 pub use mem::Memory;
 pub use throttle::NetModel;
