@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Compatibility scenario: the s3blob binary against any S3-compatible endpoint, the way a user
 # runs it. Round trips (one PUT, multipart, stdin/stdout), the overwrite rules, list, latest,
-# stat, presign, seal, verify, delete, and `doctor`. Every download is compared byte for byte.
+# stat, presign, seal, verify, delete (one file, and whole releases), prune and `doctor`.
+# Every download is compared byte for byte.
 #
 #   scripts/compat.sh --moto                      install moto's server (a Python venv under
 #                                                 target/), start it, run against it, stop it
@@ -27,9 +28,7 @@ MOTO_PID=
 cleanup() {
     if [[ -n ${SUITE:-} && -n ${ENDPOINT_SET:-} ]]; then
         for r in 1.0 1.1 2.0; do
-            for f in small.txt big.bin stream.bin; do
-                s3 delete --suite "$SUITE" --release "$r" --filename "$f" --yes >/dev/null 2>&1 || true
-            done
+            s3 delete --suite "$SUITE" --release "$r" --all --yes >/dev/null 2>&1 || true
         done
     fi
     [[ -n $MOTO_PID ]] && kill "$MOTO_PID" 2>/dev/null || true
@@ -47,6 +46,7 @@ start_moto() {
     "$venv/bin/moto_server" -H 127.0.0.1 -p "$port" >"$WORK/moto.log" 2>&1 &
     MOTO_PID=$!
     for _ in $(seq 100); do
+        kill -0 "$MOTO_PID" 2>/dev/null || fail "moto's server did not start (port $port taken? MOTO_PORT picks another): $(tail -3 "$WORK/moto.log")"
         curl_ok "http://127.0.0.1:$port/" && break
         sleep 0.1
     done
@@ -146,6 +146,14 @@ python3 -c 'import sys,urllib.request; open(sys.argv[2],"wb").write(urllib.reque
 same big.bin dl/presigned.bin "presigned GET"
 step "delete a file of an open release" 0 s3 delete --suite "$SUITE" --release 2.0 --filename small.txt --yes
 step "stat of a deleted file: exit 3" 3 s3 stat --suite "$SUITE" --release 2.0 --filename small.txt
+step "prune --dry-run names the old release, keeps the newest" 0 s3 prune --suite "$SUITE" --keep 1 --open-grace 0s --dry-run --json
+grep -q '"would_remove":\[{[^]]*"release":"1.0"' <<<"$OUT" || fail "prune --dry-run: $OUT"
+grep -q '"release":"1.1","why":"among the newest 1' <<<"$OUT" || fail "prune --dry-run: $OUT"
+step "prune removes the old release" 0 s3 prune --suite "$SUITE" --keep 1 --open-grace 0s --yes
+[[ $OUT == "s3://$BUCKET/$SUITE/1.0/ (open, 3 object(s) deleted)" ]] || fail "prune: $OUT"
+step "delete a sealed release whole (manifest first)" 0 s3 delete --suite "$SUITE" --release 1.1 --all --yes
+[[ $OUT == "s3://$BUCKET/$SUITE/1.1/ (sealed, 3 object(s) deleted)" ]] || fail "delete --all: $OUT"
+step "no release is left: list is exit 3" 3 s3 list --suite "$SUITE"
 
 set +e
 "$S3BLOB" --bucket "$BUCKET" "${EP_ARGS[@]}" doctor >"$WORK/doctor.txt" 2>"$WORK/stderr"

@@ -175,12 +175,27 @@ pub enum Command {
         after_help!()
     ))]
     Stat(ObjectArgs),
-    /// Delete one artifact (requires --yes; never prompts)
+    /// Delete one artifact of an open release, or a whole release with --all (requires --yes;
+    /// never prompts)
     #[command(after_help = concat!(
-        "Example:\n  s3blob delete --suite myapp --release 1.4.2-rc1 --filename myapp.tar.gz --yes\n\n",
+        "Examples:\n",
+        "  s3blob delete --suite myapp --release 1.4.2-rc1 --filename myapp.tar.gz --yes\n",
+        "  s3blob delete --suite myapp --release 1.4.2-rc1 --all --yes\n\n",
         after_help!()
     ))]
     Delete(DeleteArgs),
+    /// Remove whole old releases of a suite: beyond the newest --keep N, or older than
+    /// --older-than; never the highest sealed release (latest), never an open release younger
+    /// than --open-grace
+    #[command(after_help = concat!(
+        "Examples:\n",
+        "  s3blob prune --suite myapp --keep 10 --dry-run\n",
+        "  s3blob prune --suite myapp --keep 10 --older-than 90d --yes\n\n",
+        "Each release goes manifest first, then its objects (DeleteObjects, 1,000 keys per\n",
+        "request), so no command ever sees a sealed release with files missing.\n\n",
+        after_help!()
+    ))]
+    Prune(PruneArgs),
     /// Seal a release: check every file and write its manifest, so the release is complete,
     /// immutable, and what `--release latest` may name
     #[command(after_help = concat!(
@@ -483,9 +498,53 @@ pub struct VerifyArgs {
 #[derive(Debug, Args)]
 pub struct DeleteArgs {
     #[command(flatten)]
-    pub object: ObjectArgs,
+    pub key: KeyArgs,
+
+    /// Last part of the key: the artifact to delete (not in a sealed release)
+    #[arg(
+        long,
+        value_name = "FILENAME",
+        required_unless_present = "all",
+        conflicts_with = "all"
+    )]
+    pub filename: Option<String>,
+
+    /// Delete the whole release, sealed or open: its manifest first (so no one sees a sealed
+    /// release with files missing), then every object under SUITE/RELEASE/
+    #[arg(long)]
+    pub all: bool,
 
     /// Confirm the deletion (required: s3blob never prompts)
+    #[arg(long)]
+    pub yes: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct PruneArgs {
+    /// The suite whose old releases go
+    #[arg(long, value_name = "SUITE")]
+    pub suite: String,
+
+    /// Keep the newest N releases in version order; older ones go (with --older-than, only
+    /// those that are also older than that)
+    #[arg(long, value_name = "N", required_unless_present = "older_than", value_parser = clap::value_parser!(u64).range(1..))]
+    pub keep: Option<u64>,
+
+    /// Remove releases older than this, e.g. 30d: the age of a release is that of its newest
+    /// object (for a sealed release, its manifest: when it was sealed)
+    #[arg(long, value_name = "AGE", value_parser = values::parse_duration)]
+    pub older_than: Option<std::time::Duration>,
+
+    /// An open (unsealed) release younger than this is never removed: a job may still be
+    /// publishing it
+    #[arg(long, value_name = "AGE", value_parser = values::parse_duration, default_value = "24h")]
+    pub open_grace: std::time::Duration,
+
+    /// Print what would be removed, remove nothing
+    #[arg(long, conflicts_with = "yes")]
+    pub dry_run: bool,
+
+    /// Confirm the removal (required unless --dry-run: s3blob never prompts)
     #[arg(long)]
     pub yes: bool,
 }

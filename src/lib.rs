@@ -7,9 +7,11 @@
 //!   each value's origin kept for messages; [`values`]: parsing of sizes, durations, counts.
 //! - [`config`]: pure resolution of flags, environment and defaults into settings.
 //! - [`key`]: the `suite/release/filename` key, built and validated in one place;
-//!   [`release`]: how releases sort as versions and what `latest` means.
+//!   [`release`]: releases as a unit: version order, what `latest` means, sealing with a
+//!   manifest, verifying, and removing whole releases (manifest first).
 //! - [`attributes`]: user metadata, content type and the like, checked against S3's rules.
-//! - [`s3`]: the one `aws_sdk_s3::Client`, and the translation of its errors;
+//! - [`s3`]: the one `aws_sdk_s3::Client` (and the CA bundle it trusts), and the translation
+//!   of its errors;
 //!   [`credentials`]: the AWS credential chain, its failures explained in one line.
 //! - [`transfer`]: the engine, by direction. [`transfer::upload`]: a [`PartSource`] (a file or
 //!   stdin) cut into parts, one send loop, single PUT or multipart, the existing key judged

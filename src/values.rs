@@ -105,6 +105,17 @@ pub fn parse_region(s: &str) -> Result<String, String> {
 }
 
 /// Bytes in binary units with one decimal: `1.5 MiB`.
+/// A duration as people read it: `3d 4h`, `5h 12m`, `42m`, `30s`.
+pub fn human_duration(d: Duration) -> String {
+    let s = d.as_secs();
+    match s {
+        0..60 => format!("{s}s"),
+        60..3600 => format!("{}m", s / 60),
+        3600..86_400 => format!("{}h {}m", s / 3600, s % 3600 / 60),
+        _ => format!("{}d {}h", s / 86_400, s % 86_400 / 3600),
+    }
+}
+
 pub fn human_bytes(n: u64) -> String {
     const UNITS: [&str; 5] = ["B", "KiB", "MiB", "GiB", "TiB"];
     let mut v = n as f64;

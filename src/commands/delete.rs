@@ -1,4 +1,5 @@
-//! `s3blob delete`: removes one artifact, only with `--yes` (s3blob never prompts).
+//! `s3blob delete`: removes one artifact of an open release, or with `--all` a whole release
+//! (manifest first); only with `--yes` (s3blob never prompts).
 
 use tracing::info;
 
@@ -7,23 +8,33 @@ use crate::commands::Context;
 use crate::config::Tuning;
 use crate::error::Error;
 use crate::inspect;
-use crate::key::ObjectKey;
+use crate::key::{ObjectKey, check_part};
 use crate::output::Outcome;
-use crate::output::delete::DeleteReport;
-use crate::release::{self, state};
+use crate::output::delete::{DeleteReport, ReleaseRemoved};
+use crate::release::{self, remove, state};
 use crate::s3::classify;
 
 pub async fn run(cx: &Context<'_>, args: DeleteArgs) -> Result<Outcome, Error> {
-    let o = &args.object;
-    let key = ObjectKey::new(&o.key.suite, &o.key.release, &o.filename)?;
-    if o.key.release == release::LATEST {
+    let (suite, release) = (&args.key.suite, &args.key.release);
+    if release == release::LATEST {
         return Err(Error::Usage(format!(
             "--release {}: name the release to delete from explicitly; deleting from whichever release is highest is too easy to get wrong",
             release::LATEST
         )));
     }
+    let key = match &args.filename {
+        Some(filename) => Some(ObjectKey::new(suite, release, filename)?),
+        None => {
+            check_part("--suite", suite)?;
+            check_part("--release", release)?;
+            None
+        }
+    };
     let (settings, client) = super::connect(cx, Tuning::default()).await?;
     let bucket = settings.bucket;
+    let Some(key) = key else {
+        return delete_release(&client, bucket, suite, release, args.yes).await;
+    };
     if !args.yes {
         return Err(Error::Usage(format!(
             "refusing to delete s3://{bucket}/{key} without --yes (s3blob never prompts)"
@@ -39,7 +50,7 @@ pub async fn run(cx: &Context<'_>, args: DeleteArgs) -> Result<Outcome, Error> {
     head?;
     if manifest?.is_some() {
         return Err(Error::AlreadyExists(format!(
-            "release {}/{} in s3://{bucket} is sealed: its files cannot be deleted one by one (a sealed release is immutable)",
+            "release {}/{} in s3://{bucket} is sealed: its files cannot be deleted one by one (a sealed release is immutable; delete --all removes the whole release)",
             key.suite(),
             key.release()
         )));
@@ -53,4 +64,36 @@ pub async fn run(cx: &Context<'_>, args: DeleteArgs) -> Result<Outcome, Error> {
         .map_err(|e| classify(&e, "delete", &bucket, Some(&k)))?;
     info!("deleted s3://{bucket}/{k}");
     Ok(Box::new(DeleteReport { bucket, key }))
+}
+
+/// `delete --all`: the whole release, manifest first.
+async fn delete_release(
+    client: &aws_sdk_s3::Client,
+    bucket: String,
+    suite: &str,
+    release: &str,
+    yes: bool,
+) -> Result<Outcome, Error> {
+    if !yes {
+        return Err(Error::Usage(format!(
+            "refusing to delete the release s3://{bucket}/{suite}/{release}/ without --yes (s3blob never prompts)"
+        )));
+    }
+    let contents = remove::contents(client, &bucket, suite, release).await?;
+    if contents.keys.is_empty() {
+        return Err(Error::NotFound(format!(
+            "there is no release {suite}/{release} in s3://{bucket} (nothing under s3://{bucket}/{suite}/{release}/); check --suite and --release"
+        )));
+    }
+    let removed = remove::remove(client, &bucket, &contents).await?;
+    info!(
+        "deleted s3://{bucket}/{suite}/{release}/: {} object(s){}",
+        removed.objects,
+        if removed.sealed {
+            ", manifest first"
+        } else {
+            ""
+        }
+    );
+    Ok(Box::new(ReleaseRemoved::new(bucket, removed)))
 }

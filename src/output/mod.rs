@@ -9,6 +9,7 @@ pub mod doctor;
 pub mod download;
 pub mod list;
 pub mod presign;
+pub mod prune;
 pub mod seal;
 pub mod stat;
 pub mod upload;
@@ -210,7 +211,7 @@ impl Report for Batch {
 /// The exit code of a batch with failures: the most serious kind among them. A signal first,
 /// then corrupted data, refused access, the network, other failures, missing things, existing
 /// ones, usage.
-fn severity(code: u8) -> u8 {
+pub(crate) fn severity(code: u8) -> u8 {
     match code {
         code::SIGINT | code::SIGTERM => 9,
         code::INTEGRITY => 8,

@@ -6,7 +6,8 @@
 //! - [`state`]: reading a release's manifest, sealed or open, and which release `latest` means
 //!   (the highest sealed one);
 //! - [`seal`]: checking every file of a release and writing its manifest, create-only;
-//! - [`verify`]: checking a stored release against its manifest without downloading it.
+//! - [`verify`]: checking a stored release against its manifest without downloading it;
+//! - [`remove`]: removing a whole release, manifest first.
 //!
 //! `latest` is reserved: it names the highest sealed release of a suite (the highest release,
 //! with a warning, when none is sealed) and cannot be uploaded to or deleted from.
@@ -14,6 +15,7 @@
 pub mod manifest;
 pub mod order;
 mod read;
+pub mod remove;
 pub mod seal;
 pub mod state;
 pub mod verify;

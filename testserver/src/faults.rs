@@ -39,7 +39,11 @@ pub enum Op {
     GetManifest,
     HeadManifest,
     PutManifest,
+    DeleteManifest,
     ListObjectsV2,
+    DeleteObject,
+    /// `POST /bucket?delete`: DeleteObjects.
+    DeleteObjects,
     Other,
 }
 
@@ -66,11 +70,14 @@ impl Op {
             http::Method::GET if manifest => Op::GetManifest,
             http::Method::HEAD if manifest => Op::HeadManifest,
             http::Method::PUT if manifest => Op::PutManifest,
+            http::Method::DELETE if manifest => Op::DeleteManifest,
             http::Method::PUT if has_key && has("partNumber") => Op::UploadPart,
             http::Method::PUT if has_key => Op::PutObject,
             http::Method::POST if has("uploads") => Op::CreateMultipartUpload,
             http::Method::POST if has("uploadId") => Op::CompleteMultipartUpload,
             http::Method::DELETE if has("uploadId") => Op::AbortMultipartUpload,
+            http::Method::DELETE if has_key => Op::DeleteObject,
+            http::Method::POST if has("delete") => Op::DeleteObjects,
             http::Method::GET if has_key => Op::GetObject,
             http::Method::GET if has("list-type") => Op::ListObjectsV2,
             http::Method::HEAD if has_key => Op::HeadObject,

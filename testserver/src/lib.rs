@@ -164,6 +164,14 @@ impl S3 for Strict {
         self.check_bucket(&req.input.bucket)?;
         self.fs.delete_object(req).await
     }
+    async fn delete_objects(
+        &self,
+        req: S3Request<DeleteObjectsInput>,
+    ) -> S3Result<S3Response<DeleteObjectsOutput>> {
+        self.check_bucket(&req.input.bucket)?;
+        let _whole = self.objects.write().await;
+        self.fs.delete_objects(req).await
+    }
     async fn create_multipart_upload(
         &self,
         req: S3Request<CreateMultipartUploadInput>,

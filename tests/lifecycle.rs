@@ -1,0 +1,313 @@
+//! Whole releases going away: `delete --all` and `prune`, manifest first, DeleteObjects in
+//! batches of 1,000, never the highest sealed release or a young open one.
+
+mod common;
+
+use std::path::Path;
+
+use common::{Fault, Op, Run, Server};
+use serde_json::Value;
+
+fn seal(server: &Server, dir: &Path, release: &str, files: &[&str]) {
+    for f in files {
+        std::fs::write(dir.join(f), format!("{release}/{f}")).unwrap();
+    }
+    let mut args = vec!["upload", "--seal", "--suite", "s", "--release", release];
+    args.extend_from_slice(files);
+    server.run(dir, &args).ok();
+}
+
+/// Keys under `s/RELEASE/` in the server's storage.
+fn stored(server: &Server, release: &str) -> Vec<String> {
+    let dir = server.object_path(&format!("s/{release}"));
+    let Ok(entries) = std::fs::read_dir(dir) else {
+        return Vec::new();
+    };
+    let mut names: Vec<String> = entries
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .collect();
+    names.sort();
+    names
+}
+
+#[test]
+fn delete_all_removes_a_sealed_release_manifest_first() {
+    let server = Server::start_faulty();
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    seal(&server, d, "1.0", &["a.txt"]);
+    seal(&server, d, "1.1", &["a.txt", "b.txt", "c.txt"]);
+    server
+        .run(d, &["delete", "--suite", "s", "--release", "1.1", "--all"])
+        .fails(2, &["--yes", "s3://artifacts/s/1.1/"]);
+    assert_eq!(stored(&server, "1.1").len(), 4);
+    let before = server.faults().requests().len();
+    let out = server.run(
+        d,
+        &[
+            "delete",
+            "--suite",
+            "s",
+            "--release",
+            "1.1",
+            "--all",
+            "--yes",
+        ],
+    );
+    assert_eq!(
+        out.ok(),
+        "s3://artifacts/s/1.1/ (sealed, 4 object(s) deleted)"
+    );
+    assert!(stored(&server, "1.1").is_empty());
+    // The manifest went first, alone; then the files in one DeleteObjects.
+    let ops: Vec<Op> = server.faults().requests()[before..]
+        .iter()
+        .map(|r| r.op)
+        .filter(|op| {
+            matches!(
+                op,
+                Op::DeleteManifest | Op::DeleteObjects | Op::DeleteObject
+            )
+        })
+        .collect();
+    assert_eq!(ops, [Op::DeleteManifest, Op::DeleteObjects]);
+    // latest is the release before.
+    let latest = server.run(
+        d,
+        &[
+            "download",
+            "--suite",
+            "s",
+            "--release",
+            "latest",
+            "--filename",
+            "a.txt",
+            "-o",
+            "-",
+        ],
+    );
+    assert_eq!(latest.ok(), "1.0/a.txt");
+    // Nothing left: exit 3.
+    server
+        .run(
+            d,
+            &[
+                "delete",
+                "--suite",
+                "s",
+                "--release",
+                "1.1",
+                "--all",
+                "--yes",
+            ],
+        )
+        .fails(3, &["s/1.1"]);
+    // --all and --filename together: a usage error.
+    let both = server.run(
+        d,
+        &[
+            "delete",
+            "--suite",
+            "s",
+            "--release",
+            "1.0",
+            "--filename",
+            "a.txt",
+            "--all",
+            "--yes",
+        ],
+    );
+    assert_eq!(both.code, 2, "{}", both.stderr);
+    assert_eq!(stored(&server, "1.0").len(), 2);
+}
+
+#[test]
+fn a_manifest_that_cannot_be_deleted_leaves_the_release_whole() {
+    let server = Server::start_faulty();
+    let dir = tempfile::tempdir().unwrap();
+    seal(&server, dir.path(), "1.0", &["a.txt", "b.txt"]);
+    server.faults().inject(
+        Op::DeleteManifest,
+        usize::MAX,
+        Fault::Error {
+            status: 403,
+            code: "AccessDenied",
+        },
+    );
+    server
+        .run(
+            dir.path(),
+            &[
+                "delete",
+                "--suite",
+                "s",
+                "--release",
+                "1.0",
+                "--all",
+                "--yes",
+            ],
+        )
+        .fails(4, &["manifest"]);
+    assert_eq!(
+        stored(&server, "1.0").len(),
+        3,
+        "nothing may go before the manifest"
+    );
+}
+
+#[test]
+fn thousands_of_objects_go_a_thousand_per_request_and_one_by_one_where_unsupported() {
+    let server = Server::start_faulty();
+    for i in 0..1500 {
+        server.plant(&format!("s/big/f{i:04}"), b"x");
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let out = server.run(
+        dir.path(),
+        &[
+            "delete",
+            "--suite",
+            "s",
+            "--release",
+            "big",
+            "--all",
+            "--yes",
+            "--json",
+        ],
+    );
+    let v: Value = serde_json::from_str(out.ok()).unwrap();
+    assert_eq!(v["deleted_objects"], 1500);
+    assert_eq!(v["sealed"], false);
+    assert!(stored(&server, "big").is_empty());
+    let batches = server
+        .faults()
+        .requests()
+        .iter()
+        .filter(|r| r.op == Op::DeleteObjects)
+        .count();
+    assert_eq!(batches, 2);
+
+    // A store without DeleteObjects (501): one DeleteObject per key.
+    for i in 0..30 {
+        server.plant(&format!("s/small/f{i:02}"), b"x");
+    }
+    server.faults().inject(
+        Op::DeleteObjects,
+        usize::MAX,
+        Fault::Error {
+            status: 501,
+            code: "NotImplemented",
+        },
+    );
+    let out = server.run(
+        dir.path(),
+        &[
+            "delete",
+            "--suite",
+            "s",
+            "--release",
+            "small",
+            "--all",
+            "--yes",
+        ],
+    );
+    assert_eq!(
+        out.ok(),
+        "s3://artifacts/s/small/ (open, 30 object(s) deleted)"
+    );
+    assert!(stored(&server, "small").is_empty());
+}
+
+fn prune(server: &Server, dir: &Path, extra: &[&str]) -> (Run, Value) {
+    let mut args = vec!["prune", "--suite", "s", "--json"];
+    args.extend_from_slice(extra);
+    let run = server.run(dir, &args);
+    let v = serde_json::from_str(run.stdout.trim()).unwrap_or(Value::Null);
+    (run, v)
+}
+
+fn names(v: &Value, field: &str) -> Vec<String> {
+    v[field]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| r["release"].as_str().unwrap().to_owned())
+        .collect()
+}
+
+#[test]
+fn prune_keeps_the_newest_n_the_highest_sealed_and_young_open_releases() {
+    let server = Server::start();
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    for r in ["1.0", "1.2", "1.10", "1.3"] {
+        seal(&server, d, r, &["a.txt"]);
+    }
+    // An open release being published, higher than every sealed one.
+    std::fs::write(d.join("wip.txt"), "wip").unwrap();
+    server
+        .run(
+            d,
+            &["upload", "--suite", "s", "--release", "2.0", "wip.txt"],
+        )
+        .ok();
+
+    // Without --yes or --dry-run: refused, nothing goes.
+    server
+        .run(d, &["prune", "--suite", "s", "--keep", "1"])
+        .fails(2, &["--yes", "--dry-run"]);
+
+    // Version order: 1.0 1.2 1.3 1.10 2.0. Keep 1 keeps 2.0; 1.10 is the highest sealed.
+    let (run, v) = prune(&server, d, &["--keep", "1", "--dry-run"]);
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    assert_eq!(names(&v, "would_remove"), ["1.0", "1.2", "1.3"]);
+    assert_eq!(stored(&server, "1.0").len(), 2, "a dry run removes nothing");
+
+    let (run, v) = prune(&server, d, &["--keep", "1", "--yes"]);
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    assert_eq!(names(&v, "removed"), ["1.0", "1.2", "1.3"]);
+    for r in ["1.0", "1.2", "1.3"] {
+        assert!(stored(&server, r).is_empty(), "{r}");
+    }
+    assert_eq!(stored(&server, "1.10").len(), 2);
+    let kept = v["kept"].as_array().unwrap();
+    assert!(
+        kept.iter().any(
+            |k| k["release"] == "1.10" && k["why"].as_str().unwrap().contains("highest sealed")
+        ),
+        "{v:#}"
+    );
+
+    // 2.0 is open and young: even "keep 0 of age" leaves it (and 1.10, the highest sealed).
+    let (run, v) = prune(&server, d, &["--older-than", "0s", "--yes"]);
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    assert_eq!(names(&v, "removed"), Vec::<String>::new());
+    assert!(kept_why(&v, "2.0").contains("--open-grace"), "{v:#}");
+    // With no grace, the open release goes; the highest sealed one still stays.
+    let (run, v) = prune(
+        &server,
+        d,
+        &["--older-than", "0s", "--open-grace", "0s", "--yes"],
+    );
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    assert_eq!(names(&v, "removed"), ["2.0"]);
+    assert_eq!(stored(&server, "1.10").len(), 2);
+
+    // Plain output: one line per release.
+    seal(&server, d, "0.9", &["a.txt"]);
+    let out = server.run(d, &["prune", "--suite", "s", "--keep", "1", "--yes"]);
+    assert_eq!(
+        out.ok(),
+        "s3://artifacts/s/0.9/ (sealed, 2 object(s) deleted)"
+    );
+}
+
+fn kept_why<'a>(v: &'a Value, release: &str) -> &'a str {
+    v["kept"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|k| k["release"] == release)
+        .and_then(|k| k["why"].as_str())
+        .unwrap_or_else(|| panic!("{release} not kept: {v:#}"))
+}
