@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Compatibility scenario: the s3blob binary against any S3-compatible endpoint, the way a user
 # runs it. Round trips (one PUT, multipart, stdin/stdout), the overwrite rules, list, latest,
-# stat, presign, seal, verify, delete (one file, and whole releases), prune and `doctor`.
+# stat, presign, seal, verify, promote, delete (one file, and whole releases), prune, doctor.
 # Every download is compared byte for byte.
 #
 #   scripts/compat.sh --moto                      install moto's server (a Python venv under
@@ -27,7 +27,7 @@ fail() { log "FAILED: $*"; exit 1; }
 MOTO_PID=
 cleanup() {
     if [[ -n ${SUITE:-} && -n ${ENDPOINT_SET:-} ]]; then
-        for r in 1.0 1.1 2.0; do
+        for r in 1.0 1.1 1.1-stable 2.0; do
             s3 delete --suite "$SUITE" --release "$r" --all --yes >/dev/null 2>&1 || true
         done
     fi
@@ -138,6 +138,10 @@ step "latest is the highest sealed release" 0 s3 download --suite "$SUITE" --rel
 same big.bin dl/latest/big.bin "latest"
 [[ ! -e dl/latest/stream.bin ]] || fail "latest fetched a file of an open release"
 step "verify the sealed release" 0 s3 verify --suite "$SUITE" --release 1.1 --deep
+step "promote the sealed release on the server" 0 s3 promote --suite "$SUITE" --release 1.1 --to-release 1.1-stable --part-size 5MiB
+step "download the promoted release" 0 s3 download --suite "$SUITE" --release 1.1-stable --all -o dl/promoted
+same big.bin dl/promoted/big.bin "promote"
+step "delete the promoted release" 0 s3 delete --suite "$SUITE" --release 1.1-stable --all --yes
 step "stat" 0 s3 stat --suite "$SUITE" --release 1.1 --filename big.bin --json
 grep -q '"size":12582929' <<<"$OUT" || fail "stat: $OUT"
 step "presign" 0 s3 presign --suite "$SUITE" --release 1.0 --filename big.bin --expires 5m

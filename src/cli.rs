@@ -184,6 +184,21 @@ pub enum Command {
         after_help!()
     ))]
     Delete(DeleteArgs),
+    /// Copy a release on the server to another suite, release name or bucket (no artifact byte
+    /// passes through this machine), check every copy there, and seal the copy with a manifest
+    /// that records where it came from
+    #[command(after_help = concat!(
+        "Examples:\n",
+        "  s3blob promote --suite myapp-staging --release 1.4.2 --to-suite myapp\n",
+        "  s3blob promote --suite myapp --release 1.4.2-rc3 --to-release 1.4.2\n",
+        "  s3blob promote --suite myapp --release latest --to-bucket artifacts-public\n\n",
+        "Each copy is create-only: identical content already at the destination is success,\n",
+        "different content exit 6. Up to 5 GiB an object is one CopyObject (metadata kept);\n",
+        "above, UploadPartCopy parts of --part-size, --concurrency at a time. Nothing is sealed\n",
+        "at the destination unless every copy is there and checked.\n\n",
+        after_help!()
+    ))]
+    Promote(PromoteArgs),
     /// Remove whole old releases of a suite: beyond the newest --keep N, or older than
     /// --older-than; never the highest sealed release (latest), never an open release younger
     /// than --open-grace
@@ -517,6 +532,34 @@ pub struct DeleteArgs {
     /// Confirm the deletion (required: s3blob never prompts)
     #[arg(long)]
     pub yes: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct PromoteArgs {
+    /// The release to promote (`latest`: the suite's highest sealed release)
+    #[command(flatten)]
+    pub key: KeyArgs,
+
+    /// The suite to copy it to [default: the same suite]
+    #[arg(long, value_name = "SUITE")]
+    pub to_suite: Option<String>,
+
+    /// The release name at the destination [default: the same name]
+    #[arg(long, value_name = "RELEASE")]
+    pub to_release: Option<String>,
+
+    /// The bucket to copy it to, on the same endpoint [default: --bucket]. Across regions the
+    /// copy is sent to the destination with --region, which must be the destination's
+    #[arg(long, value_name = "BUCKET")]
+    pub to_bucket: Option<String>,
+
+    /// Promote a release that is not sealed, as it is now. Without this, an open release is
+    /// refused: it may be half-published, and a promoted release is sealed
+    #[arg(long)]
+    pub allow_open: bool,
+
+    #[command(flatten)]
+    pub tuning: UploadTuningArgs,
 }
 
 #[derive(Debug, Args)]

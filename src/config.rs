@@ -206,7 +206,7 @@ pub fn resolve(global: &GlobalArgs, tuning: Tuning, env: &Environment) -> Result
 
 /// Loose bucket checks: S3-compatible servers differ in naming rules, so only refuse what no
 /// server accepts and what would change the meaning of the request.
-fn check_bucket(bucket: &str) -> Result<String, String> {
+pub(crate) fn check_bucket(bucket: &str) -> Result<String, String> {
     if bucket.contains('/') || bucket.chars().any(|c| c.is_whitespace() || c.is_control()) {
         return Err(
             "a bucket name has no '/', spaces or control characters (give the bare name, not s3://...)"

@@ -5,6 +5,7 @@ pub mod doctor;
 pub mod download;
 pub mod list;
 pub mod presign;
+pub mod promote;
 pub mod prune;
 pub mod seal;
 pub mod stat;
@@ -57,6 +58,7 @@ pub async fn run(
         Command::Stat(args) => stat::run(&cx, args).await,
         Command::Delete(args) => delete::run(&cx, args).await,
         Command::Prune(args) => prune::run(&cx, args).await,
+        Command::Promote(args) => promote::run(&cx, args).await,
         Command::Presign(args) => presign::run(&cx, args).await,
         Command::Seal(args) => seal::run(&cx, args).await,
         Command::Verify(args) => verify::run(&cx, args).await,

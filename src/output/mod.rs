@@ -9,6 +9,7 @@ pub mod doctor;
 pub mod download;
 pub mod list;
 pub mod presign;
+pub mod promote;
 pub mod prune;
 pub mod seal;
 pub mod stat;

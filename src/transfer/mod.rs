@@ -4,6 +4,7 @@
 //! Neither direction uses the other, and the engine knows nothing of the command line.
 
 pub mod budget;
+pub mod copy;
 pub mod download;
 pub mod plan;
 pub mod upload;

@@ -164,6 +164,38 @@ impl S3 for Strict {
         self.check_bucket(&req.input.bucket)?;
         self.fs.delete_object(req).await
     }
+    async fn copy_object(
+        &self,
+        req: S3Request<CopyObjectInput>,
+    ) -> S3Result<S3Response<CopyObjectOutput>> {
+        self.check_bucket(&req.input.bucket)?;
+        // s3s has no If-None-Match for CopyObject (S3 does): read the header itself.
+        let create_only = !self.ignores_conditions()
+            && req
+                .headers
+                .get("if-none-match")
+                .is_some_and(|v| v.as_bytes() == b"*");
+        let _whole = self.objects.write().await;
+        if create_only
+            && self
+                .root
+                .join(&req.input.bucket)
+                .join(&req.input.key)
+                .exists()
+        {
+            return Err(S3Error::with_message(
+                S3ErrorCode::PreconditionFailed,
+                "At least one of the pre-conditions you specified did not hold",
+            ));
+        }
+        self.fs.copy_object(req).await
+    }
+    async fn upload_part_copy(
+        &self,
+        req: S3Request<UploadPartCopyInput>,
+    ) -> S3Result<S3Response<UploadPartCopyOutput>> {
+        self.fs.upload_part_copy(req).await
+    }
     async fn delete_objects(
         &self,
         req: S3Request<DeleteObjectsInput>,

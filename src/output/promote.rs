@@ -1,0 +1,84 @@
+//! `promote`'s result: the destination release's URI, or a JSON object with each file's copy.
+
+use serde_json::{Value, json};
+
+use super::{Report, round3};
+use crate::release::manifest::Origin;
+use crate::release::seal::Sealed;
+use crate::transfer::copy::Copied;
+
+/// One file of a promoted release.
+pub struct FileCopy {
+    pub filename: String,
+    pub size: u64,
+    pub copied: Copied,
+}
+
+pub struct PromoteReport {
+    /// The destination bucket.
+    pub bucket: String,
+    pub origin: Origin,
+    pub copies: Vec<FileCopy>,
+    pub sealed: Sealed,
+    pub seconds: f64,
+}
+
+impl PromoteReport {
+    fn uri(&self) -> String {
+        let m = &self.sealed.manifest;
+        format!("s3://{}/{}/{}/", self.bucket, m.suite, m.release)
+    }
+
+    fn copied(&self) -> usize {
+        self.copies
+            .iter()
+            .filter(|c| matches!(c.copied, Copied::Copied { .. }))
+            .count()
+    }
+}
+
+impl Report for PromoteReport {
+    fn text(&self) -> String {
+        self.uri()
+    }
+
+    fn json(&self) -> Value {
+        let m = &self.sealed.manifest;
+        json!({
+            "command": "promote",
+            "uri": self.uri(),
+            "bucket": self.bucket,
+            "suite": m.suite,
+            "release": m.release,
+            "from": {
+                "uri": format!("s3://{}/{}/{}/", self.origin.bucket, self.origin.suite, self.origin.release),
+                "bucket": self.origin.bucket,
+                "suite": self.origin.suite,
+                "release": self.origin.release,
+            },
+            "files": self.copies.iter().map(|c| json!({
+                "filename": c.filename,
+                "size": c.size,
+                "unchanged": c.copied == Copied::Unchanged,
+                "parts": match c.copied { Copied::Copied { parts } => parts, Copied::Unchanged => 0 },
+            })).collect::<Vec<_>>(),
+            "sealed_at": m.sealed_at,
+            "unchanged": self.sealed.unchanged,
+            "seconds": round3(self.seconds),
+        })
+    }
+
+    fn summary(&self) -> String {
+        format!(
+            "promoted s3://{}/{}/{}/ to {}: {} file(s), {} copied on the server, {} already there, sealed in {:.2} s",
+            self.origin.bucket,
+            self.origin.suite,
+            self.origin.release,
+            self.uri(),
+            self.copies.len(),
+            self.copied(),
+            self.copies.len() - self.copied(),
+            self.seconds
+        )
+    }
+}

@@ -1,0 +1,352 @@
+//! Server-side copies, for `promote`: no byte of the object passes through this machine.
+//! Up to `multipart_above` (S3's CopyObject limit, 5 GiB) one CopyObject that keeps the
+//! metadata; above it, a multipart upload of UploadPartCopy ranges in parallel, with the
+//! source's metadata and attributes set on the new upload and its full-object CRC64NVME given
+//! at completion (so the store checks the assembled bytes). Both are create-only at the
+//! destination and pinned to the source's ETag; identical content already at the destination
+//! is success, different content is exit 6. A failed or interrupted multipart copy is aborted.
+
+use std::sync::Arc;
+
+use aws_sdk_s3::Client;
+use aws_sdk_s3::types::{
+    ChecksumAlgorithm, ChecksumType, CompletedMultipartUpload, CompletedPart, MetadataDirective,
+};
+use tokio::task::JoinSet;
+use tracing::{debug, warn};
+
+use crate::checksum;
+use crate::error::Error;
+use crate::inspect::{self, ObjectInfo};
+use crate::s3::{classify, status};
+use crate::shutdown::Shutdown;
+use crate::transfer::plan;
+
+/// The largest object one CopyObject may copy.
+pub const COPY_OBJECT_MAX: u64 = 5 * 1024 * plan::MIB;
+
+pub struct CopyRequest {
+    pub src_bucket: String,
+    pub src_key: String,
+    pub dst_bucket: String,
+    pub dst_key: String,
+    pub size: u64,
+    pub crc64: u64,
+    /// Above this size, a multipart copy ([`COPY_OBJECT_MAX`] unless tests lower it).
+    pub multipart_above: u64,
+    pub part_size: u64,
+    /// Part copies in flight.
+    pub concurrency: usize,
+    /// Whether the destination store takes the CRC64NVME header (multipart copies).
+    pub checksum_header: bool,
+}
+
+/// What happened to one object.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Copied {
+    /// Copied, in this many parts (1: one CopyObject).
+    Copied { parts: usize },
+    /// The destination held exactly this object already.
+    Unchanged,
+}
+
+/// Copies one object; see the module documentation.
+pub async fn copy(
+    client: &Client,
+    req: &CopyRequest,
+    shutdown: &Shutdown,
+) -> Result<Copied, Error> {
+    let dst = format!("s3://{}/{}", req.dst_bucket, req.dst_key);
+    if let Some(existing) = existing(client, req).await? {
+        return same_or_taken(req, &existing, &dst);
+    }
+    let source = inspect::head(client, &req.src_bucket, &req.src_key).await?;
+    if source.size != req.size {
+        return Err(Error::Integrity(format!(
+            "s3://{}/{} holds {} bytes, not the {} its release lists; verify the source release",
+            req.src_bucket, req.src_key, source.size, req.size
+        )));
+    }
+    let outcome = if req.size <= req.multipart_above {
+        match shutdown
+            .guard(async { Ok(copy_object(client, req, &source).await) })
+            .await
+        {
+            Ok(result) => result,
+            Err(interrupted) => Err(Failed(interrupted)),
+        }
+    } else {
+        multipart_copy(client, req, &source, shutdown).await
+    };
+    match outcome {
+        Ok(parts) => Ok(Copied::Copied { parts }),
+        // Refused by the create-only condition: another copy or upload got there first.
+        Err(Taken) => match existing(client, req).await? {
+            Some(existing) => same_or_taken(req, &existing, &dst),
+            None => Err(Error::Other(format!(
+                "cannot copy to {dst}: the store refused the create-only copy, yet the key is empty; retry"
+            ))),
+        },
+        Err(Failed(e)) => Err(e),
+    }
+}
+
+/// Why a copy did not happen.
+enum CopyError {
+    /// 412: the destination key was taken.
+    Taken,
+    Failed(Error),
+}
+use CopyError::{Failed, Taken};
+
+impl From<Error> for CopyError {
+    fn from(e: Error) -> Self {
+        Failed(e)
+    }
+}
+
+/// The destination's object, if any.
+async fn existing(client: &Client, req: &CopyRequest) -> Result<Option<ObjectInfo>, Error> {
+    match inspect::head(client, &req.dst_bucket, &req.dst_key).await {
+        Ok(info) => Ok(Some(info)),
+        Err(Error::NotFound(_)) => Ok(None),
+        Err(e) => Err(e),
+    }
+}
+
+fn same_or_taken(req: &CopyRequest, existing: &ObjectInfo, dst: &str) -> Result<Copied, Error> {
+    let crc = existing.checksum.map(|(crc, _)| crc);
+    if existing.size == req.size && crc == Some(req.crc64) {
+        debug!(%dst, "already holds this object");
+        return Ok(Copied::Unchanged);
+    }
+    Err(Error::AlreadyExists(format!(
+        "{dst} already holds a different object ({} bytes, CRC64NVME {}); promote never replaces one: remove it, or promote to another release",
+        existing.size,
+        crc.map_or_else(|| "unknown".to_owned(), checksum::to_base64)
+    )))
+}
+
+/// `bucket/key` for `x-amz-copy-source`, the key percent-encoded (`/` kept).
+fn copy_source(bucket: &str, key: &str) -> String {
+    let mut out = format!("{bucket}/");
+    for b in key.bytes() {
+        if b.is_ascii_alphanumeric() || b"-_.~/".contains(&b) {
+            out.push(b as char);
+        } else {
+            out.push_str(&format!("%{b:02X}"));
+        }
+    }
+    out
+}
+
+async fn copy_object(
+    client: &Client,
+    req: &CopyRequest,
+    source: &ObjectInfo,
+) -> Result<usize, CopyError> {
+    let mut call = client
+        .copy_object()
+        .bucket(&req.dst_bucket)
+        .key(&req.dst_key)
+        .copy_source(copy_source(&req.src_bucket, &req.src_key))
+        .metadata_directive(MetadataDirective::Copy)
+        .if_none_match("*");
+    if let Some(etag) = &source.etag {
+        call = call.copy_source_if_match(etag);
+    }
+    debug!(src = %req.src_key, dst = %req.dst_key, "CopyObject");
+    match call.send().await {
+        Ok(_) => Ok(1),
+        Err(e) if status(&e) == Some(412) && source.etag.is_some() => {
+            // The destination is taken, or the source changed since the HEAD: tell which.
+            Err(Taken)
+        }
+        Err(e) => Err(Failed(classify(
+            &e,
+            "copy to",
+            &req.dst_bucket,
+            Some(&req.dst_key),
+        ))),
+    }
+}
+
+async fn multipart_copy(
+    client: &Client,
+    req: &CopyRequest,
+    source: &ObjectInfo,
+    shutdown: &Shutdown,
+) -> Result<usize, CopyError> {
+    let part_size = match plan::upload_plan(req.size, req.part_size) {
+        Ok(plan::UploadPlan::Multipart { part_size, .. }) => part_size,
+        Ok(plan::UploadPlan::Single) => req.part_size,
+        Err(e) => return Err(Failed(e.into())),
+    };
+    // A multipart upload starts with no metadata: the source's is set here, s3blob's CRC64NVME
+    // included.
+    let mut metadata: std::collections::HashMap<String, String> =
+        source.metadata.clone().into_iter().collect();
+    metadata.insert(
+        checksum::METADATA_KEY.to_owned(),
+        checksum::to_base64(req.crc64),
+    );
+    let mut create = client
+        .create_multipart_upload()
+        .bucket(&req.dst_bucket)
+        .key(&req.dst_key)
+        .set_content_type(source.content_type.clone())
+        .set_cache_control(source.cache_control.clone())
+        .set_metadata(Some(metadata));
+    if let Some(class) = &source.storage_class {
+        create = create.storage_class(class.as_str().into());
+    }
+    if req.checksum_header {
+        create = create
+            .checksum_algorithm(ChecksumAlgorithm::Crc64Nvme)
+            .checksum_type(ChecksumType::FullObject);
+    }
+    let id = create
+        .send()
+        .await
+        .map_err(|e| {
+            Failed(classify(
+                &e,
+                "start the copy to",
+                &req.dst_bucket,
+                Some(&req.dst_key),
+            ))
+        })?
+        .upload_id
+        .ok_or_else(|| {
+            Failed(Error::Other(
+                "CreateMultipartUpload gave no upload id".into(),
+            ))
+        })?;
+    let parts = shutdown
+        .guard(async { Ok(copy_parts(client, req, source, &id, part_size).await) })
+        .await;
+    let result = match parts {
+        Ok(Ok(parts)) => complete(client, req, &id, parts).await,
+        Ok(Err(e)) | Err(e) => Err(Failed(e)),
+    };
+    if result.is_err() {
+        abort(client, req, &id).await;
+    }
+    result
+}
+
+/// Every range as an UploadPartCopy, `concurrency` at a time, in part order.
+async fn copy_parts(
+    client: &Client,
+    req: &CopyRequest,
+    source: &ObjectInfo,
+    id: &str,
+    part_size: u64,
+) -> Result<Vec<CompletedPart>, Error> {
+    let permits = Arc::new(tokio::sync::Semaphore::new(req.concurrency.max(1)));
+    let mut set = JoinSet::new();
+    let ranges: Vec<_> = plan::chunks(0, req.size, part_size).collect();
+    for (i, range) in ranges.iter().enumerate() {
+        let number = i as i32 + 1;
+        let call = client
+            .upload_part_copy()
+            .bucket(&req.dst_bucket)
+            .key(&req.dst_key)
+            .upload_id(id)
+            .part_number(number)
+            .copy_source(copy_source(&req.src_bucket, &req.src_key))
+            .copy_source_range(format!("bytes={}-{}", range.start, range.end - 1))
+            .set_copy_source_if_match(source.etag.clone());
+        let (permits, bucket, key) = (permits.clone(), req.dst_bucket.clone(), req.dst_key.clone());
+        set.spawn(async move {
+            let _permit = permits.acquire_owned().await;
+            let out = call
+                .send()
+                .await
+                .map_err(|e| classify(&e, "copy a part to", &bucket, Some(&key)))?;
+            let result = out.copy_part_result;
+            Ok::<_, Error>(
+                CompletedPart::builder()
+                    .part_number(number)
+                    .set_e_tag(result.as_ref().and_then(|r| r.e_tag.clone()))
+                    .set_checksum_crc64_nvme(
+                        result.as_ref().and_then(|r| r.checksum_crc64_nvme.clone()),
+                    )
+                    .build(),
+            )
+        });
+    }
+    let mut parts = Vec::with_capacity(ranges.len());
+    while let Some(joined) = set.join_next().await {
+        parts.push(joined.map_err(|e| Error::Other(format!("a part copy task failed: {e}")))??);
+    }
+    parts.sort_by_key(|p| p.part_number());
+    Ok(parts)
+}
+
+async fn complete(
+    client: &Client,
+    req: &CopyRequest,
+    id: &str,
+    parts: Vec<CompletedPart>,
+) -> Result<usize, CopyError> {
+    let n = parts.len();
+    let mut call = client
+        .complete_multipart_upload()
+        .bucket(&req.dst_bucket)
+        .key(&req.dst_key)
+        .upload_id(id)
+        .multipart_upload(
+            CompletedMultipartUpload::builder()
+                .set_parts(Some(parts))
+                .build(),
+        )
+        .if_none_match("*");
+    if req.checksum_header {
+        call = call
+            .checksum_crc64_nvme(checksum::to_base64(req.crc64))
+            .checksum_type(ChecksumType::FullObject);
+    }
+    match call.send().await {
+        Ok(_) => Ok(n),
+        Err(e) if status(&e) == Some(412) => Err(Taken),
+        Err(e) => Err(Failed(classify(
+            &e,
+            "complete the copy to",
+            &req.dst_bucket,
+            Some(&req.dst_key),
+        ))),
+    }
+}
+
+async fn abort(client: &Client, req: &CopyRequest, id: &str) {
+    let aborted = client
+        .abort_multipart_upload()
+        .bucket(&req.dst_bucket)
+        .key(&req.dst_key)
+        .upload_id(id)
+        .send()
+        .await;
+    if let Err(e) = aborted {
+        warn!(
+            "could not abort the multipart copy to s3://{}/{} (upload id {id}): {}; abort it by hand",
+            req.dst_bucket,
+            req.dst_key,
+            classify(&e, "abort the copy to", &req.dst_bucket, Some(&req.dst_key))
+        );
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn copy_source_encodes_the_key_but_not_its_slashes() {
+        assert_eq!(
+            copy_source("b", "s/1.0/a b+c.tar.gz"),
+            "b/s/1.0/a%20b%2Bc.tar.gz"
+        );
+        assert_eq!(copy_source("b", "s/r/é"), "b/s/r/%C3%A9");
+    }
+}

@@ -1,0 +1,378 @@
+//! `promote`: a release copied on the server (no artifact byte through the client), checked
+//! there and sealed with its origin; create-only at the destination; multipart copies for
+//! large objects; nothing sealed and no upload left open when it fails.
+
+mod common;
+
+use std::path::Path;
+
+use common::{Fault, MIB, Op, Run, Server, data};
+use serde_json::Value;
+
+fn seal(server: &Server, dir: &Path, suite: &str, release: &str, files: &[(&str, Vec<u8>)]) {
+    for (f, bytes) in files {
+        std::fs::write(dir.join(f), bytes).unwrap();
+    }
+    let mut args = vec![
+        "upload",
+        "--seal",
+        "--suite",
+        suite,
+        "--release",
+        release,
+        "--part-size",
+        "5MiB",
+        "--metadata",
+        "commit=3f2a9c1",
+        "--cache-control",
+        "max-age=60",
+    ];
+    args.extend(files.iter().map(|(f, _)| *f));
+    server.run(dir, &args).ok();
+}
+
+fn promote(server: &Server, dir: &Path, args: &[&str]) -> Run {
+    let mut all = vec!["promote"];
+    all.extend_from_slice(args);
+    server.run(dir, &all)
+}
+
+#[test]
+fn a_sealed_release_is_copied_on_the_server_checked_and_sealed_with_its_origin() {
+    let server = Server::start_faulty();
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    let files = [("a.tar.gz", data(70_000, 1)), ("b.txt", b"bee".to_vec())];
+    seal(&server, d, "staging", "1.0", &files);
+
+    let before = server.faults().requests().len();
+    let out = promote(
+        &server,
+        d,
+        &[
+            "--suite",
+            "staging",
+            "--release",
+            "1.0",
+            "--to-suite",
+            "stable",
+        ],
+    );
+    assert_eq!(out.ok(), "s3://artifacts/stable/1.0/");
+    for (f, bytes) in &files {
+        assert_eq!(
+            server.object(&format!("stable/1.0/{f}")).as_ref(),
+            Some(bytes),
+            "{f}"
+        );
+    }
+    // No artifact byte came through the client: every write was a server-side copy, and
+    // nothing read an artifact's body.
+    let during = &server.faults().requests()[before..];
+    for r in during {
+        match r.op {
+            Op::PutObject => assert!(
+                r.header("x-amz-copy-source").is_some(),
+                "a PUT with a body: {r:?}"
+            ),
+            Op::GetObject | Op::UploadPart => panic!("{r:?}"),
+            _ => {}
+        }
+    }
+    // Metadata and attributes came along; the copy is sealed and says where it came from.
+    let stat = server.run(
+        d,
+        &[
+            "stat",
+            "--suite",
+            "stable",
+            "--release",
+            "1.0",
+            "--filename",
+            "a.tar.gz",
+            "--json",
+        ],
+    );
+    let v: Value = serde_json::from_str(stat.ok()).unwrap();
+    assert_eq!(v["metadata"]["commit"], "3f2a9c1", "{v:#}");
+    assert_eq!(v["cache_control"], "max-age=60", "{v:#}");
+    assert_eq!(v["content_type"], "application/gzip", "{v:#}");
+    let manifest =
+        String::from_utf8(server.object("stable/1.0/.s3blob-manifest.json").unwrap()).unwrap();
+    assert!(manifest.contains("\"promoted_from\""), "{manifest}");
+    assert!(manifest.contains("\"staging\""), "{manifest}");
+    server
+        .run(
+            d,
+            &["verify", "--suite", "stable", "--release", "1.0", "--deep"],
+        )
+        .ok();
+
+    // Again: nothing to copy, success.
+    let again = promote(
+        &server,
+        d,
+        &[
+            "--suite",
+            "staging",
+            "--release",
+            "1.0",
+            "--to-suite",
+            "stable",
+            "--json",
+        ],
+    );
+    let v: Value = serde_json::from_str(again.ok()).unwrap();
+    assert_eq!(v["unchanged"], true, "{v:#}");
+    assert!(
+        v["files"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .all(|f| f["unchanged"] == true)
+    );
+}
+
+#[test]
+fn different_content_at_the_destination_is_exit_6_and_nothing_is_sealed() {
+    let server = Server::start();
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    seal(
+        &server,
+        d,
+        "staging",
+        "2.0",
+        &[("a.txt", b"new".to_vec()), ("b.txt", b"b".to_vec())],
+    );
+    std::fs::create_dir(d.join("old")).unwrap();
+    std::fs::write(d.join("old/a.txt"), b"old").unwrap();
+    server
+        .run(
+            d,
+            &[
+                "upload",
+                "--suite",
+                "stable",
+                "--release",
+                "2.0",
+                "old/a.txt",
+            ],
+        )
+        .ok();
+    promote(
+        &server,
+        d,
+        &[
+            "--suite",
+            "staging",
+            "--release",
+            "2.0",
+            "--to-suite",
+            "stable",
+        ],
+    )
+    .fails(
+        6,
+        &["s3://artifacts/stable/2.0/a.txt", "different", "not sealed"],
+    );
+    assert_eq!(server.object("stable/2.0/a.txt").unwrap(), b"old");
+    assert!(server.object("stable/2.0/.s3blob-manifest.json").is_none());
+}
+
+#[test]
+fn an_open_release_needs_allow_open() {
+    let server = Server::start();
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    std::fs::write(d.join("a.txt"), b"a").unwrap();
+    server
+        .run(
+            d,
+            &["upload", "--suite", "nightly", "--release", "5", "a.txt"],
+        )
+        .ok();
+    promote(
+        &server,
+        d,
+        &[
+            "--suite",
+            "nightly",
+            "--release",
+            "5",
+            "--to-release",
+            "5-kept",
+        ],
+    )
+    .fails(2, &["not sealed", "--allow-open"]);
+    assert!(server.object("nightly/5-kept/a.txt").is_none());
+    let out = promote(
+        &server,
+        d,
+        &[
+            "--suite",
+            "nightly",
+            "--release",
+            "5",
+            "--to-release",
+            "5-kept",
+            "--allow-open",
+        ],
+    );
+    assert_eq!(out.ok(), "s3://artifacts/nightly/5-kept/");
+    assert_eq!(server.object("nightly/5-kept/a.txt").unwrap(), b"a");
+    assert!(
+        server
+            .object("nightly/5-kept/.s3blob-manifest.json")
+            .is_some()
+    );
+    // Usage errors: no destination, or the release itself.
+    promote(&server, d, &["--suite", "nightly", "--release", "5"]).fails(2, &["--to-suite"]);
+    promote(
+        &server,
+        d,
+        &[
+            "--suite",
+            "nightly",
+            "--release",
+            "5",
+            "--to-suite",
+            "nightly",
+        ],
+    )
+    .fails(2, &["the release itself"]);
+}
+
+#[test]
+fn large_objects_are_copied_in_parts_and_to_another_bucket() {
+    let server = Server::start_faulty();
+    std::fs::create_dir(server.root.path().join("public")).unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    let big = data(12 * MIB + 3, 9);
+    seal(
+        &server,
+        d,
+        "app",
+        "3.0",
+        &[("big.bin", big.clone()), ("small.txt", b"s".to_vec())],
+    );
+    let before = server.faults().requests().len();
+    let mut cmd = server.cmd(d);
+    cmd.args([
+        "promote",
+        "--suite",
+        "app",
+        "--release",
+        "3.0",
+        "--to-bucket",
+        "public",
+        "--part-size",
+        "5MiB",
+        "--json",
+    ])
+    // Multipart copies above 1 MiB instead of S3's 5 GiB, so a test can have one.
+    .env("S3BLOB_TEST_COPY_MULTIPART_ABOVE", (MIB).to_string());
+    let out = Run::from(cmd.output().unwrap());
+    let v: Value = serde_json::from_str(out.ok()).unwrap();
+    let parts: Vec<u64> = v["files"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|f| f["parts"].as_u64().unwrap())
+        .collect();
+    assert_eq!(parts, [3, 1], "{v:#}");
+    let stored = std::fs::read(server.root.path().join("public/app/3.0/big.bin")).unwrap();
+    assert!(stored == big, "the copied bytes differ");
+    let copies = server.faults().requests()[before..]
+        .iter()
+        .filter(|r| r.op == Op::UploadPart)
+        .inspect(|r| assert!(r.header("x-amz-copy-source").is_some(), "{r:?}"))
+        .count();
+    assert_eq!(copies, 3);
+    assert_eq!(server.open_uploads(), 0);
+    assert!(
+        server
+            .root
+            .path()
+            .join("public/app/3.0/.s3blob-manifest.json")
+            .exists()
+    );
+}
+
+#[test]
+fn a_failed_part_copy_leaves_no_upload_open_and_nothing_sealed() {
+    let server = Server::start_faulty();
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    seal(&server, d, "app", "4.0", &[("big.bin", data(11 * MIB, 4))]);
+    server.faults().inject(
+        Op::UploadPart,
+        usize::MAX,
+        Fault::Error {
+            status: 403,
+            code: "AccessDenied",
+        },
+    );
+    let mut cmd = server.cmd(d);
+    cmd.args([
+        "promote",
+        "--suite",
+        "app",
+        "--release",
+        "4.0",
+        "--to-suite",
+        "prod",
+        "--part-size",
+        "5MiB",
+    ])
+    .env("S3BLOB_TEST_COPY_MULTIPART_ABOVE", MIB.to_string());
+    Run::from(cmd.output().unwrap()).fails(4, &["prod/4.0/big.bin", "not sealed"]);
+    assert_eq!(
+        server.open_uploads(),
+        0,
+        "the multipart copy was not aborted"
+    );
+    assert!(server.object("prod/4.0/big.bin").is_none());
+    assert!(server.object("prod/4.0/.s3blob-manifest.json").is_none());
+}
+
+#[test]
+fn sigint_during_a_multipart_copy_aborts_it_and_seals_nothing() {
+    let server = Server::start_faulty();
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    seal(&server, d, "app", "5.0", &[("big.bin", data(11 * MIB, 5))]);
+    let parts_before = server.faults().count(Op::UploadPart);
+    let gate = server.faults().hold(Op::UploadPart, usize::MAX);
+    let mut cmd = server.cmd(d);
+    cmd.args([
+        "promote",
+        "--suite",
+        "app",
+        "--release",
+        "5.0",
+        "--to-suite",
+        "prod",
+        "--part-size",
+        "5MiB",
+    ])
+    .env("S3BLOB_TEST_COPY_MULTIPART_ABOVE", MIB.to_string())
+    .stdout(std::process::Stdio::piped())
+    .stderr(std::process::Stdio::piped());
+    let child = cmd.spawn().unwrap();
+    common::wait_for("a part copy held", || {
+        server.faults().count(Op::UploadPart) > parts_before
+    });
+    assert_eq!(server.open_uploads(), 1);
+    common::signal(child.id(), "-INT");
+    let out = Run::from(child.wait_with_output().unwrap());
+    gate.release();
+    out.fails(130, &["interrupted by SIGINT"]);
+    assert_eq!(
+        server.open_uploads(),
+        0,
+        "the multipart copy was not aborted"
+    );
+    assert!(server.object("prod/5.0/.s3blob-manifest.json").is_none());
+}
