@@ -311,3 +311,56 @@ fn kept_why<'a>(v: &'a Value, release: &str) -> &'a str {
         .and_then(|k| k["why"].as_str())
         .unwrap_or_else(|| panic!("{release} not kept: {v:#}"))
 }
+
+#[test]
+fn downloads_of_latest_never_fail_while_a_prune_runs() {
+    let server = Server::start();
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    for i in 0..8 {
+        seal(&server, d, &format!("1.{i}"), &["a.txt", "b.txt", "c.txt"]);
+    }
+    let stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let reader = {
+        let (stop, work) = (stop.clone(), d.to_owned());
+        let args = move |n: usize| {
+            let out = work.join(format!("out{n}"));
+            vec![
+                "download".to_owned(),
+                "--suite".into(),
+                "s".into(),
+                "--release".into(),
+                "latest".into(),
+                "--all".into(),
+                "-o".into(),
+                out.display().to_string(),
+            ]
+        };
+        // The environment the harness gives the binary, for the reader thread's commands.
+        let server_env: Vec<(String, String)> = server
+            .cmd(d)
+            .get_envs()
+            .filter_map(|(k, v)| Some((k.to_str()?.to_owned(), v?.to_str()?.to_owned())))
+            .collect();
+        std::thread::spawn(move || {
+            let mut runs = Vec::new();
+            let mut n = 0;
+            while !stop.load(std::sync::atomic::Ordering::Relaxed) || n < 3 {
+                let mut c = std::process::Command::new(env!("CARGO_BIN_EXE_s3blob"));
+                c.env_clear().envs(server_env.iter().cloned()).args(args(n));
+                let out = Run::from(c.output().unwrap());
+                runs.push((out.code, out.stderr));
+                n += 1;
+            }
+            runs
+        })
+    };
+    let (run, v) = prune(&server, d, &["--keep", "1", "--yes"]);
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    assert_eq!(names(&v, "removed").len(), 7);
+    stop.store(true, std::sync::atomic::Ordering::Relaxed);
+    for (code, stderr) in reader.join().unwrap() {
+        assert_eq!(code, 0, "a download of latest failed during the prune: {stderr}");
+    }
+    assert_eq!(stored(&server, "1.7").len(), 4);
+}

@@ -342,6 +342,30 @@ mod tests {
     use super::*;
 
     #[test]
+    fn multipart_copies_fit_s3s_limits_up_to_5_tib() {
+        let tib = 1024 * 1024 * plan::MIB;
+        for size in [COPY_OBJECT_MAX + 1, tib, 5 * tib] {
+            let Ok(plan::UploadPlan::Multipart { part_size, parts }) =
+                plan::upload_plan(size, 16 * plan::MIB)
+            else {
+                panic!("{size} bytes: not a multipart plan");
+            };
+            assert!(parts <= plan::MAX_PARTS, "{size}: {parts} parts");
+            assert!((plan::MIN_PART_SIZE..=plan::MAX_PART_SIZE).contains(&part_size));
+            let ranges: Vec<_> = plan::chunks(0, size, part_size).collect();
+            assert_eq!(ranges.len() as u64, parts);
+            assert_eq!(ranges.first().map(|r| r.start), Some(0));
+            assert_eq!(ranges.last().map(|r| r.end), Some(size));
+            assert!(ranges.windows(2).all(|w| w[0].end == w[1].start));
+            // Every part but the last is at least S3's minimum.
+            assert!(ranges[..ranges.len() - 1]
+                .iter()
+                .all(|r| r.end - r.start >= plan::MIN_PART_SIZE));
+        }
+        assert!(plan::upload_plan(5 * tib + 1, 16 * plan::MIB).is_err());
+    }
+
+    #[test]
     fn copy_source_encodes_the_key_but_not_its_slashes() {
         assert_eq!(
             copy_source("b", "s/1.0/a b+c.tar.gz"),
