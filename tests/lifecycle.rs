@@ -360,7 +360,10 @@ fn downloads_of_latest_never_fail_while_a_prune_runs() {
     assert_eq!(names(&v, "removed").len(), 7);
     stop.store(true, std::sync::atomic::Ordering::Relaxed);
     for (code, stderr) in reader.join().unwrap() {
-        assert_eq!(code, 0, "a download of latest failed during the prune: {stderr}");
+        assert_eq!(
+            code, 0,
+            "a download of latest failed during the prune: {stderr}"
+        );
     }
     assert_eq!(stored(&server, "1.7").len(), 4);
 }

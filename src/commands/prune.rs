@@ -18,7 +18,7 @@ use crate::output::Outcome;
 use crate::output::prune::{Decision, PruneReport};
 use crate::release::remove::{self, Contents};
 
-/// Releases listed at once to learn what they hold.
+/// Releases listed (and removed) at once.
 const LISTINGS: usize = 16;
 
 pub async fn run(cx: &Context<'_>, args: PruneArgs) -> Result<Outcome, Error> {
@@ -41,20 +41,51 @@ pub async fn run(cx: &Context<'_>, args: PruneArgs) -> Result<Outcome, Error> {
     let contents = all_contents(&client, &bucket, &args.suite, &releases).await?;
     let decisions = decide(&args, &contents, SystemTime::now());
     let mut report = PruneReport::new(bucket.clone(), args.suite.clone(), args.dry_run);
+    let mut doomed = Vec::new();
     for (contents, decision) in contents.into_iter().zip(decisions) {
         match decision {
             Decision::Keep(why) => report.kept(contents.release, why),
             Decision::Remove if args.dry_run => report.would_remove(contents),
-            Decision::Remove => {
-                let removed = remove::remove(&client, &bucket, &contents).await;
+            Decision::Remove => doomed.push(contents),
+        }
+    }
+    // Releases go several at once (each one manifest first), reported in release order.
+    let permits = Arc::new(tokio::sync::Semaphore::new(LISTINGS));
+    let mut set = JoinSet::new();
+    for (i, contents) in doomed.iter().enumerate() {
+        let (client, bucket, contents, permits) = (
+            client.clone(),
+            bucket.clone(),
+            contents.clone(),
+            permits.clone(),
+        );
+        set.spawn(async move {
+            let _permit = permits.acquire_owned().await;
+            (i, remove::remove(&client, &bucket, &contents).await)
+        });
+    }
+    let mut results: Vec<Option<Result<_, Error>>> = (0..doomed.len()).map(|_| None).collect();
+    let finished = cx
+        .shutdown
+        .guard(async {
+            while let Some(joined) = set.join_next().await {
+                let (i, removed) =
+                    joined.map_err(|e| Error::Other(format!("a removal task failed: {e}")))?;
                 if let Ok(r) = &removed {
                     info!(
                         "removed s3://{bucket}/{}/{}/ ({} object(s))",
                         r.suite, r.release, r.objects
                     );
                 }
-                report.removed(contents, removed);
+                results[i] = Some(removed);
             }
+            Ok(())
+        })
+        .await;
+    finished?;
+    for (contents, removed) in doomed.into_iter().zip(results) {
+        if let Some(removed) = removed {
+            report.removed(contents, removed);
         }
     }
     Ok(Box::new(report))

@@ -7,8 +7,8 @@ mod watchdog;
 
 pub use classify::{classify, status};
 pub use trust::CaBundle;
-pub use watchdog::Cut;
 use watchdog::Guarded;
+pub use watchdog::{Cut, ExpectServerWork, ServerWork};
 
 use aws_config::environment::EnvironmentVariableRegionProvider;
 use aws_config::meta::region::RegionProviderChain;

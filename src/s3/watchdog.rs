@@ -117,8 +117,12 @@ impl HttpConnector for Watchdog {
             clock.sent();
         }
         *request.body_mut() = SdkBody::from_body_1_x(Tracked::new(body, clock.clone()));
+        // A server-side copy is work the server does before it answers: wait for that too.
+        let limit = self.limit
+            + request
+                .extension::<ServerWork>()
+                .map_or(Duration::ZERO, |w| w.0);
         let response = self.inner.call(request);
-        let limit = self.limit;
         HttpConnectorFuture::new(async move {
             tokio::select! {
                 r = response => r,
@@ -128,13 +132,53 @@ impl HttpConnector for Watchdog {
     }
 }
 
+/// How long the server may work on a request before its response starts, on top of
+/// `--timeout`: a server-side copy (CopyObject, UploadPartCopy) is answered on many stores only
+/// once the bytes are copied. Set on a request by the [`ExpectServerWork`] interceptor.
+#[derive(Debug, Clone, Copy)]
+pub struct ServerWork(pub Duration);
+
+/// The slowest copy rate allowed for before a copy counts as silent: 512 KiB/s per request
+/// (s3s-fs, copying 16 MiB parts 16 at a time on 2 cores, managed about 1 MiB/s per request).
+const COPY_BYTES_PER_SEC: u64 = 512 * 1024;
+
+/// At most this on top of `--timeout`, however large the copy.
+const MAX_SERVER_WORK: Duration = Duration::from_secs(15 * 60);
+
+impl ServerWork {
+    /// The allowance for the server copying `bytes`.
+    pub fn copying(bytes: u64) -> Self {
+        ServerWork(Duration::from_secs(bytes / COPY_BYTES_PER_SEC).min(MAX_SERVER_WORK))
+    }
+}
+
+/// Tags each attempt of a request with its [`ServerWork`].
+#[derive(Debug)]
+pub struct ExpectServerWork(pub ServerWork);
+
+impl aws_smithy_runtime_api::client::interceptors::Intercept for ExpectServerWork {
+    fn name(&self) -> &'static str {
+        "s3blob: server work"
+    }
+
+    fn modify_before_transmit(
+        &self,
+        context: &mut aws_smithy_runtime_api::client::interceptors::context::BeforeTransmitInterceptorContextMut<'_>,
+        _: &RuntimeComponents,
+        _: &mut aws_smithy_types::config_bag::ConfigBag,
+    ) -> Result<(), aws_smithy_runtime_api::box_error::BoxError> {
+        context.request_mut().add_extension(self.0);
+        Ok(())
+    }
+}
+
 /// Resolves when one of the limits is passed.
 async fn watch(clock: &Clock, limit: Duration) -> Cut {
     let tick = (limit / 4).clamp(Duration::from_millis(50), Duration::from_secs(1));
     loop {
         tokio::time::sleep(tick).await;
         match clock.since_sent() {
-            Some(waited) if waited >= limit => return Cut::Silent(limit),
+            Some(waited) if waited >= limit + clock.drain() => return Cut::Silent(limit),
             Some(_) => {}
             None if clock.since_progress() >= limit => return Cut::Stalled(limit),
             None => {}
@@ -142,11 +186,17 @@ async fn watch(clock: &Clock, limit: Duration) -> Cut {
     }
 }
 
+/// What the kernel's socket buffers can hold between the client and the server (Linux's
+/// defaults allow 4 MiB of send and 6 MiB of receive buffer), with some room.
+const BUFFERED_AT_MOST: u64 = 16 * 1024 * 1024;
+
 /// When the body last moved, and when it was all sent, in milliseconds since the request began.
 struct Clock {
     start: Instant,
     progress: AtomicU64,
     sent: AtomicU64,
+    /// Body bytes handed to the connection.
+    bytes: AtomicU64,
 }
 
 const NOT_YET: u64 = u64::MAX;
@@ -157,7 +207,24 @@ impl Clock {
             start: Instant::now(),
             progress: AtomicU64::new(0),
             sent: AtomicU64::new(NOT_YET),
+            bytes: AtomicU64::new(0),
         }
+    }
+
+    /// How long the bytes still in the socket buffers may take to reach the server once the
+    /// whole body is handed over, at the rate the body went: on a slow link several MiB sit in
+    /// the kernel's buffers when the last byte is handed, and the server cannot answer before
+    /// it has read them. Zero for a request without a body or on a fast link.
+    fn drain(&self) -> Duration {
+        let sent_ms = match self.sent.load(Ordering::Relaxed) {
+            NOT_YET => return Duration::ZERO,
+            at => at.max(1),
+        };
+        let bytes = self.bytes.load(Ordering::Relaxed);
+        let buffered = bytes.min(BUFFERED_AT_MOST);
+        // buffered / (bytes / sent_ms), in milliseconds, with room for the rate measured
+        // early being higher (the buffers filled at once).
+        Duration::from_millis(buffered.saturating_mul(sent_ms).saturating_mul(2) / bytes.max(1))
     }
 
     fn now(&self) -> u64 {
@@ -166,6 +233,11 @@ impl Clock {
 
     fn moved(&self) {
         self.progress.store(self.now(), Ordering::Relaxed);
+    }
+
+    fn took(&self, n: usize) {
+        self.bytes.fetch_add(n as u64, Ordering::Relaxed);
+        self.moved();
     }
 
     fn sent(&self) {
@@ -214,7 +286,7 @@ impl Tracked {
 
     /// One frame of `n` bytes goes to the connection.
     fn handed(&mut self, n: usize) {
-        self.clock.moved();
+        self.clock.took(n);
         if let Some(left) = &mut self.remaining {
             *left = left.saturating_sub(n as u64);
             if *left == 0 {
@@ -308,6 +380,31 @@ mod tests {
         // Never sent, never moving: a stall.
         let clock = Clock::new();
         assert_eq!(watch(&clock, limit).await, Cut::Stalled(limit));
+    }
+
+    #[test]
+    fn a_slow_body_gets_time_to_drain_from_the_buffers() {
+        let clock = Clock::new();
+        assert_eq!(clock.drain(), Duration::ZERO);
+        // 40 MiB handed in 200 s (200 KiB/s): 16 MiB may still be buffered, 80 s at that
+        // rate, doubled.
+        clock.bytes.store(40 << 20, Ordering::Relaxed);
+        clock.sent.store(200_000, Ordering::Relaxed);
+        assert_eq!(clock.drain(), Duration::from_secs(160));
+        // 1 GiB in 2 s: nothing to speak of.
+        clock.bytes.store(1 << 30, Ordering::Relaxed);
+        clock.sent.store(2_000, Ordering::Relaxed);
+        assert!(clock.drain() < Duration::from_millis(100));
+    }
+
+    #[test]
+    fn copies_get_time_for_the_server_to_copy() {
+        assert_eq!(
+            ServerWork::copying(16 * 1024 * 1024).0,
+            Duration::from_secs(32)
+        );
+        assert_eq!(ServerWork::copying(5 << 40).0, MAX_SERVER_WORK);
+        assert_eq!(ServerWork::copying(1000).0, Duration::ZERO);
     }
 
     #[test]

@@ -5,6 +5,10 @@
 //! at completion (so the store checks the assembled bytes). Both are create-only at the
 //! destination and pinned to the source's ETag; identical content already at the destination
 //! is success, different content is exit 6. A failed or interrupted multipart copy is aborted.
+//! Many stores answer a copy only once the bytes are copied: each copy request may wait for its
+//! response `--timeout` plus two seconds per MiB it copies (at most 15 minutes more), and at
+//! most [`PART_COPIES`] parts of one object are copied at once (the work is the store's: more
+//! requests only share its copy throughput, and each then takes longer to answer).
 
 use std::sync::Arc;
 
@@ -18,9 +22,12 @@ use tracing::{debug, warn};
 use crate::checksum;
 use crate::error::Error;
 use crate::inspect::{self, ObjectInfo};
-use crate::s3::{classify, status};
+use crate::s3::{ExpectServerWork, ServerWork, classify, status};
 use crate::shutdown::Shutdown;
 use crate::transfer::plan;
+
+/// Part copies of one object in flight at most (fewer with a lower `--concurrency`).
+pub const PART_COPIES: usize = 4;
 
 /// The largest object one CopyObject may copy.
 pub const COPY_OBJECT_MAX: u64 = 5 * 1024 * plan::MIB;
@@ -35,7 +42,7 @@ pub struct CopyRequest {
     /// Above this size, a multipart copy ([`COPY_OBJECT_MAX`] unless tests lower it).
     pub multipart_above: u64,
     pub part_size: u64,
-    /// Part copies in flight.
+    /// Part copies in flight (at most [`PART_COPIES`]).
     pub concurrency: usize,
     /// Whether the destination store takes the CRC64NVME header (multipart copies).
     pub checksum_header: bool,
@@ -156,7 +163,12 @@ async fn copy_object(
         call = call.copy_source_if_match(etag);
     }
     debug!(src = %req.src_key, dst = %req.dst_key, "CopyObject");
-    match call.send().await {
+    match call
+        .customize()
+        .interceptor(ExpectServerWork(ServerWork::copying(req.size)))
+        .send()
+        .await
+    {
         Ok(_) => Ok(1),
         Err(e) if status(&e) == Some(412) && source.etag.is_some() => {
             // The destination is taken, or the source changed since the HEAD: tell which.
@@ -243,11 +255,14 @@ async fn copy_parts(
     id: &str,
     part_size: u64,
 ) -> Result<Vec<CompletedPart>, Error> {
-    let permits = Arc::new(tokio::sync::Semaphore::new(req.concurrency.max(1)));
+    let permits = Arc::new(tokio::sync::Semaphore::new(
+        req.concurrency.clamp(1, PART_COPIES),
+    ));
     let mut set = JoinSet::new();
     let ranges: Vec<_> = plan::chunks(0, req.size, part_size).collect();
     for (i, range) in ranges.iter().enumerate() {
         let number = i as i32 + 1;
+        let len = range.end - range.start;
         let call = client
             .upload_part_copy()
             .bucket(&req.dst_bucket)
@@ -261,6 +276,8 @@ async fn copy_parts(
         set.spawn(async move {
             let _permit = permits.acquire_owned().await;
             let out = call
+                .customize()
+                .interceptor(ExpectServerWork(ServerWork::copying(len)))
                 .send()
                 .await
                 .map_err(|e| classify(&e, "copy a part to", &bucket, Some(&key)))?;
@@ -358,9 +375,11 @@ mod tests {
             assert_eq!(ranges.last().map(|r| r.end), Some(size));
             assert!(ranges.windows(2).all(|w| w[0].end == w[1].start));
             // Every part but the last is at least S3's minimum.
-            assert!(ranges[..ranges.len() - 1]
-                .iter()
-                .all(|r| r.end - r.start >= plan::MIN_PART_SIZE));
+            assert!(
+                ranges[..ranges.len() - 1]
+                    .iter()
+                    .all(|r| r.end - r.start >= plan::MIN_PART_SIZE)
+            );
         }
         assert!(plan::upload_plan(5 * tib + 1, 16 * plan::MIB).is_err());
     }
