@@ -41,6 +41,10 @@ pub struct Personality {
     /// Garage does this: `If-None-Match: *` on PutObject and CompleteMultipartUpload is
     /// accepted and ignored, so an existing key is overwritten.
     pub ignore_if_none_match: std::sync::atomic::AtomicBool,
+    /// Objects only the listing shows, with their sizes: keys real stores hold but a file
+    /// system cannot, so s3s-fs cannot keep them (a directory marker `suite/release/`, which
+    /// consoles create for "folders"; a name over 255 bytes). Reading one answers NoSuchKey.
+    pub listed_only: std::sync::Mutex<std::collections::BTreeMap<String, i64>>,
 }
 
 impl Strict {
@@ -263,6 +267,28 @@ impl S3 for Strict {
             service: req.service.clone(),
             trailing_headers: None,
         };
+        // Continuation tokens are opaque on S3; s3s-fs uses the last key, which could carry
+        // characters XML cannot: they travel hex-encoded.
+        let mut req = req;
+        let token = req.input.continuation_token.clone();
+        if let Some(t) = &token {
+            req.input.continuation_token = Some(unhex(t).ok_or_else(|| {
+                S3Error::with_message(
+                    S3ErrorCode::InvalidArgument,
+                    "The continuation token provided is incorrect",
+                )
+            })?);
+        }
+        let url = req
+            .input
+            .encoding_type
+            .as_ref()
+            .is_some_and(|e| e.as_str() == EncodingType::URL);
+        let first_page = token.is_none();
+        let (prefix, delimiter) = (
+            req.input.prefix.clone().unwrap_or_default(),
+            req.input.delimiter.clone(),
+        );
         let mut out = self.fs.list_objects_v2(req).await?;
         if let Some(contents) = out.output.contents.as_mut() {
             for o in contents.iter_mut().filter(|o| o.e_tag.is_none()) {
@@ -271,8 +297,113 @@ impl S3 for Strict {
                 }
             }
         }
+        if first_page {
+            self.add_listed_only(&mut out.output, &prefix, delimiter.as_deref());
+        }
+        let o = &mut out.output;
+        o.continuation_token = token;
+        o.next_continuation_token = o.next_continuation_token.as_deref().map(hex);
+        // S3 encodes these when asked to (encoding-type=url); s3s-fs only echoes the request.
+        if url {
+            let enc = |v: &mut Option<String>| {
+                if let Some(s) = v.as_mut() {
+                    *s = url_encode(s);
+                }
+            };
+            for object in o.contents.iter_mut().flatten() {
+                enc(&mut object.key);
+            }
+            for p in o.common_prefixes.iter_mut().flatten() {
+                enc(&mut p.prefix);
+            }
+            enc(&mut o.prefix);
+            enc(&mut o.delimiter);
+            enc(&mut o.start_after);
+        }
         Ok(out)
     }
+}
+
+impl Strict {
+    /// Merges [`Personality::listed_only`] into the first page of a listing of `prefix`.
+    fn add_listed_only(
+        &self,
+        out: &mut ListObjectsV2Output,
+        prefix: &str,
+        delimiter: Option<&str>,
+    ) {
+        let extra = self
+            .personality
+            .listed_only
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .clone();
+        for (key, size) in extra {
+            let Some(rest) = key.strip_prefix(prefix) else {
+                continue;
+            };
+            match delimiter.and_then(|d| rest.find(d).map(|i| i + d.len())) {
+                Some(end) => {
+                    let common = format!("{prefix}{}", &rest[..end]);
+                    let prefixes = out.common_prefixes.get_or_insert_with(Vec::new);
+                    if !prefixes
+                        .iter()
+                        .any(|p| p.prefix.as_deref() == Some(&common))
+                    {
+                        prefixes.push(CommonPrefix {
+                            prefix: Some(common),
+                        });
+                        prefixes.sort_by(|a, b| a.prefix.cmp(&b.prefix));
+                    }
+                }
+                None => {
+                    let contents = out.contents.get_or_insert_with(Vec::new);
+                    contents.push(Object {
+                        key: Some(key.clone()),
+                        size: Some(size),
+                        last_modified: Some(std::time::SystemTime::now().into()),
+                        ..Default::default()
+                    });
+                    contents.sort_by(|a, b| a.key.cmp(&b.key));
+                }
+            }
+        }
+        let count = out.contents.as_ref().map_or(0, Vec::len)
+            + out.common_prefixes.as_ref().map_or(0, Vec::len);
+        out.key_count = i32::try_from(count).ok();
+    }
+}
+
+/// `s` as S3 encodes keys with `encoding-type=url`: unreserved characters and `/` as they are,
+/// a space as `+`, every other byte as `%XX`.
+pub fn url_encode(s: &str) -> String {
+    let mut out = String::with_capacity(s.len());
+    for b in s.bytes() {
+        match b {
+            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b'~' | b'/' => {
+                out.push(char::from(b));
+            }
+            b' ' => out.push('+'),
+            b => out.push_str(&format!("%{b:02X}")),
+        }
+    }
+    out
+}
+
+fn hex(s: &str) -> String {
+    s.bytes().map(|b| format!("{b:02x}")).collect()
+}
+
+fn unhex(s: &str) -> Option<String> {
+    let bytes = s.as_bytes();
+    if !bytes.len().is_multiple_of(2) {
+        return None;
+    }
+    let raw = bytes
+        .chunks(2)
+        .map(|pair| u8::from_str_radix(std::str::from_utf8(pair).ok()?, 16).ok())
+        .collect::<Option<Vec<u8>>>()?;
+    String::from_utf8(raw).ok()
 }
 
 /// Serves `root` (one directory per bucket) on `listener` until the process ends, accepting
