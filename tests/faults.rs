@@ -325,11 +325,31 @@ fn cut_bodies_are_resumed() {
     server
         .faults()
         .inject(Op::GetObject, 2, Fault::CutResponse(100_000));
+    let before = server.faults().requests().len();
     let out = download(&server, dir.path(), &["--concurrency", "1"]);
     out.ok();
     assert!(std::fs::read(dir.path().join("out.bin")).unwrap() == bytes);
     assert!(out.stderr.contains("resuming"), "{}", out.stderr);
     no_temp_files(dir.path());
+    // Each resume asks for the rest of its range from the first byte it did not get; the
+    // ranges that were not cut are asked for once.
+    let ranges: Vec<String> = server.faults().requests()[before..]
+        .iter()
+        .filter(|r| r.op == Op::GetObject)
+        .map(|r| r.header("range").unwrap_or_default())
+        .collect();
+    let part = 5 * MIB;
+    let end = 11 * MIB + 7 - 1;
+    assert_eq!(
+        ranges,
+        [
+            format!("bytes=0-{}", part - 1),
+            format!("bytes=100000-{}", part - 1),
+            format!("bytes=200000-{}", part - 1),
+            format!("bytes={part}-{}", 2 * part - 1),
+            format!("bytes={}-{end}", 2 * part),
+        ]
+    );
 }
 
 #[test]
