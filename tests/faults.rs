@@ -469,6 +469,118 @@ fn sigint_during_upload_aborts_the_multipart_upload() {
     assert!(server.object(KEY).is_none());
 }
 
+#[test]
+fn sigterm_during_upload_aborts_the_multipart_upload() {
+    let server = Server::start_faulty();
+    let dir = tempfile::tempdir().unwrap();
+    multipart_file(dir.path());
+    server
+        .faults()
+        .inject(Op::UploadPart, 100, Fault::Delay(Duration::from_secs(3)));
+    let child = spawn(&server, dir.path(), &UPLOAD);
+    wait_for("the first part", || {
+        server.faults().count(Op::UploadPart) >= 1
+    });
+    assert_eq!(server.open_uploads(), 1);
+    signal(child.id(), "-TERM");
+    let out = Run::from(child.wait_with_output().unwrap());
+    out.fails(143, &["interrupted by SIGTERM"]);
+    assert_eq!(server.faults().count(Op::AbortMultipartUpload), 1);
+    assert_eq!(server.faults().count(Op::CompleteMultipartUpload), 0);
+    assert_eq!(server.open_uploads(), 0);
+    assert!(server.object(KEY).is_none());
+}
+
+#[test]
+fn a_complete_that_fails_after_storing_the_object_counts_as_done() {
+    let server = Server::start_faulty();
+    let dir = tempfile::tempdir().unwrap();
+    let bytes = multipart_file(dir.path());
+    // The server assembles the object, then its answer is cut: the client sees an error (and
+    // any retry finds the upload gone).
+    server
+        .faults()
+        .inject(Op::CompleteMultipartUpload, 10, Fault::CutResponse(0));
+    let out = upload(&server, dir.path(), &[]);
+    assert_eq!(out.ok(), format!("s3://artifacts/{KEY}"));
+    assert!(server.object(KEY).unwrap() == bytes);
+    assert!(
+        out.stderr.contains("the object is stored intact"),
+        "{}",
+        out.stderr
+    );
+    assert_eq!(server.faults().count(Op::AbortMultipartUpload), 0);
+}
+
+#[test]
+fn a_failed_abort_is_logged_with_the_upload_id() {
+    let server = Server::start_faulty();
+    let dir = tempfile::tempdir().unwrap();
+    multipart_file(dir.path());
+    let denied = Fault::Error {
+        status: 403,
+        code: "AccessDenied",
+    };
+    let f = server.faults();
+    f.inject(Op::UploadPart, 100, denied.clone());
+    f.inject(Op::AbortMultipartUpload, 100, denied);
+    let out = upload(&server, dir.path(), &[]);
+    out.fails(4, &[KEY]);
+    let id = f
+        .requests()
+        .iter()
+        .find(|r| r.op == Op::UploadPart)
+        .and_then(|r| {
+            r.query
+                .split('&')
+                .find_map(|kv| kv.strip_prefix("uploadId="))
+                .map(str::to_owned)
+        })
+        .unwrap();
+    let warning = out
+        .stderr
+        .lines()
+        .find(|l| l.contains("could not abort the multipart upload"))
+        .unwrap_or_else(|| panic!("no warning about the abort: {}", out.stderr));
+    assert!(warning.contains(&id), "{warning:?} should name {id}");
+    assert!(f.count(Op::AbortMultipartUpload) >= 1);
+    // The upload is left on the server, as the warning says.
+    assert_eq!(server.open_uploads(), 1);
+}
+
+#[test]
+fn a_server_ignoring_if_match_is_caught_by_the_checksum() {
+    let server = Server::start_faulty();
+    let dir = tempfile::tempdir().unwrap();
+    stored(&server, dir.path());
+    server.faults().ignore_if_match(true);
+    // The first range goes through; the others wait until the object has been replaced (same
+    // size, other bytes), then get the new object's bytes.
+    server
+        .faults()
+        .inject(Op::GetObject, 1, Fault::Delay(Duration::ZERO));
+    let gate = server.faults().hold(Op::GetObject, 10);
+    let child = spawn(&server, dir.path(), &DOWNLOAD);
+    wait_for("a second range, held", || {
+        server.faults().count(Op::GetObject) >= 2
+    });
+    let other = dir.path().join("other");
+    std::fs::create_dir(&other).unwrap();
+    std::fs::write(other.join("a.bin"), data(11 * MIB + 7, 99)).unwrap();
+    upload(&server, &other, &["--overwrite"]).ok();
+    gate.release();
+    let out = Run::from(child.wait_with_output().unwrap());
+    out.fails(5, &["s3://artifacts/s/r/a.bin"]);
+    assert!(
+        !out.stderr
+            .contains("changed on the server during the download"),
+        "If-Match was ignored, so no 412 can have said so: {}",
+        out.stderr
+    );
+    assert!(!dir.path().join("out.bin").exists());
+    no_temp_files(dir.path());
+}
+
 /// The names in `dir`, sorted.
 fn entries(dir: &Path) -> Vec<String> {
     let mut names: Vec<String> = std::fs::read_dir(dir)

@@ -248,4 +248,40 @@ fn stdout_is_only_the_result_and_quiet_silences_stderr() {
         "s3://artifacts/s/r2/q.txt\ns3://artifacts/s/r2/q2.txt\n"
     );
     assert_eq!(out.stderr, "");
+    // Quiet keeps the errors: one line, and nothing else.
+    let missing = server.run(
+        dir.path(),
+        &[
+            "-q",
+            "download",
+            "--suite",
+            "s",
+            "--release",
+            "r",
+            "--filename",
+            "missing.txt",
+        ],
+    );
+    missing.fails(3, &["s3://artifacts/s/r/missing.txt"]);
+    assert_eq!(missing.stderr.lines().count(), 1, "{}", missing.stderr);
+    // A quiet batch names its failures too.
+    let batch = server.run(
+        dir.path(),
+        &[
+            "-q",
+            "upload",
+            "--suite",
+            "s",
+            "--release",
+            "r3",
+            "q.txt",
+            "gone.txt",
+        ],
+    );
+    assert_eq!(batch.code, 3, "{}", batch.stderr);
+    assert_eq!(batch.stdout, "s3://artifacts/s/r3/q.txt\n");
+    let lines: Vec<&str> = batch.stderr.lines().collect();
+    assert_eq!(lines.len(), 2, "{lines:?}");
+    assert!(lines[0].starts_with("s3blob: error: ") && lines[0].contains("gone.txt"));
+    assert_eq!(lines[1], "s3blob: error: 1 of the files failed: gone.txt");
 }

@@ -240,6 +240,13 @@ impl Faults {
             .store(on, Ordering::Relaxed);
     }
 
+    /// Ignores `If-Match` on GetObject (serves whatever the key holds now).
+    pub fn ignore_if_match(&self, on: bool) {
+        self.personality
+            .ignore_if_match
+            .store(on, Ordering::Relaxed);
+    }
+
     /// Lists an object of `size` bytes at `key`, one the file system under s3s-fs cannot hold
     /// (see [`crate::Personality::listed_only`]).
     pub fn list_only(&self, key: &str, size: i64) {

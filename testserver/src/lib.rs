@@ -41,6 +41,9 @@ pub struct Personality {
     /// Garage does this: `If-None-Match: *` on PutObject and CompleteMultipartUpload is
     /// accepted and ignored, so an existing key is overwritten.
     pub ignore_if_none_match: std::sync::atomic::AtomicBool,
+    /// s3s-fs and some stores do this: `If-Match` on GetObject is ignored, so a ranged GET of
+    /// an object replaced since the first range returns the new object's bytes.
+    pub ignore_if_match: std::sync::atomic::AtomicBool,
     /// Objects only the listing shows, with their sizes: keys real stores hold but a file
     /// system cannot, so s3s-fs cannot keep them (a directory marker `suite/release/`, which
     /// consoles create for "folders"; a name over 255 bytes). Reading one answers NoSuchKey.
@@ -134,7 +137,11 @@ impl S3 for Strict {
     ) -> S3Result<S3Response<GetObjectOutput>> {
         self.check_bucket(&req.input.bucket)?;
         // s3s-fs ignores If-Match on GET; S3 answers 412 when the object has changed.
-        if let Some(cond) = req.input.if_match.clone() {
+        let ignore = self
+            .personality
+            .ignore_if_match
+            .load(std::sync::atomic::Ordering::Relaxed);
+        if let Some(cond) = req.input.if_match.clone().filter(|_| !ignore) {
             let current = self
                 .etag_of(&req, &req.input.bucket, &req.input.key)
                 .await?;
