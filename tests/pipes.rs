@@ -77,19 +77,14 @@ fn stdin_upload_small_and_multipart() {
         let report: serde_json::Value = serde_json::from_str(back.ok()).unwrap();
         assert!(std::fs::read(d.join("back")).unwrap() == bytes, "{name}");
         // One part carries s3blob's CRC64NVME in its metadata; a multipart stream's checksum
-        // goes to CompleteMultipartUpload, which this server (s3s-fs) does not keep: the
-        // download says it could check the size only, and warns.
-        let (verified, warned) = if len > 5 * MIB {
-            ("size-only", true)
+        // goes to CompleteMultipartUpload, where the server keeps it, as S3 does.
+        let verified = if len > 5 * MIB {
+            "server-checksum"
         } else {
-            ("checksum", false)
+            "checksum"
         };
         assert_eq!(report["verified"], verified, "{name}");
-        assert_eq!(
-            back.stderr.contains("only its size was verified"),
-            warned,
-            "{name}"
-        );
+        assert!(!back.stderr.contains("only its size"), "{}", back.stderr);
     }
     let stat = server.run(
         d,
@@ -106,6 +101,12 @@ fn stdin_upload_small_and_multipart() {
     );
     let v: serde_json::Value = serde_json::from_str(stat.ok()).unwrap();
     assert_eq!(v["content_type"], "application/gzip");
+    // stat names where the checksum comes from: the server's full-object CRC64NVME, the same
+    // value the stream's data has.
+    assert_eq!(v["checksum"]["source"], "server");
+    let big = data(12 * MIB + 3, (12 * MIB + 3) as u64);
+    let expected = s3blob::checksum::to_base64(s3blob::checksum::crc64(&big));
+    assert_eq!(v["checksum"]["value"], expected.as_str());
 }
 
 #[test]

@@ -22,7 +22,8 @@ use s3s::{S3, S3Error, S3ErrorCode, S3Request, S3Response, S3Result};
 
 /// s3s-fs behind a layer that restores AWS semantics where s3s-fs is lenient: writing or
 /// reading in a bucket that does not exist is `NoSuchBucket` (s3s-fs would create the bucket,
-/// or answer NoSuchKey).
+/// or answer NoSuchKey); `If-Match` on GET is honoured; a multipart upload's full-object
+/// CRC64NVME is kept and returned; listings are URL-encoded when asked.
 pub struct Strict {
     fs: s3s_fs::FileSystem,
     root: PathBuf,
@@ -33,6 +34,10 @@ pub struct Strict {
     /// other's metadata. Writes of whole objects take this exclusively, reads shared (a GET
     /// holds an open file, so the bytes stay those it started with).
     objects: tokio::sync::RwLock<()>,
+    /// The full-object CRC64NVME a CompleteMultipartUpload carried, by (bucket, key): S3 keeps
+    /// it and returns it on a whole GET and on a HEAD that asks; s3s-fs drops it. Kept, not
+    /// checked against the parts.
+    multipart_crc64: std::sync::Mutex<std::collections::HashMap<(String, String), String>>,
 }
 
 /// Ways real S3-compatible stores depart from S3 that a test can switch on.
@@ -60,6 +65,7 @@ impl Strict {
             root,
             personality: Default::default(),
             objects: tokio::sync::RwLock::new(()),
+            multipart_crc64: Default::default(),
         })
     }
 
@@ -105,6 +111,27 @@ impl Strict {
         Ok(self.fs.head_object(head).await?.output.e_tag)
     }
 
+    /// The full-object CRC64NVME kept for `bucket/key`, if a multipart upload gave one.
+    fn multipart_crc64_of(&self, bucket: &str, key: &str) -> Option<String> {
+        self.multipart_crc64
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .get(&(bucket.to_owned(), key.to_owned()))
+            .cloned()
+    }
+
+    fn set_multipart_crc64(&self, bucket: &str, key: &str, crc: Option<String>) {
+        let mut kept = self
+            .multipart_crc64
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        let at = (bucket.to_owned(), key.to_owned());
+        match crc {
+            Some(crc) => kept.insert(at, crc),
+            None => kept.remove(&at),
+        };
+    }
+
     fn check_bucket(&self, bucket: &str) -> S3Result<()> {
         if self.root.join(bucket).is_dir() {
             Ok(())
@@ -129,7 +156,10 @@ impl S3 for Strict {
             req.input.if_none_match = None;
         }
         let _whole = self.objects.write().await;
-        self.fs.put_object(req).await
+        let (bucket, key) = (req.input.bucket.clone(), req.input.key.clone());
+        let out = self.fs.put_object(req).await?;
+        self.set_multipart_crc64(&bucket, &key, None);
+        Ok(out)
     }
     async fn get_object(
         &self,
@@ -158,7 +188,14 @@ impl S3 for Strict {
             }
         }
         let _whole = self.objects.read().await;
-        self.fs.get_object(req).await
+        let whole = req.input.range.is_none() && req.input.part_number.is_none();
+        let kept = self.multipart_crc64_of(&req.input.bucket, &req.input.key);
+        let mut out = self.fs.get_object(req).await?;
+        if let Some(crc) = kept.filter(|_| whole) {
+            out.output.checksum_crc64nvme = Some(crc);
+            out.output.checksum_type = Some(ChecksumType::from_static(ChecksumType::FULL_OBJECT));
+        }
+        Ok(out)
     }
     async fn head_object(
         &self,
@@ -166,14 +203,28 @@ impl S3 for Strict {
     ) -> S3Result<S3Response<HeadObjectOutput>> {
         self.check_bucket(&req.input.bucket)?;
         let _whole = self.objects.read().await;
-        self.fs.head_object(req).await
+        let asks = req
+            .input
+            .checksum_mode
+            .as_ref()
+            .is_some_and(|m| m.as_str() == ChecksumMode::ENABLED);
+        let kept = self.multipart_crc64_of(&req.input.bucket, &req.input.key);
+        let mut out = self.fs.head_object(req).await?;
+        if let Some(crc) = kept.filter(|_| asks) {
+            out.output.checksum_crc64nvme = Some(crc);
+            out.output.checksum_type = Some(ChecksumType::from_static(ChecksumType::FULL_OBJECT));
+        }
+        Ok(out)
     }
     async fn delete_object(
         &self,
         req: S3Request<DeleteObjectInput>,
     ) -> S3Result<S3Response<DeleteObjectOutput>> {
         self.check_bucket(&req.input.bucket)?;
-        self.fs.delete_object(req).await
+        let (bucket, key) = (req.input.bucket.clone(), req.input.key.clone());
+        let out = self.fs.delete_object(req).await?;
+        self.set_multipart_crc64(&bucket, &key, None);
+        Ok(out)
     }
     async fn copy_object(
         &self,
@@ -237,7 +288,11 @@ impl S3 for Strict {
             req.input.if_none_match = None;
         }
         let _whole = self.objects.write().await;
-        self.fs.complete_multipart_upload(req).await
+        let (bucket, key) = (req.input.bucket.clone(), req.input.key.clone());
+        let crc = req.input.checksum_crc64nvme.clone();
+        let out = self.fs.complete_multipart_upload(req).await?;
+        self.set_multipart_crc64(&bucket, &key, crc);
+        Ok(out)
     }
     async fn abort_multipart_upload(
         &self,
