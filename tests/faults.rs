@@ -245,11 +245,8 @@ fn a_file_that_changes_during_upload_is_not_stored() {
     let server = Server::start_faulty();
     let dir = tempfile::tempdir().unwrap();
     multipart_file(dir.path());
-    server.faults().inject(
-        Op::UploadPart,
-        100,
-        Fault::Delay(Duration::from_millis(500)),
-    );
+    // The parts wait at the server until the file has changed: no race with a timer.
+    let gate = server.faults().hold(Op::UploadPart, 100);
     let child = spawn(
         &server,
         dir.path(),
@@ -265,6 +262,7 @@ fn a_file_that_changes_during_upload_is_not_stored() {
         .unwrap();
     std::io::Write::write_all(&mut f, b"more").unwrap();
     drop(f);
+    gate.release();
     let out = Run::from(child.wait_with_output().unwrap());
     out.fails(5, &["a.bin", "changed while it was being uploaded"]);
     assert!(server.object(KEY).is_none());
@@ -276,13 +274,12 @@ fn an_object_replaced_during_download_is_not_mixed() {
     let server = Server::start_faulty();
     let dir = tempfile::tempdir().unwrap();
     stored(&server, dir.path());
-    // The first range arrives; the others wait while another publisher replaces the object.
+    // The first range arrives; the others are held at the server until another publisher
+    // has replaced the object (no timer to race).
     server
         .faults()
         .inject(Op::GetObject, 1, Fault::Delay(Duration::ZERO));
-    server
-        .faults()
-        .inject(Op::GetObject, 2, Fault::Delay(Duration::from_secs(2)));
+    let gate = server.faults().hold(Op::GetObject, 10);
     let child = spawn(&server, dir.path(), &DOWNLOAD);
     wait_for("the second range", || {
         server.faults().count(Op::GetObject) >= 2
@@ -291,6 +288,7 @@ fn an_object_replaced_during_download_is_not_mixed() {
     std::fs::create_dir(&other).unwrap();
     std::fs::write(other.join("a.bin"), data(11 * MIB + 7, 99)).unwrap();
     upload(&server, &other, &["--overwrite"]).ok();
+    gate.release();
     let out = Run::from(child.wait_with_output().unwrap());
     out.fails(5, &["changed on the server during the download"]);
     assert!(!dir.path().join("out.bin").exists());
