@@ -78,6 +78,14 @@ impl fmt::Display for ObjectKey {
     }
 }
 
+/// Why `name`, found in a listing of a release, cannot be one of its files, in words about the
+/// name (it never was a flag); `None` when it can be.
+pub fn listed_name_problem(name: &str) -> Option<String> {
+    check_part("--filename", name)
+        .err()
+        .map(|e| format!("the name {}; s3blob does not download it", e.reason))
+}
+
 /// Checks one part; the rules keep keys unambiguous (`/` is the hierarchy separator) and keep the
 /// filename safe to write locally (no `..`, no path separators, no control characters).
 pub fn check_part(flag: &'static str, value: &str) -> Result<(), KeyError> {
@@ -145,6 +153,13 @@ mod tests {
         let err = ObjectKey::new("s", "", "f").unwrap_err();
         assert_eq!(err.flag, "--release");
         assert!(err.to_string().starts_with("invalid --release \"\""));
+        assert_eq!(listed_name_problem("app.tar.gz"), None);
+        let problem = listed_name_problem("a\nb").unwrap();
+        assert_eq!(
+            problem,
+            "the name must not contain control characters (found U+000A); s3blob does not download it"
+        );
+        assert!(!listed_name_problem("..").unwrap().contains("--"));
         let err = ObjectKey::new("s", "r", "a/b").unwrap_err();
         assert_eq!(err.flag, "--filename");
     }

@@ -24,6 +24,7 @@
 //! - [`atomic_file`]: the temporary file that becomes the download only when it is complete.
 //! - [`progress`], [`output`] (one report per command, as text or JSON), [`logging`]: what the
 //!   user sees on stderr and stdout (never a credential).
+//! - [`escape`]: server-provided strings (keys, messages, metadata) made safe for a terminal.
 //! - [`error`]: every failure kind and its exit code; [`shutdown`]: SIGINT/SIGTERM handling.
 //!
 //! Side effects (the client, the environment, the progress sink, the shutdown signal) are
@@ -41,6 +42,7 @@ pub mod config;
 pub mod credentials;
 pub mod environment;
 pub mod error;
+pub mod escape;
 pub mod inspect;
 pub mod key;
 pub mod listing;

@@ -1,11 +1,16 @@
 //! Walking the `suite/release/filename` hierarchy with ListObjectsV2: one level at a time
 //! (prefix + `/` delimiter), page by page, following continuation tokens.
+//!
+//! Keys are asked for URL-encoded (`encoding-type=url`) and decoded here: a key may hold
+//! characters XML 1.0 cannot carry (an escape character, for one), and one such key would
+//! otherwise make the whole listing unparseable. Directory markers (`suite/release/`, which
+//! consoles create for "folders") are not files and are left out.
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex, PoisonError};
 
 use aws_sdk_s3::Client;
-use aws_sdk_s3::types::Object;
+use aws_sdk_s3::types::{EncodingType, Object};
 use tracing::debug;
 
 use crate::error::Error;
@@ -53,10 +58,24 @@ impl Lister {
             .bucket(&self.bucket)
             .prefix(&self.prefix)
             .delimiter("/")
+            .encoding_type(EncodingType::Url)
             .set_continuation_token(self.token.take())
             .send()
             .await
             .map_err(|e| classify(&e, "list", &self.bucket, Some(&self.prefix)))?;
+        // A server that does not encode says so by not echoing the encoding type.
+        let encoded = out.encoding_type() == Some(&EncodingType::Url);
+        let decode = |raw: &str| -> Result<String, Error> {
+            if !encoded {
+                return Ok(raw.to_owned());
+            }
+            url_decode(raw).ok_or_else(|| {
+                Error::Other(format!(
+                    "cannot list s3://{}/{}: the server sent the key {:?}, which is not valid URL encoding (asked for with encoding-type=url); report it to the store's operator",
+                    self.bucket, self.prefix, raw
+                ))
+            })
+        };
         match (out.is_truncated(), out.next_continuation_token()) {
             (Some(true), Some(token)) => self.token = Some(token.to_owned()),
             (Some(true), None) => {
@@ -67,20 +86,61 @@ impl Lister {
             }
             _ => self.done = true,
         }
-        let children = out
-            .common_prefixes()
-            .iter()
-            .filter_map(|p| p.prefix())
-            .filter_map(|p| p.strip_prefix(self.prefix.as_str()))
-            .filter_map(|p| p.strip_suffix('/'))
-            .filter(|name| !name.is_empty())
-            .map(str::to_owned)
-            .collect();
-        Ok(Some(Page {
-            children,
-            objects: out.contents.unwrap_or_default(),
-        }))
+        let mut children = Vec::new();
+        for raw in out.common_prefixes().iter().filter_map(|p| p.prefix()) {
+            let prefix = decode(raw)?;
+            if let Some(name) = prefix
+                .strip_prefix(self.prefix.as_str())
+                .and_then(|p| p.strip_suffix('/'))
+                .filter(|name| !name.is_empty())
+            {
+                children.push(name.to_owned());
+            }
+        }
+        let mut objects = Vec::new();
+        for mut object in out.contents.unwrap_or_default() {
+            if let Some(raw) = object.key.take() {
+                let key = decode(&raw)?;
+                if key.ends_with('/') {
+                    debug!(key = %crate::escape::escape(&key), "skipping a directory marker");
+                    continue;
+                }
+                object.key = Some(key);
+            }
+            objects.push(object);
+        }
+        Ok(Some(Page { children, objects }))
     }
+}
+
+/// A key as ListObjectsV2 sends it with `encoding-type=url`: percent-encoded UTF-8, with `+`
+/// for a space (as S3 writes it). `None` for a malformed escape or bytes that are not UTF-8.
+pub fn url_decode(s: &str) -> Option<String> {
+    let bytes = s.as_bytes();
+    let mut out = Vec::with_capacity(bytes.len());
+    let mut i = 0;
+    while i < bytes.len() {
+        match bytes[i] {
+            b'%' => {
+                let hex = bytes.get(i + 1..i + 3)?;
+                let hex = std::str::from_utf8(hex).ok()?;
+                if !hex.bytes().all(|b| b.is_ascii_hexdigit()) {
+                    return None;
+                }
+                out.push(u8::from_str_radix(hex, 16).ok()?);
+                i += 3;
+            }
+            b'+' => {
+                out.push(b' ');
+                i += 1;
+            }
+            b => {
+                out.push(b);
+                i += 1;
+            }
+        }
+    }
+    String::from_utf8(out).ok()
 }
 
 /// Every child name one level under `prefix`, across all pages.
@@ -222,6 +282,32 @@ impl Seen {
             && self.watermark.as_ref().is_none_or(|w| last > *w)
         {
             self.watermark = Some(last);
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn keys_are_url_decoded() {
+        let cases = [
+            ("plain/key.tar.gz", Some("plain/key.tar.gz")),
+            ("a+b%2Bc", Some("a b+c")),
+            ("s/1/%1B%5B31mred", Some("s/1/\u{1b}[31mred")),
+            ("s/1/line%0Abreak", Some("s/1/line\nbreak")),
+            ("evil%E2%80%AEgpj.exe", Some("evil\u{202e}gpj.exe")),
+            ("%c3%a9t%C3%A9", Some("été")),
+            ("", Some("")),
+            ("bad%", None),
+            ("bad%4", None),
+            ("bad%zz", None),
+            ("bad%+1", None),
+            ("not-utf8-%FF", None),
+        ];
+        for (raw, want) in cases {
+            assert_eq!(url_decode(raw).as_deref(), want, "{raw:?}");
         }
     }
 }

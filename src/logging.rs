@@ -52,9 +52,10 @@ pub fn init(verbose: u8, quiet: bool, env: &Environment) -> Result<(), Error> {
     .filter_map(|v| std::env::var(v).ok())
     .filter(|v| v.len() >= 4)
     .collect();
+    let ansi = io::stderr().is_terminal();
     let layer = tracing_subscriber::fmt::layer()
-        .with_writer(Redacting { secrets })
-        .with_ansi(io::stderr().is_terminal())
+        .with_writer(Redacting { secrets, ansi })
+        .with_ansi(ansi)
         .with_target(verbose > 0)
         .without_time()
         .with_filter(filter.and(guard));
@@ -91,10 +92,15 @@ fn mask_between(text: &str, open: &str, close: char) -> String {
     out
 }
 
-/// Stderr, with every occurrence of a known credential masked. The fmt layer writes each event
-/// in one call, so a value is never split across writes.
+/// Stderr, with every occurrence of a known credential masked and every control character
+/// escaped (log lines carry keys and messages from the server: a newline in a key must not
+/// forge a second line). The fmt layer writes each event in one call, so a value is never split
+/// across writes.
 struct Redacting {
     secrets: Vec<String>,
+    /// The formatter colours its output: its escape sequences are kept (it has already escaped
+    /// those in the messages themselves).
+    ansi: bool,
 }
 
 impl<'a> MakeWriter<'a> for Redacting {
@@ -103,12 +109,14 @@ impl<'a> MakeWriter<'a> for Redacting {
     fn make_writer(&'a self) -> Self::Writer {
         RedactingWriter {
             secrets: &self.secrets,
+            ansi: self.ansi,
         }
     }
 }
 
 struct RedactingWriter<'a> {
     secrets: &'a [String],
+    ansi: bool,
 }
 
 /// Credentials learned after start-up (temporary ones fetched from instance metadata, STS or
@@ -138,6 +146,7 @@ impl Write for RedactingWriter<'_> {
                 out = out.replace(s.as_str(), MASK);
             }
         }
+        let out = one_log_line(&out, self.ansi);
         io::stderr().write_all(out.as_bytes())?;
         Ok(buf.len())
     }
@@ -147,9 +156,36 @@ impl Write for RedactingWriter<'_> {
     }
 }
 
+/// One event as one line: everything but the final newline (and, when colouring, the
+/// formatter's escape sequences) shown visibly.
+fn one_log_line(event: &str, ansi: bool) -> String {
+    let (body, end) = match event.strip_suffix('\n') {
+        Some(body) => (body, "\n"),
+        None => (event, ""),
+    };
+    if !ansi {
+        return format!("{}{end}", crate::escape::escape(body));
+    }
+    let parts: Vec<_> = body.split('\u{1b}').map(crate::escape::escape).collect();
+    format!("{}{end}", parts.join("\u{1b}"))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn an_event_stays_one_line() {
+        assert_eq!(
+            one_log_line(" WARN skipping a\nb\u{202e}c\n", false),
+            " WARN skipping a\\nb\\u{202e}c\n"
+        );
+        assert_eq!(one_log_line("x\u{1b}[2m y", false), "x\\u{1b}[2m y");
+        assert_eq!(
+            one_log_line("\u{1b}[33m WARN\u{1b}[0m a\rb\n", true),
+            "\u{1b}[33m WARN\u{1b}[0m a\\rb\n"
+        );
+    }
 
     #[test]
     fn masks_credential_fields() {

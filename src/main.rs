@@ -15,7 +15,9 @@ fn main() -> ExitCode {
     match run() {
         Ok(code) => code,
         Err(err) => {
-            eprintln!("s3blob: error: {err:#}");
+            // Messages carry what servers sent (keys, error texts): shown, never obeyed.
+            let message = format!("{err:#}");
+            eprintln!("s3blob: error: {}", s3blob::escape::escape(&message));
             // The library's errors carry their kind (and so their exit code) through any
             // context added here; anything else is "other".
             ExitCode::from(
@@ -59,7 +61,7 @@ fn run() -> anyhow::Result<ExitCode> {
         }
     }
     for line in s3blob::output::failure_lines(&report.failures()) {
-        eprintln!("s3blob: error: {line}");
+        eprintln!("s3blob: error: {}", s3blob::escape::escape(&line));
     }
     Ok(ExitCode::from(report.exit_code()))
 }

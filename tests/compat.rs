@@ -171,7 +171,7 @@ fn the_header_setting_forces_the_choice() {
                 "other.txt",
             ],
         )
-        .fails(2, &["--checksum-header"]);
+        .usage_error(&["'sometimes'", "--checksum-header"]);
 }
 
 fn ops_of(server: &Server, from: usize) -> Vec<Op> {

@@ -78,9 +78,9 @@ fn a_store_that_behaves_like_s3_gets_every_guarantee() {
     ] {
         assert_eq!(status(&report, id), "ok", "{id}: {report:#}");
     }
-    // The test server keeps no full-object checksum and cannot list uploads: worth knowing,
-    // no guarantee depends on either.
-    assert_eq!(status(&report, "checksum-kept"), "info", "{report:#}");
+    // The test server keeps a multipart upload's full-object checksum, as S3 does.
+    assert_eq!(status(&report, "checksum-kept"), "ok", "{report:#}");
+    // It cannot list uploads: worth knowing, no guarantee depends on it.
     assert_eq!(status(&report, "list-uploads"), "info", "{report:#}");
     assert_eq!(status(&report, "checksum-others"), "info", "{report:#}");
     // Enforced, but a custom endpoint is not trusted by default: the report says it could be.

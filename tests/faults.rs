@@ -245,11 +245,8 @@ fn a_file_that_changes_during_upload_is_not_stored() {
     let server = Server::start_faulty();
     let dir = tempfile::tempdir().unwrap();
     multipart_file(dir.path());
-    server.faults().inject(
-        Op::UploadPart,
-        100,
-        Fault::Delay(Duration::from_millis(500)),
-    );
+    // The parts wait at the server until the file has changed: no race with a timer.
+    let gate = server.faults().hold(Op::UploadPart, 100);
     let child = spawn(
         &server,
         dir.path(),
@@ -265,6 +262,7 @@ fn a_file_that_changes_during_upload_is_not_stored() {
         .unwrap();
     std::io::Write::write_all(&mut f, b"more").unwrap();
     drop(f);
+    gate.release();
     let out = Run::from(child.wait_with_output().unwrap());
     out.fails(5, &["a.bin", "changed while it was being uploaded"]);
     assert!(server.object(KEY).is_none());
@@ -276,13 +274,12 @@ fn an_object_replaced_during_download_is_not_mixed() {
     let server = Server::start_faulty();
     let dir = tempfile::tempdir().unwrap();
     stored(&server, dir.path());
-    // The first range arrives; the others wait while another publisher replaces the object.
+    // The first range arrives; the others are held at the server until another publisher
+    // has replaced the object (no timer to race).
     server
         .faults()
         .inject(Op::GetObject, 1, Fault::Delay(Duration::ZERO));
-    server
-        .faults()
-        .inject(Op::GetObject, 2, Fault::Delay(Duration::from_secs(2)));
+    let gate = server.faults().hold(Op::GetObject, 10);
     let child = spawn(&server, dir.path(), &DOWNLOAD);
     wait_for("the second range", || {
         server.faults().count(Op::GetObject) >= 2
@@ -291,6 +288,7 @@ fn an_object_replaced_during_download_is_not_mixed() {
     std::fs::create_dir(&other).unwrap();
     std::fs::write(other.join("a.bin"), data(11 * MIB + 7, 99)).unwrap();
     upload(&server, &other, &["--overwrite"]).ok();
+    gate.release();
     let out = Run::from(child.wait_with_output().unwrap());
     out.fails(5, &["changed on the server during the download"]);
     assert!(!dir.path().join("out.bin").exists());
@@ -325,11 +323,31 @@ fn cut_bodies_are_resumed() {
     server
         .faults()
         .inject(Op::GetObject, 2, Fault::CutResponse(100_000));
+    let before = server.faults().requests().len();
     let out = download(&server, dir.path(), &["--concurrency", "1"]);
     out.ok();
     assert!(std::fs::read(dir.path().join("out.bin")).unwrap() == bytes);
     assert!(out.stderr.contains("resuming"), "{}", out.stderr);
     no_temp_files(dir.path());
+    // Each resume asks for the rest of its range from the first byte it did not get; the
+    // ranges that were not cut are asked for once.
+    let ranges: Vec<String> = server.faults().requests()[before..]
+        .iter()
+        .filter(|r| r.op == Op::GetObject)
+        .map(|r| r.header("range").unwrap_or_default())
+        .collect();
+    let part = 5 * MIB;
+    let end = 11 * MIB + 7 - 1;
+    assert_eq!(
+        ranges,
+        [
+            format!("bytes=0-{}", part - 1),
+            format!("bytes=100000-{}", part - 1),
+            format!("bytes=200000-{}", part - 1),
+            format!("bytes={part}-{}", 2 * part - 1),
+            format!("bytes={}-{end}", 2 * part),
+        ]
+    );
 }
 
 #[test]
@@ -447,6 +465,118 @@ fn sigint_during_upload_aborts_the_multipart_upload() {
     out.fails(130, &["interrupted by SIGINT"]);
     assert_eq!(server.open_uploads(), 0);
     assert!(server.object(KEY).is_none());
+}
+
+#[test]
+fn sigterm_during_upload_aborts_the_multipart_upload() {
+    let server = Server::start_faulty();
+    let dir = tempfile::tempdir().unwrap();
+    multipart_file(dir.path());
+    server
+        .faults()
+        .inject(Op::UploadPart, 100, Fault::Delay(Duration::from_secs(3)));
+    let child = spawn(&server, dir.path(), &UPLOAD);
+    wait_for("the first part", || {
+        server.faults().count(Op::UploadPart) >= 1
+    });
+    assert_eq!(server.open_uploads(), 1);
+    signal(child.id(), "-TERM");
+    let out = Run::from(child.wait_with_output().unwrap());
+    out.fails(143, &["interrupted by SIGTERM"]);
+    assert_eq!(server.faults().count(Op::AbortMultipartUpload), 1);
+    assert_eq!(server.faults().count(Op::CompleteMultipartUpload), 0);
+    assert_eq!(server.open_uploads(), 0);
+    assert!(server.object(KEY).is_none());
+}
+
+#[test]
+fn a_complete_that_fails_after_storing_the_object_counts_as_done() {
+    let server = Server::start_faulty();
+    let dir = tempfile::tempdir().unwrap();
+    let bytes = multipart_file(dir.path());
+    // The server assembles the object, then its answer is cut: the client sees an error (and
+    // any retry finds the upload gone).
+    server
+        .faults()
+        .inject(Op::CompleteMultipartUpload, 10, Fault::CutResponse(0));
+    let out = upload(&server, dir.path(), &[]);
+    assert_eq!(out.ok(), format!("s3://artifacts/{KEY}"));
+    assert!(server.object(KEY).unwrap() == bytes);
+    assert!(
+        out.stderr.contains("the object is stored intact"),
+        "{}",
+        out.stderr
+    );
+    assert_eq!(server.faults().count(Op::AbortMultipartUpload), 0);
+}
+
+#[test]
+fn a_failed_abort_is_logged_with_the_upload_id() {
+    let server = Server::start_faulty();
+    let dir = tempfile::tempdir().unwrap();
+    multipart_file(dir.path());
+    let denied = Fault::Error {
+        status: 403,
+        code: "AccessDenied",
+    };
+    let f = server.faults();
+    f.inject(Op::UploadPart, 100, denied.clone());
+    f.inject(Op::AbortMultipartUpload, 100, denied);
+    let out = upload(&server, dir.path(), &[]);
+    out.fails(4, &[KEY]);
+    let id = f
+        .requests()
+        .iter()
+        .find(|r| r.op == Op::UploadPart)
+        .and_then(|r| {
+            r.query
+                .split('&')
+                .find_map(|kv| kv.strip_prefix("uploadId="))
+                .map(str::to_owned)
+        })
+        .unwrap();
+    let warning = out
+        .stderr
+        .lines()
+        .find(|l| l.contains("could not abort the multipart upload"))
+        .unwrap_or_else(|| panic!("no warning about the abort: {}", out.stderr));
+    assert!(warning.contains(&id), "{warning:?} should name {id}");
+    assert!(f.count(Op::AbortMultipartUpload) >= 1);
+    // The upload is left on the server, as the warning says.
+    assert_eq!(server.open_uploads(), 1);
+}
+
+#[test]
+fn a_server_ignoring_if_match_is_caught_by_the_checksum() {
+    let server = Server::start_faulty();
+    let dir = tempfile::tempdir().unwrap();
+    stored(&server, dir.path());
+    server.faults().ignore_if_match(true);
+    // The first range goes through; the others wait until the object has been replaced (same
+    // size, other bytes), then get the new object's bytes.
+    server
+        .faults()
+        .inject(Op::GetObject, 1, Fault::Delay(Duration::ZERO));
+    let gate = server.faults().hold(Op::GetObject, 10);
+    let child = spawn(&server, dir.path(), &DOWNLOAD);
+    wait_for("a second range, held", || {
+        server.faults().count(Op::GetObject) >= 2
+    });
+    let other = dir.path().join("other");
+    std::fs::create_dir(&other).unwrap();
+    std::fs::write(other.join("a.bin"), data(11 * MIB + 7, 99)).unwrap();
+    upload(&server, &other, &["--overwrite"]).ok();
+    gate.release();
+    let out = Run::from(child.wait_with_output().unwrap());
+    out.fails(5, &["s3://artifacts/s/r/a.bin"]);
+    assert!(
+        !out.stderr
+            .contains("changed on the server during the download"),
+        "If-Match was ignored, so no 412 can have said so: {}",
+        out.stderr
+    );
+    assert!(!dir.path().join("out.bin").exists());
+    no_temp_files(dir.path());
 }
 
 /// The names in `dir`, sorted.

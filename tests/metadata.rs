@@ -3,7 +3,7 @@
 
 mod common;
 
-use common::{MIB, Server, data};
+use common::{MIB, Op, Server, data};
 use serde_json::Value;
 
 fn stat(server: &Server, dir: &std::path::Path, release: &str, name: &str) -> Value {
@@ -25,7 +25,7 @@ fn stat(server: &Server, dir: &std::path::Path, release: &str, name: &str) -> Va
 
 #[test]
 fn metadata_round_trip_single_and_multipart() {
-    let server = Server::start();
+    let server = Server::start_faulty();
     let dir = tempfile::tempdir().unwrap();
     let d = dir.path();
     for (release, len) in [("single", 1000), ("multi", 12 * MIB)] {
@@ -62,6 +62,36 @@ fn metadata_round_trip_single_and_multipart() {
         assert_eq!(v["cache_control"], "max-age=3600", "{release}");
         assert_eq!(v["checksum"]["source"], "s3blob-metadata");
         assert_eq!(v["uri"], format!("s3://artifacts/m/{release}/app.tar.gz"));
+        // The server here keeps neither, so what was asked for is checked where it was sent:
+        // on the request that creates the object.
+        let creates = if release == "single" {
+            Op::PutObject
+        } else {
+            Op::CreateMultipartUpload
+        };
+        let sent: Vec<_> = server
+            .faults()
+            .requests()
+            .into_iter()
+            .filter(|r| r.op == creates && r.path.ends_with(&format!("/m/{release}/app.tar.gz")))
+            .collect();
+        assert_eq!(sent.len(), 1, "{release}");
+        let h = |name: &str| sent[0].header(name);
+        assert_eq!(
+            h("x-amz-storage-class").as_deref(),
+            Some("STANDARD"),
+            "{release}"
+        );
+        assert_eq!(
+            h("x-amz-server-side-encryption").as_deref(),
+            Some("AES256"),
+            "{release}"
+        );
+        assert_eq!(
+            h("x-amz-meta-commit").as_deref(),
+            Some("3f2a9c1"),
+            "{release}"
+        );
     }
 }
 
@@ -132,6 +162,6 @@ fn bad_attributes_are_usage_errors_and_upload_nothing() {
             "k",
         ],
     );
-    assert_eq!(kms.code, 2, "{}", kms.stderr);
+    kms.usage_error(&["required", "--sse <ALGORITHM>"]);
     assert!(server.object("m/1/f").is_none());
 }

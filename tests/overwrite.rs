@@ -116,4 +116,15 @@ fn a_write_that_loses_the_race_is_refused() {
             &["upload", "--suite", "s", "--release", "r", "a.bin"],
         )
         .fails(6, &["s3://artifacts/s/r/a.bin"]);
+    // The refusal came from the condition s3blob sent, which the server must see.
+    let puts: Vec<_> = server
+        .faults()
+        .requests()
+        .into_iter()
+        .filter(|r| r.op == Op::PutObject)
+        .collect();
+    assert!(!puts.is_empty());
+    for put in puts {
+        assert_eq!(put.header("if-none-match").as_deref(), Some("*"));
+    }
 }

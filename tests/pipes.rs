@@ -71,10 +71,20 @@ fn stdin_upload_small_and_multipart() {
                 name,
                 "-o",
                 "back",
+                "--json",
             ],
         );
-        back.ok();
+        let report: serde_json::Value = serde_json::from_str(back.ok()).unwrap();
         assert!(std::fs::read(d.join("back")).unwrap() == bytes, "{name}");
+        // One part carries s3blob's CRC64NVME in its metadata; a multipart stream's checksum
+        // goes to CompleteMultipartUpload, where the server keeps it, as S3 does.
+        let verified = if len > 5 * MIB {
+            "server-checksum"
+        } else {
+            "checksum"
+        };
+        assert_eq!(report["verified"], verified, "{name}");
+        assert!(!back.stderr.contains("only its size"), "{}", back.stderr);
     }
     let stat = server.run(
         d,
@@ -91,6 +101,12 @@ fn stdin_upload_small_and_multipart() {
     );
     let v: serde_json::Value = serde_json::from_str(stat.ok()).unwrap();
     assert_eq!(v["content_type"], "application/gzip");
+    // stat names where the checksum comes from: the server's full-object CRC64NVME, the same
+    // value the stream's data has.
+    assert_eq!(v["checksum"]["source"], "server");
+    let big = data(12 * MIB + 3, (12 * MIB + 3) as u64);
+    let expected = s3blob::checksum::to_base64(s3blob::checksum::crc64(&big));
+    assert_eq!(v["checksum"]["value"], expected.as_str());
 }
 
 #[test]
@@ -289,4 +305,126 @@ fn stdout_download_refuses_json() {
     let d = dir.path();
     server.put(d, "pipe", "1", "f", b"x", &[]);
     Run::from(to_stdout(&server, d, "f", &["--json"])).fails(2, &["--json", "-o -"]);
+}
+
+#[test]
+fn a_reader_that_closes_stdout_early_stops_the_download_with_exit_1() {
+    use std::io::Read;
+    let server = Server::start();
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    server.put(d, "pipe", "1", "big", &data(12 * MIB, 8), &[]);
+    let mut child = server
+        .cmd(d)
+        .args([
+            "download",
+            "--suite",
+            "pipe",
+            "--release",
+            "1",
+            "--filename",
+            "big",
+            "--part-size",
+            "5MiB",
+            "-o",
+            "-",
+        ])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    // Read a little, as `head -c` would, then close the pipe.
+    let mut stdout = child.stdout.take().unwrap();
+    let mut first = vec![0u8; 4096];
+    stdout.read_exact(&mut first).unwrap();
+    assert_eq!(first, data(12 * MIB, 8)[..4096]);
+    drop(stdout);
+    let out = child.wait_with_output().unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(1), "{stderr}");
+    let errors: Vec<&str> = stderr
+        .lines()
+        .filter(|l| l.starts_with("s3blob: error: "))
+        .collect();
+    assert_eq!(errors.len(), 1, "{stderr}");
+    assert!(
+        errors[0].contains("stdout was closed by its reader"),
+        "{}",
+        errors[0]
+    );
+    assert!(!stderr.contains("panicked"), "{stderr}");
+}
+
+#[test]
+fn stdin_upload_refuses_a_terminal() {
+    let server = Server::start();
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    // `script` gives the command a pseudo-terminal as stdin and copies its output.
+    let line = format!(
+        "{} upload --suite p --release 1 --filename f -",
+        env!("CARGO_BIN_EXE_s3blob")
+    );
+    let out = Run::from(
+        server
+            .command("script", d)
+            .args(["-qec", &line, "/dev/null"])
+            .stdin(Stdio::null())
+            .output()
+            .unwrap(),
+    );
+    assert_eq!(out.code, 2, "{} {}", out.stdout, out.stderr);
+    let errors: Vec<&str> = out
+        .stdout
+        .lines()
+        .filter(|l| l.starts_with("s3blob: error: "))
+        .collect();
+    assert_eq!(errors.len(), 1, "{}", out.stdout);
+    assert!(errors[0].contains("stdin is a terminal"), "{}", errors[0]);
+    assert!(server.object("p/1/f").is_none());
+}
+
+#[test]
+fn a_stream_keeps_at_most_four_parts_in_flight() {
+    let server = Server::start_faulty();
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    let gate = server.faults().hold(Op::UploadPart, 100);
+    let mut child = server
+        .cmd(d)
+        .args([
+            "upload",
+            "--suite",
+            "pipe",
+            "--release",
+            "1",
+            "--filename",
+            "f",
+            "--part-size",
+            "5MiB",
+            "-",
+        ])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let bytes = data(8 * 5 * MIB + 1, 4);
+    let mut stdin = child.stdin.take().unwrap();
+    let input = bytes.clone();
+    let writer = std::thread::spawn(move || {
+        let _ = stdin.write_all(&input);
+    });
+    wait_for("four parts, held", || {
+        server.faults().count(Op::UploadPart) >= 4
+    });
+    // Four are in flight; a fifth must wait for one of them, however long they take.
+    std::thread::sleep(std::time::Duration::from_millis(500));
+    assert_eq!(server.faults().count(Op::UploadPart), 4);
+    gate.release();
+    let out = Run::from(child.wait_with_output().unwrap());
+    writer.join().unwrap();
+    out.ok();
+    assert_eq!(server.faults().count(Op::UploadPart), 9);
+    assert!(server.object("pipe/1/f").unwrap() == bytes);
 }

@@ -3,7 +3,7 @@
 
 mod common;
 
-use common::{MIB, Server, data};
+use common::{MIB, Op, Server, data};
 
 /// Uploads `len` bytes, checks what the server stored, downloads them and compares.
 fn round_trip(server: &Server, len: usize, extra: &[&str]) {
@@ -62,17 +62,64 @@ fn one_byte() {
 #[test]
 fn exactly_the_threshold_is_one_put() {
     // 5 MiB with --part-size 5MiB: the largest single PUT.
-    round_trip(&Server::start(), 5 * MIB, &["--part-size", "5MiB"]);
+    let server = Server::start_faulty();
+    round_trip(&server, 5 * MIB, &["--part-size", "5MiB"]);
+    let f = server.faults();
+    assert_eq!(f.count(Op::PutObject), 1);
+    assert_eq!(f.count(Op::CreateMultipartUpload), 0);
+    assert_eq!(f.count(Op::UploadPart), 0);
+    // One byte more is multipart.
+    round_trip(&server, 5 * MIB + 1, &["--part-size", "5MiB"]);
+    assert_eq!(f.count(Op::PutObject), 1);
+    assert_eq!(f.count(Op::CreateMultipartUpload), 1);
+    assert_eq!(f.count(Op::UploadPart), 2);
 }
 
 #[test]
 fn multipart_with_short_last_part() {
     // 3 parts of 5 MiB, the last one 12,345 bytes; 2 in flight at a time.
+    let server = Server::start_faulty();
     round_trip(
-        &Server::start(),
+        &server,
         2 * 5 * MIB + 12_345,
         &["--part-size", "5MiB", "--concurrency", "2"],
     );
+    let f = server.faults();
+    assert!(f.take_max_in_flight() <= 2, "more than --concurrency 2");
+    let mut parts: Vec<(String, usize)> = f
+        .requests()
+        .iter()
+        .filter(|r| r.op == Op::UploadPart)
+        .map(|r| {
+            let number = r
+                .query
+                .split('&')
+                .find_map(|kv| kv.strip_prefix("partNumber="))
+                .unwrap()
+                .to_owned();
+            let len = r.header("content-length").unwrap().parse().unwrap();
+            (number, len)
+        })
+        .collect();
+    parts.sort();
+    assert_eq!(
+        parts,
+        [
+            ("1".to_owned(), 5 * MIB),
+            ("2".to_owned(), 5 * MIB),
+            ("3".to_owned(), 12_345)
+        ]
+    );
+    assert_eq!(f.count(Op::CreateMultipartUpload), 1);
+    assert_eq!(f.count(Op::CompleteMultipartUpload), 1);
+    // The download: three ranges of 5 MiB.
+    let ranges: Vec<String> = f
+        .requests()
+        .iter()
+        .filter(|r| r.op == Op::GetObject)
+        .filter_map(|r| r.header("range"))
+        .collect();
+    assert_eq!(ranges.len(), 3, "{ranges:?}");
 }
 
 #[test]
@@ -107,7 +154,8 @@ fn json_output() {
     assert_eq!(up["size"], 6 * MIB);
     assert_eq!(up["parts"], 2);
     assert_eq!(up["checksum"]["algorithm"], "CRC64NVME");
-    assert!(up["seconds"].as_f64().unwrap() >= 0.0);
+    let seconds = up["seconds"].as_f64().unwrap();
+    assert!(seconds > 0.0 && seconds < 60.0, "{seconds}");
 
     let out = server.run(
         dir.path(),
@@ -125,7 +173,10 @@ fn json_output() {
         ],
     );
     // out/ does not exist: refused.
-    out.fails(3, &["out"]);
+    out.fails(
+        3,
+        &["cannot create a temporary file in out: it does not exist"],
+    );
     std::fs::create_dir(dir.path().join("out")).unwrap();
     let out = server.run(
         dir.path(),
@@ -197,4 +248,40 @@ fn stdout_is_only_the_result_and_quiet_silences_stderr() {
         "s3://artifacts/s/r2/q.txt\ns3://artifacts/s/r2/q2.txt\n"
     );
     assert_eq!(out.stderr, "");
+    // Quiet keeps the errors: one line, and nothing else.
+    let missing = server.run(
+        dir.path(),
+        &[
+            "-q",
+            "download",
+            "--suite",
+            "s",
+            "--release",
+            "r",
+            "--filename",
+            "missing.txt",
+        ],
+    );
+    missing.fails(3, &["s3://artifacts/s/r/missing.txt"]);
+    assert_eq!(missing.stderr.lines().count(), 1, "{}", missing.stderr);
+    // A quiet batch names its failures too.
+    let batch = server.run(
+        dir.path(),
+        &[
+            "-q",
+            "upload",
+            "--suite",
+            "s",
+            "--release",
+            "r3",
+            "q.txt",
+            "gone.txt",
+        ],
+    );
+    assert_eq!(batch.code, 3, "{}", batch.stderr);
+    assert_eq!(batch.stdout, "s3://artifacts/s/r3/q.txt\n");
+    let lines: Vec<&str> = batch.stderr.lines().collect();
+    assert_eq!(lines.len(), 2, "{lines:?}");
+    assert!(lines[0].starts_with("s3blob: error: ") && lines[0].contains("gone.txt"));
+    assert_eq!(lines[1], "s3blob: error: 1 of the files failed: gone.txt");
 }

@@ -10,7 +10,9 @@ fn credentials_never_appear_in_output() {
     let dir = tempfile::tempdir().unwrap();
     std::fs::write(dir.path().join("a.bin"), data(6 * MIB, 5)).unwrap();
     std::fs::write(dir.path().join("b.bin"), b"small").unwrap();
-    type Case<'a> = (Vec<&'a str>, Option<(&'a str, &'a str)>);
+    // The arguments, an extra variable, and the exit code the run must end with: a run that
+    // dies at start-up would leak nothing and prove nothing.
+    type Case<'a> = (Vec<&'a str>, Option<(&'a str, &'a str)>, i32);
     let runs: Vec<Case> = vec![
         (
             vec![
@@ -24,6 +26,7 @@ fn credentials_never_appear_in_output() {
                 "5MiB",
             ],
             None,
+            0,
         ),
         (
             vec![
@@ -36,10 +39,12 @@ fn credentials_never_appear_in_output() {
                 "--json",
             ],
             None,
+            0,
         ),
         (
             vec!["upload", "--suite", "s", "--release", "r", "b.bin"],
             None,
+            0,
         ),
         (
             vec![
@@ -56,6 +61,7 @@ fn credentials_never_appear_in_output() {
                 "5MiB",
             ],
             None,
+            0,
         ),
         (
             vec![
@@ -71,6 +77,7 @@ fn credentials_never_appear_in_output() {
                 "--json",
             ],
             None,
+            0,
         ),
         (
             vec![
@@ -85,10 +92,11 @@ fn credentials_never_appear_in_output() {
                 "z",
             ],
             None,
+            3,
         ),
-        (vec!["list"], None),
-        (vec!["list", "--suite", "s", "--json"], None),
-        (vec!["list", "--suite", "s", "--release", "latest"], None),
+        (vec!["list"], None, 0),
+        (vec!["list", "--suite", "s", "--json"], None, 0),
+        (vec!["list", "--suite", "s", "--release", "latest"], None, 0),
         (
             vec![
                 "stat",
@@ -100,6 +108,7 @@ fn credentials_never_appear_in_output() {
                 "a.bin",
             ],
             None,
+            0,
         ),
         (
             vec![
@@ -113,11 +122,13 @@ fn credentials_never_appear_in_output() {
                 "--yes",
             ],
             None,
+            3,
         ),
         // Wrong secret: the server refuses, the error is reported.
         (
             vec!["upload", "--suite", "s", "--release", "q", "b.bin"],
             Some(("AWS_SECRET_ACCESS_KEY", "wrong/Secret+Value0123")),
+            4,
         ),
         // A session token is a credential too.
         (
@@ -133,9 +144,10 @@ fn credentials_never_appear_in_output() {
                 "w",
             ],
             Some(("AWS_SESSION_TOKEN", "SESSIONtoken/abc+123==")),
+            0,
         ),
     ];
-    for (args, extra_env) in runs {
+    for (args, extra_env, code) in runs {
         for verbosity in [&[][..], &["-v"][..], &["-vv"][..], &["-vvv"][..]] {
             let mut cmd = server.cmd(dir.path());
             cmd.args(verbosity).args(&args);
@@ -149,6 +161,7 @@ fn credentials_never_appear_in_output() {
             }
             for c in [&mut cmd, &mut traced] {
                 let out = Run::from(c.output().unwrap());
+                assert_eq!(out.code, code, "{args:?} {verbosity:?}: {}", out.stderr);
                 let all = format!("{}{}", out.stdout, out.stderr);
                 let mut secrets = vec![SECRET_KEY, ACCESS_KEY];
                 if let Some((_, v)) = extra_env {

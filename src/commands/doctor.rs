@@ -156,6 +156,8 @@ impl Probe {
             .bucket(&self.bucket)
             .prefix(&self.prefix)
             .max_keys(1)
+            // Keys may hold characters XML cannot carry; encoded, they cannot break the answer.
+            .encoding_type(aws_sdk_s3::types::EncodingType::Url)
             .customize()
             .interceptor(ServerDate(date.clone()))
             .send()
@@ -675,11 +677,25 @@ impl Probe {
             .list_objects_v2()
             .bucket(&self.bucket)
             .prefix(&self.prefix)
+            .encoding_type(aws_sdk_s3::types::EncodingType::Url)
             .send()
             .await;
         match listed {
             Ok(out) => {
-                for key in out.contents().iter().filter_map(|o| o.key()) {
+                let encoded = out.encoding_type() == Some(&aws_sdk_s3::types::EncodingType::Url);
+                for raw in out.contents().iter().filter_map(|o| o.key()) {
+                    let key = if encoded {
+                        match crate::listing::url_decode(raw) {
+                            Some(key) => key,
+                            None => {
+                                failed.push(format!("{raw:?} (not valid URL encoding)"));
+                                continue;
+                            }
+                        }
+                    } else {
+                        raw.to_owned()
+                    };
+                    let key = key.as_str();
                     match self
                         .client
                         .delete_object()

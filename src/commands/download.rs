@@ -11,6 +11,7 @@ use tracing::{info, warn};
 use crate::cli::DownloadArgs;
 use crate::commands::Context;
 use crate::error::Error;
+use crate::escape::escape;
 use crate::key::ObjectKey;
 use crate::listing::Lister;
 use crate::output::Outcome;
@@ -75,9 +76,13 @@ pub async fn run(cx: &Context<'_>, args: DownloadArgs) -> Result<Outcome, Error>
     let progress = super::progress_for(cx.global, "download");
     let size_only = Arc::new(AtomicUsize::new(0));
     let request = |(filename, size_hint): &(String, Option<u64>), dest: PathBuf| {
+        let key = ObjectKey::new(&args.key.suite, &release, filename)?;
+        if !to_stdout {
+            name_fits(&bucket, &key, &dest)?;
+        }
         Ok::<_, Error>(DownloadRequest {
             bucket: bucket.clone(),
-            key: ObjectKey::new(&args.key.suite, &release, filename)?,
+            key,
             dest,
             no_clobber: args.no_clobber,
             settings: settings.transfer,
@@ -99,13 +104,16 @@ pub async fn run(cx: &Context<'_>, args: DownloadArgs) -> Result<Outcome, Error>
     let report = if several {
         let dir = args.output.clone().unwrap_or_else(|| PathBuf::from("."));
         prepare_dir(&dir)?;
-        let items = files
+        // A file that cannot be fetched (a name the local file system cannot hold) fails on
+        // its own, before any request; the others go on.
+        let items: Vec<_> = files
             .iter()
-            .map(|f| Ok((f.0.clone(), request(f, dir.join(&f.0))?)))
-            .collect::<Result<Vec<_>, Error>>()?;
+            .map(|f| (f.0.clone(), request(f, dir.join(&f.0))))
+            .collect();
         let limit = settings.transfer.max_requests;
         let report = super::batch("download", "downloaded", items, limit, |req| {
-            job(req, false).run()
+            let job = req.map(|req| job(req, false));
+            async move { job?.run().await }
         })
         .await
         .map(|b| Box::new(b) as Outcome);
@@ -248,8 +256,19 @@ async fn release_files(
             if name == MANIFEST_NAME {
                 continue;
             }
+            if let Some(problem) = crate::key::listed_name_problem(name) {
+                warn!(
+                    "skipping s3://{bucket}/{}: {problem}",
+                    escape(&format!("{prefix}{name}"))
+                );
+                continue;
+            }
             if let Err(e) = ObjectKey::new(suite, release, name) {
-                warn!("skipping s3://{bucket}/{prefix}{name}: {e}");
+                warn!(
+                    "skipping s3://{bucket}/{}: {}",
+                    escape(&format!("{prefix}{name}")),
+                    e.reason
+                );
                 continue;
             }
             let size = object.size().and_then(|s| u64::try_from(s).ok());
@@ -262,6 +281,31 @@ async fn release_files(
         )));
     }
     Ok(files)
+}
+
+/// Refuses, before any request, a destination whose name is longer than its directory's file
+/// system allows (255 bytes on most): a name anyone who can write to the bucket may choose.
+fn name_fits(bucket: &str, key: &ObjectKey, dest: &Path) -> Result<(), Error> {
+    let Some(name) = dest.file_name() else {
+        return Ok(());
+    };
+    let dir = match dest.parent() {
+        Some(d) if !d.as_os_str().is_empty() => d,
+        _ => Path::new("."),
+    };
+    let max = rustix::fs::statvfs(dir)
+        .ok()
+        .and_then(|s| usize::try_from(s.f_namemax).ok())
+        .filter(|&n| n > 0)
+        .unwrap_or(255);
+    let len = name.len();
+    if len <= max {
+        return Ok(());
+    }
+    Err(Error::Other(format!(
+        "cannot download s3://{bucket}/{key} into {}: the file name is {len} bytes and the file system there holds at most {max}; fetch it under a shorter name with --filename NAME -o - > SHORTER-NAME",
+        dir.display()
+    )))
 }
 
 /// The directory several files go into: created if missing, refused if it is something else.

@@ -15,6 +15,7 @@ use crate::cli::ListArgs;
 use crate::commands::Context;
 use crate::config::Tuning;
 use crate::error::Error;
+use crate::escape::escape;
 use crate::inspect::{self, ChecksumSource, rfc3339};
 use crate::key::{ObjectKey, check_part};
 use crate::listing::{self, Lister};
@@ -177,6 +178,12 @@ impl Printer<'_> {
     /// Prints one entry; `false` when the reader has gone (`| head`): stop quietly.
     fn print(&mut self, entry: &Entry<'_>) -> Result<bool, Error> {
         let line = entry.render(self.json);
+        // Names come from whoever wrote to the bucket: shown, never obeyed by the terminal.
+        let line = if self.json {
+            line
+        } else {
+            escape(&line).into_owned()
+        };
         match writeln!(self.out, "{line}").and_then(|()| self.out.flush()) {
             Ok(()) => {
                 self.count += 1;
@@ -202,10 +209,14 @@ fn file_entry(
 ) -> Option<FileEntry> {
     let full = object.key()?;
     let filename = full.strip_prefix(&format!("{suite}/{release}/"))?;
+    if let Some(problem) = crate::key::listed_name_problem(filename) {
+        warn!("skipping s3://{bucket}/{}: {problem}", escape(full));
+        return None;
+    }
     let key = match ObjectKey::new(suite, release, filename) {
         Ok(key) => key,
         Err(e) => {
-            warn!("skipping s3://{bucket}/{full}: {e}");
+            warn!("skipping s3://{bucket}/{}: {}", escape(full), e.reason);
             return None;
         }
     };

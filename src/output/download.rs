@@ -30,7 +30,7 @@ impl Report for DownloadReport {
         Some(if json {
             self.json().to_string()
         } else {
-            self.text()
+            crate::escape::escape_lines(&self.text()).into_owned()
         })
     }
 

@@ -31,12 +31,13 @@ pub trait Report: Send {
     /// The result as one JSON object.
     fn json(&self) -> Value;
     /// What stdout shows: `None` when the command has written its result already (`list`, or
-    /// `download -o -` whose bytes are the result).
+    /// `download -o -` whose bytes are the result). Text carries names from the server, so
+    /// its control characters are shown escaped ([`crate::escape`]).
     fn render(&self, json: bool) -> Option<String> {
         Some(if json {
             self.json().to_string()
         } else {
-            self.text()
+            crate::escape::escape_lines(&self.text()).into_owned()
         })
     }
     /// A human summary for the log on stderr ("uploaded 1.0 MiB in 0.20 s").

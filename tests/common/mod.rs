@@ -13,6 +13,8 @@ use tempfile::TempDir;
 pub const ACCESS_KEY: &str = "AKIAS3BLOBTESTKEY001";
 pub const SECRET_KEY: &str = "s3blob+test/SECRET+key/do-not-leak-0123";
 pub const BUCKET: &str = "artifacts";
+/// The user (and group) a test runs the binary as to drop root: `nobody`.
+pub const NOBODY: u32 = 65534;
 
 /// A running server; it stops when the test process exits.
 pub struct Server {
@@ -156,6 +158,21 @@ impl Server {
         Run::from(self.cmd(cwd).args(args).output().unwrap())
     }
 
+    /// [`Server::run`], as an unprivileged user when the tests run as root (as CI does): root
+    /// ignores file modes, so a test of a permission error needs the binary to run without
+    /// it. `cwd` is then opened to that user (`nobody`), who must reach what the test gives.
+    pub fn run_unprivileged(&self, cwd: &Path, args: &[&str]) -> Run {
+        let mut cmd = self.cmd(cwd);
+        if rustix::process::geteuid().is_root() {
+            use std::os::unix::fs::PermissionsExt;
+            use std::os::unix::process::CommandExt;
+            std::fs::set_permissions(cwd, std::fs::Permissions::from_mode(0o755)).unwrap();
+            // std drops the supplementary groups too when root sets a uid.
+            cmd.uid(NOBODY).gid(NOBODY);
+        }
+        Run::from(cmd.args(args).output().unwrap())
+    }
+
     /// Writes `bytes` to `cwd/name` and uploads it as `suite/release/name` with `extra` flags;
     /// the upload must succeed.
     pub fn put(
@@ -205,25 +222,59 @@ impl Run {
         self.stdout.strip_suffix('\n').unwrap_or(&self.stdout)
     }
 
-    /// Asserts failure with `code`, an empty stdout, and a one-line error containing every
-    /// one of `needles`.
+    /// Asserts failure with `code`, an empty stdout, and exactly one error line, s3blob's own
+    /// (`s3blob: error: ...`), containing every one of `needles`.
     #[track_caller]
     pub fn fails(&self, code: i32, needles: &[&str]) {
+        let lines = self.fails_with_lines(code);
+        assert_eq!(
+            lines.len(),
+            1,
+            "one error line expected in: {}",
+            self.stderr
+        );
+        for n in needles {
+            assert!(lines[0].contains(n), "{:?} should contain {n:?}", lines[0]);
+        }
+    }
+
+    /// Asserts failure with `code` and an empty stdout; returns s3blob's error lines (a batch
+    /// prints one per distinct failure and a summary).
+    #[track_caller]
+    pub fn fails_with_lines(&self, code: i32) -> Vec<&str> {
         assert_eq!(
             self.code, code,
             "stdout: {} stderr: {}",
             self.stdout, self.stderr
         );
         assert_eq!(self.stdout, "", "stdout must stay empty on failure");
-        let line = self
+        assert!(!self.stderr.contains("panicked"), "{}", self.stderr);
+        let lines: Vec<&str> = self
             .stderr
             .lines()
-            .find(|l| l.starts_with("s3blob: error: ") || l.starts_with("error:"))
-            .unwrap_or_else(|| panic!("no error line in: {}", self.stderr));
+            .filter(|l| l.starts_with("s3blob: error: "))
+            .collect();
+        assert!(!lines.is_empty(), "no error line in: {}", self.stderr);
+        lines
+    }
+
+    /// Asserts clap's own refusal of the command line: exit 2, an empty stdout, and stderr
+    /// starting with clap's `error:` line; clap's message (the lines before its usage, which
+    /// may list the missing arguments) contains every one of `needles`.
+    #[track_caller]
+    pub fn usage_error(&self, needles: &[&str]) {
+        assert_eq!(self.code, 2, "stderr: {}", self.stderr);
+        assert_eq!(self.stdout, "", "stdout must stay empty on failure");
+        assert!(
+            self.stderr.starts_with("error: "),
+            "not clap's error: {}",
+            self.stderr
+        );
+        assert!(!self.stderr.contains("s3blob: error:"), "{}", self.stderr);
+        let message = self.stderr.split("\n\nUsage:").next().unwrap_or("");
         for n in needles {
-            assert!(line.contains(n), "{line:?} should contain {n:?}");
+            assert!(message.contains(n), "{message:?} should contain {n:?}");
         }
-        assert!(!self.stderr.contains("panicked"), "{}", self.stderr);
     }
 }
 

@@ -240,6 +240,23 @@ impl Faults {
             .store(on, Ordering::Relaxed);
     }
 
+    /// Ignores `If-Match` on GetObject (serves whatever the key holds now).
+    pub fn ignore_if_match(&self, on: bool) {
+        self.personality
+            .ignore_if_match
+            .store(on, Ordering::Relaxed);
+    }
+
+    /// Lists an object of `size` bytes at `key`, one the file system under s3s-fs cannot hold
+    /// (see [`crate::Personality::listed_only`]).
+    pub fn list_only(&self, key: &str, size: i64) {
+        self.personality
+            .listed_only
+            .lock()
+            .unwrap()
+            .insert(key.to_owned(), size);
+    }
+
     /// Strips every `x-amz-checksum-*` header from answers, as a store keeping no checksums.
     pub fn keep_no_checksums(&self, on: bool) {
         self.keep_no_checksums.store(on, Ordering::Relaxed);

@@ -22,7 +22,8 @@ use s3s::{S3, S3Error, S3ErrorCode, S3Request, S3Response, S3Result};
 
 /// s3s-fs behind a layer that restores AWS semantics where s3s-fs is lenient: writing or
 /// reading in a bucket that does not exist is `NoSuchBucket` (s3s-fs would create the bucket,
-/// or answer NoSuchKey).
+/// or answer NoSuchKey); `If-Match` on GET is honoured; a multipart upload's full-object
+/// CRC64NVME is kept and returned; listings are URL-encoded when asked.
 pub struct Strict {
     fs: s3s_fs::FileSystem,
     root: PathBuf,
@@ -33,6 +34,10 @@ pub struct Strict {
     /// other's metadata. Writes of whole objects take this exclusively, reads shared (a GET
     /// holds an open file, so the bytes stay those it started with).
     objects: tokio::sync::RwLock<()>,
+    /// The full-object CRC64NVME a CompleteMultipartUpload carried, by (bucket, key): S3 keeps
+    /// it and returns it on a whole GET and on a HEAD that asks; s3s-fs drops it. Kept, not
+    /// checked against the parts.
+    multipart_crc64: std::sync::Mutex<std::collections::HashMap<(String, String), String>>,
 }
 
 /// Ways real S3-compatible stores depart from S3 that a test can switch on.
@@ -41,6 +46,13 @@ pub struct Personality {
     /// Garage does this: `If-None-Match: *` on PutObject and CompleteMultipartUpload is
     /// accepted and ignored, so an existing key is overwritten.
     pub ignore_if_none_match: std::sync::atomic::AtomicBool,
+    /// s3s-fs and some stores do this: `If-Match` on GetObject is ignored, so a ranged GET of
+    /// an object replaced since the first range returns the new object's bytes.
+    pub ignore_if_match: std::sync::atomic::AtomicBool,
+    /// Objects only the listing shows, with their sizes: keys real stores hold but a file
+    /// system cannot, so s3s-fs cannot keep them (a directory marker `suite/release/`, which
+    /// consoles create for "folders"; a name over 255 bytes). Reading one answers NoSuchKey.
+    pub listed_only: std::sync::Mutex<std::collections::BTreeMap<String, i64>>,
 }
 
 impl Strict {
@@ -53,6 +65,7 @@ impl Strict {
             root,
             personality: Default::default(),
             objects: tokio::sync::RwLock::new(()),
+            multipart_crc64: Default::default(),
         })
     }
 
@@ -98,6 +111,27 @@ impl Strict {
         Ok(self.fs.head_object(head).await?.output.e_tag)
     }
 
+    /// The full-object CRC64NVME kept for `bucket/key`, if a multipart upload gave one.
+    fn multipart_crc64_of(&self, bucket: &str, key: &str) -> Option<String> {
+        self.multipart_crc64
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .get(&(bucket.to_owned(), key.to_owned()))
+            .cloned()
+    }
+
+    fn set_multipart_crc64(&self, bucket: &str, key: &str, crc: Option<String>) {
+        let mut kept = self
+            .multipart_crc64
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        let at = (bucket.to_owned(), key.to_owned());
+        match crc {
+            Some(crc) => kept.insert(at, crc),
+            None => kept.remove(&at),
+        };
+    }
+
     fn check_bucket(&self, bucket: &str) -> S3Result<()> {
         if self.root.join(bucket).is_dir() {
             Ok(())
@@ -122,7 +156,10 @@ impl S3 for Strict {
             req.input.if_none_match = None;
         }
         let _whole = self.objects.write().await;
-        self.fs.put_object(req).await
+        let (bucket, key) = (req.input.bucket.clone(), req.input.key.clone());
+        let out = self.fs.put_object(req).await?;
+        self.set_multipart_crc64(&bucket, &key, None);
+        Ok(out)
     }
     async fn get_object(
         &self,
@@ -130,7 +167,11 @@ impl S3 for Strict {
     ) -> S3Result<S3Response<GetObjectOutput>> {
         self.check_bucket(&req.input.bucket)?;
         // s3s-fs ignores If-Match on GET; S3 answers 412 when the object has changed.
-        if let Some(cond) = req.input.if_match.clone() {
+        let ignore = self
+            .personality
+            .ignore_if_match
+            .load(std::sync::atomic::Ordering::Relaxed);
+        if let Some(cond) = req.input.if_match.clone().filter(|_| !ignore) {
             let current = self
                 .etag_of(&req, &req.input.bucket, &req.input.key)
                 .await?;
@@ -147,7 +188,14 @@ impl S3 for Strict {
             }
         }
         let _whole = self.objects.read().await;
-        self.fs.get_object(req).await
+        let whole = req.input.range.is_none() && req.input.part_number.is_none();
+        let kept = self.multipart_crc64_of(&req.input.bucket, &req.input.key);
+        let mut out = self.fs.get_object(req).await?;
+        if let Some(crc) = kept.filter(|_| whole) {
+            out.output.checksum_crc64nvme = Some(crc);
+            out.output.checksum_type = Some(ChecksumType::from_static(ChecksumType::FULL_OBJECT));
+        }
+        Ok(out)
     }
     async fn head_object(
         &self,
@@ -155,14 +203,28 @@ impl S3 for Strict {
     ) -> S3Result<S3Response<HeadObjectOutput>> {
         self.check_bucket(&req.input.bucket)?;
         let _whole = self.objects.read().await;
-        self.fs.head_object(req).await
+        let asks = req
+            .input
+            .checksum_mode
+            .as_ref()
+            .is_some_and(|m| m.as_str() == ChecksumMode::ENABLED);
+        let kept = self.multipart_crc64_of(&req.input.bucket, &req.input.key);
+        let mut out = self.fs.head_object(req).await?;
+        if let Some(crc) = kept.filter(|_| asks) {
+            out.output.checksum_crc64nvme = Some(crc);
+            out.output.checksum_type = Some(ChecksumType::from_static(ChecksumType::FULL_OBJECT));
+        }
+        Ok(out)
     }
     async fn delete_object(
         &self,
         req: S3Request<DeleteObjectInput>,
     ) -> S3Result<S3Response<DeleteObjectOutput>> {
         self.check_bucket(&req.input.bucket)?;
-        self.fs.delete_object(req).await
+        let (bucket, key) = (req.input.bucket.clone(), req.input.key.clone());
+        let out = self.fs.delete_object(req).await?;
+        self.set_multipart_crc64(&bucket, &key, None);
+        Ok(out)
     }
     async fn copy_object(
         &self,
@@ -226,7 +288,11 @@ impl S3 for Strict {
             req.input.if_none_match = None;
         }
         let _whole = self.objects.write().await;
-        self.fs.complete_multipart_upload(req).await
+        let (bucket, key) = (req.input.bucket.clone(), req.input.key.clone());
+        let crc = req.input.checksum_crc64nvme.clone();
+        let out = self.fs.complete_multipart_upload(req).await?;
+        self.set_multipart_crc64(&bucket, &key, crc);
+        Ok(out)
     }
     async fn abort_multipart_upload(
         &self,
@@ -263,6 +329,28 @@ impl S3 for Strict {
             service: req.service.clone(),
             trailing_headers: None,
         };
+        // Continuation tokens are opaque on S3; s3s-fs uses the last key, which could carry
+        // characters XML cannot: they travel hex-encoded.
+        let mut req = req;
+        let token = req.input.continuation_token.clone();
+        if let Some(t) = &token {
+            req.input.continuation_token = Some(unhex(t).ok_or_else(|| {
+                S3Error::with_message(
+                    S3ErrorCode::InvalidArgument,
+                    "The continuation token provided is incorrect",
+                )
+            })?);
+        }
+        let url = req
+            .input
+            .encoding_type
+            .as_ref()
+            .is_some_and(|e| e.as_str() == EncodingType::URL);
+        let first_page = token.is_none();
+        let (prefix, delimiter) = (
+            req.input.prefix.clone().unwrap_or_default(),
+            req.input.delimiter.clone(),
+        );
         let mut out = self.fs.list_objects_v2(req).await?;
         if let Some(contents) = out.output.contents.as_mut() {
             for o in contents.iter_mut().filter(|o| o.e_tag.is_none()) {
@@ -271,8 +359,113 @@ impl S3 for Strict {
                 }
             }
         }
+        if first_page {
+            self.add_listed_only(&mut out.output, &prefix, delimiter.as_deref());
+        }
+        let o = &mut out.output;
+        o.continuation_token = token;
+        o.next_continuation_token = o.next_continuation_token.as_deref().map(hex);
+        // S3 encodes these when asked to (encoding-type=url); s3s-fs only echoes the request.
+        if url {
+            let enc = |v: &mut Option<String>| {
+                if let Some(s) = v.as_mut() {
+                    *s = url_encode(s);
+                }
+            };
+            for object in o.contents.iter_mut().flatten() {
+                enc(&mut object.key);
+            }
+            for p in o.common_prefixes.iter_mut().flatten() {
+                enc(&mut p.prefix);
+            }
+            enc(&mut o.prefix);
+            enc(&mut o.delimiter);
+            enc(&mut o.start_after);
+        }
         Ok(out)
     }
+}
+
+impl Strict {
+    /// Merges [`Personality::listed_only`] into the first page of a listing of `prefix`.
+    fn add_listed_only(
+        &self,
+        out: &mut ListObjectsV2Output,
+        prefix: &str,
+        delimiter: Option<&str>,
+    ) {
+        let extra = self
+            .personality
+            .listed_only
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .clone();
+        for (key, size) in extra {
+            let Some(rest) = key.strip_prefix(prefix) else {
+                continue;
+            };
+            match delimiter.and_then(|d| rest.find(d).map(|i| i + d.len())) {
+                Some(end) => {
+                    let common = format!("{prefix}{}", &rest[..end]);
+                    let prefixes = out.common_prefixes.get_or_insert_with(Vec::new);
+                    if !prefixes
+                        .iter()
+                        .any(|p| p.prefix.as_deref() == Some(&common))
+                    {
+                        prefixes.push(CommonPrefix {
+                            prefix: Some(common),
+                        });
+                        prefixes.sort_by(|a, b| a.prefix.cmp(&b.prefix));
+                    }
+                }
+                None => {
+                    let contents = out.contents.get_or_insert_with(Vec::new);
+                    contents.push(Object {
+                        key: Some(key.clone()),
+                        size: Some(size),
+                        last_modified: Some(std::time::SystemTime::now().into()),
+                        ..Default::default()
+                    });
+                    contents.sort_by(|a, b| a.key.cmp(&b.key));
+                }
+            }
+        }
+        let count = out.contents.as_ref().map_or(0, Vec::len)
+            + out.common_prefixes.as_ref().map_or(0, Vec::len);
+        out.key_count = i32::try_from(count).ok();
+    }
+}
+
+/// `s` as S3 encodes keys with `encoding-type=url`: unreserved characters and `/` as they are,
+/// a space as `+`, every other byte as `%XX`.
+pub fn url_encode(s: &str) -> String {
+    let mut out = String::with_capacity(s.len());
+    for b in s.bytes() {
+        match b {
+            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b'~' | b'/' => {
+                out.push(char::from(b));
+            }
+            b' ' => out.push('+'),
+            b => out.push_str(&format!("%{b:02X}")),
+        }
+    }
+    out
+}
+
+fn hex(s: &str) -> String {
+    s.bytes().map(|b| format!("{b:02x}")).collect()
+}
+
+fn unhex(s: &str) -> Option<String> {
+    let bytes = s.as_bytes();
+    if !bytes.len().is_multiple_of(2) {
+        return None;
+    }
+    let raw = bytes
+        .chunks(2)
+        .map(|pair| u8::from_str_radix(std::str::from_utf8(pair).ok()?, 16).ok())
+        .collect::<Option<Vec<u8>>>()?;
+    String::from_utf8(raw).ok()
 }
 
 /// Serves `root` (one directory per bucket) on `listener` until the process ends, accepting

@@ -865,13 +865,26 @@ impl S3 for Memory {
             .continuation_token
             .as_deref()
             .or(input.start_after.as_deref());
-        let (contents, prefixes, next) = self.listing(
+        let (mut contents, mut prefixes, next) = self.listing(
             &input.bucket,
             &prefix,
             input.delimiter.as_deref(),
             after,
             max_keys,
         )?;
+        // Keys are encoded when the client asks (encoding-type=url), as S3 does.
+        if input
+            .encoding_type
+            .as_ref()
+            .is_some_and(|e| e.as_str() == EncodingType::URL)
+        {
+            for key in contents.iter_mut().filter_map(|o| o.key.as_mut()) {
+                *key = crate::url_encode(key);
+            }
+            for p in prefixes.iter_mut().filter_map(|p| p.prefix.as_mut()) {
+                *p = crate::url_encode(p);
+            }
+        }
         Ok(S3Response::new(ListObjectsV2Output {
             name: Some(input.bucket),
             prefix: input.prefix,

@@ -199,6 +199,35 @@ mod tests {
         assert_eq!(crc, checksum::crc64(&data));
     }
 
+    /// The 10,000th part is sent; a stream with more is refused as a usage error (exit 2)
+    /// naming the flag that reaches further. (Reading hundreds of GiB to get there is not a
+    /// unit test: the source starts as if 9,999 parts had gone by.)
+    #[tokio::test]
+    async fn a_stream_past_ten_thousand_parts_is_refused() {
+        let base = 5 * MIB;
+        for (extra, refused) in [(0u64, false), (1, true)] {
+            let data = vec![1u8; usize::try_from(base + extra).unwrap()];
+            let mut source = StdinSource::new(&data[..], base);
+            source.prepare().await.unwrap();
+            source.index = MAX_PARTS - 1;
+            let last = source.next_part().await.unwrap().unwrap();
+            assert_eq!((last.index, last.len), (MAX_PARTS - 1, base));
+            match source.next_part().await {
+                Ok(None) => assert!(!refused),
+                Ok(Some(p)) => panic!("part {} was handed out", p.index),
+                Err(e) => {
+                    assert!(refused, "{e}");
+                    assert_eq!(e.exit_code(), crate::error::code::USAGE);
+                    let message = e.to_string();
+                    assert!(
+                        message.contains("10,000 parts") && message.contains("--part-size"),
+                        "{message}"
+                    );
+                }
+            }
+        }
+    }
+
     #[tokio::test]
     async fn whole_reads_the_rest_without_parts() {
         let data = vec![7u8; 6 * MIB as usize];
