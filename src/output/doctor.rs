@@ -75,7 +75,7 @@ impl Report for DoctorReport {
                 "{:<8} {:<width$}  {}\n",
                 c.status.word(),
                 c.id,
-                visible(&c.found)
+                crate::escape::escape(&c.found)
             ));
             if !c.s3blob.is_empty() {
                 out.push_str(&format!("{:<8} {:<width$}  s3blob: {}\n", "", "", c.s3blob));
@@ -132,19 +132,6 @@ impl Report for DoctorReport {
     }
 }
 
-/// Server messages inside findings, with control and bidi characters shown as escapes.
-fn visible(s: &str) -> String {
-    s.chars()
-        .map(|c| {
-            if c.is_control() || matches!(c, '\u{200e}' | '\u{200f}' | '\u{202a}'..='\u{202e}' | '\u{2066}'..='\u{2069}') {
-                c.escape_unicode().to_string()
-            } else {
-                c.to_string()
-            }
-        })
-        .collect()
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -187,10 +174,5 @@ mod tests {
         assert_eq!(r.json()["reduced"][0], "two");
         assert!(r.text().contains("reduced  two    found\n"), "{}", r.text());
         assert!(r.text().contains("s3blob: does"));
-    }
-
-    #[test]
-    fn server_text_is_shown_visibly() {
-        assert_eq!(visible("a\u{1b}[31mb\u{202e}c"), "a\\u{1b}[31mb\\u{202e}c");
     }
 }

@@ -7,7 +7,7 @@ use std::time::SystemTime;
 
 use aws_sdk_s3::Client;
 use aws_sdk_s3::error::ProvideErrorMetadata;
-use aws_sdk_s3::types::{Delete, ObjectIdentifier};
+use aws_sdk_s3::types::{Delete, EncodingType, ObjectIdentifier};
 use tokio::task::JoinSet;
 use tracing::{debug, info};
 
@@ -50,13 +50,27 @@ pub async fn contents(
             .list_objects_v2()
             .bucket(bucket)
             .prefix(&prefix)
+            .encoding_type(EncodingType::Url)
             .set_continuation_token(token)
             .send()
             .await
             .map_err(|e| classify(&e, "list", bucket, Some(&prefix)))?;
+        // Keys as the listing sends them: URL-encoded when the server honours the request.
+        let encoded = out.encoding_type() == Some(&EncodingType::Url);
         for object in out.contents() {
-            let Some(key) = object.key() else { continue };
-            keys.push(key.to_owned());
+            let Some(raw) = object.key() else { continue };
+            let key = match (encoded, crate::listing::url_decode(raw)) {
+                (false, _) => raw.to_owned(),
+                (true, Some(key)) => key,
+                (true, None) => {
+                    return Err(Error::Other(format!(
+                        "cannot list s3://{bucket}/{prefix}: the server sent the key {:?}, which is not valid URL encoding (asked for with encoding-type=url); report it to the store's operator",
+                        crate::escape::escape(raw)
+                    )));
+                }
+            };
+            // Directory markers (`suite/release/`) go too: the release would still be listed.
+            keys.push(key);
             if let Some(t) = object
                 .last_modified()
                 .and_then(|t| SystemTime::try_from(*t).ok())
