@@ -104,3 +104,29 @@ fn object_without_s3blob_checksum_is_checked_by_size_and_says_so() {
     );
     assert!(std::fs::read(dir.path().join("tool.bin")).unwrap() == bytes);
 }
+
+/// A body damaged on the way in: the store checks it against the CRC64NVME header and answers
+/// BadDigest. That is exit 5, not a retryable failure, and nothing is stored.
+#[test]
+fn a_body_the_store_finds_corrupted_is_exit_5() {
+    let server = common::Server::start_faulty();
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(dir.path().join("f.bin"), common::data(5000, 3)).unwrap();
+    server.faults().inject(
+        common::Op::PutObject,
+        usize::MAX,
+        common::Fault::Error {
+            status: 400,
+            code: "BadDigest",
+        },
+    );
+    server
+        .run(
+            dir.path(),
+            &["upload", "--suite", "s", "--release", "1", "f.bin"],
+        )
+        .fails(5, &["s3://artifacts/s/1/f.bin"]);
+    // Not retried: one PUT.
+    assert_eq!(server.faults().count(common::Op::PutObject), 1);
+    assert!(server.object("s/1/f.bin").is_none());
+}

@@ -195,11 +195,7 @@ impl Report for Batch {
     }
 
     fn exit_code(&self) -> u8 {
-        self.failures()
-            .iter()
-            .map(|f| f.error.exit_code())
-            .max_by_key(|c| severity(*c))
-            .unwrap_or(code::OK)
+        worst_exit_code(self.failures())
     }
 
     fn failures(&self) -> Vec<&Failure> {
@@ -208,6 +204,15 @@ impl Report for Batch {
             .filter_map(|r| r.as_ref().err())
             .collect()
     }
+}
+
+/// The most serious exit code among `failures` ([`severity`]), 0 for none.
+pub(crate) fn worst_exit_code<'a>(failures: impl IntoIterator<Item = &'a Failure>) -> u8 {
+    failures
+        .into_iter()
+        .map(|f| f.error.exit_code())
+        .max_by_key(|c| severity(*c))
+        .unwrap_or(code::OK)
 }
 
 /// The exit code of a batch with failures: the most serious kind among them. A signal first,

@@ -4,8 +4,8 @@
 use serde_json::{Value, json};
 
 use super::delete::{release_failures, removed_json, removed_line};
-use super::{Failure, Report, severity};
-use crate::error::{Error, code};
+use super::{Failure, Report};
+use crate::error::Error;
 use crate::release::remove::{Contents, Removed};
 
 /// Whether a release goes, and if not, why.
@@ -136,11 +136,7 @@ impl Report for PruneReport {
     }
 
     fn exit_code(&self) -> u8 {
-        self.failures
-            .iter()
-            .map(|f| f.error.exit_code())
-            .max_by_key(|c| severity(*c))
-            .unwrap_or(code::OK)
+        super::worst_exit_code(&self.failures)
     }
 
     fn failures(&self) -> Vec<&Failure> {

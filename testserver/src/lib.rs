@@ -532,6 +532,18 @@ pub async fn serve_backend<B: S3>(
 /// synchronous tests can use it. Returns the bound address.
 pub fn spawn(root: PathBuf, port: u16, access_key: &str, secret_key: &str) -> SocketAddr {
     let (ak, sk) = (access_key.to_owned(), secret_key.to_owned());
+    serve_on_thread(port, move |listener| async move {
+        let _ = serve(listener, root, &ak, &sk).await;
+    })
+}
+
+/// Binds 127.0.0.1:`port` on a tokio runtime of its own (a thread, 2 workers) and runs `serve`
+/// on the listener there until the process ends. Returns the bound address.
+pub fn serve_on_thread<F, Fut>(port: u16, serve: F) -> SocketAddr
+where
+    F: FnOnce(tokio::net::TcpListener) -> Fut + Send + 'static,
+    Fut: std::future::Future<Output = ()>,
+{
     let (tx, rx) = std::sync::mpsc::channel::<std::io::Result<SocketAddr>>();
     std::thread::spawn(move || {
         let rt = tokio::runtime::Builder::new_multi_thread()
@@ -548,7 +560,7 @@ pub fn spawn(root: PathBuf, port: u16, access_key: &str, secret_key: &str) -> So
                 }
             };
             let _ = tx.send(listener.local_addr());
-            let _ = serve(listener, root, &ak, &sk).await;
+            serve(listener).await;
         });
     });
     rx.recv().expect("server thread").expect("bind 127.0.0.1")

@@ -77,26 +77,9 @@ pub fn spawn(root: PathBuf, access_key: &str, secret_key: &str, ca: &TestCa) -> 
     let acceptor = tokio_rustls::TlsAcceptor::from(Arc::new(config));
 
     let (ak, sk) = (access_key.to_owned(), secret_key.to_owned());
-    let (tx, rx) = std::sync::mpsc::channel::<std::io::Result<SocketAddr>>();
-    std::thread::spawn(move || {
-        let rt = tokio::runtime::Builder::new_multi_thread()
-            .worker_threads(2)
-            .enable_all()
-            .build()
-            .expect("tokio runtime");
-        rt.block_on(async move {
-            let listener = match tokio::net::TcpListener::bind(("127.0.0.1", 0)).await {
-                Ok(l) => l,
-                Err(e) => {
-                    let _ = tx.send(Err(e));
-                    return;
-                }
-            };
-            let _ = tx.send(listener.local_addr());
-            let _ = serve(listener, acceptor, root, &ak, &sk).await;
-        });
-    });
-    rx.recv().expect("server thread").expect("bind 127.0.0.1")
+    crate::serve_on_thread(0, move |listener| async move {
+        let _ = serve(listener, acceptor, root, &ak, &sk).await;
+    })
 }
 
 async fn serve(
