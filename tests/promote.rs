@@ -376,3 +376,61 @@ fn sigint_during_a_multipart_copy_aborts_it_and_seals_nothing() {
     );
     assert!(server.object("prod/5.0/.s3blob-manifest.json").is_none());
 }
+
+#[test]
+fn a_release_with_sha256sums_is_promoted_with_them() {
+    let server = Server::start();
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    std::fs::write(d.join("a.txt"), b"alpha").unwrap();
+    std::fs::write(d.join("b.txt"), b"beta").unwrap();
+    server
+        .run(
+            d,
+            &[
+                "upload",
+                "--seal",
+                "--sha256sums",
+                "--suite",
+                "rc",
+                "--release",
+                "7",
+                "a.txt",
+                "b.txt",
+            ],
+        )
+        .ok();
+    let out = promote(
+        &server,
+        d,
+        &["--suite", "rc", "--release", "7", "--to-suite", "final"],
+    );
+    assert_eq!(out.ok(), "s3://artifacts/final/7/");
+    assert_eq!(
+        server.object("final/7/SHA256SUMS"),
+        server.object("rc/7/SHA256SUMS"),
+        "the same SHA256SUMS lines"
+    );
+    server
+        .run(
+            d,
+            &["verify", "--suite", "final", "--release", "7", "--deep"],
+        )
+        .ok();
+    // Again: unchanged.
+    let again = promote(
+        &server,
+        d,
+        &[
+            "--suite",
+            "rc",
+            "--release",
+            "7",
+            "--to-suite",
+            "final",
+            "--json",
+        ],
+    );
+    let v: Value = serde_json::from_str(again.ok()).unwrap();
+    assert_eq!(v["unchanged"], true, "{v:#}");
+}
