@@ -128,11 +128,20 @@ where
     let files = Arc::new(tokio::sync::Semaphore::new(limit.max(1)));
     let mut set = JoinSet::new();
     let count = items.len();
+    let mut results: Vec<Option<Result<Outcome, Failure>>> = (0..count).map(|_| None).collect();
+    let task_failed =
+        |e: tokio::task::JoinError| Error::Other(format!("a {command} task failed: {e}"));
     for (i, (label, item)) in items.into_iter().enumerate() {
         // Waiting here starts the files in order; each frees its place when done.
         let Ok(place) = files.clone().acquire_owned().await else {
             break;
         };
+        // A finished task keeps its memory until it is joined: reap them as the batch goes,
+        // or a batch of 10,000 files holds 10,000 of them at the end.
+        while let Some(joined) = set.try_join_next() {
+            let (i, result) = joined.map_err(task_failed)?;
+            results[i] = Some(result);
+        }
         let work = transfer(item);
         set.spawn(async move {
             let result = work.await;
@@ -140,10 +149,8 @@ where
             (i, result.map_err(|error| Failure { file: label, error }))
         });
     }
-    let mut results: Vec<Option<Result<Outcome, Failure>>> = (0..count).map(|_| None).collect();
     while let Some(joined) = set.join_next().await {
-        let (i, result) =
-            joined.map_err(|e| Error::Other(format!("a {command} task failed: {e}")))?;
+        let (i, result) = joined.map_err(task_failed)?;
         results[i] = Some(result);
     }
     Ok(Batch {

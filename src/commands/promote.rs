@@ -20,7 +20,7 @@ use crate::release::manifest::{Entry, Origin, SHA256SUMS_NAME};
 use crate::release::seal::{self, Known, SealRequest};
 use crate::release::{self, remove, state};
 use crate::transfer::budget::Budget;
-use crate::transfer::copy::{self, COPY_OBJECT_MAX, CopyRequest};
+use crate::transfer::copy::{self, COPY_OBJECT_MAX, Copied, CopyRequest};
 use crate::transfer::upload::ChecksumHeader;
 
 /// Lowers the multipart-copy threshold (bytes), for tests: a 5 GiB object is too big for one.
@@ -126,6 +126,8 @@ pub async fn run(cx: &Context<'_>, args: PromoteArgs) -> Result<Outcome, Error> 
         settings.transfer.concurrency.max(1),
     ));
     let mut set = JoinSet::new();
+    let mut copies = Vec::new();
+    let mut failures: Vec<(String, Error)> = Vec::new();
     for (name, entry) in &files {
         let src_key = ObjectKey::new(&args.key.suite, &release, name)?.to_string();
         let dst_key = ObjectKey::new(&to_suite, &to_release, name)?.to_string();
@@ -141,30 +143,34 @@ pub async fn run(cx: &Context<'_>, args: PromoteArgs) -> Result<Outcome, Error> 
             concurrency: settings.transfer.concurrency,
             checksum_header: header.send(),
         };
-        let (client, permits, shutdown, name) = (
+        // A copy starts only when it has a place; finished ones are reaped as they go. After a
+        // signal no new copy starts, and the running ones are still joined: each aborts its
+        // own multipart copy.
+        let permit = tokio::select! {
+            permit = permits.clone().acquire_owned() => permit
+                .map_err(|e| Error::Other(format!("a copy could not start: {e}")))?,
+            () = cx.shutdown.cancelled() => {
+                failures.push((name.clone(), cx.shutdown.error()));
+                break;
+            }
+        };
+        while let Some(joined) = set.try_join_next() {
+            record(joined, &mut copies, &mut failures)?;
+        }
+        let (client, shutdown, name, size) = (
             client.clone(),
-            permits.clone(),
             cx.shutdown.clone(),
             name.clone(),
+            entry.size,
         );
         set.spawn(async move {
-            let _permit = permits.acquire_owned().await;
-            (name, copy::copy(&client, &req, &shutdown).await)
+            let result = copy::copy(&client, &req, &shutdown).await;
+            drop(permit);
+            (name, size, result)
         });
     }
-    let mut copies = Vec::new();
-    let mut failures: Vec<(String, Error)> = Vec::new();
     while let Some(joined) = set.join_next().await {
-        let (name, result) =
-            joined.map_err(|e| Error::Other(format!("a copy task failed: {e}")))?;
-        match result {
-            Ok(copied) => copies.push(FileCopy {
-                filename: name.clone(),
-                size: files[&name].size,
-                copied,
-            }),
-            Err(e) => failures.push((name, e)),
-        }
+        record(joined, &mut copies, &mut failures)?;
     }
     if let Some(worst) = failures
         .iter()
@@ -224,6 +230,27 @@ pub async fn run(cx: &Context<'_>, args: PromoteArgs) -> Result<Outcome, Error> 
         sealed,
         seconds: started.elapsed().as_secs_f64(),
     }))
+}
+
+type Joined = Result<(String, u64, Result<Copied, Error>), tokio::task::JoinError>;
+
+/// One finished copy, into the copies made or the failures.
+fn record(
+    joined: Joined,
+    copies: &mut Vec<FileCopy>,
+    failures: &mut Vec<(String, Error)>,
+) -> Result<(), Error> {
+    let (filename, size, result) =
+        joined.map_err(|e| Error::Other(format!("a copy task failed: {e}")))?;
+    match result {
+        Ok(copied) => copies.push(FileCopy {
+            filename,
+            size,
+            copied,
+        }),
+        Err(e) => failures.push((filename, e)),
+    }
+    Ok(())
 }
 
 /// `files` as the destination's manifest would list them (with SHA256SUMS when it has one).

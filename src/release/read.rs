@@ -58,16 +58,28 @@ where
 {
     let places = Arc::new(tokio::sync::Semaphore::new(limit.max(1)));
     let mut set = JoinSet::new();
+    let mut out = Vec::new();
+    let failed = |e: tokio::task::JoinError| Error::Other(format!("a release task failed: {e}"));
     for item in items {
-        let (places, work) = (places.clone(), job(item));
+        // A job starts (and its request future exists) only when it has a place, and finished
+        // ones are reaped as they go: a release of 10,000 files never holds 10,000 futures.
+        let place = places
+            .clone()
+            .acquire_owned()
+            .await
+            .map_err(|e| Error::Other(format!("a release task could not start: {e}")))?;
+        while let Some(joined) = set.try_join_next() {
+            out.push(joined.map_err(failed)??);
+        }
+        let work = job(item);
         set.spawn(async move {
-            let _place = places.acquire_owned().await;
-            work.await
+            let result = work.await;
+            drop(place);
+            result
         });
     }
-    let mut out = Vec::new();
     while let Some(joined) = set.join_next().await {
-        out.push(joined.map_err(|e| Error::Other(format!("a release task failed: {e}")))??);
+        out.push(joined.map_err(failed)??);
     }
     Ok(out)
 }
