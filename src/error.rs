@@ -42,6 +42,11 @@ pub enum Error {
     /// Credentials are missing, wrong, or not allowed to do this; or a local permission error.
     #[error("{0}")]
     AccessDenied(String),
+    /// The credential chain gave no credentials. It fails the same way for every request of
+    /// the command, so the message names what the user asked for (`action`), not whichever
+    /// request happened to meet it first.
+    #[error("cannot {action}: {why}")]
+    Credentials { action: String, why: String },
     /// The bytes are not the bytes that were stored.
     #[error("{0}")]
     Integrity(String),
@@ -78,7 +83,7 @@ impl Error {
         match self {
             Error::Usage(_) | Error::Key(_) | Error::Plan(_) => code::USAGE,
             Error::NotFound(_) => code::NOT_FOUND,
-            Error::AccessDenied(_) => code::ACCESS,
+            Error::AccessDenied(_) | Error::Credentials { .. } => code::ACCESS,
             Error::Integrity(_) => code::INTEGRITY,
             Error::AlreadyExists(_) => code::EXISTS,
             Error::Network(_) => code::NETWORK,
@@ -99,10 +104,23 @@ impl Error {
             Error::Usage(m) => Error::Usage(f(&m)),
             Error::NotFound(m) => Error::NotFound(f(&m)),
             Error::AccessDenied(m) => Error::AccessDenied(f(&m)),
+            e @ Error::Credentials { .. } => Error::AccessDenied(f(&e.to_string())),
             Error::Integrity(m) => Error::Integrity(f(&m)),
             Error::AlreadyExists(m) => Error::AlreadyExists(f(&m)),
             Error::Network(m) => Error::Network(f(&m)),
             Error::Other(m) => Error::Other(f(&m)),
+            other => other,
+        }
+    }
+
+    /// A credential failure restated as a failure of `action` ("upload to s3://B/K"); any
+    /// other error unchanged.
+    pub fn credentials_for(self, action: impl FnOnce() -> String) -> Self {
+        match self {
+            Error::Credentials { why, .. } => Error::Credentials {
+                action: action(),
+                why,
+            },
             other => other,
         }
     }
@@ -146,6 +164,10 @@ mod tests {
             Error::Usage(String::new()),
             Error::NotFound(String::new()),
             Error::AccessDenied(String::new()),
+            Error::Credentials {
+                action: String::new(),
+                why: String::new(),
+            },
             Error::Integrity(String::new()),
             Error::AlreadyExists(String::new()),
             Error::Network(String::new()),
@@ -157,7 +179,7 @@ mod tests {
             },
         ];
         let codes: Vec<u8> = errors.iter().map(Error::exit_code).collect();
-        assert_eq!(codes, [1, 2, 3, 4, 5, 6, 7, 130, 143]);
+        assert_eq!(codes, [1, 2, 3, 4, 4, 5, 6, 7, 130, 143]);
     }
 
     #[test]

@@ -336,6 +336,36 @@ fn no_credentials_anywhere() {
     }
 }
 
+/// A new user's first upload to AWS itself (no endpoint) without credentials: the error is
+/// about credentials and names the upload, not the release manifest it happens to read first.
+#[test]
+fn first_upload_to_aws_without_credentials() {
+    let server = Server::start();
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(dir.path().join("f.txt"), b"x").unwrap();
+    let mut cmd = without_keys(&server, dir.path());
+    cmd.env_remove("AWS_ENDPOINT_URL")
+        .args(["--region", "eu-west-1", "--max-attempts", "1", "upload"])
+        .args([
+            "--bucket",
+            "artifacts",
+            "--suite",
+            "s",
+            "--release",
+            "1",
+            "f.txt",
+        ]);
+    let run = Run::from(cmd.output().unwrap());
+    let lines = run.fails_with_lines(4);
+    assert_eq!(
+        lines,
+        [
+            "s3blob: error: cannot upload to s3://artifacts/s/1/f.txt: no AWS credentials found: set AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY, pass --profile NAME (or set AWS_PROFILE), or run where an instance or container role is available"
+        ]
+    );
+    assert_plain(&run);
+}
+
 #[test]
 fn a_profile_that_does_not_exist() {
     let server = Server::start();

@@ -38,7 +38,10 @@ where
             Some(explained) => explained.0.clone(),
             None => credentials::explain(failure, &credentials::Setup::default()),
         };
-        return Error::AccessDenied(format!("cannot {action} {target}: {why}"));
+        return Error::Credentials {
+            action: format!("{action} {target}"),
+            why,
+        };
     }
     let code = err.code().unwrap_or_default();
     let detail = short_detail(err);

@@ -219,13 +219,17 @@ pub async fn upload<S: PartSource>(
         .await?;
     // The file's own request first: its error names the file.
     let (shape, existing) = (shape?, existing?);
-    let sealed = sealed.map_err(|e| {
-        e.reworded(|m| {
+    let sealed = sealed.map_err(|e| match e {
+        // Not about the manifest: no request of this upload could have been signed.
+        e @ Error::Credentials { .. } => {
+            e.credentials_for(|| format!("upload to s3://{}/{}", req.bucket, req.key))
+        }
+        e => e.reworded(|m| {
             format!(
                 "cannot upload to s3://{}/{}: the release's manifest could not be read ({m})",
                 req.bucket, req.key
             )
-        })
+        }),
     })?;
     if let Some(manifest) = sealed {
         let (size, crc64) = shutdown.guard(source.whole()).await?;
