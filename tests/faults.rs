@@ -7,7 +7,7 @@ mod common;
 use std::path::Path;
 use std::time::{Duration, Instant};
 
-use common::{Fault, MIB, Op, Run, Server, data, signal, wait_for};
+use common::{Fault, MIB, Op, Run, Server, data, no_temp_files, signal, wait_for};
 
 const KEY: &str = "s/r/a.bin";
 
@@ -38,17 +38,6 @@ const DOWNLOAD: [&str; 11] = [
     "5MiB",
 ];
 
-/// Starts the binary in the background, for tests that act while it runs.
-fn spawn(server: &Server, dir: &Path, args: &[&str]) -> std::process::Child {
-    server
-        .cmd(dir)
-        .args(args)
-        .stdout(std::process::Stdio::piped())
-        .stderr(std::process::Stdio::piped())
-        .spawn()
-        .unwrap()
-}
-
 /// A file of 3 parts (5 MiB, 5 MiB, 1 MiB + 7) in `dir`.
 fn multipart_file(dir: &Path) -> Vec<u8> {
     let bytes = data(11 * MIB + 7, 42);
@@ -73,15 +62,6 @@ fn stored(server: &Server, dir: &Path) -> Vec<u8> {
     let bytes = multipart_file(dir);
     upload(server, dir, &[]).ok();
     bytes
-}
-
-fn no_temp_files(dir: &Path) {
-    let temps: Vec<String> = std::fs::read_dir(dir)
-        .unwrap()
-        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
-        .filter(|n| n.contains("s3blob-tmp"))
-        .collect();
-    assert!(temps.is_empty(), "temporary files left: {temps:?}");
 }
 
 // ---- uploads -------------------------------------------------------------------------------
@@ -210,9 +190,8 @@ fn stalled_upload_times_out_in_seconds() {
     let server = Server::start_faulty();
     let dir = tempfile::tempdir().unwrap();
     multipart_file(dir.path());
-    server
-        .faults()
-        .inject(Op::UploadPart, 100, Fault::Delay(Duration::from_secs(60)));
+    // Never answered (until the server stops with the test).
+    let _held = server.faults().hold(Op::UploadPart, 100);
     let started = Instant::now();
     upload(
         &server,
@@ -247,11 +226,7 @@ fn a_file_that_changes_during_upload_is_not_stored() {
     multipart_file(dir.path());
     // The parts wait at the server until the file has changed: no race with a timer.
     let gate = server.faults().hold(Op::UploadPart, 100);
-    let child = spawn(
-        &server,
-        dir.path(),
-        &[&UPLOAD[..], &["--concurrency", "1"]].concat(),
-    );
+    let child = server.spawn(dir.path(), &[&UPLOAD[..], &["--concurrency", "1"]].concat());
     wait_for("the first part", || {
         server.faults().count(Op::UploadPart) >= 1
     });
@@ -280,7 +255,7 @@ fn an_object_replaced_during_download_is_not_mixed() {
         .faults()
         .inject(Op::GetObject, 1, Fault::Delay(Duration::ZERO));
     let gate = server.faults().hold(Op::GetObject, 10);
-    let child = spawn(&server, dir.path(), &DOWNLOAD);
+    let child = server.spawn(dir.path(), &DOWNLOAD);
     wait_for("the second range", || {
         server.faults().count(Op::GetObject) >= 2
     });
@@ -404,9 +379,8 @@ fn server_that_never_answers_times_out_in_seconds() {
     let server = Server::start_faulty();
     let dir = tempfile::tempdir().unwrap();
     stored(&server, dir.path());
-    server
-        .faults()
-        .inject(Op::GetObject, 100, Fault::Delay(Duration::from_secs(60)));
+    // Never answered (until the server stops with the test).
+    let _held = server.faults().hold(Op::GetObject, 100);
     let started = Instant::now();
     download(
         &server,
@@ -434,7 +408,7 @@ fn a_small_download_is_one_round_trip() {
     upload(&server, dir.path(), &[]).ok();
     let before = server.faults().log().len();
     let gate = server.faults().hold(Op::GetObject, 1);
-    let child = spawn(&server, dir.path(), &DOWNLOAD);
+    let child = server.spawn(dir.path(), &DOWNLOAD);
     wait_for("the manifest's GET while the object's is held", || {
         server.faults().count(Op::GetManifest) >= 1
     });
@@ -447,46 +421,36 @@ fn a_small_download_is_one_round_trip() {
 
 // ---- signals -------------------------------------------------------------------------------
 
-#[test]
-fn sigint_during_upload_aborts_the_multipart_upload() {
+/// A signal while the upload's parts are held at the server: the multipart upload is aborted,
+/// never completed, nothing is stored, and the exit code is the signal's.
+fn interrupted_upload(sig: &str, code: i32, says: &str) {
     let server = Server::start_faulty();
     let dir = tempfile::tempdir().unwrap();
     multipart_file(dir.path());
-    server
-        .faults()
-        .inject(Op::UploadPart, 100, Fault::Delay(Duration::from_secs(3)));
-    let child = spawn(&server, dir.path(), &UPLOAD);
+    // Held until the server stops at the end of the test.
+    let _held = server.faults().hold(Op::UploadPart, 100);
+    let child = server.spawn(dir.path(), &UPLOAD);
     wait_for("the first part", || {
         server.faults().count(Op::UploadPart) >= 1
     });
     assert_eq!(server.open_uploads(), 1);
-    signal(child.id(), "-INT");
+    signal(child.id(), sig);
     let out = Run::from(child.wait_with_output().unwrap());
-    out.fails(130, &["interrupted by SIGINT"]);
+    out.fails(code, &[says]);
+    assert_eq!(server.faults().count(Op::AbortMultipartUpload), 1);
+    assert_eq!(server.faults().count(Op::CompleteMultipartUpload), 0);
     assert_eq!(server.open_uploads(), 0);
     assert!(server.object(KEY).is_none());
 }
 
 #[test]
+fn sigint_during_upload_aborts_the_multipart_upload() {
+    interrupted_upload("-INT", 130, "interrupted by SIGINT");
+}
+
+#[test]
 fn sigterm_during_upload_aborts_the_multipart_upload() {
-    let server = Server::start_faulty();
-    let dir = tempfile::tempdir().unwrap();
-    multipart_file(dir.path());
-    server
-        .faults()
-        .inject(Op::UploadPart, 100, Fault::Delay(Duration::from_secs(3)));
-    let child = spawn(&server, dir.path(), &UPLOAD);
-    wait_for("the first part", || {
-        server.faults().count(Op::UploadPart) >= 1
-    });
-    assert_eq!(server.open_uploads(), 1);
-    signal(child.id(), "-TERM");
-    let out = Run::from(child.wait_with_output().unwrap());
-    out.fails(143, &["interrupted by SIGTERM"]);
-    assert_eq!(server.faults().count(Op::AbortMultipartUpload), 1);
-    assert_eq!(server.faults().count(Op::CompleteMultipartUpload), 0);
-    assert_eq!(server.open_uploads(), 0);
-    assert!(server.object(KEY).is_none());
+    interrupted_upload("-TERM", 143, "interrupted by SIGTERM");
 }
 
 #[test]
@@ -558,7 +522,7 @@ fn a_server_ignoring_if_match_is_caught_by_the_checksum() {
         .faults()
         .inject(Op::GetObject, 1, Fault::Delay(Duration::ZERO));
     let gate = server.faults().hold(Op::GetObject, 10);
-    let child = spawn(&server, dir.path(), &DOWNLOAD);
+    let child = server.spawn(dir.path(), &DOWNLOAD);
     wait_for("a second range, held", || {
         server.faults().count(Op::GetObject) >= 2
     });
@@ -607,14 +571,12 @@ fn interrupted_download(sig: &str, code: Option<i32>) {
     stored(&server, dir.path());
     std::fs::write(dir.path().join("out.bin"), b"previous").unwrap();
     let before = entries(dir.path());
-    // The first range arrives, the others hang.
+    // The first range arrives, the others are held until the server stops.
     server
         .faults()
         .inject(Op::GetObject, 1, Fault::Delay(Duration::ZERO));
-    server
-        .faults()
-        .inject(Op::GetObject, 100, Fault::Delay(Duration::from_secs(30)));
-    let child = spawn(&server, dir.path(), &DOWNLOAD);
+    let _held = server.faults().hold(Op::GetObject, 100);
+    let child = server.spawn(dir.path(), &DOWNLOAD);
     wait_for("the second range", || {
         server.faults().count(Op::GetObject) >= 2
     });

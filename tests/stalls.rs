@@ -5,26 +5,15 @@
 
 mod common;
 
-use std::path::Path;
-use std::process::{Child, Stdio};
+use std::process::Child;
 use std::time::{Duration, Instant};
 
 use common::{MIB, Op, Run, Server, data};
 
 /// Every request of `op` from now on is held at the server and never answered.
 fn stall(server: &Server, op: Op) {
-    // The gate is never released: held requests wait until the test process ends.
+    // The gate is never released: held requests wait until the server stops with the test.
     let _ = server.faults().hold(op, 10_000);
-}
-
-fn spawn(server: &Server, dir: &Path, args: &[&str]) -> Child {
-    server
-        .cmd(dir)
-        .args(args)
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap()
 }
 
 /// Every kind of request stalled, each against its own server, all at once (each takes most
@@ -108,7 +97,7 @@ fn a_stalled_server_fails_every_command_within_a_minute() {
     let started = Instant::now();
     let children: Vec<Child> = cases
         .iter()
-        .map(|c| spawn(&c.server, c.dir.path(), &c.args))
+        .map(|c| c.server.spawn(c.dir.path(), &c.args))
         .collect();
     for (case, child) in cases.iter().zip(children) {
         let out = Run::from(child.wait_with_output().unwrap());
@@ -156,22 +145,7 @@ fn a_slow_link_finishes_with_no_part_sent_twice() {
         "16 MiB + 4 MiB, once each"
     );
     assert!(server.object("s/1/big.bin").unwrap() == bytes);
-    server
-        .run(
-            d,
-            &[
-                "download",
-                "--suite",
-                "s",
-                "--release",
-                "1",
-                "--filename",
-                "big.bin",
-                "-o",
-                "back.bin",
-            ],
-        )
-        .ok();
+    server.download(d, "s", "1", "big.bin", "back.bin").ok();
     assert_eq!(
         server.faults().count(Op::GetObject),
         2,

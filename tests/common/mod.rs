@@ -16,8 +16,11 @@ pub const BUCKET: &str = "artifacts";
 /// The user (and group) a test runs the binary as to drop root: `nobody`.
 pub const NOBODY: u32 = 65534;
 
-/// A running server; it stops when the test process exits.
+/// A running server; it stops when dropped (at the end of the test that started it), with
+/// every connection and every answer it was still holding back.
 pub struct Server {
+    /// First, so the server stops before its directory is removed.
+    running: s3blob_testserver::Running,
     pub endpoint: String,
     pub root: TempDir,
     /// The fault plan and request log, for servers started with `start_faulty`.
@@ -29,9 +32,10 @@ impl Server {
     pub fn start() -> Server {
         let root = tempfile::tempdir().unwrap();
         std::fs::create_dir(root.path().join(BUCKET)).unwrap();
-        let addr = s3blob_testserver::spawn(root.path().to_owned(), 0, ACCESS_KEY, SECRET_KEY);
+        let running = s3blob_testserver::spawn(root.path().to_owned(), 0, ACCESS_KEY, SECRET_KEY);
         Server {
-            endpoint: format!("http://{addr}"),
+            endpoint: format!("http://{}", running.addr),
+            running,
             root,
             faults: None,
         }
@@ -41,10 +45,11 @@ impl Server {
     pub fn start_faulty() -> Server {
         let root = tempfile::tempdir().unwrap();
         std::fs::create_dir(root.path().join(BUCKET)).unwrap();
-        let (addr, faults) =
+        let (running, faults) =
             s3blob_testserver::faults::spawn(root.path().to_owned(), ACCESS_KEY, SECRET_KEY);
         Server {
-            endpoint: format!("http://{addr}"),
+            endpoint: format!("http://{}", running.addr),
+            running,
             root,
             faults: Some(faults),
         }
@@ -57,10 +62,11 @@ impl Server {
         std::fs::create_dir(root.path().join(BUCKET)).unwrap();
         let mut all = vec![(ACCESS_KEY.to_owned(), SECRET_KEY.to_owned())];
         all.extend(keys.iter().map(|(a, s)| ((*a).to_owned(), (*s).to_owned())));
-        let (addr, faults) =
+        let (running, faults) =
             s3blob_testserver::faults::spawn_with_keys(root.path().to_owned(), &all);
         Server {
-            endpoint: format!("http://{addr}"),
+            endpoint: format!("http://{}", running.addr),
+            running,
             root,
             faults: Some(faults),
         }
@@ -72,10 +78,11 @@ impl Server {
         let root = tempfile::tempdir().unwrap();
         std::fs::create_dir(root.path().join(BUCKET)).unwrap();
         let keys = [(ACCESS_KEY.to_owned(), SECRET_KEY.to_owned())];
-        let (addr, faults) =
+        let (running, faults) =
             s3blob_testserver::faults::spawn_throttled(root.path().to_owned(), &keys, bandwidth);
         Server {
-            endpoint: format!("http://{addr}"),
+            endpoint: format!("http://{}", running.addr),
+            running,
             root,
             faults: Some(faults),
         }
@@ -86,10 +93,11 @@ impl Server {
     pub fn start_tls(ca: &s3blob_testserver::tls::TestCa, host: &str) -> Server {
         let root = tempfile::tempdir().unwrap();
         std::fs::create_dir(root.path().join(BUCKET)).unwrap();
-        let addr =
+        let running =
             s3blob_testserver::tls::spawn(root.path().to_owned(), ACCESS_KEY, SECRET_KEY, ca);
         Server {
-            endpoint: format!("https://{host}:{}", addr.port()),
+            endpoint: format!("https://{host}:{}", running.addr.port()),
+            running,
             root,
             faults: None,
         }
@@ -154,6 +162,12 @@ impl Server {
         cmd
     }
 
+    /// Starts the binary with `args` in the background, stdout and stderr piped, for tests
+    /// that act while it runs; `Run::from(child.wait_with_output().unwrap())` collects it.
+    pub fn spawn(&self, cwd: &Path, args: &[&str]) -> std::process::Child {
+        background(self.cmd(cwd).args(args))
+    }
+
     pub fn run(&self, cwd: &Path, args: &[&str]) -> Run {
         Run::from(self.cmd(cwd).args(args).output().unwrap())
     }
@@ -171,6 +185,92 @@ impl Server {
             cmd.uid(NOBODY).gid(NOBODY);
         }
         Run::from(cmd.args(args).output().unwrap())
+    }
+
+    /// Writes `files` (name, bytes) into `cwd` and uploads them all to `suite/release` with
+    /// `extra` flags.
+    pub fn upload(
+        &self,
+        cwd: &Path,
+        suite: &str,
+        release: &str,
+        files: &[(&str, &[u8])],
+        extra: &[&str],
+    ) -> Run {
+        let mut args = vec!["upload", "--suite", suite, "--release", release];
+        args.extend_from_slice(extra);
+        for (name, bytes) in files {
+            std::fs::write(cwd.join(name), bytes).unwrap();
+            args.push(name);
+        }
+        self.run(cwd, &args)
+    }
+
+    /// `download` of `suite/release/filename` to `out` (relative to `cwd`).
+    pub fn download(
+        &self,
+        cwd: &Path,
+        suite: &str,
+        release: &str,
+        filename: &str,
+        out: &str,
+    ) -> Run {
+        self.run(
+            cwd,
+            &[
+                "download",
+                "--suite",
+                suite,
+                "--release",
+                release,
+                "--filename",
+                filename,
+                "-o",
+                out,
+            ],
+        )
+    }
+
+    /// `download --all` of `suite/release` into the directory `out` (relative to `cwd`).
+    pub fn download_all(&self, cwd: &Path, suite: &str, release: &str, out: &str) -> Run {
+        self.run(
+            cwd,
+            &[
+                "download",
+                "--suite",
+                suite,
+                "--release",
+                release,
+                "--all",
+                "-o",
+                out,
+            ],
+        )
+    }
+
+    /// `stat --json` of `suite/release/filename`; it must succeed.
+    #[track_caller]
+    pub fn stat(
+        &self,
+        cwd: &Path,
+        suite: &str,
+        release: &str,
+        filename: &str,
+    ) -> serde_json::Value {
+        self.run(
+            cwd,
+            &[
+                "--json",
+                "stat",
+                "--suite",
+                suite,
+                "--release",
+                release,
+                "--filename",
+                filename,
+            ],
+        )
+        .json()
     }
 
     /// Writes `bytes` to `cwd/name` and uploads it as `suite/release/name` with `extra` flags;
@@ -220,6 +320,22 @@ impl Run {
     pub fn ok(&self) -> &str {
         assert_eq!(self.code, 0, "stderr: {}", self.stderr);
         self.stdout.strip_suffix('\n').unwrap_or(&self.stdout)
+    }
+
+    /// Asserts success and parses stdout as one JSON document.
+    #[track_caller]
+    pub fn json(&self) -> serde_json::Value {
+        let out = self.ok();
+        serde_json::from_str(out).unwrap_or_else(|e| panic!("{e}: {out}"))
+    }
+
+    /// Asserts success and parses every line of stdout as a JSON document.
+    #[track_caller]
+    pub fn json_lines(&self) -> Vec<serde_json::Value> {
+        self.ok()
+            .lines()
+            .map(|l| serde_json::from_str(l).unwrap_or_else(|e| panic!("{e}: {l:?}")))
+            .collect()
     }
 
     /// Asserts failure with `code`, an empty stdout, and exactly one error line, s3blob's own
@@ -279,6 +395,30 @@ impl Run {
 }
 
 /// Deterministic, incompressible test data.
+/// Starts `cmd` in the background with stdout and stderr piped.
+pub fn background(cmd: &mut Command) -> std::process::Child {
+    cmd.stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap()
+}
+
+/// Asserts that `dir` holds no temporary file of s3blob's (`*.s3blob-tmp`, the named
+/// fallback of downloads).
+#[track_caller]
+pub fn no_temp_files(dir: &Path) {
+    let temps: Vec<String> = std::fs::read_dir(dir)
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .filter(|n| n.contains("s3blob-tmp"))
+        .collect();
+    assert!(
+        temps.is_empty(),
+        "temporary files left in {}: {temps:?}",
+        dir.display()
+    );
+}
+
 pub fn data(len: usize, seed: u64) -> Vec<u8> {
     let mut x = seed.wrapping_mul(0x9E37_79B9_7F4A_7C15) | 1;
     let mut v = Vec::with_capacity(len + 8);

@@ -8,7 +8,6 @@ use std::collections::VecDeque;
 use std::convert::Infallible;
 use std::future::Future;
 use std::io;
-use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::pin::Pin;
 use std::sync::atomic::{AtomicUsize, Ordering};
@@ -21,7 +20,8 @@ use http_body::{Body as HttpBody, Frame};
 use http_body_util::BodyExt;
 use hyper::body::Incoming;
 
-use crate::Strict;
+use crate::cut::{Breakable, Breaker};
+use crate::{Running, Strict};
 
 /// The S3 operations a fault can target, told apart by method and query as S3 does.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -96,10 +96,11 @@ pub enum Fault {
     Hold(Gate),
     /// Read K bytes of the request body, then fail the connection.
     CutRequest(usize),
-    /// Send the headers (with the full Content-Length) and K bytes of the body, then fail the
-    /// connection: the client sees a body shorter than announced.
+    /// Send the headers (with the full Content-Length) and K bytes of the body, then close the
+    /// connection: the client sees a body shorter than announced. The K bytes are on the wire
+    /// before the close (see [`crate::cut`]); a body of K bytes or fewer loses its last byte.
     CutResponse(usize),
-    /// Send the headers and K bytes of the body, then send nothing more for a long time.
+    /// Send the headers and K bytes of the body, then nothing more until the server stops.
     Stall(usize),
     /// Serve the body with the byte at this offset flipped.
     FlipByte(usize),
@@ -211,7 +212,7 @@ impl Drop for InFlight<'_> {
 
 /// A gate the fault layer holds requests at until the test opens it: tests synchronise on
 /// events ("the request has arrived and is held") instead of sleeping. Dropping every handle
-/// of a gate does not open it; the server's thread ends with the test process.
+/// of a gate does not open it; requests still held end when the server is dropped.
 #[derive(Debug, Clone)]
 pub struct Gate(Arc<tokio::sync::Semaphore>);
 
@@ -364,20 +365,6 @@ impl HttpBody for CutBody {
     }
 }
 
-/// `data`, then an error (cut) or a long silence (stall).
-fn broken_body(data: Bytes, stall: bool) -> BoxBody {
-    let stream = futures_util::stream::once(async move { Ok::<_, io::Error>(Frame::data(data)) })
-        .chain(futures_util::stream::once(async move {
-            // Give the server time to flush the headers and the first bytes: the client must
-            // see a response that starts and then breaks off, not a refused request.
-            tokio::time::sleep(Duration::from_millis(if stall { 3_600_000 } else { 100 })).await;
-            Err(io::Error::other("fault: response cut"))
-        }));
-    BodyExt::boxed(http_body_util::StreamBody::new(stream))
-}
-
-use futures_util::StreamExt;
-
 /// Whether a request carries a CRC64NVME checksum or announces one.
 fn carries_crc64<B>(req: &http::Request<B>) -> bool {
     let h = req.headers();
@@ -411,6 +398,8 @@ fn s3_body(body: s3s::Body) -> BoxBody {
 pub struct Faulty {
     inner: s3s::service::S3Service,
     faults: Arc<Faults>,
+    /// This connection's: see [`crate::cut`].
+    breaker: Arc<Breaker>,
 }
 
 impl hyper::service::Service<http::Request<Incoming>> for Faulty {
@@ -423,6 +412,7 @@ impl hyper::service::Service<http::Request<Incoming>> for Faulty {
         let fault = self.faults.take(Logged::of(&req, op));
         let mut inner = self.inner.clone();
         let faults = self.faults.clone();
+        let breaker = self.breaker.clone();
         Box::pin(async move {
             let _in_flight = matches!(op, Op::PutObject | Op::UploadPart | Op::GetObject)
                 .then(|| InFlight::new(&faults));
@@ -479,15 +469,32 @@ impl hyper::service::Service<http::Request<Incoming>> for Faulty {
                 }
                 Some(Fault::CutResponse(k) | Fault::Stall(k)) => {
                     let stall = matches!(fault, Some(Fault::Stall(_)));
-                    let res = serve(req).await?;
-                    let (parts, body) = res.into_parts();
-                    let data = body
-                        .collect()
-                        .await
-                        .map(|c| c.to_bytes())
-                        .unwrap_or_default();
-                    let keep = data.slice(..k.min(data.len()));
-                    Ok(http::Response::from_parts(parts, broken_body(keep, stall)))
+                    let mut res = serve(req).await?;
+                    let announced = res
+                        .headers()
+                        .get(http::header::CONTENT_LENGTH)
+                        .and_then(|v| v.to_str().ok()?.parse::<u64>().ok())
+                        .or_else(|| http_body::Body::size_hint(res.body()).exact());
+                    let len = match announced {
+                        Some(len) => len,
+                        // A body of unknown length: take it whole, so the break can be placed.
+                        None => {
+                            let (parts, body) = res.into_parts();
+                            let data = body
+                                .collect()
+                                .await
+                                .map(|c| c.to_bytes())
+                                .unwrap_or_default();
+                            res = http::Response::from_parts(parts, full(data.clone()));
+                            data.len() as u64
+                        }
+                    };
+                    // The break comes before the body's last byte: a body of K bytes or fewer
+                    // loses its last one.
+                    if let Some(last) = usize::try_from(len).ok().and_then(|l| l.checked_sub(1)) {
+                        breaker.arm(k.min(last), stall);
+                    }
+                    Ok(res)
                 }
                 Some(Fault::FlipByte(at)) => {
                     let res = serve(req).await?;
@@ -524,13 +531,13 @@ impl hyper::service::Service<http::Request<Incoming>> for Faulty {
 
 /// Serves s3s-fs over `root` behind the fault layer from a thread of its own; returns the
 /// address and the fault plan.
-pub fn spawn(root: PathBuf, access_key: &str, secret_key: &str) -> (SocketAddr, Arc<Faults>) {
+pub fn spawn(root: PathBuf, access_key: &str, secret_key: &str) -> (Running, Arc<Faults>) {
     spawn_with_keys(root, &[(access_key.to_owned(), secret_key.to_owned())])
 }
 
 /// [`spawn`], accepting requests signed with any of `keys` (access key, secret key), so a test
 /// can serve several credential sources at once and tell them apart in [`Faults::requests`].
-pub fn spawn_with_keys(root: PathBuf, keys: &[(String, String)]) -> (SocketAddr, Arc<Faults>) {
+pub fn spawn_with_keys(root: PathBuf, keys: &[(String, String)]) -> (Running, Arc<Faults>) {
     spawn_server(root, keys, None)
 }
 
@@ -540,7 +547,7 @@ pub fn spawn_throttled(
     root: PathBuf,
     keys: &[(String, String)],
     bandwidth: u64,
-) -> (SocketAddr, Arc<Faults>) {
+) -> (Running, Arc<Faults>) {
     spawn_server(root, keys, Some(bandwidth))
 }
 
@@ -548,73 +555,54 @@ fn spawn_server(
     root: PathBuf,
     keys: &[(String, String)],
     bandwidth: Option<u64>,
-) -> (SocketAddr, Arc<Faults>) {
+) -> (Running, Arc<Faults>) {
     let faults = Arc::new(Faults::default());
     let mut auth = s3s::auth::SimpleAuth::new();
     for (ak, sk) in keys {
         auth.register(ak.clone(), sk.clone().into());
     }
-    let (tx, rx) = std::sync::mpsc::channel::<io::Result<SocketAddr>>();
+    let backend = Strict::with_personality(root, faults.personality.clone())
+        .expect("the test server's storage directory");
+    let mut builder = s3s::service::S3ServiceBuilder::new(backend);
+    builder.set_auth(auth);
+    let inner = builder.build();
     let plan = faults.clone();
-    std::thread::spawn(move || {
-        let rt = tokio::runtime::Builder::new_multi_thread()
-            .worker_threads(2)
-            .enable_all()
-            .build()
-            .expect("tokio runtime");
-        rt.block_on(async move {
-            use hyper_util::rt::{TokioExecutor, TokioIo};
-            use hyper_util::server::conn::auto::Builder as ConnBuilder;
-            let backend = match Strict::with_personality(root, plan.personality.clone()) {
-                Ok(b) => b,
-                Err(e) => {
-                    let _ = tx.send(Err(e));
-                    return;
-                }
+    let running = crate::serve_on_thread(0, move |listener| async move {
+        use hyper_util::rt::{TokioExecutor, TokioIo};
+        use hyper_util::server::conn::auto::Builder as ConnBuilder;
+        let http = ConnBuilder::new(TokioExecutor::new());
+        loop {
+            let Ok((socket, _)) = listener.accept().await else {
+                continue;
             };
-            let mut builder = s3s::service::S3ServiceBuilder::new(backend);
-            builder.set_auth(auth);
+            // Each connection gets its own breaker, armed by the fault layer for a cut or a
+            // stall of the response it is about to send.
+            let breaker = Arc::new(Breaker::default());
             let service = Faulty {
-                inner: builder.build(),
-                faults: plan,
+                inner: inner.clone(),
+                faults: plan.clone(),
+                breaker: breaker.clone(),
             };
-            let listener = match tokio::net::TcpListener::bind("127.0.0.1:0").await {
-                Ok(l) => l,
-                Err(e) => {
-                    let _ = tx.send(Err(e));
-                    return;
+            match bandwidth {
+                None => {
+                    let io = TokioIo::new(Breakable::new(socket, breaker));
+                    let conn = http.serve_connection(io, service).into_owned();
+                    tokio::spawn(async move {
+                        let _ = conn.await;
+                    });
                 }
-            };
-            let _ = tx.send(listener.local_addr());
-            let http = ConnBuilder::new(TokioExecutor::new());
-            loop {
-                let Ok((socket, _)) = listener.accept().await else {
-                    continue;
-                };
-                match bandwidth {
-                    None => {
-                        let conn = http
-                            .serve_connection(TokioIo::new(socket), service.clone())
-                            .into_owned();
-                        tokio::spawn(async move {
-                            let _ = conn.await;
-                        });
-                    }
-                    Some(rate) => {
-                        let io = crate::throttle::Throttled::new(socket, rate);
-                        let conn = http
-                            .serve_connection(TokioIo::new(io), service.clone())
-                            .into_owned();
-                        tokio::spawn(async move {
-                            let _ = conn.await;
-                        });
-                    }
+                Some(rate) => {
+                    let io = crate::throttle::Throttled::new(socket, rate);
+                    let io = TokioIo::new(Breakable::new(io, breaker));
+                    let conn = http.serve_connection(io, service).into_owned();
+                    tokio::spawn(async move {
+                        let _ = conn.await;
+                    });
                 }
             }
-        });
+        }
     });
-    let addr = rx.recv().expect("server thread").expect("bind 127.0.0.1");
-    (addr, faults)
+    (running, faults)
 }
 
 #[cfg(test)]

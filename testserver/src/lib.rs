@@ -5,6 +5,7 @@
 //! ([`credentials`]).
 
 pub mod credentials;
+pub mod cut;
 pub mod faults;
 pub mod mem;
 pub mod stats;
@@ -529,23 +530,42 @@ pub async fn serve_backend<B: S3>(
 }
 
 /// Binds 127.0.0.1:`port` (0 for any free port) and serves from a thread of its own, so
-/// synchronous tests can use it. Returns the bound address.
-pub fn spawn(root: PathBuf, port: u16, access_key: &str, secret_key: &str) -> SocketAddr {
+/// synchronous tests can use it, until the returned [`Running`] is dropped.
+pub fn spawn(root: PathBuf, port: u16, access_key: &str, secret_key: &str) -> Running {
     let (ak, sk) = (access_key.to_owned(), secret_key.to_owned());
     serve_on_thread(port, move |listener| async move {
         let _ = serve(listener, root, &ak, &sk).await;
     })
 }
 
+/// A server on a thread of its own. Dropping it stops the server: its runtime shuts down,
+/// which closes every connection and cancels every answer still in progress (a held, delayed
+/// or stalled one included), so nothing a test started outlives the test.
+pub struct Running {
+    pub addr: SocketAddr,
+    stop: Option<tokio::sync::oneshot::Sender<()>>,
+    thread: Option<std::thread::JoinHandle<()>>,
+}
+
+impl Drop for Running {
+    fn drop(&mut self) {
+        drop(self.stop.take());
+        if let Some(thread) = self.thread.take() {
+            let _ = thread.join();
+        }
+    }
+}
+
 /// Binds 127.0.0.1:`port` on a tokio runtime of its own (a thread, 2 workers) and runs `serve`
-/// on the listener there until the process ends. Returns the bound address.
-pub fn serve_on_thread<F, Fut>(port: u16, serve: F) -> SocketAddr
+/// on the listener there until the returned [`Running`] is dropped.
+pub fn serve_on_thread<F, Fut>(port: u16, serve: F) -> Running
 where
     F: FnOnce(tokio::net::TcpListener) -> Fut + Send + 'static,
     Fut: std::future::Future<Output = ()>,
 {
     let (tx, rx) = std::sync::mpsc::channel::<std::io::Result<SocketAddr>>();
-    std::thread::spawn(move || {
+    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+    let thread = std::thread::spawn(move || {
         let rt = tokio::runtime::Builder::new_multi_thread()
             .worker_threads(2)
             .enable_all()
@@ -560,8 +580,19 @@ where
                 }
             };
             let _ = tx.send(listener.local_addr());
-            serve(listener).await;
+            tokio::select! {
+                () = serve(listener) => {}
+                _ = stopped => {}
+            }
         });
+        // Connections and answers are tasks of this runtime: they end here, not with the
+        // process. Blocking file work still running gets a moment to finish.
+        rt.shutdown_timeout(std::time::Duration::from_secs(5));
     });
-    rx.recv().expect("server thread").expect("bind 127.0.0.1")
+    let addr = rx.recv().expect("server thread").expect("bind 127.0.0.1");
+    Running {
+        addr,
+        stop: Some(stop),
+        thread: Some(thread),
+    }
 }

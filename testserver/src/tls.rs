@@ -2,7 +2,6 @@
 //! `localhost` and `127.0.0.1` signed by it, and the server ([`crate::Strict`]) behind TLS with
 //! that certificate ([`spawn`]). A client that does not trust the CA fails its handshake.
 
-use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::sync::Arc;
 
@@ -57,8 +56,9 @@ impl Default for TestCa {
 }
 
 /// Serves `root` over HTTPS on 127.0.0.1 (any free port) from a thread of its own, with the
-/// server certificate of `ca`, accepting only the given credentials. Returns the address.
-pub fn spawn(root: PathBuf, access_key: &str, secret_key: &str, ca: &TestCa) -> SocketAddr {
+/// server certificate of `ca`, accepting only the given credentials, until the returned server
+/// is dropped.
+pub fn spawn(root: PathBuf, access_key: &str, secret_key: &str, ca: &TestCa) -> crate::Running {
     use rustls::pki_types::pem::PemObject;
     use rustls::pki_types::{CertificateDer, PrivateKeyDer};
 
