@@ -222,20 +222,7 @@ fn missing_bucket_and_key() {
         )
         .fails(3, &["nope-bucket"]);
     server
-        .run(
-            dir.path(),
-            &[
-                "download",
-                "--suite",
-                "s",
-                "--release",
-                "r",
-                "--filename",
-                "none.bin",
-                "-o",
-                "o.bin",
-            ],
-        )
+        .download(dir.path(), "s", "r", "none.bin", "o.bin")
         .fails(3, &["s3://artifacts/s/r/none.bin", "no such object"]);
     assert!(!dir.path().join("o.bin").exists());
     assert!(!server.root.path().join("nope-bucket").exists());
@@ -263,20 +250,7 @@ fn output_directory_missing_or_unwritable() {
         )
         .ok();
     server
-        .run(
-            dir.path(),
-            &[
-                "download",
-                "--suite",
-                "s",
-                "--release",
-                "r",
-                "--filename",
-                "f.bin",
-                "-o",
-                "nodir/x.bin",
-            ],
-        )
+        .download(dir.path(), "s", "r", "f.bin", "nodir/x.bin")
         .fails(3, &["nodir", "does not exist"]);
     assert!(!dir.path().join("nodir").exists());
 
@@ -305,20 +279,7 @@ fn output_directory_missing_or_unwritable() {
     // sysfs refuses new files even to root, so this case runs whoever runs the test.
     if std::path::Path::new("/sys/fs").is_dir() {
         server
-            .run(
-                dir.path(),
-                &[
-                    "download",
-                    "--suite",
-                    "s",
-                    "--release",
-                    "r",
-                    "--filename",
-                    "f.bin",
-                    "-o",
-                    "/sys/fs/",
-                ],
-            )
+            .download(dir.path(), "s", "r", "f.bin", "/sys/fs/")
             .fails(4, &["/sys/fs", "permission denied"]);
     }
 }

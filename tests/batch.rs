@@ -63,7 +63,7 @@ fn uploads_several_files_each_under_its_own_name() {
             "b.zip",
         ],
     );
-    let v: Value = serde_json::from_str(json.ok()).unwrap();
+    let v: Value = json.json();
     assert_eq!(v["command"], "upload");
     assert_eq!(v["failed"], 0);
     assert_eq!(v["files"][1]["key"], "app/2.0/b.zip");
@@ -230,7 +230,7 @@ fn downloads_a_whole_release_into_a_directory() {
             "two",
         ],
     );
-    let v: Value = serde_json::from_str(json.ok()).unwrap();
+    let v: Value = json.json();
     assert_eq!(v["failed"], 0);
     // Named twice, fetched once.
     assert_eq!(v["files"].as_array().unwrap().len(), 2);
@@ -398,11 +398,7 @@ fn small_files_go_many_at_a_time_up_to_max_requests() {
         ];
         args.extend_from_slice(extra);
         args.extend(names.iter().map(String::as_str));
-        let mut cmd = server.cmd(d);
-        cmd.args(args)
-            .stdout(std::process::Stdio::piped())
-            .stderr(std::process::Stdio::piped());
-        cmd.spawn().unwrap()
+        server.spawn(d, &args)
     };
     let faults = server.faults();
     let gate = faults.hold(Op::PutObject, 40);

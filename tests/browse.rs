@@ -5,12 +5,6 @@ mod common;
 use common::{Server, data};
 use serde_json::Value;
 
-fn json_lines(out: &str) -> Vec<Value> {
-    out.lines()
-        .map(|l| serde_json::from_str(l).unwrap_or_else(|e| panic!("{l:?}: {e}")))
-        .collect()
-}
-
 #[test]
 fn lists_suites_releases_and_files() {
     let server = Server::start();
@@ -46,13 +40,13 @@ fn lists_suites_releases_and_files() {
         d,
         &["--json", "list", "--suite", "app", "--release", "1.10"],
     );
-    let entries = json_lines(json.ok());
+    let entries = json.json_lines();
     assert_eq!(entries[1]["key"], "app/1.10/b.bin");
     assert_eq!(entries[1]["size"], 5000);
     assert_eq!(entries[1]["checksum"]["algorithm"], "CRC64NVME");
     assert_eq!(entries[1]["checksum"]["source"], "s3blob-metadata");
     assert!(entries[1]["last_modified"].as_str().unwrap().ends_with('Z'));
-    let suites = json_lines(server.run(d, &["list", "--json"]).ok());
+    let suites = server.run(d, &["list", "--json"]).json_lines();
     assert_eq!(suites[1]["suite"], "tool");
 }
 
@@ -81,7 +75,7 @@ fn listing_follows_continuation_tokens() {
     assert_eq!(suites.ok().lines().count(), 1005 + 2);
 
     let files = server.run(d, &["--json", "list", "--suite", "big", "--release", "1"]);
-    let files = json_lines(files.ok());
+    let files = files.json_lines();
     assert_eq!(files.len(), 1005);
     assert_eq!(files[1004]["filename"], "f1004");
     assert_eq!(files[1004]["size"], 2);
@@ -137,7 +131,7 @@ fn latest_resolves_to_the_highest_release() {
             "app.bin",
         ],
     );
-    let v: Value = serde_json::from_str(stat.ok()).unwrap();
+    let v: Value = stat.json();
     assert_eq!(v["release"], "1.10.0");
     assert_eq!(v["key"], "app/1.10.0/app.bin");
 
@@ -289,13 +283,7 @@ fn a_reader_that_stops_early_is_not_an_error() {
     for i in 0..1005 {
         server.plant(&format!("big/1/f{i:04}"), b"x");
     }
-    let mut child = server
-        .cmd(d)
-        .args(["--json", "list", "--suite", "big", "--release", "1"])
-        .stdout(std::process::Stdio::piped())
-        .stderr(std::process::Stdio::piped())
-        .spawn()
-        .unwrap();
+    let mut child = server.spawn(d, &["--json", "list", "--suite", "big", "--release", "1"]);
     let mut first = String::new();
     BufReader::new(child.stdout.take().unwrap())
         .read_line(&mut first)

@@ -98,7 +98,7 @@ fn refused_then_fell_back(how: RefuseCrc64) {
                 "back",
             ],
         );
-        let v: Value = serde_json::from_str(out.ok()).unwrap();
+        let v: Value = out.json();
         assert_eq!(v["verified"], "checksum", "{v}");
         assert!(std::fs::read(d.join("back")).unwrap() == *bytes);
     }
@@ -127,21 +127,7 @@ fn the_header_setting_forces_the_choice() {
         "{:?}",
         carrying_header(&server)
     );
-    server
-        .run(
-            d,
-            &[
-                "download",
-                "--suite",
-                "s",
-                "--release",
-                "1",
-                "--all",
-                "-o",
-                "back",
-            ],
-        )
-        .ok();
+    server.download_all(d, "s", "1", "back").ok();
     // Forced on a store that refuses it: the refusal is the error, nothing falls back.
     server
         .faults()
@@ -215,7 +201,7 @@ fn one_round_trip_where_conditional_writes_are_trusted() {
 
     let before = server.faults().log().len();
     let again = up(&["--conditional-writes", "trusted", "--json"]);
-    let v: Value = serde_json::from_str(again.ok()).unwrap();
+    let v: Value = again.json();
     assert_eq!(v["unchanged"], true);
     let ops = ops_of(&server, before);
     assert_eq!(
@@ -266,22 +252,20 @@ fn racing_uploads_on_a_store_that_ignores_conditional_writes() {
                 let sub = d.join(format!("{round}-{w}"));
                 std::fs::create_dir_all(&sub).unwrap();
                 std::fs::write(sub.join("f.bin"), bytes).unwrap();
-                server
-                    .cmd(&sub)
-                    .args([
+                let release = round.to_string();
+                server.spawn(
+                    &sub,
+                    &[
                         "upload",
                         "--suite",
                         "race",
                         "--release",
-                        &round.to_string(),
+                        &release,
                         "--part-size",
                         "5MiB",
                         "f.bin",
-                    ])
-                    .stdout(std::process::Stdio::piped())
-                    .stderr(std::process::Stdio::piped())
-                    .spawn()
-                    .unwrap()
+                    ],
+                )
             })
             .collect();
         let codes: Vec<i32> = children

@@ -72,20 +72,7 @@ fn delete_all_removes_a_sealed_release_manifest_first() {
         .collect();
     assert_eq!(ops, [Op::DeleteManifest, Op::DeleteObjects]);
     // latest is the release before.
-    let latest = server.run(
-        d,
-        &[
-            "download",
-            "--suite",
-            "s",
-            "--release",
-            "latest",
-            "--filename",
-            "a.txt",
-            "-o",
-            "-",
-        ],
-    );
+    let latest = server.download(d, "s", "latest", "a.txt", "-");
     assert_eq!(latest.ok(), "1.0/a.txt");
     // Nothing left: exit 3.
     server
@@ -175,7 +162,7 @@ fn thousands_of_objects_go_a_thousand_per_request_and_one_by_one_where_unsupport
             "--json",
         ],
     );
-    let v: Value = serde_json::from_str(out.ok()).unwrap();
+    let v: Value = out.json();
     assert_eq!(v["deleted_objects"], 1500);
     assert_eq!(v["sealed"], false);
     assert!(stored(&server, "big").is_empty());

@@ -72,7 +72,7 @@ fn a_release_of_hundreds_of_files_looks_once_and_moves_every_byte() {
     // multipart objects (whose ETags are not MD5s) cost a HEAD for their checksum.
     let before = faults.log().len();
     let again = upload_all(&server, d, &files, &["--json"]);
-    let v: Value = serde_json::from_str(again.ok()).unwrap();
+    let v: Value = again.json();
     let results = v["files"].as_array().unwrap();
     assert_eq!(results.len(), files.len());
     assert!(results.iter().all(|r| r["unchanged"] == true), "{v}");
@@ -125,12 +125,7 @@ fn a_release_of_hundreds_of_files_looks_once_and_moves_every_byte() {
             "{name}"
         );
     }
-    let leftovers: Vec<String> = std::fs::read_dir(d.join("back"))
-        .unwrap()
-        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
-        .filter(|n| n.ends_with(".s3blob-tmp"))
-        .collect();
-    assert!(leftovers.is_empty(), "{leftovers:?}");
+    common::no_temp_files(&d.join("back"));
 
     // Told the store enforces conditional writes, the read-back listing goes: one listing in all.
     let before = faults.log().len();
@@ -156,19 +151,7 @@ fn objects_from_other_tools_cost_no_extra_round_trip() {
         server.plant(&format!("other/1/o{i:02}"), &data(100 + i, i as u64));
     }
     let faults = server.faults();
-    let down = server.run(
-        d,
-        &[
-            "download",
-            "--suite",
-            "other",
-            "--release",
-            "1",
-            "--all",
-            "-o",
-            "back",
-        ],
-    );
+    let down = server.download_all(d, "other", "1", "back");
     assert_eq!(down.ok().lines().count(), 50);
     let ops = faults.log();
     assert_eq!(count(&ops, Op::HeadObject), 0, "{ops:?}");

@@ -4,24 +4,6 @@
 mod common;
 
 use common::{MIB, Op, Server, data};
-use serde_json::Value;
-
-fn stat(server: &Server, dir: &std::path::Path, release: &str, name: &str) -> Value {
-    let out = server.run(
-        dir,
-        &[
-            "--json",
-            "stat",
-            "--suite",
-            "m",
-            "--release",
-            release,
-            "--filename",
-            name,
-        ],
-    );
-    serde_json::from_str(out.ok()).unwrap()
-}
 
 #[test]
 fn metadata_round_trip_single_and_multipart() {
@@ -50,7 +32,7 @@ fn metadata_round_trip_single_and_multipart() {
                 "5MiB",
             ],
         );
-        let v = stat(&server, d, release, "app.tar.gz");
+        let v = server.stat(d, "m", release, "app.tar.gz");
         assert_eq!(v["command"], "stat");
         assert_eq!(v["size"], len);
         assert_eq!(
@@ -111,15 +93,15 @@ fn content_type_is_guessed_or_given() {
         &["--content-type", "application/x-custom"],
     );
     assert_eq!(
-        stat(&server, d, "1", "notes.txt")["content_type"],
+        server.stat(d, "m", "1", "notes.txt")["content_type"],
         "text/plain"
     );
     assert_eq!(
-        stat(&server, d, "1", "blob")["content_type"],
+        server.stat(d, "m", "1", "blob")["content_type"],
         "application/octet-stream"
     );
     assert_eq!(
-        stat(&server, d, "1", "x.zip")["content_type"],
+        server.stat(d, "m", "1", "x.zip")["content_type"],
         "application/x-custom"
     );
 }

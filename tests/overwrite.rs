@@ -24,14 +24,14 @@ fn overwrite_rules(len: usize) {
         args.extend_from_slice(extra);
         server.run(dir.path(), &args)
     };
-    let v: serde_json::Value = serde_json::from_str(up(&[]).ok()).unwrap();
+    let v: serde_json::Value = up(&[]).json();
     assert_eq!(v["unchanged"], false);
 
     // A retried CI job uploading the very same bytes succeeds, says nothing changed, and sends
     // no data.
     let sent = |s: &Server| s.faults().count(Op::PutObject) + s.faults().count(Op::UploadPart);
     let before = sent(&server);
-    let v: serde_json::Value = serde_json::from_str(up(&[]).ok()).unwrap();
+    let v: serde_json::Value = up(&[]).json();
     assert_eq!(v["unchanged"], true);
     assert_eq!(sent(&server), before);
     assert!(server.object("s/r/a.bin").unwrap() == first);
@@ -47,7 +47,7 @@ fn overwrite_rules(len: usize) {
     assert_eq!(server.open_uploads(), 0);
 
     // --overwrite replaces it.
-    let v: serde_json::Value = serde_json::from_str(up(&["--overwrite"]).ok()).unwrap();
+    let v: serde_json::Value = up(&["--overwrite"]).json();
     assert_eq!(v["unchanged"], false);
     assert!(server.object("s/r/a.bin").unwrap() == second);
 }

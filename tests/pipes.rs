@@ -74,7 +74,7 @@ fn stdin_upload_small_and_multipart() {
                 "--json",
             ],
         );
-        let report: serde_json::Value = serde_json::from_str(back.ok()).unwrap();
+        let report: serde_json::Value = back.json();
         assert!(std::fs::read(d.join("back")).unwrap() == bytes, "{name}");
         // One part carries s3blob's CRC64NVME in its metadata; a multipart stream's checksum
         // goes to CompleteMultipartUpload, where the server keeps it, as S3 does.
@@ -99,7 +99,7 @@ fn stdin_upload_small_and_multipart() {
             "big.tar.gz",
         ],
     );
-    let v: serde_json::Value = serde_json::from_str(stat.ok()).unwrap();
+    let v: serde_json::Value = stat.json();
     assert_eq!(v["content_type"], "application/gzip");
     // stat names where the checksum comes from: the server's full-object CRC64NVME, the same
     // value the stream's data has.
@@ -265,17 +265,7 @@ fn stdout_download_small_and_multipart() {
         );
     }
     // No temporary file was made: nothing is written locally.
-    let temps = std::fs::read_dir(d)
-        .unwrap()
-        .filter(|e| {
-            e.as_ref()
-                .unwrap()
-                .file_name()
-                .to_string_lossy()
-                .contains("s3blob-tmp")
-        })
-        .count();
-    assert_eq!(temps, 0);
+    common::no_temp_files(d);
 }
 
 #[test]
@@ -314,9 +304,9 @@ fn a_reader_that_closes_stdout_early_stops_the_download_with_exit_1() {
     let dir = tempfile::tempdir().unwrap();
     let d = dir.path();
     server.put(d, "pipe", "1", "big", &data(12 * MIB, 8), &[]);
-    let mut child = server
-        .cmd(d)
-        .args([
+    let mut child = server.spawn(
+        d,
+        &[
             "download",
             "--suite",
             "pipe",
@@ -328,11 +318,8 @@ fn a_reader_that_closes_stdout_early_stops_the_download_with_exit_1() {
             "5MiB",
             "-o",
             "-",
-        ])
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
+        ],
+    );
     // Read a little, as `head -c` would, then close the pipe.
     let mut stdout = child.stdout.take().unwrap();
     let mut first = vec![0u8; 4096];

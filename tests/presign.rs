@@ -52,7 +52,7 @@ fn presigned_url_downloads_without_credentials() {
     let mut json = vec!["--json"];
     json.extend_from_slice(&args);
     json.extend_from_slice(&["--expires", "2h"]);
-    let v: Value = serde_json::from_str(server.run(d, &json).ok()).unwrap();
+    let v: Value = server.run(d, &json).json();
     assert_eq!(v["expires_in"], 7200);
     assert!(v["url"].as_str().unwrap().contains("X-Amz-Expires=7200"));
     assert!(v["expires_at"].as_str().unwrap().ends_with('Z'));

@@ -93,7 +93,7 @@ fn a_sealed_release_is_copied_on_the_server_checked_and_sealed_with_its_origin()
             "--json",
         ],
     );
-    let v: Value = serde_json::from_str(stat.ok()).unwrap();
+    let v: Value = stat.json();
     assert_eq!(v["metadata"]["commit"], "3f2a9c1", "{v:#}");
     assert_eq!(v["cache_control"], "max-age=60", "{v:#}");
     assert_eq!(v["content_type"], "application/gzip", "{v:#}");
@@ -122,7 +122,7 @@ fn a_sealed_release_is_copied_on_the_server_checked_and_sealed_with_its_origin()
             "--json",
         ],
     );
-    let v: Value = serde_json::from_str(again.ok()).unwrap();
+    let v: Value = again.json();
     assert_eq!(v["unchanged"], true, "{v:#}");
     assert!(
         v["files"]
@@ -274,7 +274,7 @@ fn large_objects_are_copied_in_parts_and_to_another_bucket() {
     // Multipart copies above 1 MiB instead of S3's 5 GiB, so a test can have one.
     .env("S3BLOB_TEST_COPY_MULTIPART_ABOVE", (MIB).to_string());
     let out = Run::from(cmd.output().unwrap());
-    let v: Value = serde_json::from_str(out.ok()).unwrap();
+    let v: Value = out.json();
     let parts: Vec<u64> = v["files"]
         .as_array()
         .unwrap()
@@ -357,10 +357,8 @@ fn sigint_during_a_multipart_copy_aborts_it_and_seals_nothing() {
         "--part-size",
         "5MiB",
     ])
-    .env("S3BLOB_TEST_COPY_MULTIPART_ABOVE", MIB.to_string())
-    .stdout(std::process::Stdio::piped())
-    .stderr(std::process::Stdio::piped());
-    let child = cmd.spawn().unwrap();
+    .env("S3BLOB_TEST_COPY_MULTIPART_ABOVE", MIB.to_string());
+    let child = common::background(&mut cmd);
     common::wait_for("a part copy held", || {
         server.faults().count(Op::UploadPart) > parts_before
     });
@@ -431,6 +429,6 @@ fn a_release_with_sha256sums_is_promoted_with_them() {
             "--json",
         ],
     );
-    let v: Value = serde_json::from_str(again.ok()).unwrap();
+    let v: Value = again.json();
     assert_eq!(v["unchanged"], true, "{v:#}");
 }

@@ -11,27 +11,6 @@ use serde_json::Value;
 
 const MANIFEST: &str = ".s3blob-manifest.json";
 
-/// Writes `files` into `dir` and uploads them all to `s/RELEASE` with `extra` flags.
-fn upload(
-    server: &Server,
-    dir: &Path,
-    release: &str,
-    files: &[(&str, &[u8])],
-    extra: &[&str],
-) -> Run {
-    let mut args = vec!["upload", "--suite", "s", "--release", release];
-    args.extend_from_slice(extra);
-    for (name, bytes) in files {
-        std::fs::write(dir.join(name), bytes).unwrap();
-        args.push(name);
-    }
-    server.run(dir, &args)
-}
-
-fn json(run: &Run) -> Value {
-    serde_json::from_str(run.ok()).unwrap_or_else(|e| panic!("{e}: {}", run.stdout))
-}
-
 /// The stored manifest of `s/RELEASE`, straight from the server's storage.
 fn stored_manifest(server: &Server, release: &str) -> Option<Value> {
     let bytes = server.object(&format!("s/{release}/{MANIFEST}"))?;
@@ -63,30 +42,13 @@ fn a_half_published_release_is_never_latest() {
     let server = Server::start();
     let dir = tempfile::tempdir().unwrap();
     let d = dir.path();
-    upload(
-        &server,
-        d,
-        "1.0",
-        &[("a", b"a1"), ("b", b"b1")],
-        &["--seal"],
-    )
-    .ok();
+    server
+        .upload(d, "s", "1.0", &[("a", b"a1"), ("b", b"b1")], &["--seal"])
+        .ok();
     // A job half-way through publishing 2.0.
-    upload(&server, d, "2.0", &[("a", b"a2")], &[]).ok();
+    server.upload(d, "s", "2.0", &[("a", b"a2")], &[]).ok();
     let out = d.join("out");
-    let run = server.run(
-        d,
-        &[
-            "download",
-            "--suite",
-            "s",
-            "--release",
-            "latest",
-            "--all",
-            "-o",
-            "out",
-        ],
-    );
+    let run = server.download_all(d, "s", "latest", "out");
     run.ok();
     assert_eq!(std::fs::read(out.join("a")).unwrap(), b"a1");
     assert_eq!(std::fs::read(out.join("b")).unwrap(), b"b1");
@@ -97,33 +59,16 @@ fn a_half_published_release_is_never_latest() {
     assert_eq!(plain.ok(), "1.0  sealed\n2.0  open");
     let lines = server.run(d, &["--json", "list", "--suite", "s"]);
     let sealed: Vec<bool> = lines
-        .ok()
-        .lines()
-        .map(|l| {
-            serde_json::from_str::<Value>(l).unwrap()["sealed"]
-                .as_bool()
-                .unwrap()
-        })
+        .json_lines()
+        .iter()
+        .map(|v| v["sealed"].as_bool().unwrap())
         .collect();
     assert_eq!(sealed, [true, false]);
     // Once 2.0 is sealed, it is latest.
     server
         .run(d, &["seal", "--suite", "s", "--release", "2.0"])
         .ok();
-    let run = server.run(
-        d,
-        &[
-            "download",
-            "--suite",
-            "s",
-            "--release",
-            "latest",
-            "--filename",
-            "a",
-            "-o",
-            "latest-a",
-        ],
-    );
+    let run = server.download(d, "s", "latest", "a", "latest-a");
     run.ok();
     assert_eq!(std::fs::read(d.join("latest-a")).unwrap(), b"a2");
 }
@@ -133,20 +78,24 @@ fn a_sealed_release_is_immutable() {
     let server = Server::start();
     let dir = tempfile::tempdir().unwrap();
     let d = dir.path();
-    let sealed = upload(&server, d, "1.0", &[("a", b"aaa")], &["--seal", "--json"]);
-    let v = json(&sealed);
+    let sealed = server.upload(d, "s", "1.0", &[("a", b"aaa")], &["--seal", "--json"]);
+    let v = sealed.json();
     assert_eq!(v["seal"]["files"], 1);
     assert_eq!(v["seal"]["unchanged"], false);
     assert_eq!(v["seal"]["uri"], "s3://artifacts/s/1.0/");
     // A new file: refused, naming the release.
-    upload(&server, d, "1.0", &[("new", b"n")], &[]).fails(6, &["release s/1.0", "sealed"]);
+    server
+        .upload(d, "s", "1.0", &[("new", b"n")], &[])
+        .fails(6, &["release s/1.0", "sealed"]);
     assert!(server.object("s/1.0/new").is_none());
     // Other bytes under a listed name: refused.
-    upload(&server, d, "1.0", &[("a", b"other")], &[]).fails(6, &["sealed"]);
+    server
+        .upload(d, "s", "1.0", &[("a", b"other")], &[])
+        .fails(6, &["sealed"]);
     assert_eq!(server.object("s/1.0/a").unwrap(), b"aaa");
     // The very same bytes: done already (a retried job).
-    let same = upload(&server, d, "1.0", &[("a", b"aaa")], &["--json"]);
-    assert_eq!(json(&same)["unchanged"], true);
+    let same = server.upload(d, "s", "1.0", &[("a", b"aaa")], &["--json"]);
+    assert_eq!(same.json()["unchanged"], true);
     // Nor does a file go alone.
     server
         .run(
@@ -166,9 +115,9 @@ fn a_sealed_release_is_immutable() {
     assert!(server.object("s/1.0/a").is_some());
     // Sealing again with the same files succeeds, unchanged; a retried `upload --seal` too.
     let again = server.run(d, &["--json", "seal", "--suite", "s", "--release", "1.0"]);
-    assert_eq!(json(&again)["unchanged"], true);
-    let retried = upload(&server, d, "1.0", &[("a", b"aaa")], &["--seal", "--json"]);
-    assert_eq!(json(&retried)["seal"]["unchanged"], true);
+    assert_eq!(again.json()["unchanged"], true);
+    let retried = server.upload(d, "s", "1.0", &[("a", b"aaa")], &["--seal", "--json"]);
+    assert_eq!(retried.json()["seal"]["unchanged"], true);
     // The manifest's name is reserved.
     std::fs::write(d.join("m"), b"x").unwrap();
     server
@@ -197,7 +146,7 @@ fn seal_refuses_an_incomplete_release() {
     let server = Server::start();
     let dir = tempfile::tempdir().unwrap();
     let d = dir.path();
-    upload(&server, d, "1.0", &[("a", b"a")], &[]).ok();
+    server.upload(d, "s", "1.0", &[("a", b"a")], &[]).ok();
     let seal = |extra: &[&str]| {
         let mut args = vec!["seal", "--suite", "s", "--release", "1.0"];
         args.extend_from_slice(extra);
@@ -206,10 +155,10 @@ fn seal_refuses_an_incomplete_release() {
     seal(&["--expect-files", "2"]).fails(3, &["holds 1 file", "--expect-files 2"]);
     seal(&["--file", "a", "--file", "b"]).fails(3, &["lacks 1", "b"]);
     assert!(stored_manifest(&server, "1.0").is_none());
-    upload(&server, d, "1.0", &[("b", b"b")], &[]).ok();
+    server.upload(d, "s", "1.0", &[("b", b"b")], &[]).ok();
     seal(&["--expect-files", "1"]).fails(6, &["more than --expect-files 1"]);
     assert!(stored_manifest(&server, "1.0").is_none());
-    let v = json(&seal(&["--expect-files", "2", "--json"]));
+    let v = seal(&["--expect-files", "2", "--json"]).json();
     for field in [
         "command",
         "uri",
@@ -250,40 +199,24 @@ fn an_object_replaced_behind_s3blobs_back_is_caught() {
     let dir = tempfile::tempdir().unwrap();
     let d = dir.path();
     let big = data(6 * MIB, 3);
-    upload(
-        &server,
-        d,
-        "1.0",
-        &[("a", b"keep"), ("b", &big)],
-        &["--seal", "--part-size", "5MiB"],
-    )
-    .ok();
+    server
+        .upload(
+            d,
+            "s",
+            "1.0",
+            &[("a", b"keep"), ("b", &big)],
+            &["--seal", "--part-size", "5MiB"],
+        )
+        .ok();
     // Another tool (or a server that ignored a conditional write) replaces b, with a
     // checksum of its own.
     let (hidden, back) = hide_manifest(&server, "1.0");
-    upload(
-        &server,
-        d,
-        "1.0",
-        &[("b", &data(6 * MIB, 4))],
-        &["--overwrite"],
-    )
-    .ok();
+    server
+        .upload(d, "s", "1.0", &[("b", &data(6 * MIB, 4))], &["--overwrite"])
+        .ok();
     std::fs::rename(hidden, back).unwrap();
 
-    let run = server.run(
-        d,
-        &[
-            "download",
-            "--suite",
-            "s",
-            "--release",
-            "1.0",
-            "--all",
-            "-o",
-            "out",
-        ],
-    );
+    let run = server.download_all(d, "s", "1.0", "out");
     assert_eq!(run.code, 5, "{}", run.stderr);
     assert!(run.stderr.contains("manifest"), "{}", run.stderr);
     assert_eq!(
@@ -294,20 +227,7 @@ fn an_object_replaced_behind_s3blobs_back_is_caught() {
     assert_eq!(std::fs::read(d.join("out/a")).unwrap(), b"keep");
     // A single-file download checks the manifest too.
     server
-        .run(
-            d,
-            &[
-                "download",
-                "--suite",
-                "s",
-                "--release",
-                "1.0",
-                "--filename",
-                "b",
-                "-o",
-                "one",
-            ],
-        )
+        .download(d, "s", "1.0", "b", "one")
         .fails(5, &["manifest"]);
     assert!(!d.join("one").exists());
     // verify sees it without downloading (the stored checksum is not the manifest's).
@@ -324,15 +244,18 @@ fn verify_and_verify_deep_catch_a_corrupted_object() {
     let dir = tempfile::tempdir().unwrap();
     let d = dir.path();
     let a = data(6 * MIB, 5);
-    upload(
-        &server,
-        d,
-        "1.0",
-        &[("a", &a), ("b", b"bbbb")],
-        &["--seal", "--part-size", "5MiB"],
-    )
-    .ok();
-    let v = json(&server.run(d, &["--json", "verify", "--suite", "s", "--release", "1.0"]));
+    server
+        .upload(
+            d,
+            "s",
+            "1.0",
+            &[("a", &a), ("b", b"bbbb")],
+            &["--seal", "--part-size", "5MiB"],
+        )
+        .ok();
+    let v = server
+        .run(d, &["--json", "verify", "--suite", "s", "--release", "1.0"])
+        .json();
     assert_eq!(v["sealed"], true);
     assert_eq!(v["failed"], 0);
     assert_eq!(v["files"][0]["status"], "ok");
@@ -384,33 +307,19 @@ fn sha256sums_that_sha256sum_accepts() {
     let dir = tempfile::tempdir().unwrap();
     let d = dir.path();
     let big = data(6 * MIB, 7);
-    let run = upload(
-        &server,
+    let run = server.upload(
         d,
+        "s",
         "1.0",
         &[("app.tar.gz", &big), ("notes.txt", b"hello")],
         &["--seal", "--sha256sums", "--part-size", "5MiB", "--json"],
     );
-    assert_eq!(json(&run)["seal"]["sha256sums"], true);
+    assert_eq!(run.json()["seal"]["sha256sums"], true);
     let m = stored_manifest(&server, "1.0").unwrap();
     for f in m["files"].as_array().unwrap() {
         assert_eq!(f["sha256"].as_str().unwrap().len(), 64, "{f}");
     }
-    server
-        .run(
-            d,
-            &[
-                "download",
-                "--suite",
-                "s",
-                "--release",
-                "1.0",
-                "--all",
-                "-o",
-                "out",
-            ],
-        )
-        .ok();
+    server.download_all(d, "s", "1.0", "out").ok();
     let check = std::process::Command::new("sha256sum")
         .args(["-c", "SHA256SUMS"])
         .current_dir(d.join("out"))
@@ -423,7 +332,9 @@ fn sha256sums_that_sha256sum_accepts() {
     );
     assert!(String::from_utf8_lossy(&check.stdout).contains("app.tar.gz: OK"));
     // `seal --sha256sums` of stored objects reads each once.
-    upload(&server, d, "2.0", &[("x", b"xx"), ("y", &big)], &[]).ok();
+    server
+        .upload(d, "s", "2.0", &[("x", b"xx"), ("y", &big)], &[])
+        .ok();
     server
         .run(
             d,
@@ -437,21 +348,24 @@ fn sha256sums_that_sha256sum_accepts() {
         "{sums}"
     );
     // The user's own SHA256SUMS and --sha256sums do not mix.
-    upload(&server, d, "3.0", &[("SHA256SUMS", b"mine")], &[]).ok();
+    server
+        .upload(d, "s", "3.0", &[("SHA256SUMS", b"mine")], &[])
+        .ok();
     server
         .run(
             d,
             &["seal", "--suite", "s", "--release", "3.0", "--sha256sums"],
         )
         .fails(2, &["SHA256SUMS"]);
-    upload(
-        &server,
-        d,
-        "4.0",
-        &[("SHA256SUMS", b"mine")],
-        &["--seal", "--sha256sums"],
-    )
-    .fails(2, &["SHA256SUMS"]);
+    server
+        .upload(
+            d,
+            "s",
+            "4.0",
+            &[("SHA256SUMS", b"mine")],
+            &["--seal", "--sha256sums"],
+        )
+        .fails(2, &["SHA256SUMS"]);
 }
 
 fn sha256_hex(data: &[u8]) -> String {
@@ -473,8 +387,8 @@ fn releases_without_a_manifest_behave_as_before_with_a_warning() {
     let server = Server::start();
     let dir = tempfile::tempdir().unwrap();
     let d = dir.path();
-    upload(&server, d, "1.0", &[("a", b"one")], &[]).ok();
-    upload(&server, d, "2.0", &[("a", b"two")], &[]).ok();
+    server.upload(d, "s", "1.0", &[("a", b"one")], &[]).ok();
+    server.upload(d, "s", "2.0", &[("a", b"two")], &[]).ok();
     let run = server.run(
         d,
         &[
@@ -494,21 +408,23 @@ fn releases_without_a_manifest_behave_as_before_with_a_warning() {
         "{}",
         run.stderr
     );
-    let v = json(&server.run(
-        d,
-        &[
-            "--json",
-            "download",
-            "--suite",
-            "s",
-            "--release",
-            "2.0",
-            "--filename",
-            "a",
-            "-o",
-            "x",
-        ],
-    ));
+    let v = server
+        .run(
+            d,
+            &[
+                "--json",
+                "download",
+                "--suite",
+                "s",
+                "--release",
+                "2.0",
+                "--filename",
+                "a",
+                "-o",
+                "x",
+            ],
+        )
+        .json();
     assert_eq!(v["verified"], "checksum");
     let open = server.run(d, &["verify", "--suite", "s", "--release", "2.0"]);
     open.ok();
@@ -527,7 +443,7 @@ fn listing_a_sealed_release_reads_one_manifest_not_one_head_per_file() {
         .iter()
         .map(|(n, b)| (n.as_str(), b.as_slice()))
         .collect();
-    upload(&server, d, "1.0", &refs, &["--seal"]).ok();
+    server.upload(d, "s", "1.0", &refs, &["--seal"]).ok();
     let before = server.faults().log().len();
     let run = server.run(d, &["--json", "list", "--suite", "s", "--release", "1.0"]);
     let ops: Vec<Op> = server.faults().log()[before..].to_vec();
@@ -551,11 +467,7 @@ fn listing_a_sealed_release_reads_one_manifest_not_one_head_per_file() {
         2,
         "one listing and one GET of the manifest: {ops:?}"
     );
-    let lines: Vec<Value> = run
-        .ok()
-        .lines()
-        .map(|l| serde_json::from_str(l).unwrap())
-        .collect();
+    let lines = run.json_lines();
     assert_eq!(lines.len(), 5);
     assert!(
         lines.iter().all(|l| l["checksum"]["source"] == "manifest"),
@@ -579,9 +491,9 @@ fn concurrent_seals_have_one_outcome() {
                 let sub = d.join(format!("{round}-{name}"));
                 std::fs::create_dir_all(&sub).unwrap();
                 std::fs::write(sub.join(name), name.repeat(100)).unwrap();
-                let child = server
-                    .cmd(&sub)
-                    .args([
+                let child = server.spawn(
+                    &sub,
+                    &[
                         "upload",
                         "--suite",
                         "s",
@@ -589,11 +501,8 @@ fn concurrent_seals_have_one_outcome() {
                         &release,
                         "--seal",
                         name,
-                    ])
-                    .stdout(Stdio::piped())
-                    .stderr(Stdio::piped())
-                    .spawn()
-                    .unwrap();
+                    ],
+                );
                 ((*name).to_owned(), child)
             })
             .collect();
@@ -617,17 +526,11 @@ fn concurrent_seals_have_one_outcome() {
     }
     // Two seals of one complete release at the same moment: one writes, the other finds the
     // same files sealed.
-    upload(&server, d, "same", &[("a", b"a"), ("b", b"b")], &[]).ok();
+    server
+        .upload(d, "s", "same", &[("a", b"a"), ("b", b"b")], &[])
+        .ok();
     let seals: Vec<std::process::Child> = (0..2)
-        .map(|_| {
-            server
-                .cmd(d)
-                .args(["--json", "seal", "--suite", "s", "--release", "same"])
-                .stdout(Stdio::piped())
-                .stderr(Stdio::piped())
-                .spawn()
-                .unwrap()
-        })
+        .map(|_| server.spawn(d, &["--json", "seal", "--suite", "s", "--release", "same"]))
         .collect();
     // Where the server let both conditional writes through, the read-back makes the one whose
     // manifest was replaced exit 6 instead.
@@ -635,7 +538,7 @@ fn concurrent_seals_have_one_outcome() {
     for c in seals {
         let out = Run::from(c.wait_with_output().unwrap());
         match out.code {
-            0 if !json(&out)["unchanged"].as_bool().unwrap() => wrote += 1,
+            0 if !out.json()["unchanged"].as_bool().unwrap() => wrote += 1,
             0 => {}
             6 => assert!(out.stderr.contains("at the same moment"), "{}", out.stderr),
             other => panic!("exit {other}: {}", out.stderr),
@@ -650,14 +553,15 @@ fn streaming_a_file_of_a_sealed_release_checks_the_manifest() {
     let dir = tempfile::tempdir().unwrap();
     let d = dir.path();
     let big = data(6 * MIB, 9);
-    upload(
-        &server,
-        d,
-        "1.0",
-        &[("a", &big)],
-        &["--seal", "--sha256sums", "--part-size", "5MiB"],
-    )
-    .ok();
+    server
+        .upload(
+            d,
+            "s",
+            "1.0",
+            &[("a", &big)],
+            &["--seal", "--sha256sums", "--part-size", "5MiB"],
+        )
+        .ok();
     let args = [
         "download",
         "--suite",

@@ -41,12 +41,7 @@ fn round_trip(server: &Server, len: usize, extra: &[&str]) {
         "downloaded bytes differ ({len})"
     );
     assert_eq!(server.open_uploads(), 0);
-    let leftovers: Vec<_> = std::fs::read_dir(dir.path())
-        .unwrap()
-        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
-        .filter(|n| n.contains("s3blob-tmp"))
-        .collect();
-    assert!(leftovers.is_empty(), "{leftovers:?}");
+    common::no_temp_files(dir.path());
 }
 
 #[test]
@@ -147,7 +142,7 @@ fn json_output() {
             "5MiB",
         ],
     );
-    let up: serde_json::Value = serde_json::from_str(out.ok()).unwrap();
+    let up: serde_json::Value = out.json();
     assert_eq!(up["uri"], "s3://artifacts/s/r/a.bin");
     assert_eq!(up["key"], "s/r/a.bin");
     assert_eq!(up["bucket"], "artifacts");
@@ -193,7 +188,7 @@ fn json_output() {
             "--json",
         ],
     );
-    let down: serde_json::Value = serde_json::from_str(out.ok()).unwrap();
+    let down: serde_json::Value = out.json();
     assert_eq!(down["path"], "out/a.bin");
     assert_eq!(down["size"], 6 * MIB);
     assert_eq!(down["checksum"], up["checksum"]);

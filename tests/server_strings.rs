@@ -89,9 +89,9 @@ fn a_key_xml_cannot_carry_does_not_stop_the_listing() {
     // JSON carries the real names (serde_json escapes control characters).
     let json = server.run(d, &["--json", "list", "--suite", "s", "--release", "1"]);
     let keys: Vec<String> = json
-        .ok()
-        .lines()
-        .map(|l| serde_json::from_str::<serde_json::Value>(l).unwrap()["filename"].to_string())
+        .json_lines()
+        .iter()
+        .map(|v| v["filename"].to_string())
         .collect();
     assert!(keys.contains(&format!("\"{RTL_NAME}\"")), "{keys:?}");
 
@@ -110,19 +110,7 @@ fn download_all_fetches_the_odd_names_and_skips_the_impossible_ones() {
     let d = dir.path();
     hostile_release(&server, d);
 
-    let run = server.run(
-        d,
-        &[
-            "download",
-            "--suite",
-            "s",
-            "--release",
-            "1",
-            "--all",
-            "-o",
-            "out",
-        ],
-    );
+    let run = server.download_all(d, "s", "1", "out");
     let out = run.ok();
     assert_no_raw("download's stdout", out);
     assert_no_raw("download's stderr", &run.stderr);
@@ -162,19 +150,7 @@ fn directory_markers_are_skipped_quietly_and_long_names_fail_alone() {
     assert_eq!(server.run(d, &["list", "--suite", "s"]).ok(), "1  open");
 
     let before = server.faults().requests().len();
-    let run = server.run(
-        d,
-        &[
-            "download",
-            "--suite",
-            "s",
-            "--release",
-            "1",
-            "--all",
-            "-o",
-            "out",
-        ],
-    );
+    let run = server.download_all(d, "s", "1", "out");
     assert_eq!(run.code, 1, "{}", run.stderr);
     assert_eq!(run.stdout, "out/app.tar.gz\n");
     assert_eq!(
@@ -230,19 +206,7 @@ fn server_messages_naming_odd_keys_are_escaped() {
             code: "AccessDenied",
         },
     );
-    let run = server.run(
-        d,
-        &[
-            "download",
-            "--suite",
-            "s",
-            "--release",
-            "1",
-            "--all",
-            "-o",
-            "out",
-        ],
-    );
+    let run = server.download_all(d, "s", "1", "out");
     assert_eq!(run.code, 4, "{}", run.stderr);
     assert_no_raw("stderr", &run.stderr);
     assert_lines_are_ours(&run.stderr);
