@@ -92,19 +92,25 @@ pub fn failure_lines(failures: &[&Failure]) -> Vec<String> {
     if failures.is_empty() {
         return Vec::new();
     }
-    let mut distinct: Vec<(String, usize)> = Vec::new();
+    // (what the files share, the first file's whole message, how many files). Missing
+    // credentials fail every file alike, whatever its key: they group by the reason alone.
+    let mut distinct: Vec<(String, String, usize)> = Vec::new();
     for f in failures {
         let message = f.error.to_string();
-        match distinct.iter_mut().find(|(m, _)| *m == message) {
-            Some((_, n)) => *n += 1,
-            None => distinct.push((message, 1)),
+        let shared = match &f.error {
+            Error::Credentials { why, .. } => why.clone(),
+            _ => message.clone(),
+        };
+        match distinct.iter_mut().find(|(s, _, _)| *s == shared) {
+            Some((_, _, n)) => *n += 1,
+            None => distinct.push((shared, message, 1)),
         }
     }
     let mut lines: Vec<String> = distinct
         .into_iter()
-        .map(|(m, n)| match n {
-            1 => m,
-            n => format!("{m} ({n} files)"),
+        .map(|(shared, first, n)| match n {
+            1 => first,
+            n => format!("{shared} ({n} files)"),
         })
         .collect();
     let names: Vec<&str> = failures
@@ -350,6 +356,35 @@ mod tests {
         );
         assert_eq!(lines.len(), 3);
         assert!(failure_lines(&[]).is_empty());
+    }
+
+    #[test]
+    fn missing_credentials_are_one_line_for_all_files() {
+        let failures: Vec<Failure> = ["a", "b", "c"]
+            .iter()
+            .map(|f| Failure {
+                file: (*f).into(),
+                error: Error::Credentials {
+                    action: format!("upload to s3://b/s/1/{f}"),
+                    why: "no AWS credentials found".into(),
+                },
+            })
+            .collect();
+        let refs: Vec<&Failure> = failures.iter().collect();
+        assert_eq!(
+            failure_lines(&refs),
+            [
+                "no AWS credentials found (3 files)",
+                "3 of the files failed: a, b, c"
+            ]
+        );
+        assert_eq!(
+            failure_lines(&refs[..1]),
+            [
+                "cannot upload to s3://b/s/1/a: no AWS credentials found",
+                "1 of the files failed: a"
+            ]
+        );
     }
 
     #[test]
