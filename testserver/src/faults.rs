@@ -385,6 +385,14 @@ fn error_response(status: u16, code: &str, message: &str) -> http::Response<BoxB
         .expect("valid response")
 }
 
+/// The whole of a response body (what arrived, if it broke off).
+async fn whole(body: BoxBody) -> Bytes {
+    body.collect()
+        .await
+        .map(|c| c.to_bytes())
+        .unwrap_or_default()
+}
+
 fn full(data: Bytes) -> BoxBody {
     BodyExt::boxed(http_body_util::Full::new(data).map_err(|e: Infallible| match e {}))
 }
@@ -480,11 +488,7 @@ impl hyper::service::Service<http::Request<Incoming>> for Faulty {
                         // A body of unknown length: take it whole, so the break can be placed.
                         None => {
                             let (parts, body) = res.into_parts();
-                            let data = body
-                                .collect()
-                                .await
-                                .map(|c| c.to_bytes())
-                                .unwrap_or_default();
+                            let data = whole(body).await;
                             res = http::Response::from_parts(parts, full(data.clone()));
                             data.len() as u64
                         }
@@ -499,12 +503,7 @@ impl hyper::service::Service<http::Request<Incoming>> for Faulty {
                 Some(Fault::FlipByte(at)) => {
                     let res = serve(req).await?;
                     let (parts, body) = res.into_parts();
-                    let data = body
-                        .collect()
-                        .await
-                        .map(|c| c.to_bytes())
-                        .unwrap_or_default();
-                    let mut v = data.to_vec();
+                    let mut v = whole(body).await.to_vec();
                     if let Some(b) = v.get_mut(at) {
                         *b ^= 0x01;
                     }
