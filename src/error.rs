@@ -113,18 +113,6 @@ impl Error {
         }
     }
 
-    /// A credential failure restated as a failure of `action` ("upload to s3://B/K"); any
-    /// other error unchanged.
-    pub fn credentials_for(self, action: impl FnOnce() -> String) -> Self {
-        match self {
-            Error::Credentials { why, .. } => Error::Credentials {
-                action: action(),
-                why,
-            },
-            other => other,
-        }
-    }
-
     /// A local I/O failure on `path` while doing `what` ("read", "create a temporary file in", ...).
     pub fn local_io(what: &str, path: &Path, err: &std::io::Error) -> Self {
         use std::io::ErrorKind as K;

@@ -19,10 +19,18 @@ use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
 struct Plan {
     body: usize,
     stall: bool,
-    /// How much of the blank line ending the headers ("\r\n\r\n") was seen.
+    /// How much of the blank line ending the headers ("\r\n\r\n") was seen: 4 once the
+    /// body has begun.
     matched: usize,
-    headers_done: bool,
 }
+
+impl Plan {
+    fn in_body(&self) -> bool {
+        self.matched == END.len()
+    }
+}
+
+const END: &[u8; 4] = b"\r\n\r\n";
 
 /// The arming handle of one connection, shared by the connection and the fault layer.
 #[derive(Debug, Default)]
@@ -36,7 +44,6 @@ impl Breaker {
             body,
             stall,
             matched: 0,
-            headers_done: false,
         });
     }
 }
@@ -64,24 +71,18 @@ impl<S> Breakable<S> {
 fn allowed(plan: &Plan, buf: &[u8]) -> usize {
     let mut matched = plan.matched;
     let mut at = 0;
-    if !plan.headers_done {
-        loop {
-            let Some(&b) = buf.get(at) else {
-                return buf.len();
-            };
-            at += 1;
-            matched = advance(matched, b);
-            if matched == 4 {
-                break;
-            }
-        }
+    while matched < END.len() {
+        let Some(&b) = buf.get(at) else {
+            return buf.len();
+        };
+        at += 1;
+        matched = advance(matched, b);
     }
     at + plan.body.min(buf.len() - at)
 }
 
 /// One byte further in matching "\r\n\r\n".
 fn advance(matched: usize, b: u8) -> usize {
-    const END: &[u8; 4] = b"\r\n\r\n";
     if b == END[matched] {
         matched + 1
     } else if b == b'\r' {
@@ -94,13 +95,12 @@ fn advance(matched: usize, b: u8) -> usize {
 /// Accounts for `written` bytes of `buf` having gone out under `plan`.
 fn consume(plan: &mut Plan, buf: &[u8]) {
     let mut rest = buf;
-    while !plan.headers_done {
+    while !plan.in_body() {
         let Some((&b, tail)) = rest.split_first() else {
             return;
         };
         rest = tail;
         plan.matched = advance(plan.matched, b);
-        plan.headers_done = plan.matched == 4;
     }
     plan.body -= rest.len();
 }
@@ -168,7 +168,6 @@ mod tests {
             body,
             stall: false,
             matched: 0,
-            headers_done: false,
         }
     }
 
@@ -182,10 +181,10 @@ mod tests {
         let (a, b) = response.split_at(head - 2);
         assert_eq!(allowed(&p, a), a.len());
         consume(&mut p, a);
-        assert!(!p.headers_done);
+        assert!(!p.in_body());
         assert_eq!(allowed(&p, b), 2 + 4);
         consume(&mut p, &b[..2 + 3]);
-        assert!(p.headers_done);
+        assert!(p.in_body());
         assert_eq!(p.body, 1);
         assert_eq!(allowed(&p, &b[5..]), 1);
         consume(&mut p, &b[5..6]);

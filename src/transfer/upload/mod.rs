@@ -221,9 +221,10 @@ pub async fn upload<S: PartSource>(
     let (shape, existing) = (shape?, existing?);
     let sealed = sealed.map_err(|e| match e {
         // Not about the manifest: no request of this upload could have been signed.
-        e @ Error::Credentials { .. } => {
-            e.credentials_for(|| format!("upload to s3://{}/{}", req.bucket, req.key))
-        }
+        Error::Credentials { why, .. } => Error::Credentials {
+            action: format!("upload to s3://{}/{}", req.bucket, req.key),
+            why,
+        },
         e => e.reworded(|m| {
             format!(
                 "cannot upload to s3://{}/{}: the release's manifest could not be read ({m})",
