@@ -30,8 +30,9 @@ use crate::transfer::upload::{
     lost as lost_to, read_back_listed,
 };
 
-/// Every file to upload with its key and attributes, all checked before anything is sent.
-fn plan(args: &UploadArgs) -> Result<Vec<(PathBuf, ObjectKey, ObjectAttributes)>, Error> {
+/// Every file to upload with its key. Every key and attribute is checked here, before anything
+/// is sent; a file's attributes are built again when its upload starts (in [`run`]).
+fn plan(args: &UploadArgs) -> Result<Vec<(PathBuf, ObjectKey)>, Error> {
     if args.key.release == release::LATEST {
         return Err(Error::Usage(format!(
             "--release {}: the name is reserved for the highest release when downloading; upload under the release's own name",
@@ -77,6 +78,7 @@ fn plan(args: &UploadArgs) -> Result<Vec<(PathBuf, ObjectKey, ObjectAttributes)>
     // Every key and attribute is checked before anything is sent.
     let mut keys = Vec::with_capacity(args.paths.len());
     let mut seen = HashSet::new();
+    let requested = (&args.attributes).into();
     for path in &args.paths {
         let filename = match &args.filename {
             Some(f) => f.clone(),
@@ -88,8 +90,8 @@ fn plan(args: &UploadArgs) -> Result<Vec<(PathBuf, ObjectKey, ObjectAttributes)>
             )));
         }
         let key = ObjectKey::new(&args.key.suite, &args.key.release, &filename)?;
-        let attributes = ObjectAttributes::new(&(&args.attributes).into(), &filename)?;
-        keys.push((path.clone(), key, attributes));
+        ObjectAttributes::new(&requested, &filename)?;
+        keys.push((path.clone(), key));
     }
     Ok(keys)
 }
@@ -120,23 +122,18 @@ pub async fn run(cx: &Context<'_>, args: UploadArgs) -> Result<Outcome, Error> {
     } else {
         Writes::Untrusted { deferred: batch }
     };
-    // What each file turned out to be: for --seal, and for reading a batch back.
+    // What each file turned out to be, for --seal; what it stored, for reading a batch back.
     let uploaded: Arc<Mutex<BTreeMap<String, Known>>> = Arc::default();
     let written: Arc<Mutex<Vec<(String, Uploaded)>>> = Arc::default();
-    let job = |path: PathBuf, req: UploadRequest| Job {
-        client: client.clone(),
-        path,
-        req,
-        progress: progress.clone(),
-        shutdown: cx.shutdown.clone(),
-        sha256: args.sha256sums,
-        uploaded: uploaded.clone(),
-        written: written.clone(),
-    };
-    let items: Vec<(String, (PathBuf, UploadRequest))> = keys
-        .into_iter()
-        .map(|(path, key, attributes)| {
-            let req = UploadRequest {
+    let requested = (&args.attributes).into();
+    // A file's request is made when its upload starts: a batch of 10,000 files holds no
+    // request per file while it waits, only its path and key.
+    let job = |path: PathBuf, key: ObjectKey| -> Result<Job, Error> {
+        let attributes = ObjectAttributes::new(&requested, key.filename())?;
+        Ok(Job {
+            client: client.clone(),
+            path,
+            req: UploadRequest {
                 bucket: settings.bucket.clone(),
                 key,
                 overwrite: args.overwrite,
@@ -147,21 +144,28 @@ pub async fn run(cx: &Context<'_>, args: UploadArgs) -> Result<Outcome, Error> {
                 listed: listed.clone(),
                 header: header.clone(),
                 writes,
-            };
-            (path.display().to_string(), (path, req))
+            },
+            progress: progress.clone(),
+            shutdown: cx.shutdown.clone(),
+            sha256: args.sha256sums,
+            uploaded: args.seal.then(|| uploaded.clone()),
+            written: written.clone(),
         })
-        .collect();
-
-    let order: Vec<(String, String)> = items
-        .iter()
-        .map(|(label, (_, req))| (label.clone(), req.key.to_string()))
-        .collect();
-    let report = match <[_; 1]>::try_from(items) {
-        Ok([(_, (path, req))]) => job(path, req).run().await,
-        Err(items) => {
+    };
+    let report = match <[_; 1]>::try_from(keys) {
+        Ok([(path, key)]) => match job(path, key) {
+            Ok(job) => job.run().await,
+            Err(e) => Err(e),
+        },
+        Err(keys) => {
+            let items = keys
+                .into_iter()
+                .map(|(path, key)| (path.display().to_string(), (path, key)))
+                .collect();
             let limit = settings.transfer.max_requests;
-            let batch = super::batch("upload", "uploaded", items, limit, |(path, req)| {
-                job(path, req).run()
+            let batch = super::batch("upload", "uploaded", items, limit, |(path, key)| {
+                let job = job(path, key);
+                async move { job?.run().await }
             });
             match batch.await {
                 Ok(mut batch) => {
@@ -170,15 +174,21 @@ pub async fn run(cx: &Context<'_>, args: UploadArgs) -> Result<Outcome, Error> {
                         let prefix = format!("{}/{}/", args.key.suite, args.key.release);
                         let lost =
                             read_back_listed(&client, &settings.bucket, &prefix, &written).await?;
-                        for key in lost {
-                            let Some(i) = order.iter().position(|(_, k)| *k == key) else {
-                                continue;
-                            };
-                            lock(&uploaded).retain(|name, _| !key.ends_with(&format!("/{name}")));
-                            batch.results[i] = Err(Failure {
-                                file: order[i].0.clone(),
-                                error: lost_to(&settings.bucket, &key),
-                            });
+                        if !lost.is_empty() {
+                            // Rare: the keys again, in the batch's order, to name the files.
+                            let order = plan(&args)?;
+                            for key in lost {
+                                let Some(i) = order.iter().position(|(_, k)| k.to_string() == key)
+                                else {
+                                    continue;
+                                };
+                                lock(&uploaded)
+                                    .retain(|name, _| !key.ends_with(&format!("/{name}")));
+                                batch.results[i] = Err(Failure {
+                                    file: order[i].0.display().to_string(),
+                                    error: lost_to(&settings.bucket, &key),
+                                });
+                            }
                         }
                     }
                     Ok(Box::new(batch) as Outcome)
@@ -247,7 +257,8 @@ struct Job {
     shutdown: Shutdown,
     /// Compute its SHA-256 too (`--sha256sums`).
     sha256: bool,
-    uploaded: Arc<Mutex<BTreeMap<String, Known>>>,
+    /// What it turned out to be, when the release is sealed after (`--seal`).
+    uploaded: Option<Arc<Mutex<BTreeMap<String, Known>>>>,
     /// The objects this command stored (not those found identical), for a batch's read-back.
     written: Arc<Mutex<Vec<(String, Uploaded)>>>,
 }
@@ -308,14 +319,16 @@ impl Job {
         if !done.unchanged {
             lock(&written).push((req.key.to_string(), done.clone()));
         }
-        lock(&uploaded).insert(
-            req.key.filename().to_owned(),
-            Known {
-                size: done.size,
-                crc64: done.crc64,
-                sha256: sha,
-            },
-        );
+        if let Some(uploaded) = uploaded {
+            lock(&uploaded).insert(
+                req.key.filename().to_owned(),
+                Known {
+                    size: done.size,
+                    crc64: done.crc64,
+                    sha256: sha,
+                },
+            );
+        }
         Ok(Box::new(UploadReport {
             bucket: req.bucket,
             key: req.key,
