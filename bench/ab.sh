@@ -5,9 +5,9 @@
 #   bench/ab.sh BIN_A BIN_B [RUNS]          (default 10 runs per case and binary)
 #
 # Cases: 1 KiB and 1 GiB, upload and download, on plain loopback and under the S3-like model.
-# Prints one line per case: wall / user / sys medians and minimums for A and B. Needs
-# s3blob-testserver built (target/release) and /usr/bin/time. Test files go to
-# ${BENCH_TMP:-/tmp}/s3blob-ab (a disk, not tmpfs), removed at the end.
+# Prints one line per case: wall / user / sys medians and minimums and peak RSS (MiB) median
+# and maximum, for A and B. Needs s3blob-testserver built (target/release) and /usr/bin/time.
+# Test files go to ${BENCH_TMP:-/tmp}/s3blob-ab (a disk, not tmpfs), removed at the end.
 set -euo pipefail
 
 A=${1:?usage: bench/ab.sh BIN_A BIN_B [RUNS]}
@@ -31,18 +31,20 @@ unset AWS_PROFILE AWS_SESSION_TOKEN AWS_ENDPOINT_URL_S3 AWS_CA_BUNDLE RUST_LOG
 : >"$WORK/cfg"
 export AWS_CONFIG_FILE="$WORK/cfg" AWS_SHARED_CREDENTIALS_FILE="$WORK/cfg"
 
-# One measured command: prints "wall user sys".
+# One measured command: prints "wall user sys rss_kib".
 measure() {
     local t0 t1
     sync
     t0=$EPOCHREALTIME
-    /usr/bin/time -o "$WORK/time" -f '%U %S' "$@" >/dev/null 2>"$WORK/err" || { cat "$WORK/err" >&2; return 1; }
+    /usr/bin/time -o "$WORK/time" -f '%U %S %M' "$@" >/dev/null 2>"$WORK/err" || { cat "$WORK/err" >&2; return 1; }
     t1=$EPOCHREALTIME
     printf '%s %s\n' "$(echo "$t1 - $t0" | bc)" "$(cat "$WORK/time")"
 }
 
 # Median and minimum of column $1 of the lines on stdin.
 stats() { cut -d' ' -f"$1" | sort -g | awk '{ v[NR] = $1 } END { n = NR; printf "%.3f/%.3f", (n % 2 ? v[(n + 1) / 2] : (v[n / 2] + v[n / 2 + 1]) / 2), v[1] }'; }
+# Median and maximum of the peak RSS (column 4, KiB) on stdin, in MiB.
+rss() { cut -d' ' -f4 | sort -g | awk '{ v[NR] = $1 / 1024 } END { n = NR; printf "%.1f/%.1f", (n % 2 ? v[(n + 1) / 2] : (v[n / 2] + v[n / 2 + 1]) / 2), v[n] }'; }
 
 for model in plain s3; do
     flags=(--memory --bucket abtest --prealloc-mib 2200)
@@ -69,10 +71,10 @@ for model in plain s3; do
                     fi
                 done
             done
-            printf '%-6s %-3s %-4s  A wall %s user %s sys %s   B wall %s user %s sys %s  (median/min, s)\n' \
+            printf '%-6s %-3s %-4s  A wall %s user %s sys %s rss %s   B wall %s user %s sys %s rss %s  (s median/min, MiB median/max)\n' \
                 "$model" "$size" "$dir" \
-                "$(stats 1 <"$WORK/a.txt")" "$(stats 2 <"$WORK/a.txt")" "$(stats 3 <"$WORK/a.txt")" \
-                "$(stats 1 <"$WORK/b.txt")" "$(stats 2 <"$WORK/b.txt")" "$(stats 3 <"$WORK/b.txt")"
+                "$(stats 1 <"$WORK/a.txt")" "$(stats 2 <"$WORK/a.txt")" "$(stats 3 <"$WORK/a.txt")" "$(rss <"$WORK/a.txt")" \
+                "$(stats 1 <"$WORK/b.txt")" "$(stats 2 <"$WORK/b.txt")" "$(stats 3 <"$WORK/b.txt")" "$(rss <"$WORK/b.txt")"
         done
     done
     kill "$pid"; wait "$pid" 2>/dev/null || true; pid=
