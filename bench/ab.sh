@@ -41,10 +41,15 @@ measure() {
     printf '%s %s\n' "$(echo "$t1 - $t0" | bc)" "$(cat "$WORK/time")"
 }
 
-# Median and minimum of column $1 of the lines on stdin.
-stats() { cut -d' ' -f"$1" | sort -g | awk '{ v[NR] = $1 } END { n = NR; printf "%.3f/%.3f", (n % 2 ? v[(n + 1) / 2] : (v[n / 2] + v[n / 2 + 1]) / 2), v[1] }'; }
-# Median and maximum of the peak RSS (column 4, KiB) on stdin, in MiB.
-rss() { cut -d' ' -f4 | sort -g | awk '{ v[NR] = $1 / 1024 } END { n = NR; printf "%.1f/%.1f", (n % 2 ? v[(n + 1) / 2] : (v[n / 2] + v[n / 2 + 1]) / 2), v[n] }'; }
+# Median and minimum (or, with `max` as $3, maximum) of column $1 of the lines on stdin,
+# divided by $2 (default 1: seconds, three decimals; otherwise one decimal).
+stats() {
+    cut -d' ' -f"$1" | sort -g | awk -v div="${2:-1}" -v pick="${3:-min}" '{ v[NR] = $1 / div } END {
+        n = NR; fmt = div == 1 ? "%.3f/%.3f" : "%.1f/%.1f"
+        printf fmt, (n % 2 ? v[(n + 1) / 2] : (v[n / 2] + v[n / 2 + 1]) / 2), (pick == "max" ? v[n] : v[1]) }'
+}
+# Peak RSS (column 4, KiB) in MiB: median and maximum.
+rss() { stats 4 1024 max; }
 
 for model in plain s3; do
     flags=(--memory --bucket abtest --prealloc-mib 2200)
