@@ -6,7 +6,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 
 echo "==> building s3blob and the local test server in release mode"
-echo "    (the first build compiles the AWS SDK and takes a few minutes; cargo shows its progress)"
+echo "    (the first build compiles the AWS SDK: 5 to 15 minutes on two cores; cargo shows its progress)"
 cargo build --release -p s3blob -p s3blob-testserver
 bin="$(cd "${CARGO_TARGET_DIR:-target}/release" && pwd)"
 
@@ -46,17 +46,20 @@ echo "==> s3blob download --bucket demo-bucket --suite myapp --release 1.0.0 --f
 cmp "$work/myapp-1.0.0.tar.gz" "$work/downloaded.tar.gz"
 echo "==> OK: the downloaded bytes match the uploaded file ($(sha256sum <"$work/downloaded.tar.gz" | cut -c1-16)...)"
 
+# The demo's own files (under a temporary directory) go when it exits; the binaries stay.
 cat <<EOF
 
-==> To keep experimenting, start the bundled server yourself (it prints its URL; Ctrl-C stops it):
+==> Done; the demo's files are removed. The binaries it built stay in $bin.
+    To keep experimenting, install both and follow "A store to try it on" in README.md:
+    cargo install --locked --path . && cargo install --locked --path testserver
+  or use the built binaries directly: start the bundled server (it prints its URL; Ctrl-C
+  stops it; s3blob-testserver --help lists its options) ...
     export AWS_ACCESS_KEY_ID=demo-access-key AWS_SECRET_ACCESS_KEY=demo-secret-key
     $bin/s3blob-testserver --memory --bucket demo-bucket --port 9000
-  or, to keep the objects on disk in a directory ROOT (one subdirectory per bucket):
-    $bin/s3blob-testserver --bucket demo-bucket --port 9000 ROOT
-  (s3blob-testserver --help lists the options.) Then, in another shell, point s3blob at it:
-    export AWS_ENDPOINT_URL=http://127.0.0.1:9000
+  ... and, in another shell, point s3blob at it:
+    export AWS_ENDPOINT_URL=http://127.0.0.1:9000 AWS_REGION=us-east-1
     export AWS_ACCESS_KEY_ID=demo-access-key AWS_SECRET_ACCESS_KEY=demo-secret-key
-    export AWS_REGION=us-east-1 AWS_EC2_METADATA_DISABLED=true S3BLOB_BUCKET=demo-bucket
+    export S3BLOB_BUCKET=demo-bucket
     $bin/s3blob upload --suite myapp --release 1.0.0 $bin/s3blob
-    $bin/s3blob list --suite myapp --release latest
+    $bin/s3blob list --suite myapp --release 1.0.0
 EOF

@@ -18,7 +18,7 @@ Exit codes: 0 ok, 1 other failure, 2 usage, 3 not found, 4 access denied or no c
 
 Credentials and region come from the standard AWS chain (environment, profiles, SSO, web
 identity, instance roles). A .env file in the working directory is read if present and never
-overrides the real environment."
+overrides the real environment. -h shows the common options, --help every option."
     };
 }
 const AFTER_HELP: &str = after_help!();
@@ -49,11 +49,11 @@ pub struct GlobalArgs {
 
     /// AWS region [env: AWS_REGION, AWS_DEFAULT_REGION; default: the profile's, else (on AWS)
     /// the instance's, else us-east-1]
-    #[arg(long, global = true, value_name = "REGION", value_parser = values::parse_region)]
+    #[arg(hide_short_help = true, long, global = true, value_name = "REGION", value_parser = values::parse_region)]
     pub region: Option<String>,
 
     /// Named profile from ~/.aws/config and ~/.aws/credentials [env: AWS_PROFILE]
-    #[arg(long, global = true, value_name = "NAME")]
+    #[arg(hide_short_help = true, long, global = true, value_name = "NAME")]
     pub profile: Option<String>,
 
     /// S3-compatible endpoint, e.g. http://localhost:9000 [env: AWS_ENDPOINT_URL_S3, AWS_ENDPOINT_URL]
@@ -64,29 +64,35 @@ pub struct GlobalArgs {
     /// providers, instead of the system's roots (as in the AWS CLI): for a store whose
     /// certificate a private CA signed [env: AWS_CA_BUNDLE; default: the profile's ca_bundle,
     /// else the system's roots]
-    #[arg(long, global = true, value_name = "FILE")]
+    #[arg(hide_short_help = true, long, global = true, value_name = "FILE")]
     pub ca_bundle: Option<std::path::PathBuf>,
 
     /// Bucket addressing: path-style (http://host/bucket/key) or virtual-hosted (http://bucket.host/key);
     /// auto uses path-style with a custom endpoint [env: S3BLOB_ADDRESSING_STYLE]
-    #[arg(long, global = true, value_enum, value_name = "STYLE")]
+    #[arg(
+        hide_short_help = true,
+        long,
+        global = true,
+        value_enum,
+        value_name = "STYLE"
+    )]
     pub addressing_style: Option<AddressingStyle>,
 
     /// Attempts per request (and per part or range) before giving up, 1 = no retries
     /// [env: AWS_MAX_ATTEMPTS; default: 5]
-    #[arg(long, global = true, value_name = "N", value_parser = values::parse_attempts)]
+    #[arg(hide_short_help = true, long, global = true, value_name = "N", value_parser = values::parse_attempts)]
     pub max_attempts: Option<u32>,
 
     /// Seconds a request may stall (its body stops moving, either way) or wait for its response
     /// to start once sent, before the attempt is cut and retried; a slow link that keeps moving
     /// is never cut [env: S3BLOB_TIMEOUT; default: 10]
-    #[arg(long, global = true, value_name = "SECS", value_parser = values::parse_seconds)]
+    #[arg(hide_short_help = true, long, global = true, value_name = "SECS", value_parser = values::parse_seconds)]
     pub timeout: Option<u64>,
 
     /// Requests in flight at most, of any size (HEADs and small objects included), and files
     /// moved at once; large files are bounded by --concurrency parts as well
     /// [env: S3BLOB_MAX_REQUESTS; default: 256]
-    #[arg(long, global = true, value_name = "N", value_parser = values::parse_max_requests)]
+    #[arg(hide_short_help = true, long, global = true, value_name = "N", value_parser = values::parse_max_requests)]
     pub max_requests: Option<usize>,
 
     /// Send each object's CRC64NVME as the x-amz-checksum-crc64nvme header for the store to
@@ -94,14 +100,14 @@ pub struct GlobalArgs {
     /// without it from then on; crc64nvme always; off never. Objects are verified end to end
     /// either way (the CRC64NVME is in their metadata) [env: S3BLOB_CHECKSUM_HEADER;
     /// default: auto]
-    #[arg(long, global = true, value_name = "WHEN", value_parser = crate::config::parse_header_mode)]
+    #[arg(hide_short_help = true, long, global = true, value_name = "WHEN", value_parser = crate::config::parse_header_mode)]
     pub checksum_header: Option<crate::transfer::upload::HeaderMode>,
 
     /// Whether the store enforces If-None-Match: * (refuses to overwrite): trusted makes a new
     /// small object one conditional PUT; untrusted looks at the key before writing and reads
     /// it back after, so an upload racing this one is caught (exit 6); auto trusts AWS S3, not
     /// a custom endpoint [env: S3BLOB_CONDITIONAL_WRITES; default: auto]
-    #[arg(long, global = true, value_name = "TRUST", value_parser = crate::config::parse_trust)]
+    #[arg(hide_short_help = true, long, global = true, value_name = "TRUST", value_parser = crate::config::parse_trust)]
     pub conditional_writes: Option<crate::config::Trust>,
 
     /// Print JSON on stdout instead of the plain result: one object, or one object per line
@@ -110,7 +116,7 @@ pub struct GlobalArgs {
     pub json: bool,
 
     /// Progress bar on stderr: auto shows it when stderr is a terminal
-    #[arg(long, global = true, value_enum, value_name = "WHEN", default_value_t = ProgressMode::Auto)]
+    #[arg(hide_short_help = true, long, global = true, value_enum, value_name = "WHEN", default_value_t = ProgressMode::Auto)]
     pub progress: ProgressMode,
 
     /// More logging on stderr (-v: debug, -vv: debug including the AWS SDK); RUST_LOG also works
@@ -216,8 +222,8 @@ pub enum Command {
     #[command(after_help = concat!(
         "Examples:\n",
         "  s3blob seal --suite myapp --release 1.4.2 --expect-files 3\n",
-        "  s3blob seal --suite myapp --release 1.4.2 --file myapp-linux.tar.gz \\\n",
-        "      --file myapp-macos.tar.gz --sha256sums\n\n",
+        "  s3blob seal --suite myapp --release 1.4.2 --filename myapp-linux.tar.gz \\\n",
+        "      --filename myapp-macos.tar.gz --sha256sums\n\n",
         after_help!()
     ))]
     Seal(SealArgs),
@@ -251,13 +257,19 @@ pub enum Command {
     ))]
     Presign(PresignArgs),
     /// Print a shell completion script
-    #[command(
-        after_help = "Example:\n  s3blob completions bash > ~/.local/share/bash-completion/completions/s3blob"
-    )]
+    #[command(after_help = concat!(
+        "Example:\n",
+        "  mkdir -p ~/.local/share/bash-completion/completions\n",
+        "  s3blob completions bash > ~/.local/share/bash-completion/completions/s3blob"
+    ))]
     Completions(CompletionsArgs),
-    /// Print the man page (roff)
-    #[command(after_help = "Example:\n  s3blob man > ~/.local/share/man/man1/s3blob.1")]
-    Man,
+    /// Print the man page (roff), or write one page per subcommand into a directory
+    #[command(after_help = concat!(
+        "Examples:\n",
+        "  s3blob man --dir ~/.local/share/man/man1     # s3blob.1, s3blob-upload.1, ...\n",
+        "  s3blob man | man -l -"
+    ))]
+    Man(ManArgs),
 }
 
 #[derive(Debug, Args)]
@@ -266,20 +278,22 @@ pub struct KeyArgs {
     #[arg(long, value_name = "SUITE")]
     pub suite: String,
 
-    /// Second part of the key: the release or version; `latest` is the suite's highest release
+    /// Second part of the key: the release or version; `latest` is the suite's highest sealed
+    /// release
     #[arg(long, value_name = "RELEASE")]
     pub release: String,
 }
 
-/// The key parts of an upload: like [`KeyArgs`], but `latest` is not a name one can publish.
+/// The key parts of a command that changes a release (upload, seal, delete): like
+/// [`KeyArgs`], but `latest` names no release one may change.
 #[derive(Debug, Args)]
 pub struct PublishKeyArgs {
     /// First part of the key: the product or suite
     #[arg(long, value_name = "SUITE")]
     pub suite: String,
 
-    /// Second part of the key: the release or version to publish under, e.g. 1.4.2 (not
-    /// `latest`, which readers use for the highest release)
+    /// Second part of the key: the release's own name, e.g. 1.4.2 (not `latest`, which only
+    /// readers use, for the highest sealed release)
     #[arg(long, value_name = "RELEASE")]
     pub release: String,
 }
@@ -297,6 +311,7 @@ pub struct ObjectArgs {
 
 /// How an upload is cut up and sent.
 #[derive(Debug, Default, Args)]
+#[command(next_help_heading = "Transfer")]
 pub struct UploadTuningArgs {
     /// Size of each part of a multipart upload (files larger than this are sent in parts), e.g.
     /// 8MiB; raised automatically to keep a file within 10,000 parts
@@ -313,6 +328,7 @@ pub struct UploadTuningArgs {
 
 /// How a download is cut into ranges and fetched.
 #[derive(Debug, Default, Args)]
+#[command(next_help_heading = "Transfer")]
 pub struct DownloadTuningArgs {
     /// Size of each ranged GET, e.g. 8MiB [env: S3BLOB_PART_SIZE; default: 16MiB]
     #[arg(long, value_name = "SIZE", value_parser = values::parse_part_size)]
@@ -348,6 +364,11 @@ pub struct UploadArgs {
     #[command(flatten)]
     pub key: PublishKeyArgs,
 
+    /// The local files to upload, each under its own file name, several at a time within one
+    /// --concurrency budget; `-` reads stdin (alone, with --filename)
+    #[arg(value_name = "PATH", required = true, num_args = 1..)]
+    pub paths: Vec<PathBuf>,
+
     /// Last part of the key, for a single PATH [default: PATH's file name]
     #[arg(long, value_name = "FILENAME")]
     pub filename: Option<String>,
@@ -372,11 +393,6 @@ pub struct UploadArgs {
 
     #[command(flatten)]
     pub tuning: UploadTuningArgs,
-
-    /// The local files to upload, each under its own file name, several at a time within one
-    /// --concurrency budget; `-` reads stdin (alone, with --filename)
-    #[arg(value_name = "PATH", required = true, num_args = 1..)]
-    pub paths: Vec<PathBuf>,
 }
 
 #[derive(Debug, Args)]
@@ -466,14 +482,13 @@ pub struct ListArgs {
     #[arg(long, value_name = "SUITE")]
     pub suite: Option<String>,
 
-    /// List the files of this release of --suite (`latest`: the highest release)
+    /// List the files of this release of --suite (`latest`: the highest sealed release)
     #[arg(long, value_name = "RELEASE", requires = "suite")]
     pub release: Option<String>,
 
-    /// HEAD requests in flight at once when listing the files of a release that is not sealed
-    /// (to read their checksums); the same as the global --max-requests
-    /// [env: S3BLOB_MAX_REQUESTS; default: 256]
-    #[arg(long, value_name = "N", value_parser = values::parse_max_requests)]
+    /// The global --max-requests under its old name here (every other --concurrency counts
+    /// parts of --part-size); kept so scripts that used it still work
+    #[arg(long, hide = true, value_name = "N", value_parser = values::parse_max_requests)]
     pub concurrency: Option<usize>,
 }
 
@@ -483,7 +498,7 @@ pub struct SealArgs {
     pub key: PublishKeyArgs,
 
     /// A file the release must hold before it is sealed (repeatable)
-    #[arg(long = "file", value_name = "FILENAME")]
+    #[arg(long = "filename", alias = "file", value_name = "FILENAME")]
     pub files: Vec<String>,
 
     /// How many files the release must hold, exactly (fewer: exit 3, more: exit 6)
@@ -513,7 +528,7 @@ pub struct VerifyArgs {
 #[derive(Debug, Args)]
 pub struct DeleteArgs {
     #[command(flatten)]
-    pub key: KeyArgs,
+    pub key: PublishKeyArgs,
 
     /// Last part of the key: the artifact to delete (not in a sealed release)
     #[arg(
@@ -559,10 +574,36 @@ pub struct PromoteArgs {
     pub allow_open: bool,
 
     #[command(flatten)]
-    pub tuning: UploadTuningArgs,
+    pub tuning: CopyTuningArgs,
+}
+
+/// How a server-side copy of an object above 5 GiB is cut up.
+#[derive(Debug, Default, Args)]
+#[command(next_help_heading = "Transfer")]
+pub struct CopyTuningArgs {
+    /// Size of each UploadPartCopy part when an object is above 5 GiB (smaller objects are one
+    /// CopyObject); raised automatically to keep an object within 10,000 parts
+    /// [env: S3BLOB_PART_SIZE; default: 16MiB]
+    #[arg(long, value_name = "SIZE", value_parser = values::parse_part_size)]
+    pub part_size: Option<u64>,
+
+    /// Part copies of --part-size in flight at once, for the whole release (at most 4 for one
+    /// object) [env: S3BLOB_CONCURRENCY; default: 16]
+    #[arg(long, value_name = "N", value_parser = values::parse_concurrency)]
+    pub concurrency: Option<usize>,
+}
+
+impl From<&CopyTuningArgs> for Tuning {
+    fn from(t: &CopyTuningArgs) -> Self {
+        Tuning {
+            part_size: t.part_size,
+            concurrency: t.concurrency,
+        }
+    }
 }
 
 #[derive(Debug, Args)]
+#[command(group = clap::ArgGroup::new("rule").required(true).multiple(true).args(["keep", "older_than"]))]
 pub struct PruneArgs {
     /// The suite whose old releases go
     #[arg(long, value_name = "SUITE")]
@@ -570,10 +611,10 @@ pub struct PruneArgs {
 
     /// Keep the newest N releases in version order; older ones go (with --older-than, only
     /// those that are also older than that)
-    #[arg(long, value_name = "N", required_unless_present = "older_than", value_parser = clap::value_parser!(u64).range(1..))]
+    #[arg(long, value_name = "N", value_parser = values::parse_keep)]
     pub keep: Option<u64>,
 
-    /// Remove releases older than this, e.g. 30d: the age of a release is that of its newest
+    /// Remove releases older than this, e.g. 30d or 6w: the age of a release is that of its newest
     /// object (for a sealed release, its manifest: when it was sealed)
     #[arg(long, value_name = "AGE", value_parser = values::parse_duration)]
     pub older_than: Option<std::time::Duration>,
@@ -597,9 +638,17 @@ pub struct PresignArgs {
     #[command(flatten)]
     pub object: ObjectArgs,
 
-    /// How long the URL works: seconds, or a number with s, m, h or d (at most 7d)
-    #[arg(long, value_name = "DURATION", default_value = "1h", value_parser = values::parse_duration)]
+    /// How long the URL works: seconds, or a number with s, m, h, d or w (at most 7d)
+    #[arg(long, value_name = "DURATION", default_value = "1h", value_parser = values::parse_expiry)]
     pub expires: std::time::Duration,
+}
+
+#[derive(Debug, Args)]
+pub struct ManArgs {
+    /// Write s3blob.1 and a page per subcommand (s3blob-upload.1, ...) into DIR, created if
+    /// missing, and print the paths written; without it, print the s3blob(1) page
+    #[arg(long, value_name = "DIR")]
+    pub dir: Option<PathBuf>,
 }
 
 #[derive(Debug, Args)]
@@ -607,6 +656,44 @@ pub struct CompletionsArgs {
     /// The shell to complete for
     #[arg(value_enum)]
     pub shell: clap_complete::Shell,
+}
+
+/// clap's error, several lines, as s3blob's: one line saying what is wrong (the values as
+/// typed, clap's tip folded in), and a second with the usage (when clap gives one) and where
+/// to read more; `subcommand` is the one typed, if any.
+pub fn argument_error(rendered: &str, subcommand: Option<&str>) -> (String, Option<String>) {
+    let mut message = String::new();
+    let mut tips = Vec::new();
+    let mut usage: Option<&str> = None;
+    for line in rendered.lines() {
+        let t = line.trim();
+        if t.is_empty() || t.starts_with("For more information") {
+            continue;
+        }
+        if let Some(rest) = t.strip_prefix("error: ") {
+            message.push_str(rest);
+        } else if let Some(rest) = t.strip_prefix("tip: ") {
+            tips.push(rest);
+        } else if let Some(rest) = t.strip_prefix("Usage: ") {
+            usage.get_or_insert(rest);
+        } else if usage.is_none() && line.starts_with(' ') {
+            // The arguments listed under "the following required arguments were not provided:".
+            message.push_str(if message.ends_with(':') { " " } else { ", " });
+            message.push_str(t);
+        }
+    }
+    for tip in tips {
+        message.push_str(&format!(" ({tip})"));
+    }
+    let more = match subcommand {
+        Some(sub) => format!("s3blob {sub} --help"),
+        None => "s3blob --help".to_owned(),
+    };
+    let usage = match usage {
+        Some(u) => Some(format!("usage: {u}; more: {more}")),
+        None => Some(format!("more: {more}")),
+    };
+    (message, usage)
 }
 
 #[cfg(test)]
@@ -617,5 +704,108 @@ mod tests {
     #[test]
     fn clap_definition_is_valid() {
         Cli::command().debug_assert();
+    }
+
+    fn parse_error(args: &[&str]) -> (String, Option<String>) {
+        let err = Cli::try_parse_from(args).unwrap_err();
+        argument_error(&err.render().to_string(), args.get(1).copied())
+    }
+
+    #[test]
+    fn argument_errors_are_one_line_with_the_value_as_typed() {
+        let cases: &[(&[&str], &str, &str)] = &[
+            (
+                &["s3blob", "prune", "--suite", "x", "--keep", "0"],
+                "invalid value '0' for '--keep <N>': keep at least 1 release",
+                "more: s3blob prune --help",
+            ),
+            (
+                &[
+                    "s3blob",
+                    "presign",
+                    "--suite",
+                    "s",
+                    "--release",
+                    "1",
+                    "--filename",
+                    "f",
+                    "--expires",
+                    "8d",
+                ],
+                "invalid value '8d' for '--expires <DURATION>': out of range",
+                "more: s3blob presign --help",
+            ),
+            (
+                &["s3blob", "prune", "--suite", "x", "--dry-run"],
+                "the following required arguments were not provided: <--keep <N>|--older-than <AGE>>",
+                "more: s3blob prune --help",
+            ),
+            (
+                &[
+                    "s3blob",
+                    "upload",
+                    "--suite",
+                    "s",
+                    "--release",
+                    "1",
+                    "--sael",
+                    "f",
+                ],
+                "unexpected argument '--sael' found (a similar argument exists: '--seal')",
+                "usage: s3blob upload",
+            ),
+        ];
+        for (args, message, usage) in cases {
+            let (m, u) = parse_error(args);
+            assert!(
+                m.starts_with(message),
+                "{m:?} should start with {message:?}"
+            );
+            assert!(!m.contains('\n'), "{m:?}");
+            let u = u.unwrap_or_default();
+            assert!(u.contains(usage), "{u:?} should contain {usage:?}");
+        }
+        let (m, _) = parse_error(&[
+            "s3blob",
+            "prune",
+            "--suite",
+            "x",
+            "--older-than",
+            "3w",
+            "--keep",
+            "1",
+            "--yes",
+            "--dry-run",
+        ]);
+        assert!(
+            m.contains("'--dry-run' cannot be used with '--yes'")
+                || m.contains("cannot be used with"),
+            "{m}"
+        );
+    }
+
+    #[test]
+    fn old_spellings_still_parse() {
+        let cli = Cli::try_parse_from([
+            "s3blob",
+            "seal",
+            "--suite",
+            "s",
+            "--release",
+            "1",
+            "--file",
+            "a",
+        ])
+        .unwrap();
+        let Command::Seal(args) = cli.command else {
+            panic!()
+        };
+        assert_eq!(args.files, ["a"]);
+        let cli =
+            Cli::try_parse_from(["s3blob", "prune", "--suite", "s", "--older-than", "3w"]).unwrap();
+        let Command::Prune(args) = cli.command else {
+            panic!()
+        };
+        assert_eq!(args.older_than.map(|d| d.as_secs()), Some(3 * 7 * 86_400));
     }
 }

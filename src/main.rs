@@ -29,7 +29,10 @@ fn main() -> ExitCode {
 
 fn run() -> anyhow::Result<ExitCode> {
     let env = prepare_environment()?;
-    let cli = Cli::parse();
+    let cli = match Cli::try_parse() {
+        Ok(cli) => cli,
+        Err(e) => return Ok(argument_error(&e)),
+    };
     limit_malloc_arenas(malloc_arenas(&cli.command));
     s3blob::logging::init(cli.global.verbose, cli.global.quiet, &env)?;
     let json = cli.global.json;
@@ -60,10 +63,32 @@ fn run() -> anyhow::Result<ExitCode> {
             other => other.context("cannot write to stdout")?,
         }
     }
-    for line in s3blob::output::failure_lines(&report.failures()) {
+    for line in report.failure_lines() {
         eprintln!("s3blob: error: {}", s3blob::escape::escape(&line));
     }
     Ok(ExitCode::from(report.exit_code()))
+}
+
+/// Prints a command-line error as s3blob's one line (and the usage line), exit 2; help and
+/// the version are printed as clap prints them.
+fn argument_error(e: &clap::Error) -> ExitCode {
+    use clap::error::ErrorKind as K;
+    if matches!(
+        e.kind(),
+        K::DisplayHelp | K::DisplayVersion | K::DisplayHelpOnMissingArgumentOrSubcommand
+    ) {
+        let _ = e.print();
+        return ExitCode::from(u8::try_from(e.exit_code()).unwrap_or(code::USAGE));
+    }
+    let command = <Cli as clap::CommandFactory>::command();
+    let subcommand = std::env::args().find(|a| a != "help" && command.find_subcommand(a).is_some());
+    let (message, usage) =
+        s3blob::cli::argument_error(&e.render().to_string(), subcommand.as_deref());
+    eprintln!("s3blob: error: {message}");
+    if let Some(usage) = usage {
+        eprintln!("{usage}");
+    }
+    ExitCode::from(code::USAGE)
 }
 
 /// Reads `./.env` and applies what [`environment::prepare`] decides to the process

@@ -39,15 +39,28 @@ pub fn parse_part_size(s: &str) -> Result<u64, String> {
     }
 }
 
-/// Parses a duration: seconds, or a number followed by s, m, h or d.
+/// Parses a duration: seconds, or a number followed by s, m, h, d or w.
 pub fn parse_duration(s: &str) -> Result<Duration, String> {
-    let (num, unit) = number_and_unit(s).ok_or("not a duration; use e.g. 3600, 90m, 12h or 7d")?;
+    let (num, unit) =
+        number_and_unit(s).ok_or("not a duration; use e.g. 3600, 90m, 12h, 7d or 3w")?;
     let mult: u64 = match unit {
         "" | "s" => 1,
         "m" => 60,
         "h" => 3600,
         "d" => 86_400,
-        _ => return Err("unknown unit; use s, m, h or d".to_owned()),
+        "w" => 7 * 86_400,
+        // A month or a year has no fixed length; say which days are meant.
+        "mo" | "y" => {
+            return Err(format!(
+                "months and years have no fixed length; use days or weeks, e.g. {}d",
+                if unit == "y" {
+                    num.saturating_mul(365)
+                } else {
+                    num.saturating_mul(30)
+                }
+            ));
+        }
+        _ => return Err("unknown unit; use s, m, h, d or w".to_owned()),
     };
     num.checked_mul(mult)
         .map(Duration::from_secs)
@@ -88,6 +101,27 @@ pub fn parse_concurrency(s: &str) -> Result<usize, String> {
 /// Requests in flight at most.
 pub fn parse_max_requests(s: &str) -> Result<usize, String> {
     parse_count(s, 1, MAX_REQUESTS as u64).map(|n| usize::try_from(n).unwrap_or(1))
+}
+
+/// SigV4 presigned URLs are valid for at most seven days.
+pub const MAX_EXPIRY: Duration = Duration::from_secs(7 * 86_400);
+
+/// How long a presigned URL works: a duration from one second to [`MAX_EXPIRY`].
+pub fn parse_expiry(s: &str) -> Result<Duration, String> {
+    let d = parse_duration(s)?;
+    if d.is_zero() || d > MAX_EXPIRY {
+        return Err(
+            "out of range: a presigned URL works for 1s to 7d (the SigV4 limit)".to_owned(),
+        );
+    }
+    Ok(d)
+}
+
+/// How many releases `prune --keep` keeps: at least one (the highest sealed release is never
+/// removed anyway; removing every release is `delete --all`, one release at a time).
+pub fn parse_keep(s: &str) -> Result<u64, String> {
+    parse_count(s, 1, u64::from(u32::MAX))
+        .map_err(|_| "keep at least 1 release, e.g. --keep 10".to_owned())
 }
 
 /// A timeout in whole seconds, at least one.
@@ -173,8 +207,10 @@ mod tests {
             ("90m", Some(5400)),
             ("12h", Some(43_200)),
             ("7d", Some(604_800)),
+            ("3w", Some(1_814_400)),
             ("", None),
-            ("1w", None),
+            ("1y", None),
+            ("2mo", None),
             ("-1h", None),
         ];
         for (s, want) in cases {
@@ -198,6 +234,12 @@ mod tests {
         assert_eq!(parse_concurrency(" 16 "), Ok(16));
         assert!(parse_concurrency("257").unwrap_err().contains("1 to 256"));
         assert_eq!(parse_seconds("60"), Ok(60));
+        assert_eq!(parse_keep("10"), Ok(10));
+        assert!(parse_keep("0").unwrap_err().contains("at least 1"));
+        assert!(parse_duration("1y").unwrap_err().contains("365d"));
+        assert_eq!(parse_expiry("7d").map(|d| d.as_secs()), Ok(604_800));
+        assert!(parse_expiry("8d").unwrap_err().contains("1s to 7d"));
+        assert!(parse_expiry("0").is_err());
         assert!(parse_seconds("0").is_err());
     }
 }

@@ -188,21 +188,30 @@ fn credentials_missing_or_wrong() {
 #[test]
 fn missing_bucket_and_key() {
     let (server, dir) = setup();
-    server
-        .run(
-            dir.path(),
-            &[
-                "upload",
-                "--bucket",
-                "nope-bucket",
-                "--suite",
-                "s",
-                "--release",
-                "r",
-                "f.bin",
-            ],
-        )
-        .fails(3, &["nope-bucket", "does not exist", "--bucket"]);
+    // The upload's failure, said as the upload's: not the manifest it looked at first.
+    let up = server.run(
+        dir.path(),
+        &[
+            "upload",
+            "--bucket",
+            "nope-bucket",
+            "--suite",
+            "s",
+            "--release",
+            "r",
+            "f.bin",
+        ],
+    );
+    up.fails(
+        3,
+        &[
+            "cannot upload to s3://nope-bucket/s/r/f.bin",
+            "nope-bucket",
+            "does not exist",
+            "--bucket",
+        ],
+    );
+    assert!(!up.stderr.contains("manifest"), "{}", up.stderr);
     server
         .run(
             dir.path(),
@@ -249,10 +258,33 @@ fn output_directory_missing_or_unwritable() {
             &["upload", "--suite", "s", "--release", "r", "f.bin"],
         )
         .ok();
+    // A directory that does not exist is made, for one file as for many (`-o DIR/` or
+    // `-o DIR/NAME`), and removed again when the download fails.
     server
-        .download(dir.path(), "s", "r", "f.bin", "nodir/x.bin")
-        .fails(3, &["nodir", "does not exist"]);
-    assert!(!dir.path().join("nodir").exists());
+        .download(dir.path(), "s", "r", "f.bin", "nodir/deeper/x.bin")
+        .ok();
+    assert_eq!(
+        std::fs::read(dir.path().join("nodir/deeper/x.bin")).unwrap(),
+        std::fs::read(dir.path().join("f.bin")).unwrap()
+    );
+    let out = server.download(dir.path(), "s", "r", "f.bin", "fresh/");
+    assert_eq!(out.ok(), "fresh/f.bin");
+    assert!(dir.path().join("fresh/f.bin").is_file());
+    server
+        .download(dir.path(), "s", "r", "none.bin", "gone/deeper/")
+        .fails(3, &["none.bin"]);
+    assert!(
+        !dir.path().join("gone").exists(),
+        "a failed download leaves no directory"
+    );
+    server
+        .download(dir.path(), "s", "r", "none.bin", "nodir/other/x.bin")
+        .fails(3, &["none.bin"]);
+    assert!(!dir.path().join("nodir/other").exists());
+    assert!(
+        dir.path().join("nodir/deeper/x.bin").exists(),
+        "what was there stays"
+    );
 
     use std::os::unix::fs::PermissionsExt;
     let ro = dir.path().join("ro");
@@ -310,6 +342,71 @@ fn bad_flag_values() {
         .run(dir.path(), &["upload", "f.bin"])
         .usage_error(&["--suite"]);
     assert!(stored_keys(&server).is_empty());
+}
+
+/// clap's refusals read like s3blob's: one `s3blob: error:` line with the value as typed,
+/// then the usage; numbers and durations say what would be accepted.
+#[test]
+fn argument_errors_are_one_line() {
+    let (server, dir) = setup();
+    let run = |args: &[&str]| server.run(dir.path(), args);
+    run(&["prune", "--suite", "x", "--keep", "0"]).usage_error(&[
+        "'0'",
+        "--keep",
+        "keep at least 1 release",
+    ]);
+    run(&["prune", "--suite", "x", "--dry-run"]).usage_error(&["--keep", "--older-than"]);
+    run(&["prune", "--suite", "x", "--older-than", "1y", "--dry-run"])
+        .usage_error(&["'1y'", "365d"]);
+    run(&[
+        "presign",
+        "--suite",
+        "s",
+        "--release",
+        "r",
+        "--filename",
+        "f",
+        "--expires",
+        "8d",
+    ])
+    .usage_error(&["'8d'", "--expires", "7d"]);
+    let typo = run(&["seal", "--suite", "s", "--release", "r", "--filname", "a"]);
+    typo.usage_error(&["'--filname'", "'--filename'"]);
+    assert!(
+        typo.stderr.contains("usage: s3blob seal"),
+        "{}",
+        typo.stderr
+    );
+    // Weeks are a unit; prune with --older-than alone is complete.
+    let prune = run(&["prune", "--suite", "x", "--older-than", "3w", "--dry-run"]);
+    assert_ne!(prune.code, 2, "{}", prune.stderr);
+    // Help still goes to stdout, exit 0.
+    let help = run(&["prune", "--help"]);
+    assert!(help.ok().contains("--older-than"));
+}
+
+/// A batch checks every path before its first request: a missing file, a directory or a
+/// duplicate name among them leaves the release untouched.
+#[test]
+fn a_batch_checks_every_path_first() {
+    let (server, dir) = setup();
+    for name in ["a.bin", "b.bin"] {
+        std::fs::write(dir.path().join(name), name).unwrap();
+    }
+    std::fs::create_dir(dir.path().join("sub")).unwrap();
+    let up = |paths: &[&str]| {
+        let mut args = vec!["upload", "--suite", "s", "--release", "r"];
+        args.extend_from_slice(paths);
+        server.run(dir.path(), &args)
+    };
+    up(&["a.bin", "b.bin", "sub"]).fails(2, &["sub is a directory"]);
+    up(&["a.bin", "b.bin", "missing.bin"]).fails(3, &["missing.bin", "does not exist"]);
+    up(&["a.bin", "./a.bin"]).fails(2, &["two PATHs are named \"a.bin\""]);
+    assert!(
+        stored_keys(&server).is_empty(),
+        "{:?}",
+        stored_keys(&server)
+    );
 }
 
 #[test]

@@ -72,29 +72,41 @@ fn uploads_several_files_each_under_its_own_name() {
 
 #[test]
 fn a_failed_file_does_not_hide_the_others() {
-    let server = Server::start();
+    let server = Server::start_faulty();
     let dir = tempfile::tempdir().unwrap();
     let d = dir.path();
     server.put(d, "app", "3.0", "taken.bin", b"old", &[]);
     std::fs::write(d.join("taken.bin"), b"new bytes").unwrap();
     std::fs::write(d.join("fine.bin"), b"fine").unwrap();
+    std::fs::write(d.join("denied.bin"), b"denied").unwrap();
+    // One file at a time, in order: the first PUT (denied.bin's) is refused.
+    server.faults().inject(
+        Op::PutObject,
+        1,
+        Fault::Error {
+            status: 403,
+            code: "AccessDenied",
+        },
+    );
     let out = server.run(
         d,
         &[
             "upload",
+            "--max-requests",
+            "1",
             "--suite",
             "app",
             "--release",
             "3.0",
+            "denied.bin",
             "fine.bin",
             "taken.bin",
-            "missing.bin",
         ],
     );
-    // The worst failure decides: missing (3) and taken (6) -> 3 is ranked above 6.
-    assert_eq!(out.code, 3, "{}", out.stderr);
+    // The worst failure decides: denied (4) and taken (6) -> 4 is ranked above 6.
+    assert_eq!(out.code, 4, "{}", out.stderr);
     assert_eq!(out.stdout, "s3://artifacts/app/3.0/fine.bin\n");
-    assert!(out.stderr.contains("missing.bin"), "{}", out.stderr);
+    assert!(out.stderr.contains("denied.bin"), "{}", out.stderr);
     assert!(
         out.stderr.contains("s3://artifacts/app/3.0/taken.bin"),
         "{}",
@@ -102,10 +114,11 @@ fn a_failed_file_does_not_hide_the_others() {
     );
     assert!(
         out.stderr
-            .contains("2 of the files failed: taken.bin, missing.bin"),
+            .contains("2 of the files failed: denied.bin, taken.bin"),
         "{}",
         out.stderr
     );
+    assert_eq!(server.object("app/3.0/denied.bin"), None);
     assert_eq!(server.object("app/3.0/fine.bin").unwrap(), b"fine");
     assert_eq!(server.object("app/3.0/taken.bin").unwrap(), b"old");
 
@@ -472,4 +485,122 @@ fn a_failed_listing_is_one_error_not_one_per_file() {
         lines[1]
     );
     assert_eq!(server.faults().count(Op::PutObject), 0);
+}
+
+/// `--json` has one shape whatever a glob matched: one file is a batch of one, and a file that
+/// failed is an element with its error, never an empty stdout.
+#[test]
+fn one_json_shape_for_one_file_or_many() {
+    let server = Server::start();
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    std::fs::write(d.join("one.bin"), b"one").unwrap();
+    let one = server.run(
+        d,
+        &[
+            "--json",
+            "upload",
+            "--suite",
+            "j",
+            "--release",
+            "1",
+            "one.bin",
+        ],
+    );
+    let v: Value = one.json();
+    let keys: Vec<&String> = v.as_object().unwrap().keys().collect();
+    assert_eq!(keys, ["command", "files", "failed"], "{v}");
+    assert_eq!(v["command"], "upload");
+    assert_eq!(v["files"][0]["uri"], "s3://artifacts/j/1/one.bin");
+    assert_eq!(v["files"][0]["command"], "upload");
+    let down = server.run(
+        d,
+        &[
+            "--json",
+            "download",
+            "--suite",
+            "j",
+            "--release",
+            "1",
+            "--filename",
+            "one.bin",
+            "-o",
+            "got/",
+        ],
+    );
+    assert_eq!(down.file_json()["path"], "got/one.bin");
+    // A failed single file: exit 3, its error on stderr once, and on stdout as an element.
+    let missing = server.run(
+        d,
+        &[
+            "--json",
+            "download",
+            "--suite",
+            "j",
+            "--release",
+            "1",
+            "--filename",
+            "nope.bin",
+        ],
+    );
+    assert_eq!(missing.code, 3, "{}", missing.stderr);
+    let v: Value = serde_json::from_str(missing.stdout.trim()).unwrap();
+    assert_eq!(v["failed"], 1);
+    assert_eq!(v["files"][0]["file"], "nope.bin");
+    assert_eq!(v["files"][0]["exit_code"], 3);
+    assert!(
+        v["files"][0]["error"]
+            .as_str()
+            .unwrap()
+            .contains("nope.bin")
+    );
+    let errors: Vec<&str> = missing
+        .stderr
+        .lines()
+        .filter(|l| l.starts_with("s3blob: error:"))
+        .collect();
+    assert_eq!(errors.len(), 1, "{}", missing.stderr);
+    // Without --json, a failed single file still prints nothing on stdout.
+    let plain = server.run(
+        d,
+        &[
+            "download",
+            "--suite",
+            "j",
+            "--release",
+            "1",
+            "--filename",
+            "nope.bin",
+        ],
+    );
+    plain.fails(3, &["nope.bin"]);
+}
+
+/// The summary counts what moved: an identical file already stored is not "uploaded".
+#[test]
+fn the_summary_counts_unchanged_files_apart() {
+    let server = Server::start();
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    server.put(d, "u", "1", "same.bin", b"same bytes", &[]);
+    std::fs::write(d.join("new.bin"), b"new").unwrap();
+    let out = server.run(
+        d,
+        &[
+            "upload",
+            "--suite",
+            "u",
+            "--release",
+            "1",
+            "same.bin",
+            "new.bin",
+        ],
+    );
+    out.ok();
+    assert!(
+        out.stderr
+            .contains("uploaded 1 of 2 files, 3 B; 1 already stored (identical)"),
+        "{}",
+        out.stderr
+    );
 }

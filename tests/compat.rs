@@ -98,7 +98,7 @@ fn refused_then_fell_back(how: RefuseCrc64) {
                 "back",
             ],
         );
-        let v: Value = out.json();
+        let v: Value = out.file_json();
         assert_eq!(v["verified"], "checksum", "{v}");
         assert!(std::fs::read(d.join("back")).unwrap() == *bytes);
     }
@@ -201,7 +201,7 @@ fn one_round_trip_where_conditional_writes_are_trusted() {
 
     let before = server.faults().log().len();
     let again = up(&["--conditional-writes", "trusted", "--json"]);
-    let v: Value = again.json();
+    let v: Value = again.file_json();
     assert_eq!(v["unchanged"], true);
     let ops = ops_of(&server, before);
     assert_eq!(

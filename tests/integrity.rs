@@ -95,7 +95,7 @@ fn object_without_s3blob_checksum_is_checked_by_size_and_says_so() {
             "--json",
         ],
     );
-    let v: serde_json::Value = out.json();
+    let v: serde_json::Value = out.file_json();
     assert_eq!(v["verified"], "size-only");
     assert!(
         out.stderr.contains("only its size was verified"),

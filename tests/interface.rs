@@ -134,6 +134,82 @@ fn completions_and_man_page() {
     server
         .run(dir.path(), &["completions", "tcsh"])
         .usage_error(&["'tcsh'"]);
+    // Every page s3blob(1) refers to can be written; the directory is created.
+    let pages = dir.path().join("share/man/man1");
+    let out = server.run(dir.path(), &["man", "--dir", pages.to_str().unwrap()]);
+    let written: Vec<&str> = out.ok().lines().collect();
+    for sub in [
+        "upload", "download", "seal", "verify", "promote", "prune", "doctor",
+    ] {
+        let page = pages.join(format!("s3blob-{sub}.1"));
+        assert!(written.contains(&page.to_str().unwrap()), "{written:?}");
+        let text = std::fs::read_to_string(&page).unwrap();
+        assert!(text.contains(".TH s3blob-"), "{sub}");
+    }
+    let upload = std::fs::read_to_string(pages.join("s3blob-upload.1")).unwrap();
+    assert!(upload.contains("seal") && upload.contains("sha256sums"));
+    assert!(pages.join("s3blob.1").exists());
+}
+
+/// One name per concept: `--filename` everywhere (seal's old `--file` still works), and
+/// `-h` shows a command's own options first and only the common global ones.
+#[test]
+fn one_name_per_concept_and_short_help() {
+    let server = Server::start();
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    server.put(d, "n", "1", "a.bin", b"a", &[]);
+    let new = server.run(
+        d,
+        &[
+            "seal",
+            "--suite",
+            "n",
+            "--release",
+            "1",
+            "--filename",
+            "a.bin",
+        ],
+    );
+    assert_eq!(new.ok(), "s3://artifacts/n/1/");
+    let old = server.run(
+        d,
+        &["seal", "--suite", "n", "--release", "1", "--file", "a.bin"],
+    );
+    assert_eq!(
+        old.ok(),
+        "s3://artifacts/n/1/",
+        "the old spelling seals the same"
+    );
+    let short = server.run(d, &["upload", "-h"]);
+    let long = server.run(d, &["upload", "--help"]);
+    let (short, long) = (short.ok(), long.ok());
+    assert!(short.find("--seal").unwrap() < short.find("--bucket").unwrap());
+    for rare in ["--max-attempts", "--conditional-writes", "--ca-bundle"] {
+        assert!(!short.contains(rare), "{rare} in -h");
+        assert!(long.contains(rare), "{rare} not in --help");
+    }
+    assert!(
+        short.lines().count() + 30 < long.lines().count(),
+        "-h is not shorter: {} vs {} lines",
+        short.lines().count(),
+        long.lines().count()
+    );
+    // list's --concurrency is no longer shown (it was --max-requests under another name).
+    let list = server.run(d, &["list", "--help"]);
+    assert!(
+        !list
+            .ok()
+            .lines()
+            .any(|l| l.trim_start().starts_with("--concurrency")),
+        "{}",
+        list.stdout
+    );
+    // delete's --release does not offer `latest`; the readers' help says "sealed".
+    let delete = server.run(d, &["delete", "--help"]);
+    assert!(delete.ok().contains("not `latest`"));
+    let download = server.run(d, &["download", "--help"]);
+    assert!(download.ok().contains("highest sealed"));
 }
 
 /// Downloads a 12 MiB object in 5 MiB ranges, the second held back 0.8 s by the server: long

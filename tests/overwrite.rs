@@ -24,14 +24,14 @@ fn overwrite_rules(len: usize) {
         args.extend_from_slice(extra);
         server.run(dir.path(), &args)
     };
-    let v: serde_json::Value = up(&[]).json();
+    let v: serde_json::Value = up(&[]).file_json();
     assert_eq!(v["unchanged"], false);
 
     // A retried CI job uploading the very same bytes succeeds, says nothing changed, and sends
     // no data.
     let sent = |s: &Server| s.faults().count(Op::PutObject) + s.faults().count(Op::UploadPart);
     let before = sent(&server);
-    let v: serde_json::Value = up(&[]).json();
+    let v: serde_json::Value = up(&[]).file_json();
     assert_eq!(v["unchanged"], true);
     assert_eq!(sent(&server), before);
     assert!(server.object("s/r/a.bin").unwrap() == first);
@@ -39,7 +39,7 @@ fn overwrite_rules(len: usize) {
     // Different bytes are refused and the stored object stays.
     let second = data(len, 2);
     std::fs::write(dir.path().join("a.bin"), &second).unwrap();
-    up(&[]).fails(
+    up(&[]).fails_json(
         6,
         &["s3://artifacts/s/r/a.bin", "already exists", "--overwrite"],
     );
@@ -47,7 +47,7 @@ fn overwrite_rules(len: usize) {
     assert_eq!(server.open_uploads(), 0);
 
     // --overwrite replaces it.
-    let v: serde_json::Value = up(&["--overwrite"]).json();
+    let v: serde_json::Value = up(&["--overwrite"]).file_json();
     assert_eq!(v["unchanged"], false);
     assert!(server.object("s/r/a.bin").unwrap() == second);
 }

@@ -74,7 +74,7 @@ fn stdin_upload_small_and_multipart() {
                 "--json",
             ],
         );
-        let report: serde_json::Value = back.json();
+        let report: serde_json::Value = back.file_json();
         assert!(std::fs::read(d.join("back")).unwrap() == bytes, "{name}");
         // One part carries s3blob's CRC64NVME in its metadata; a multipart stream's checksum
         // goes to CompleteMultipartUpload, where the server keeps it, as S3 does.

@@ -95,7 +95,7 @@ fn a_sealed_release_is_immutable() {
     assert_eq!(server.object("s/1.0/a").unwrap(), b"aaa");
     // The very same bytes: done already (a retried job).
     let same = server.upload(d, "s", "1.0", &[("a", b"aaa")], &["--json"]);
-    assert_eq!(same.json()["unchanged"], true);
+    assert_eq!(same.file_json()["unchanged"], true);
     // Nor does a file go alone.
     server
         .run(
@@ -279,6 +279,19 @@ fn verify_and_verify_deep_catch_a_corrupted_object() {
     let deep = server.run(d, &["verify", "--suite", "s", "--release", "1.0", "--deep"]);
     assert_eq!(deep.code, 5, "{}", deep.stderr);
     assert!(deep.stdout.contains("mismatch  a"), "{}", deep.stdout);
+    // The stored object is named once, as corrupt, with what can fix it; verify wrote
+    // nothing to stdout but its report, and a retry would read the same bytes.
+    let line = deep
+        .stderr
+        .lines()
+        .find(|l| l.contains("s3://artifacts/s/1.0/a"))
+        .unwrap_or_else(|| panic!("{}", deep.stderr));
+    assert_eq!(line.matches("s3://").count(), 1, "{line}");
+    assert!(line.contains("is corrupt or was replaced"), "{line}");
+    assert!(line.contains("upload it again from its source"), "{line}");
+    for wrong in ["stdout", "retry", "downloaded"] {
+        assert!(!line.contains(wrong), "{line}");
+    }
     // A file gone from the store.
     std::fs::remove_file(server.object_path("s/1.0/b")).unwrap();
     let gone = server.run(d, &["verify", "--suite", "s", "--release", "1.0"]);
@@ -424,7 +437,7 @@ fn releases_without_a_manifest_behave_as_before_with_a_warning() {
                 "x",
             ],
         )
-        .json();
+        .file_json();
     assert_eq!(v["verified"], "checksum");
     let open = server.run(d, &["verify", "--suite", "s", "--release", "2.0"]);
     open.ok();

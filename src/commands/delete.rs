@@ -1,8 +1,6 @@
 //! `s3blob delete`: removes one artifact of an open release, or with `--all` a whole release
 //! (manifest first); only with `--yes` (s3blob never prompts).
 
-use tracing::info;
-
 use crate::cli::DeleteArgs;
 use crate::commands::Context;
 use crate::config::Tuning;
@@ -50,7 +48,7 @@ pub async fn run(cx: &Context<'_>, args: DeleteArgs) -> Result<Outcome, Error> {
     head?;
     if manifest?.is_some() {
         return Err(Error::AlreadyExists(format!(
-            "release {}/{} in s3://{bucket} is sealed: its files cannot be deleted one by one (a sealed release is immutable; delete --all removes the whole release)",
+            "release {}/{} in s3://{bucket}/ is sealed: its files cannot be deleted one by one (a sealed release is immutable; delete --all removes the whole release)",
             key.suite(),
             key.release()
         )));
@@ -62,7 +60,6 @@ pub async fn run(cx: &Context<'_>, args: DeleteArgs) -> Result<Outcome, Error> {
         .send()
         .await
         .map_err(|e| classify(&e, "delete", &bucket, Some(&k)))?;
-    info!("deleted s3://{bucket}/{k}");
     Ok(Box::new(DeleteReport { bucket, key }))
 }
 
@@ -82,18 +79,9 @@ async fn delete_release(
     let contents = remove::contents(client, &bucket, suite, release).await?;
     if contents.keys.is_empty() {
         return Err(Error::NotFound(format!(
-            "there is no release {suite}/{release} in s3://{bucket} (nothing under s3://{bucket}/{suite}/{release}/); check --suite and --release"
+            "there is no release {suite}/{release} in s3://{bucket}/ (nothing under s3://{bucket}/{suite}/{release}/); check --suite and --release"
         )));
     }
     let removed = remove::remove(client, &bucket, &contents).await?;
-    info!(
-        "deleted s3://{bucket}/{suite}/{release}/: {} object(s){}",
-        removed.objects,
-        if removed.sealed {
-            ", manifest first"
-        } else {
-            ""
-        }
-    );
     Ok(Box::new(ReleaseRemoved::new(bucket, removed)))
 }

@@ -14,8 +14,8 @@ use crate::error::Error;
 use crate::escape::escape;
 use crate::key::ObjectKey;
 use crate::listing::Lister;
-use crate::output::Outcome;
 use crate::output::download::DownloadReport;
+use crate::output::{Batch, Outcome};
 use crate::progress::SharedProgress;
 use crate::release::manifest::MANIFEST_NAME;
 use crate::release::state::{self, ManifestCell};
@@ -101,9 +101,10 @@ pub async fn run(cx: &Context<'_>, args: DownloadArgs) -> Result<Outcome, Error>
         size_only: size_only.clone(),
     };
 
+    let mut created = None;
     let report = if several {
         let dir = args.output.clone().unwrap_or_else(|| PathBuf::from("."));
-        prepare_dir(&dir)?;
+        created = prepare_dir(&dir)?;
         // A file that cannot be fetched (a name the local file system cannot hold) fails on
         // its own, before any request; the others go on.
         let items: Vec<_> = files
@@ -126,9 +127,25 @@ pub async fn run(cx: &Context<'_>, args: DownloadArgs) -> Result<Outcome, Error>
             Some(p) if to_stdout => p.clone(),
             other => download::destination(other.as_deref(), &file.0),
         };
-        job(request(&file, dest)?, to_stdout).run().await
+        if let Some(parent) = missing_parent(&dest).filter(|_| !to_stdout) {
+            created = prepare_dir(parent)?;
+        }
+        let result = match request(&file, dest) {
+            Ok(req) => job(req, to_stdout).run().await,
+            Err(e) => Err(e),
+        };
+        if to_stdout {
+            result
+        } else {
+            Batch::one("download", "downloaded", file.0, result).map(|b| Box::new(b) as Outcome)
+        }
     };
     progress.finish();
+    // A directory made for this download goes again if nothing came of it.
+    let failed = !report.as_ref().is_ok_and(|r| r.exit_code() == 0);
+    if let (true, Some(top), Some(dir)) = (failed, &created, args.output.as_deref()) {
+        remove_empty_dirs(dir, top);
+    }
     warn_size_only(size_only.load(Ordering::Relaxed));
     report
 }
@@ -308,13 +325,46 @@ fn name_fits(bucket: &str, key: &ObjectKey, dest: &Path) -> Result<(), Error> {
     )))
 }
 
-/// The directory several files go into: created if missing, refused if it is something else.
-fn prepare_dir(dir: &Path) -> Result<(), Error> {
-    if dir.exists() && !dir.is_dir() {
-        return Err(Error::Usage(format!(
-            "-o {} is not a directory; several files need -o DIR",
-            dir.display()
-        )));
+/// The directory files go into: created if missing (with its missing parents), refused if it
+/// is something else. Returns the topmost directory it created, to remove again if the
+/// download fails.
+fn prepare_dir(dir: &Path) -> Result<Option<PathBuf>, Error> {
+    if dir.exists() {
+        if !dir.is_dir() {
+            return Err(Error::Usage(format!(
+                "-o {} is not a directory; several files need -o DIR",
+                dir.display()
+            )));
+        }
+        return Ok(None);
     }
-    std::fs::create_dir_all(dir).map_err(|e| Error::local_io("create the directory", dir, &e))
+    let top = dir
+        .ancestors()
+        .take_while(|a| !a.as_os_str().is_empty() && !a.exists())
+        .last()
+        .map(Path::to_path_buf);
+    std::fs::create_dir_all(dir).map_err(|e| Error::local_io("create the directory", dir, &e))?;
+    Ok(top)
+}
+
+/// The directory `dest` would be written into, when it does not exist yet.
+fn missing_parent(dest: &Path) -> Option<&Path> {
+    dest.parent()
+        .filter(|p| !p.as_os_str().is_empty() && !p.exists())
+}
+
+/// Removes the directories [`prepare_dir`] made, from the deepest up to `top`, as long as they
+/// are empty (nothing was downloaded into them).
+fn remove_empty_dirs(output: &Path, top: &Path) {
+    // `-o DIR/` names the directory; `-o DIR/file` names a file in it.
+    let deepest = if output.is_dir() {
+        output
+    } else {
+        output.parent().unwrap_or(output)
+    };
+    for dir in deepest.ancestors() {
+        if std::fs::remove_dir(dir).is_err() || dir == top {
+            break;
+        }
+    }
 }

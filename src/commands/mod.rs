@@ -70,14 +70,33 @@ pub async fn run(
                 String::from_utf8_lossy(&script).into_owned(),
             )))
         }
-        Command::Man => {
-            let mut page = Vec::new();
-            clap_mangen::Man::new(Cli::command())
-                .render(&mut page)
-                .map_err(|e| Error::Other(format!("cannot render the man page: {e}")))?;
-            Ok(Box::new(Text(String::from_utf8_lossy(&page).into_owned())))
-        }
+        Command::Man(args) => man(args.dir.as_deref()),
     }
+}
+
+/// The s3blob(1) page on stdout, or with `dir` every page (s3blob.1 and one per subcommand,
+/// which s3blob(1) refers to) written there, and their paths printed.
+fn man(dir: Option<&std::path::Path>) -> Result<Outcome, Error> {
+    let Some(dir) = dir else {
+        let mut page = Vec::new();
+        clap_mangen::Man::new(Cli::command())
+            .render(&mut page)
+            .map_err(|e| Error::Other(format!("cannot render the man page: {e}")))?;
+        return Ok(Box::new(Text(String::from_utf8_lossy(&page).into_owned())));
+    };
+    std::fs::create_dir_all(dir).map_err(|e| Error::local_io("create the directory", dir, &e))?;
+    let mut cmd = Cli::command().disable_help_subcommand(true);
+    cmd.build();
+    let mut pages = vec![cmd.clone()];
+    pages.extend(cmd.get_subcommands().filter(|s| !s.is_hide_set()).cloned());
+    let mut written = Vec::new();
+    for page in pages {
+        let path = clap_mangen::Man::new(page)
+            .generate_to(dir)
+            .map_err(|e| Error::local_io("write a man page into", dir, &e))?;
+        written.push(path.display().to_string());
+    }
+    Ok(Box::new(Text(written.join("\n"))))
 }
 
 /// Settings from flags and environment, and the client built from them.

@@ -1,6 +1,6 @@
 //! `s3blob presign`: a URL that downloads one artifact without credentials until it expires.
 
-use std::time::{Duration, SystemTime};
+use std::time::SystemTime;
 
 use aws_sdk_s3::presigning::PresigningConfig;
 use aws_sdk_s3::primitives::DateTime;
@@ -14,16 +14,7 @@ use crate::output::Outcome;
 use crate::output::presign::PresignReport;
 use crate::s3::classify;
 
-/// SigV4 presigned URLs are valid for at most seven days.
-pub const MAX_EXPIRY: Duration = Duration::from_secs(7 * 24 * 3600);
-
 pub async fn run(cx: &Context<'_>, args: PresignArgs) -> Result<Outcome, Error> {
-    if args.expires.is_zero() || args.expires > MAX_EXPIRY {
-        return Err(Error::Usage(format!(
-            "invalid --expires {}s: use between 1 second and 7d (the SigV4 limit)",
-            args.expires.as_secs()
-        )));
-    }
     let o = &args.object;
     let (settings, client) = super::connect(cx, Tuning::default()).await?;
     let bucket = settings.bucket;

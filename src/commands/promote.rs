@@ -6,7 +6,7 @@ use std::sync::Arc;
 use std::time::Instant;
 
 use tokio::task::JoinSet;
-use tracing::{info, warn};
+use tracing::warn;
 
 use crate::cli::PromoteArgs;
 use crate::commands::Context;
@@ -219,10 +219,6 @@ pub async fn run(cx: &Context<'_>, args: PromoteArgs) -> Result<Outcome, Error> 
         header,
     };
     let sealed = seal::seal(&client, &req, cx.shutdown).await?;
-    info!(
-        "promoted {source_uri} to s3://{to_bucket}/{to_suite}/{to_release}/ ({} file(s))",
-        copies.len()
-    );
     Ok(Box::new(PromoteReport {
         bucket: to_bucket,
         origin,

@@ -17,7 +17,7 @@ use crate::key::ObjectKey;
 use crate::listing::Inventory;
 use crate::output::seal::{Published, SealReport};
 use crate::output::upload::UploadReport;
-use crate::output::{Failure, Outcome};
+use crate::output::{Batch, Failure, Outcome};
 use crate::progress::SharedProgress;
 use crate::release;
 use crate::release::manifest::SHA256SUMS_NAME;
@@ -91,6 +91,9 @@ fn plan(args: &UploadArgs) -> Result<Vec<(PathBuf, ObjectKey)>, Error> {
         }
         let key = ObjectKey::new(&args.key.suite, &args.key.release, &filename)?;
         ObjectAttributes::new(&requested, &filename)?;
+        if !stdin {
+            upload::check_uploadable(path)?;
+        }
         keys.push((path.clone(), key));
     }
     Ok(keys)
@@ -153,10 +156,14 @@ pub async fn run(cx: &Context<'_>, args: UploadArgs) -> Result<Outcome, Error> {
         })
     };
     let report = match <[_; 1]>::try_from(keys) {
-        Ok([(path, key)]) => match job(path, key) {
-            Ok(job) => job.run().await,
-            Err(e) => Err(e),
-        },
+        Ok([(path, key)]) => {
+            let file = path.display().to_string();
+            let result = match job(path, key) {
+                Ok(job) => job.run().await,
+                Err(e) => Err(e),
+            };
+            Batch::one("upload", "uploaded", file, result).map(|b| Box::new(b) as Outcome)
+        }
         Err(keys) => {
             let items = keys
                 .into_iter()

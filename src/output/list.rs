@@ -103,7 +103,11 @@ impl Report for Listed {
     }
 
     fn summary(&self) -> String {
-        format!("listed {} {}", self.count, self.what)
+        let what = match self.count {
+            1 => self.what.strip_suffix('s').unwrap_or(self.what),
+            _ => self.what,
+        };
+        format!("listed {} {what}", self.count)
     }
 }
 
@@ -145,7 +149,7 @@ mod tests {
         assert_eq!(r.render(false), "1.0    sealed");
         assert_eq!(
             r.render(true),
-            r#"{"release":"1.0","sealed":true,"suite":"s"}"#
+            r#"{"suite":"s","release":"1.0","sealed":true}"#
         );
         let open = Entry::Release {
             suite: "s",

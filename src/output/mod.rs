@@ -46,6 +46,10 @@ pub trait Report: Send {
     fn bytes(&self) -> u64 {
         0
     }
+    /// Nothing had to move: the store already held these bytes (an upload).
+    fn unchanged(&self) -> bool {
+        false
+    }
     /// 0, or for a batch with failures the most serious failure's code.
     fn exit_code(&self) -> u8 {
         code::OK
@@ -53,6 +57,10 @@ pub trait Report: Send {
     /// The files of a batch that failed.
     fn failures(&self) -> Vec<&Failure> {
         Vec::new()
+    }
+    /// What stderr says about the failures, after the result ([`failure_lines`]).
+    fn failure_lines(&self) -> Vec<String> {
+        failure_lines(&self.failures())
     }
 }
 
@@ -135,7 +143,9 @@ pub fn failure_lines(failures: &[&Failure]) -> Vec<String> {
 /// How many failed files the summary line names.
 pub const NAMED: usize = 20;
 
-/// Several files moved by one command, in the order given; failures are named by file.
+/// The files moved by one command (`upload`, `download`), in the order given; failures are
+/// named by file. One file is a batch of one, so `--json` has one shape whatever a glob
+/// matched: `{"command", "files": [...], "failed"}`.
 pub struct Batch {
     pub command: &'static str,
     /// What the summary says was done to a file ("uploaded").
@@ -179,25 +189,31 @@ impl Report for Batch {
     }
 
     fn summary(&self) -> String {
+        if let [one] = self.results.as_slice() {
+            return one.as_ref().map(|r| r.summary()).unwrap_or_default();
+        }
         let failed = self.failures().len();
-        let size: u64 = self
+        let done: Vec<&Outcome> = self
             .results
             .iter()
             .filter_map(|r| r.as_ref().ok())
-            .map(|r| r.bytes())
-            .sum();
-        format!(
-            "{} {} of {} files, {}{}",
+            .collect();
+        let unchanged = done.iter().filter(|r| r.unchanged()).count();
+        let size: u64 = done.iter().map(|r| r.bytes()).sum();
+        let mut summary = format!(
+            "{} {} of {} files, {}",
             self.verb,
-            self.results.len() - failed,
+            done.len() - unchanged,
             self.results.len(),
             human_bytes(size),
-            if failed > 0 {
-                format!("; {failed} failed")
-            } else {
-                String::new()
-            }
-        )
+        );
+        if unchanged > 0 {
+            summary.push_str(&format!("; {unchanged} already stored (identical)"));
+        }
+        if failed > 0 {
+            summary.push_str(&format!("; {failed} failed"));
+        }
+        summary
     }
 
     fn exit_code(&self) -> u8 {
@@ -209,6 +225,36 @@ impl Report for Batch {
             .iter()
             .filter_map(|r| r.as_ref().err())
             .collect()
+    }
+
+    fn failure_lines(&self) -> Vec<String> {
+        match self.results.as_slice() {
+            // One file: its error is the whole story.
+            [Err(f)] => vec![f.error.to_string()],
+            _ => failure_lines(&self.failures()),
+        }
+    }
+}
+
+impl Batch {
+    /// A command's single file as a batch of one; an error that belongs to the file (not
+    /// to the command as a whole, such as a usage error) becomes its failure.
+    pub fn one(
+        command: &'static str,
+        verb: &'static str,
+        file: String,
+        result: Result<Outcome, Error>,
+    ) -> Result<Batch, Error> {
+        let result = match result {
+            Err(error @ Error::Usage(_)) => return Err(error),
+            Err(error) => Err(Failure { file, error }),
+            Ok(report) => Ok(report),
+        };
+        Ok(Batch {
+            command,
+            verb,
+            results: vec![result],
+        })
     }
 }
 

@@ -46,7 +46,16 @@ impl Report for SealReport {
         if self.sealed.unchanged {
             format!("{} was already sealed with these {n} files", self.uri())
         } else {
-            format!("sealed {} ({n} files) in {:.2} s", self.uri(), self.seconds)
+            let sums = if self.sealed.manifest.files.contains_key(SHA256SUMS_NAME) {
+                format!(", {SHA256SUMS_NAME} included")
+            } else {
+                String::new()
+            };
+            format!(
+                "sealed {} ({n} files{sums}) in {:.2} s",
+                self.uri(),
+                self.seconds
+            )
         }
     }
 }

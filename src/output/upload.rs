@@ -52,7 +52,15 @@ impl Report for UploadReport {
     }
 
     fn bytes(&self) -> u64 {
-        self.uploaded.size
+        if self.uploaded.unchanged {
+            0
+        } else {
+            self.uploaded.size
+        }
+    }
+
+    fn unchanged(&self) -> bool {
+        self.uploaded.unchanged
     }
 }
 

@@ -35,9 +35,10 @@ impl VerifyReport {
                         "{} is listed in the manifest but missing from the store",
                         uri(&f.filename)
                     )),
-                    Status::Mismatch(why) => {
-                        Error::Integrity(format!("{}: {why}", uri(&f.filename)))
-                    }
+                    Status::Mismatch(why) => Error::Integrity(format!(
+                        "{} is corrupt or was replaced: {why}; upload it again from its source (a sealed release: delete --all and publish it again) or restore it from a bucket version",
+                        uri(&f.filename)
+                    )),
                     Status::Ok | Status::Unchecked => return None,
                 };
                 Some(Failure {

@@ -196,8 +196,13 @@ impl Check {
             read::read_whole(client, &self.bucket, &self.key, self.settings, &self.budget).await;
         let (got, sha) = match read {
             Ok(read) => read,
-            // The object's own checksum did not match what it holds.
-            Err(Error::Integrity(why)) => return Ok(Status::Mismatch(why)),
+            // The object's own checksum did not match what it holds. (The engine's message
+            // speaks of a download; nothing was downloaded here.)
+            Err(Error::Integrity(_)) => {
+                return Ok(Status::Mismatch(
+                    "the bytes stored do not match the object's own stored checksum".to_owned(),
+                ));
+            }
             Err(e) => return Err(e),
         };
         let Some(entry) = &self.entry else {

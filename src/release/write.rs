@@ -6,7 +6,7 @@ use std::sync::Arc;
 
 use aws_sdk_s3::Client;
 use aws_sdk_s3::primitives::ByteStream;
-use tracing::{debug, info};
+use tracing::debug;
 
 use super::manifest::{self, Entry, Manifest, SHA256SUMS_NAME};
 use super::seal::{GENERATED_METADATA, SealRequest, Sealed};
@@ -110,13 +110,10 @@ pub(super) async fn manifest(
     // A server that ignores If-None-Match lets a concurrent seal overwrite ours: the stored
     // manifest decides.
     match stored_after_race(client, req).await? {
-        Some(stored) if stored == manifest => {
-            info!("sealed {uri}: {} files", manifest.files.len());
-            Ok(Sealed {
-                manifest,
-                unchanged: false,
-            })
-        }
+        Some(stored) if stored == manifest => Ok(Sealed {
+            manifest,
+            unchanged: false,
+        }),
         _ => Err(Error::AlreadyExists(format!(
             "{uri} was sealed by another job at the same moment (its manifest replaced this one); this seal did not take effect: check the release"
         ))),

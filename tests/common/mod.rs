@@ -374,23 +374,68 @@ impl Run {
         lines
     }
 
-    /// Asserts clap's own refusal of the command line: exit 2, an empty stdout, and stderr
-    /// starting with clap's `error:` line; clap's message (the lines before its usage, which
-    /// may list the missing arguments) contains every one of `needles`.
+    /// Asserts a refusal of the command line itself: exit 2, an empty stdout, and stderr of
+    /// one `s3blob: error: ...` line (containing every one of `needles`), optionally followed
+    /// by one `usage: ...` line.
     #[track_caller]
     pub fn usage_error(&self, needles: &[&str]) {
         assert_eq!(self.code, 2, "stderr: {}", self.stderr);
         assert_eq!(self.stdout, "", "stdout must stay empty on failure");
+        let lines: Vec<&str> = self.stderr.lines().collect();
+        let message = lines.first().copied().unwrap_or("");
         assert!(
-            self.stderr.starts_with("error: "),
-            "not clap's error: {}",
+            message.starts_with("s3blob: error: "),
+            "not one error line: {}",
             self.stderr
         );
-        assert!(!self.stderr.contains("s3blob: error:"), "{}", self.stderr);
-        let message = self.stderr.split("\n\nUsage:").next().unwrap_or("");
+        match lines.get(1..) {
+            Some([]) | None => {}
+            Some([usage]) => assert!(
+                usage.starts_with("usage: s3blob") || usage.starts_with("more: s3blob"),
+                "{}",
+                self.stderr
+            ),
+            Some(_) => panic!("more than an error and a usage line: {}", self.stderr),
+        }
         for n in needles {
             assert!(message.contains(n), "{message:?} should contain {n:?}");
         }
+    }
+
+    /// Asserts that the one file of an `upload --json` or `download --json` failed with
+    /// `code`: stdout is the batch with that file's error as its element, and stderr has that
+    /// error once; both contain every one of `needles`.
+    #[track_caller]
+    pub fn fails_json(&self, code: i32, needles: &[&str]) {
+        assert_eq!(self.code, code, "stderr: {}", self.stderr);
+        let v: serde_json::Value = serde_json::from_str(self.stdout.trim())
+            .unwrap_or_else(|e| panic!("{e}: {}", self.stdout));
+        assert_eq!(v["failed"], 1, "{v}");
+        assert_eq!(v["files"][0]["exit_code"], code, "{v}");
+        let error = v["files"][0]["error"].as_str().unwrap_or_default();
+        let lines: Vec<&str> = self
+            .stderr
+            .lines()
+            .filter(|l| l.starts_with("s3blob: error: "))
+            .collect();
+        assert_eq!(lines.len(), 1, "{}", self.stderr);
+        for n in needles {
+            assert!(error.contains(n), "{error:?} should contain {n:?}");
+            assert!(lines[0].contains(n), "{:?} should contain {n:?}", lines[0]);
+        }
+    }
+
+    /// Asserts success and returns the JSON of the one file an `upload` or `download` moved:
+    /// the `files` element of `{"command", "files": [one], "failed": 0}`.
+    #[track_caller]
+    pub fn file_json(&self) -> serde_json::Value {
+        let v = self.json();
+        assert_eq!(v["failed"], 0, "{v}");
+        let files = v["files"]
+            .as_array()
+            .unwrap_or_else(|| panic!("not a batch: {v}"));
+        assert_eq!(files.len(), 1, "one file expected: {v}");
+        files[0].clone()
     }
 }
 

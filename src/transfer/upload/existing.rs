@@ -197,7 +197,7 @@ pub(super) fn in_sealed_release(
             })
         }
         listed => Err(Error::AlreadyExists(format!(
-            "release {}/{} in s3://{} is sealed and cannot change ({}); publish under another --release",
+            "release {}/{} in s3://{}/ is sealed and cannot change ({}); publish under another --release",
             req.key.suite(),
             req.key.release(),
             req.bucket,

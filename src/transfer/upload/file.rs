@@ -43,23 +43,32 @@ pub struct FileSource {
     bytes: Option<Bytes>,
 }
 
+/// What a file must be to be uploaded: present, a regular file (a FIFO or device would be
+/// read without end, or not at all), and readable. A batch asks this of every path before its
+/// first request, so a typo never leaves a release half-filled.
+pub fn check_uploadable(path: &Path) -> Result<std::fs::Metadata, Error> {
+    let meta = std::fs::metadata(path).map_err(|e| Error::local_io("read", path, &e))?;
+    if meta.is_dir() {
+        return Err(Error::Usage(format!(
+            "{} is a directory; give the path of a file to upload",
+            path.display()
+        )));
+    }
+    if !meta.is_file() {
+        return Err(Error::Usage(format!(
+            "{} is not a regular file (a FIFO, socket or device); upload a regular file",
+            path.display()
+        )));
+    }
+    File::open(path).map_err(|e| Error::local_io("read", path, &e))?;
+    Ok(meta)
+}
+
 impl FileSource {
     /// Opens `path` and plans its parts, refusing what is not a regular file before opening it
     /// (opening a FIFO would block).
     pub fn open(path: &Path, part_size: u64) -> Result<Self, Error> {
-        let meta = std::fs::metadata(path).map_err(|e| Error::local_io("read", path, &e))?;
-        if meta.is_dir() {
-            return Err(Error::Usage(format!(
-                "{} is a directory; give the path of a file to upload",
-                path.display()
-            )));
-        }
-        if !meta.is_file() {
-            return Err(Error::Usage(format!(
-                "{} is not a regular file (a FIFO, socket or device); upload a regular file",
-                path.display()
-            )));
-        }
+        let meta = check_uploadable(path)?;
         let file = File::open(path).map_err(|e| Error::local_io("read", path, &e))?;
         let size = meta.len();
         let plan = plan::upload_plan(size, part_size)?;

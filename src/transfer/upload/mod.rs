@@ -32,7 +32,7 @@ use crate::error::Error;
 use crate::key::ObjectKey;
 use crate::listing::Inventory;
 use crate::progress::SharedProgress;
-use crate::release::manifest::Manifest;
+use crate::release::manifest::{MANIFEST_NAME, Manifest};
 use crate::release::state::ManifestCell;
 use crate::s3::{classify, status};
 use crate::shutdown::Shutdown;
@@ -40,7 +40,7 @@ use crate::transfer::READ_BUFFER;
 use crate::transfer::budget::{Budget, Permit};
 
 pub use existing::{lost, read_back_listed};
-pub use file::FileSource;
+pub use file::{FileSource, check_uploadable};
 pub use header::{ChecksumHeader, HeaderMode};
 pub use stdin::StdinSource;
 
@@ -225,6 +225,20 @@ pub async fn upload<S: PartSource>(
             action: format!("upload to s3://{}/{}", req.bucket, req.key),
             why,
         },
+        // A missing bucket, a refusal or an unreachable store: the upload's own failure, said
+        // as such (the manifest was only the first thing it asked for).
+        e @ (Error::NotFound(_) | Error::AccessDenied(_) | Error::Network(_)) => {
+            let manifest = format!(
+                "cannot read the manifest s3://{}/{}/{}/{MANIFEST_NAME}: ",
+                req.bucket,
+                req.key.suite(),
+                req.key.release()
+            );
+            e.reworded(|m| {
+                let why = m.strip_prefix(&manifest).unwrap_or(m);
+                format!("cannot upload to s3://{}/{}: {why}", req.bucket, req.key)
+            })
+        }
         e => e.reworded(|m| {
             format!(
                 "cannot upload to s3://{}/{}: the release's manifest could not be read ({m})",
