@@ -105,11 +105,21 @@ pub async fn run(cx: &Context<'_>, args: DownloadArgs) -> Result<Outcome, Error>
     let report = if several {
         let dir = args.output.clone().unwrap_or_else(|| PathBuf::from("."));
         created = prepare_dir(&dir)?;
-        // A file that cannot be fetched (a name the local file system cannot hold) fails on
-        // its own, before any request; the others go on.
+        // A file that cannot be fetched (a name the local file system cannot hold, or one a
+        // rewritten manifest lists that is no file name at all) fails on its own, before any
+        // request; the others go on.
         let items: Vec<_> = files
             .iter()
-            .map(|f| (f.0.clone(), request(f, dir.join(&f.0))))
+            .map(|f| {
+                let req = match ObjectKey::new(&args.key.suite, &release, &f.0) {
+                    Err(e) => Err(Error::Integrity(format!(
+                        "the manifest of s3://{bucket}/{}/{release}/ lists {:?}, which cannot be a file name ({}); not fetched: the manifest was not written by s3blob",
+                        args.key.suite, f.0, e.reason
+                    ))),
+                    Ok(_) => request(f, dir.join(&f.0)),
+                };
+                (f.0.clone(), req)
+            })
             .collect();
         let limit = settings.transfer.max_requests;
         let report = super::batch("download", "downloaded", items, limit, |req| {

@@ -51,8 +51,9 @@ impl Report for SealReport {
             } else {
                 String::new()
             };
+            let files = if n == 1 { "file" } else { "files" };
             format!(
-                "sealed {} ({n} files{sums}) in {:.2} s",
+                "sealed {} ({n} {files}{sums}) in {:.2} s",
                 self.uri(),
                 self.seconds
             )

@@ -1,0 +1,239 @@
+//! The release promises the README makes that only a fault or a race exercises: each test
+//! forces the situation (a refused request, a request held at a gate while something else
+//! happens, an object or manifest planted behind s3blob's back) and checks what the promise
+//! says must hold.
+
+mod common;
+
+use common::{Fault, Op, Run, Server, wait_for};
+
+const MANIFEST: &str = ".s3blob-manifest.json";
+
+fn sealed(server: &Server, release: &str) -> bool {
+    server.object(&format!("s/{release}/{MANIFEST}")).is_some()
+}
+
+/// `upload --seal` with one file refused: nothing is sealed, and `latest` still names the
+/// release before.
+#[test]
+fn a_failed_file_seals_nothing_and_latest_stays() {
+    let server = Server::start_faulty();
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    server
+        .upload(d, "s", "1.0", &[("a.bin", b"one")], &["--seal"])
+        .ok();
+    std::fs::write(d.join("a.bin"), b"two-a").unwrap();
+    std::fs::write(d.join("b.bin"), b"two-b").unwrap();
+    // One file at a time, in order: a.bin's PUT is refused, b.bin's goes through.
+    server.faults().inject(
+        Op::PutObject,
+        1,
+        Fault::Error {
+            status: 403,
+            code: "AccessDenied",
+        },
+    );
+    let out = server.run(
+        d,
+        &[
+            "upload",
+            "--seal",
+            "--max-requests",
+            "1",
+            "--suite",
+            "s",
+            "--release",
+            "2.0",
+            "a.bin",
+            "b.bin",
+        ],
+    );
+    assert_eq!(out.code, 4, "{}", out.stderr);
+    assert!(out.stderr.contains("not sealing"), "{}", out.stderr);
+    assert_eq!(server.object("s/2.0/b.bin").unwrap(), b"two-b");
+    assert!(
+        !sealed(&server, "2.0"),
+        "a release with a failed file was sealed"
+    );
+    assert_eq!(server.faults().count(Op::PutManifest), 1, "only 1.0's");
+    let latest = server.run(
+        d,
+        &[
+            "download",
+            "--suite",
+            "s",
+            "--release",
+            "latest",
+            "--filename",
+            "a.bin",
+            "-o",
+            "-",
+        ],
+    );
+    assert_eq!(latest.ok(), "one", "latest is still 1.0");
+}
+
+/// `upload --seal` checks that each of its files is still what it uploaded: another writer
+/// replacing one between the upload and the seal's look at the release stops the seal.
+#[test]
+fn a_file_replaced_before_the_seal_is_not_sealed() {
+    let server = Server::start_faulty();
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    std::fs::write(d.join("a.bin"), b"ours").unwrap();
+    std::fs::create_dir(d.join("other")).unwrap();
+    std::fs::write(d.join("other/a.bin"), b"theirs, longer").unwrap();
+    // The seal starts by listing the release: hold it there.
+    let gate = server.faults().hold(Op::ListObjectsV2, 1);
+    let sealer = server.spawn(
+        d,
+        &[
+            "upload",
+            "--seal",
+            "--suite",
+            "s",
+            "--release",
+            "1.0",
+            "a.bin",
+        ],
+    );
+    let faults = server.faults();
+    wait_for("the seal's listing", || {
+        faults.count(Op::ListObjectsV2) >= 1
+    });
+    // Our bytes are stored; another job replaces them.
+    assert_eq!(server.object("s/1.0/a.bin").unwrap(), b"ours");
+    server
+        .run(
+            d,
+            &[
+                "upload",
+                "--overwrite",
+                "--suite",
+                "s",
+                "--release",
+                "1.0",
+                "other/a.bin",
+            ],
+        )
+        .ok();
+    gate.release();
+    let out = Run::from(sealer.wait_with_output().unwrap());
+    assert_eq!(out.code, 6, "{}", out.stderr);
+    assert!(
+        out.stderr
+            .contains("is no longer what this command uploaded"),
+        "{}",
+        out.stderr
+    );
+    assert!(!sealed(&server, "1.0"));
+}
+
+/// An object added to a sealed release afterwards is not part of it: `download --all` leaves
+/// it out and says so, fetching it by name is refused, and `verify` names it.
+#[test]
+fn an_object_planted_after_sealing_is_not_part_of_the_release() {
+    let server = Server::start();
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    server
+        .upload(d, "s", "1.0", &[("a.bin", b"aaa")], &["--seal"])
+        .ok();
+    server.plant("s/1.0/late.bin", b"planted");
+    let all = server.download_all(d, "s", "1.0", "out");
+    all.ok();
+    assert!(
+        all.stderr
+            .contains("late.bin is in the release but not in its manifest"),
+        "{}",
+        all.stderr
+    );
+    assert!(d.join("out/a.bin").exists());
+    assert!(!d.join("out/late.bin").exists());
+    server
+        .download(d, "s", "1.0", "late.bin", "late.bin")
+        .fails(5, &["late.bin"]);
+    assert!(!d.join("late.bin").exists());
+    let verify = server.run(d, &["--json", "verify", "--suite", "s", "--release", "1.0"]);
+    let v = verify.json();
+    assert_eq!(v["unlisted"], serde_json::json!(["late.bin"]), "{v}");
+}
+
+/// A manifest rewritten with hostile names (and a valid self-check, as anyone who can write
+/// to the bucket can make): `download --all` writes nothing outside `-o` and names each
+/// refused file.
+#[test]
+fn hostile_names_in_a_manifest_stay_inside_the_output_directory() {
+    use s3blob::release::manifest::{Entry, Manifest};
+    let server = Server::start();
+    let root = tempfile::tempdir().unwrap();
+    let d = root.path().join("cwd");
+    std::fs::create_dir(&d).unwrap();
+    server
+        .upload(&d, "s", "1.0", &[("ok.bin", b"fine")], &["--seal"])
+        .ok();
+    let stored = server.object(&format!("s/1.0/{MANIFEST}")).unwrap();
+    let mut manifest = Manifest::parse(&stored, "test").unwrap();
+    let ok = manifest.files["ok.bin"].clone();
+    let long = "x".repeat(300);
+    let hostile = [
+        "..",
+        "../escaped.bin",
+        "a/b",
+        "bell\u{7}.bin",
+        long.as_str(),
+    ];
+    for name in hostile {
+        manifest.files.insert(
+            name.to_owned(),
+            Entry {
+                size: 4,
+                ..ok.clone()
+            },
+        );
+    }
+    server.plant(&format!("s/1.0/{MANIFEST}"), manifest.to_json().as_bytes());
+    let out = server.download_all(&d, "s", "1.0", "out");
+    assert_ne!(out.code, 0, "{}", out.stderr);
+    assert!(!out.stderr.contains("panicked"), "{}", out.stderr);
+    // What was fetched is inside out/, and it is only the file with a usable name.
+    let inside: Vec<String> = std::fs::read_dir(d.join("out"))
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .collect();
+    assert_eq!(inside, ["ok.bin"]);
+    let outside: Vec<String> = std::fs::read_dir(root.path())
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .collect();
+    assert_eq!(
+        outside,
+        ["cwd"],
+        "nothing written beside the working directory"
+    );
+    // (The harness keeps the scrubbed AWS config files in the working directory.)
+    let mut cwd: Vec<String> = std::fs::read_dir(&d)
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .filter(|n| !n.starts_with(".aws-"))
+        .collect();
+    cwd.sort();
+    assert_eq!(cwd, ["ok.bin", "out"]);
+    // Each refused name is reported; none as a path to write.
+    for name in ["../escaped.bin", "a/b"] {
+        assert!(out.stderr.contains(name), "{name}: {}", out.stderr);
+    }
+    assert!(out.stderr.contains("\\u{7}"), "escaped: {}", out.stderr);
+    assert_eq!(
+        out.code, 5,
+        "a manifest that lists no file name is an integrity failure"
+    );
+    assert!(
+        out.stderr
+            .contains("the manifest of s3://artifacts/s/1.0/ lists \"../escaped.bin\""),
+        "{}",
+        out.stderr
+    );
+    assert!(!out.stderr.contains("--filename \""), "{}", out.stderr);
+}
