@@ -710,3 +710,46 @@ fn verbose_and_doctor_say_where_each_setting_came_from() {
         assert!(!doctor.stdout.contains(secret) && !doctor.stderr.contains(secret));
     }
 }
+
+/// Other things a directory can hold: a link to a file of /proc (which says it holds 0 bytes)
+/// is refused rather than stored empty; a FIFO or a device is refused before it is opened; a
+/// download onto a symbolic link replaces the link and never writes through it.
+#[test]
+fn files_a_directory_can_plant() {
+    let server = Server::start();
+    let dir = tempfile::tempdir().unwrap();
+    std::os::unix::fs::symlink("/proc/self/environ", dir.path().join("app.tar.gz")).unwrap();
+    let out = server.run(
+        dir.path(),
+        &["upload", "--suite", "s", "--release", "1", "app.tar.gz"],
+    );
+    out.fails(2, &["app.tar.gz", "0 bytes but has content"]);
+    assert!(server.object("s/1/app.tar.gz").is_none());
+    std::os::unix::fs::symlink("/dev/zero", dir.path().join("zero.bin")).unwrap();
+    let out = server.run(
+        dir.path(),
+        &["upload", "--suite", "s", "--release", "1", "zero.bin"],
+    );
+    out.fails(2, &["zero.bin", "not a regular file"]);
+
+    server.put(dir.path(), "s", "2", "f.txt", b"from the store", &[]);
+    let victim = tempfile::tempdir().unwrap();
+    std::fs::write(victim.path().join("victim"), b"keep").unwrap();
+    std::os::unix::fs::symlink(victim.path().join("victim"), dir.path().join("link")).unwrap();
+    let out = server.download(dir.path(), "s", "2", "f.txt", "link");
+    assert_eq!(out.ok(), "link");
+    assert_eq!(
+        std::fs::read(victim.path().join("victim")).unwrap(),
+        b"keep"
+    );
+    assert_eq!(
+        std::fs::read(dir.path().join("link")).unwrap(),
+        b"from the store"
+    );
+    assert!(
+        !std::fs::symlink_metadata(dir.path().join("link"))
+            .unwrap()
+            .file_type()
+            .is_symlink()
+    );
+}
