@@ -333,10 +333,14 @@ pub fn read(choice: &Choice) -> Result<DotEnv, Error> {
             return Ok(DotEnv::default());
         }
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
-            return Err(Error::NotFound(format!(
-                "{} {shown}: no such file; fix the path, or leave it out to read ./.env",
-                named_by.unwrap_or("--env-file")
-            )));
+            return Err(Error::NotFound(match named_by {
+                Some("S3BLOB_ENV_FILE") => format!(
+                    "S3BLOB_ENV_FILE={shown:?} (set in the environment) names no file; fix the path or unset it"
+                ),
+                _ => format!(
+                    "--env-file {shown}: no such file; fix the path, or leave it out to read ./.env"
+                ),
+            }));
         }
         Err(e) => {
             return Err(Error::local_io("read", &path, &e)

@@ -40,7 +40,7 @@ fn example_variables() -> Vec<String> {
 fn readme_table_variables() -> BTreeSet<String> {
     let text = std::fs::read_to_string(Path::new(ROOT).join("README.md")).unwrap();
     let table = text
-        .split("| flag | environment | default | meaning |")
+        .split("| flag | environment | from `.env` | default | meaning |")
         .nth(1)
         .expect("the README has the configuration table");
     let mut names = BTreeSet::new();
@@ -167,7 +167,8 @@ fn expectation(name: &str) -> (&'static [i32], bool) {
         | "RUST_LOG"
         | "AWS_PROFILE" => (&[2], true),
         // A file that does not exist.
-        "AWS_CONFIG_FILE"
+        "S3BLOB_ENV_FILE"
+        | "AWS_CONFIG_FILE"
         | "AWS_SHARED_CREDENTIALS_FILE"
         | "AWS_WEB_IDENTITY_TOKEN_FILE"
         | "AWS_CA_BUNDLE" => (&[3], true),
