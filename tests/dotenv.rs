@@ -45,8 +45,7 @@ impl Listener {
 /// Writes `text` as `dir/name`, readable and writable by its owner only.
 fn write_private(dir: &Path, name: &str, text: &str) -> PathBuf {
     let path = dir.join(name);
-    std::fs::write(&path, text).unwrap();
-    std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o600)).unwrap();
+    common::write_dotenv(&path, text);
     path
 }
 

@@ -83,13 +83,12 @@ fn every_variable_empty_in_the_environment_with_dotenv_filling_in() {
     let server = Server::start();
     let dir = tempfile::tempdir().unwrap();
     std::fs::write(dir.path().join("f.txt"), b"payload").unwrap();
-    std::fs::write(
-        dir.path().join(".env"),
+    common::write_dotenv(
+        &dir.path().join(".env"),
         format!(
             "AWS_ACCESS_KEY_ID={ACCESS_KEY}\nAWS_SECRET_ACCESS_KEY={SECRET_KEY}\nS3BLOB_BUCKET={BUCKET}\n",
         ),
-    )
-    .unwrap();
+    );
     let mut cmd = server.cmd(dir.path());
     for name in example_variables() {
         cmd.env(&name, "");
@@ -111,11 +110,10 @@ fn every_variable_empty_in_the_environment_with_dotenv_filling_in() {
 fn env_example_copied_as_it_is_changes_nothing() {
     let server = Server::start();
     let dir = tempfile::tempdir().unwrap();
-    std::fs::copy(
-        Path::new(ROOT).join(".env.example"),
-        dir.path().join(".env"),
-    )
-    .unwrap();
+    common::write_dotenv(
+        &dir.path().join(".env"),
+        std::fs::read(Path::new(ROOT).join(".env.example")).unwrap(),
+    );
     std::fs::write(dir.path().join("f.txt"), b"x").unwrap();
     let out = server.run(
         dir.path(),
@@ -132,7 +130,7 @@ fn every_variable_empty_in_dotenv() {
         .iter()
         .map(|name| format!("{name}=\n"))
         .collect();
-    std::fs::write(dir.path().join(".env"), dotenv).unwrap();
+    common::write_dotenv(&dir.path().join(".env"), dotenv);
     std::fs::write(dir.path().join("f.txt"), b"x").unwrap();
     let out = server.run(
         dir.path(),
@@ -256,7 +254,7 @@ fn every_variable_set_to_garbage_in_dotenv() {
         if name == "AWS_ENDPOINT_URL" {
             cmd.env("AWS_ENDPOINT_URL_S3", &server.endpoint);
         }
-        std::fs::write(dir.path().join(".env"), dotenv).unwrap();
+        common::write_dotenv(&dir.path().join(".env"), dotenv);
         let out = Run::from(
             cmd.args(["upload", "--suite", "s", "--release", "g", "f.txt"])
                 .output()
@@ -282,7 +280,7 @@ fn every_variable_set_to_garbage_in_dotenv() {
 fn a_dotenv_in_a_parent_directory_is_not_read() {
     let server = Server::start();
     let parent = tempfile::tempdir().unwrap();
-    std::fs::write(parent.path().join(".env"), "S3BLOB_BUCKET=from-parent\n").unwrap();
+    common::write_dotenv(&parent.path().join(".env"), "S3BLOB_BUCKET=from-parent\n");
     let dir = parent.path().join("work");
     std::fs::create_dir(&dir).unwrap();
     std::fs::write(dir.join("f.txt"), b"x").unwrap();
@@ -301,7 +299,7 @@ fn a_dotenv_in_a_parent_directory_is_not_read() {
 fn an_unreadable_dotenv_line_is_a_usage_error() {
     let server = Server::start();
     let dir = tempfile::tempdir().unwrap();
-    std::fs::write(dir.path().join(".env"), "S3BLOB_BUCKET='unterminated\n").unwrap();
+    common::write_dotenv(&dir.path().join(".env"), "S3BLOB_BUCKET='unterminated\n");
     let out = server.run(dir.path(), &["list"]);
     out.fails(2, &[".env"]);
 }
