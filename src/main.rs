@@ -28,8 +28,9 @@ fn main() -> ExitCode {
 }
 
 fn run() -> anyhow::Result<ExitCode> {
-    // Parsing reads nothing from the environment, so it can come first: the environment is
-    // prepared with what the flags say (--env-file, --profile), still on this one thread.
+    // Parsing reads no variable a .env could set (clap takes nothing from the environment
+    // here), so it comes first: the environment is then prepared with what the flags say
+    // (--env-file, --profile), still on this one thread.
     let cli = Cli::parse();
     let (env, notes) = prepare_environment(&cli.global)?;
     limit_malloc_arenas(malloc_arenas(&cli.command));
