@@ -17,8 +17,9 @@ Exit codes: 0 ok, 1 other failure, 2 usage, 3 not found, 4 access denied or no c
 8 reduced guarantees (doctor only), 130 interrupted (SIGINT), 143 terminated (SIGTERM).
 
 Credentials and region come from the standard AWS chain (environment, profiles, SSO, web
-identity, instance roles). A .env file in the working directory is read if present and never
-overrides the real environment. -h shows the common options, --help every option."
+identity, instance roles). A .env file in the working directory (not under CI) may fill in
+plain settings the environment lacks, never endpoints, files, profiles or checks.
+-h shows the common options, --help every option."
     };
 }
 const AFTER_HELP: &str = after_help!();
@@ -109,6 +110,12 @@ pub struct GlobalArgs {
     /// a custom endpoint [env: S3BLOB_CONDITIONAL_WRITES; default: auto]
     #[arg(hide_short_help = true, long, global = true, value_name = "TRUST", value_parser = crate::config::parse_trust)]
     pub conditional_writes: Option<crate::config::Trust>,
+
+    /// Read settings from this file instead of ./.env, also under CI (where ./.env is not
+    /// read); the same rules: plain settings only, never overriding the environment
+    /// [env: S3BLOB_ENV_FILE]
+    #[arg(long, global = true, value_name = "FILE")]
+    pub env_file: Option<PathBuf>,
 
     /// Print JSON on stdout instead of the plain result: one object, or one object per line
     /// for `list`

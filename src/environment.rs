@@ -1,6 +1,6 @@
-//! The variables s3blob and the AWS SDK read, as one view: the real environment, with `.env`
-//! filling in what it lacks, empty values dropped, and each value's origin remembered for
-//! error messages.
+//! The variables s3blob and the AWS SDK read, as one view: the real environment, with a
+//! `.env` file filling in some of what it lacks, empty values dropped, and each value's origin
+//! remembered for messages and for `doctor`.
 //!
 //! Why s3blob prepares the environment itself instead of leaving it to the SDK: aws-config
 //! reads many variables on its own, and some values make it panic (an empty or malformed
@@ -9,9 +9,18 @@
 //! variables to set (from `.env`) and which to remove (empty ones); `main` applies that to the
 //! process environment before any thread exists, and then everything, s3blob and SDK alike,
 //! reads the same cleaned environment.
+//!
+//! What `.env` may do is limited, because the working directory is not always the user's: in
+//! CI it is a checkout whose content whoever opened a pull request chose. The file may set only
+//! the plain settings of [`DOTENV_ALLOWED`] (bucket, region, sizes, counts, timeouts, logging,
+//! and keys for a developer's local store); a variable that names a file, a command, an
+//! endpoint, a certificate authority or a credential source, or that weakens a check, is
+//! ignored with one warning. Under `CI` the file is not read at all unless `--env-file` or
+//! `S3BLOB_ENV_FILE` names it ([`choose`]), and a file that someone else owns or may write is
+//! refused ([`read`]).
 
 use std::collections::BTreeMap;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 
 use crate::error::Error;
 
@@ -22,6 +31,102 @@ pub enum Origin {
     DotEnv,
 }
 
+/// The variables a `.env` file may set: settings that choose nothing about where requests go,
+/// whom s3blob trusts or what it runs, plus static keys (a developer's local store). Keys
+/// cannot be sent anywhere the user did not choose, since the endpoint never comes from `.env`.
+pub const DOTENV_ALLOWED: &[&str] = &[
+    "S3BLOB_BUCKET",
+    "AWS_REGION",
+    "AWS_DEFAULT_REGION",
+    "S3BLOB_ADDRESSING_STYLE",
+    "S3BLOB_PART_SIZE",
+    "S3BLOB_CONCURRENCY",
+    "S3BLOB_MAX_REQUESTS",
+    "S3BLOB_TIMEOUT",
+    "AWS_MAX_ATTEMPTS",
+    "RUST_LOG",
+    "AWS_ACCESS_KEY_ID",
+    "AWS_SECRET_ACCESS_KEY",
+    "AWS_SESSION_TOKEN",
+];
+
+/// Static keys: taken from `.env` only as a whole, and only when nothing else chose the
+/// credentials.
+const KEYS: [&str; 3] = [
+    "AWS_ACCESS_KEY_ID",
+    "AWS_SECRET_ACCESS_KEY",
+    "AWS_SESSION_TOKEN",
+];
+
+/// Variables of the real environment (besides [`KEYS`]) that choose a credential source.
+const CREDENTIAL_SOURCES: [&str; 4] = [
+    "AWS_PROFILE",
+    "AWS_WEB_IDENTITY_TOKEN_FILE",
+    "AWS_CONTAINER_CREDENTIALS_FULL_URI",
+    "AWS_CONTAINER_CREDENTIALS_RELATIVE_URI",
+];
+
+/// Why `.env` may not set `name`, and the flag that sets it instead, for a variable s3blob, the
+/// AWS SDK or the TLS layer reads; `None` for one none of them reads (a project's own
+/// `DATABASE_URL`): such variables are not set either, but not worth a line.
+fn refusal(name: &str) -> Option<(&'static str, Option<&'static str>)> {
+    let why = match name {
+        "AWS_ENDPOINT_URL" | "AWS_ENDPOINT_URL_S3" => {
+            return Some(("it chooses where requests go", Some("--endpoint-url")));
+        }
+        "AWS_CA_BUNDLE" => {
+            return Some((
+                "it chooses which certificate authorities are trusted",
+                Some("--ca-bundle"),
+            ));
+        }
+        "AWS_PROFILE" => return Some(("it chooses the credentials", Some("--profile"))),
+        "S3BLOB_CONDITIONAL_WRITES" => {
+            return Some(("it weakens a check", Some("--conditional-writes")));
+        }
+        "S3BLOB_CHECKSUM_HEADER" => {
+            return Some(("it weakens a check", Some("--checksum-header")));
+        }
+        "S3BLOB_ENV_FILE" => return Some(("it names a file", Some("--env-file"))),
+        "SSL_CERT_FILE" | "SSL_CERT_DIR" => "it chooses which certificate authorities are trusted",
+        "HOME" | "USERPROFILE" => "it chooses which AWS config files are read",
+        n if n.starts_with("AWS_ENDPOINT_URL_")
+            || n.starts_with("AWS_EC2_METADATA_SERVICE_ENDPOINT")
+            || n.starts_with("AWS_CONTAINER_CREDENTIALS_")
+            || n == "AWS_IGNORE_CONFIGURED_ENDPOINT_URLS" =>
+        {
+            "it chooses where requests go"
+        }
+        "AWS_CONFIG_FILE" | "AWS_SHARED_CREDENTIALS_FILE" | "AWS_WEB_IDENTITY_TOKEN_FILE" => {
+            "it names a file s3blob would read"
+        }
+        n if n.starts_with("AWS_ROLE_")
+            || n.starts_with("AWS_CONTAINER_AUTHORIZATION_TOKEN")
+            || n.starts_with("AWS_EC2_METADATA")
+            || n.starts_with("AWS_SSO") =>
+        {
+            "it chooses the credentials"
+        }
+        n if n.starts_with("AWS_REQUEST_CHECKSUM") || n.starts_with("AWS_RESPONSE_CHECKSUM") => {
+            "it weakens a check"
+        }
+        n if n.starts_with("S3BLOB_TEST_") => "it is a test hook",
+        n if n.starts_with("AWS_") || n.starts_with("S3BLOB_") => {
+            "a .env file may set only plain settings"
+        }
+        _ => return None,
+    };
+    Some((why, None))
+}
+
+/// A message to log once logging is set up (the environment is prepared before it).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Note {
+    Warn(String),
+    Info(String),
+    Debug(String),
+}
+
 /// The changes to make to the process environment, and the resulting view.
 #[derive(Debug, Default)]
 pub struct Prepared {
@@ -30,13 +135,35 @@ pub struct Prepared {
     /// Variables that are set but empty (or only whitespace): unset, for the SDK as for s3blob.
     pub remove: Vec<String>,
     pub env: Environment,
+    /// What to tell the user about the file: variables ignored, a file skipped.
+    pub notes: Vec<Note>,
 }
 
 /// The variables s3blob cares about (names starting `AWS_` or `S3BLOB_`, and `RUST_LOG`),
-/// with their origin. Built once at start-up; tests build their own.
+/// with their origin, and what became of the `.env` file. Built once at start-up; tests build
+/// their own.
 #[derive(Debug, Clone, Default)]
 pub struct Environment {
     vars: BTreeMap<String, (String, Origin)>,
+    /// How messages name the file the `DotEnv` values came from (`.env`, or `--env-file`'s).
+    dotenv_name: Option<String>,
+    /// What happened to the file, for `doctor` and `-v`.
+    pub dotenv: DotEnvUse,
+}
+
+/// What became of the `.env` file (or the one `--env-file` named).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub enum DotEnvUse {
+    /// No `./.env`, and none named.
+    #[default]
+    None,
+    /// Read; `named_by` is `--env-file` or `S3BLOB_ENV_FILE` for a named file.
+    Read {
+        path: PathBuf,
+        named_by: Option<&'static str>,
+    },
+    /// `./.env` exists but `CI` is set and no file was named.
+    SkippedUnderCi,
 }
 
 /// Whether s3blob (or the SDK on its behalf) reads the variable.
@@ -48,12 +175,56 @@ fn blank(value: &str) -> bool {
     value.trim().is_empty()
 }
 
-/// Merges `dotenv` (the pairs of `.env`, in file order) under `real` (the process
-/// environment). A variable set in the environment is never overridden; a blank value from
-/// either source counts as unset, so `.env` may fill in a variable exported empty.
+/// `CI` as CI systems set it: any value but empty, `false` or `0`.
+pub fn is_ci(value: Option<&str>) -> bool {
+    value.is_some_and(|v| {
+        let v = v.trim();
+        !(v.is_empty() || v.eq_ignore_ascii_case("false") || v == "0")
+    })
+}
+
+/// Which file to read, decided from `--env-file`, `S3BLOB_ENV_FILE` and `CI` (real
+/// environment only).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Choice {
+    /// `./.env`, if it exists.
+    Default,
+    /// A file the user named: it must exist.
+    Named(PathBuf, &'static str),
+    /// Under CI with nothing named: no file at all.
+    NoneUnderCi,
+}
+
+pub fn choose(flag: Option<&Path>, variable: Option<&str>, ci: Option<&str>) -> Choice {
+    if let Some(path) = flag {
+        return Choice::Named(path.to_owned(), "--env-file");
+    }
+    if let Some(v) = variable.filter(|v| !blank(v)) {
+        return Choice::Named(PathBuf::from(v.trim()), "S3BLOB_ENV_FILE");
+    }
+    if is_ci(ci) {
+        Choice::NoneUnderCi
+    } else {
+        Choice::Default
+    }
+}
+
+/// A `.env` file's pairs, in file order, and how messages name the file.
+#[derive(Debug, Clone, Default)]
+pub struct DotEnv {
+    pub name: String,
+    pub pairs: Vec<(String, String)>,
+    pub used: DotEnvUse,
+}
+
+/// Merges `dotenv` under `real` (the process environment). A variable set in the environment
+/// is never overridden; a blank value from either source counts as unset, so `.env` may fill
+/// in a variable exported empty. Only [`DOTENV_ALLOWED`] variables come from the file; keys
+/// only when neither the environment nor `--profile` (`profile_flag`) chose the credentials.
 pub fn prepare(
     real: impl IntoIterator<Item = (String, String)>,
-    dotenv: impl IntoIterator<Item = (String, String)>,
+    dotenv: DotEnv,
+    profile_flag: bool,
 ) -> Prepared {
     let mut out = Prepared::default();
     let mut present = std::collections::HashSet::new();
@@ -67,46 +238,188 @@ pub fn prepare(
             out.env.vars.insert(name, (value, Origin::Environment));
         }
     }
-    for (name, value) in dotenv {
+    let file = dotenv.name;
+    let credentials_chosen = profile_flag
+        || KEYS
+            .iter()
+            .chain(CREDENTIAL_SOURCES.iter())
+            .any(|v| present.contains(*v));
+    let region_set = ["AWS_REGION", "AWS_DEFAULT_REGION"]
+        .iter()
+        .any(|v| present.contains(*v));
+    let mut ignored_keys = Vec::new();
+    let mut unrelated = Vec::new();
+    let mut seen = std::collections::HashSet::new();
+    for (name, value) in dotenv.pairs {
         // The first definition in the file wins, as dotenv tools do.
-        if present.contains(&name) || out.set.iter().any(|(n, _)| *n == name) {
+        if !seen.insert(name.clone()) || blank(&value) {
             continue;
         }
-        if blank(&value) {
+        if !DOTENV_ALLOWED.contains(&name.as_str()) {
+            match refusal(&name) {
+                Some((why, flag)) => out.notes.push(Note::Warn(format!(
+                    "{name} in {file} is ignored: {why}; set it in the environment{}",
+                    flag.map(|f| format!(" or pass {f}")).unwrap_or_default()
+                ))),
+                None => unrelated.push(name),
+            }
             continue;
         }
-        if relevant(&name) {
-            out.remove.retain(|n| *n != name);
-            out.env
-                .vars
-                .insert(name.clone(), (value.clone(), Origin::DotEnv));
+        if present.contains(&name) {
+            continue;
         }
+        if KEYS.contains(&name.as_str()) && credentials_chosen {
+            ignored_keys.push(name);
+            continue;
+        }
+        // The region is one setting in two variables: the environment's wins whole.
+        if region_set && name.ends_with("REGION") {
+            continue;
+        }
+        out.remove.retain(|n| *n != name);
+        out.env
+            .vars
+            .insert(name.clone(), (value.clone(), Origin::DotEnv));
         out.set.push((name, value));
     }
+    if !ignored_keys.is_empty() {
+        out.notes.push(Note::Warn(format!(
+            "{} in {file} ignored: the environment or --profile already chooses the credentials; set keys in the environment to use them",
+            ignored_keys.join(", ")
+        )));
+    }
+    if !unrelated.is_empty() {
+        out.notes.push(Note::Debug(format!(
+            "not set from {file} (s3blob does not use them): {}",
+            unrelated.join(", ")
+        )));
+    }
+    if dotenv.used == DotEnvUse::SkippedUnderCi {
+        out.notes.push(Note::Info(
+            "./.env not read: CI is set (a checkout's .env is not trusted there); pass --env-file .env to read it".to_owned(),
+        ));
+    }
+    if matches!(dotenv.used, DotEnvUse::Read { .. }) {
+        out.env.dotenv_name = Some(file);
+    }
+    out.env.dotenv = dotenv.used;
     out
 }
 
-/// The pairs of `./.env` (the working directory only, never a parent), or none without one.
-pub fn read_dotenv(path: &Path) -> Result<Vec<(String, String)>, Error> {
+/// Reads the file `choice` names: `./.env` if present (none is fine), or the named file (which
+/// must exist). The file is opened once and checked through that handle: a regular file, and
+/// (on Unix) owned by the current user or root and writable by no one else, as ssh and direnv
+/// demand of what decides their behaviour.
+pub fn read(choice: &Choice) -> Result<DotEnv, Error> {
+    let (path, named_by) = match choice {
+        Choice::NoneUnderCi => {
+            let used = if Path::new(".env").exists() {
+                DotEnvUse::SkippedUnderCi
+            } else {
+                DotEnvUse::None
+            };
+            return Ok(DotEnv {
+                used,
+                ..DotEnv::default()
+            });
+        }
+        Choice::Default => (PathBuf::from(".env"), None),
+        Choice::Named(path, by) => (path.clone(), Some(*by)),
+    };
+    let shown = path.display().to_string();
+    let file = match open(&path) {
+        Ok(file) => file,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound && named_by.is_none() => {
+            return Ok(DotEnv::default());
+        }
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+            return Err(Error::NotFound(match named_by {
+                Some("S3BLOB_ENV_FILE") => format!(
+                    "S3BLOB_ENV_FILE={shown:?} (set in the environment) names no file; fix the path or unset it"
+                ),
+                _ => format!(
+                    "--env-file {shown}: no such file; fix the path, or leave it out to read ./.env"
+                ),
+            }));
+        }
+        Err(e) => {
+            return Err(Error::local_io("read", &path, &e)
+                .reworded(|m| format!("{m}; fix its permissions or remove it")));
+        }
+    };
+    let meta = file
+        .metadata()
+        .map_err(|e| Error::local_io("read", &path, &e))?;
+    if !meta.is_file() {
+        return Err(Error::Usage(format!(
+            "refusing to read {shown}: not a regular file; remove it or name a file with --env-file"
+        )));
+    }
+    check_owner(&shown, &meta)?;
     let bad = |e: &dyn std::fmt::Display| {
         Error::Usage(format!(
-            "cannot read {}: {e}; fix the line or remove the file",
-            path.display()
+            "cannot read {shown}: {e}; fix the line or remove the file"
         ))
     };
-    let iter = match dotenvy::from_path_iter(path) {
-        Ok(iter) => iter,
-        Err(e) if e.not_found() => return Ok(Vec::new()),
-        Err(e) => return Err(bad(&e)),
-    };
-    iter.map(|item| item.map_err(|e| bad(&e))).collect()
+    let pairs = dotenvy::from_read_iter(file)
+        .map(|item| item.map_err(|e| bad(&e)))
+        .collect::<Result<Vec<_>, _>>()?;
+    Ok(DotEnv {
+        name: shown,
+        pairs,
+        used: DotEnvUse::Read { path, named_by },
+    })
+}
+
+/// Opens without blocking on a FIFO (one named `.env` would otherwise hang the command).
+#[cfg(unix)]
+fn open(path: &Path) -> std::io::Result<std::fs::File> {
+    use std::os::unix::fs::OpenOptionsExt;
+    std::fs::OpenOptions::new()
+        .read(true)
+        .custom_flags(libc::O_NONBLOCK)
+        .open(path)
+}
+
+#[cfg(not(unix))]
+fn open(path: &Path) -> std::io::Result<std::fs::File> {
+    std::fs::File::open(path)
+}
+
+#[cfg(unix)]
+fn check_owner(shown: &str, meta: &std::fs::Metadata) -> Result<(), Error> {
+    use std::os::unix::fs::MetadataExt;
+    let me = rustix::process::geteuid().as_raw();
+    if meta.uid() != me && meta.uid() != 0 {
+        return Err(Error::Usage(format!(
+            "refusing to read {shown}: it is owned by uid {}, not by you (uid {me}); check where it came from, then chown it or remove it",
+            meta.uid()
+        )));
+    }
+    if meta.mode() & 0o022 != 0 {
+        return Err(Error::Usage(format!(
+            "refusing to read {shown}: it is writable by group or others (mode {:o}); run chmod go-w {shown}",
+            meta.mode() & 0o7777
+        )));
+    }
+    Ok(())
+}
+
+#[cfg(not(unix))]
+fn check_owner(_shown: &str, _meta: &std::fs::Metadata) -> Result<(), Error> {
+    Ok(())
 }
 
 impl Environment {
     /// A view of exactly these variables, as if from the real environment (for tests).
     pub fn from_pairs<'a>(pairs: impl IntoIterator<Item = (&'a str, &'a str)>) -> Self {
         let real = pairs.into_iter().map(|(k, v)| (k.to_owned(), v.to_owned()));
-        prepare(real, Vec::new()).env
+        prepare(real, DotEnv::default(), false).env
+    }
+
+    /// How messages name the file that `DotEnv` values came from.
+    pub fn dotenv_name(&self) -> &str {
+        self.dotenv_name.as_deref().unwrap_or(".env")
     }
 
     /// The value of `name`, if set and not blank.
@@ -122,9 +435,9 @@ impl Environment {
     /// credential variables are never shown.
     pub fn describe(&self, name: &str) -> String {
         let from = match self.origin(name) {
-            Some(Origin::DotEnv) => " (set in .env)",
-            Some(Origin::Environment) => " (set in the environment)",
-            None => "",
+            Some(Origin::DotEnv) => format!(" (set in {})", self.dotenv_name()),
+            Some(Origin::Environment) => " (set in the environment)".to_owned(),
+            None => String::new(),
         };
         match self.get(name) {
             Some(_) if is_secret(name) => format!("{name}{from}"),
@@ -235,36 +548,177 @@ mod tests {
             .collect()
     }
 
+    fn file(p: &[(&str, &str)]) -> DotEnv {
+        DotEnv {
+            name: ".env".to_owned(),
+            pairs: pairs(p),
+            used: DotEnvUse::Read {
+                path: ".env".into(),
+                named_by: None,
+            },
+        }
+    }
+
+    fn warnings(p: &Prepared) -> Vec<&str> {
+        p.notes
+            .iter()
+            .filter_map(|n| match n {
+                Note::Warn(w) => Some(w.as_str()),
+                _ => None,
+            })
+            .collect()
+    }
+
     #[test]
     fn dotenv_fills_in_and_never_overrides() {
         let p = prepare(
-            pairs(&[("AWS_REGION", "eu-west-1"), ("PATH", "/bin")]),
-            pairs(&[
+            pairs(&[("AWS_DEFAULT_REGION", "eu-west-1"), ("PATH", "/bin")]),
+            file(&[
                 ("AWS_REGION", "us-east-2"),
                 ("S3BLOB_BUCKET", "b"),
                 ("S3BLOB_BUCKET", "second"),
                 ("OTHER", "x"),
+                ("PATH", "/evil"),
             ]),
+            false,
         );
-        assert_eq!(p.env.get("AWS_REGION"), Some("eu-west-1"));
-        assert_eq!(p.env.origin("AWS_REGION"), Some(Origin::Environment));
+        // The environment's region wins whole, even over the variable it did not set.
+        assert_eq!(p.env.get("AWS_REGION"), None);
+        assert_eq!(p.env.get("AWS_DEFAULT_REGION"), Some("eu-west-1"));
+        assert_eq!(
+            p.env.origin("AWS_DEFAULT_REGION"),
+            Some(Origin::Environment)
+        );
         assert_eq!(p.env.get("S3BLOB_BUCKET"), Some("b"));
         assert_eq!(p.env.origin("S3BLOB_BUCKET"), Some(Origin::DotEnv));
-        assert_eq!(p.set, pairs(&[("S3BLOB_BUCKET", "b"), ("OTHER", "x")]));
+        // Nothing that is not s3blob's is set for anyone (a credential_process included).
+        assert_eq!(p.set, pairs(&[("S3BLOB_BUCKET", "b")]));
         assert!(p.remove.is_empty());
+        assert!(warnings(&p).is_empty(), "{:?}", p.notes);
+        assert_eq!(
+            p.notes,
+            [Note::Debug(
+                "not set from .env (s3blob does not use them): OTHER, PATH".to_owned()
+            )]
+        );
+    }
+
+    #[test]
+    fn only_plain_settings_come_from_dotenv() {
+        let dangerous = [
+            ("AWS_CONFIG_FILE", "x", Some("--")),
+            ("AWS_SHARED_CREDENTIALS_FILE", "x", None),
+            ("AWS_PROFILE", "x", Some("--profile")),
+            ("AWS_WEB_IDENTITY_TOKEN_FILE", "x", None),
+            ("AWS_ROLE_ARN", "x", None),
+            ("AWS_CONTAINER_CREDENTIALS_FULL_URI", "x", None),
+            ("AWS_CONTAINER_CREDENTIALS_RELATIVE_URI", "x", None),
+            ("AWS_CONTAINER_AUTHORIZATION_TOKEN", "x", None),
+            ("AWS_CONTAINER_AUTHORIZATION_TOKEN_FILE", "x", None),
+            ("AWS_EC2_METADATA_SERVICE_ENDPOINT", "x", None),
+            ("AWS_EC2_METADATA_SERVICE_ENDPOINT_MODE", "x", None),
+            ("AWS_EC2_METADATA_DISABLED", "x", None),
+            ("AWS_CA_BUNDLE", "x", Some("--ca-bundle")),
+            ("AWS_ENDPOINT_URL", "x", Some("--endpoint-url")),
+            ("AWS_ENDPOINT_URL_S3", "x", Some("--endpoint-url")),
+            ("AWS_ENDPOINT_URL_STS", "x", None),
+            ("AWS_RESPONSE_CHECKSUM_VALIDATION", "x", None),
+            (
+                "S3BLOB_CONDITIONAL_WRITES",
+                "x",
+                Some("--conditional-writes"),
+            ),
+            ("S3BLOB_CHECKSUM_HEADER", "x", Some("--checksum-header")),
+            ("S3BLOB_TEST_COPY_MULTIPART_ABOVE", "x", None),
+            ("S3BLOB_ENV_FILE", "x", Some("--env-file")),
+            ("S3BLOB_FUTURE", "x", None),
+            ("SSL_CERT_FILE", "x", None),
+            ("SSL_CERT_DIR", "x", None),
+            ("HOME", "x", None),
+        ];
+        let p = prepare(Vec::new(), file(&dangerous.map(|(n, v, _)| (n, v))), false);
+        assert!(p.set.is_empty(), "{:?}", p.set);
+        let warned = warnings(&p);
+        assert_eq!(warned.len(), dangerous.len(), "{warned:?}");
+        for ((name, _, flag), line) in dangerous.iter().zip(&warned) {
+            assert!(
+                line.starts_with(&format!("{name} in .env is ignored: ")),
+                "{line}"
+            );
+            assert!(line.contains("set it in the environment"), "{line}");
+            if let Some(flag) = flag.filter(|f| *f != "--") {
+                assert!(line.ends_with(&format!("or pass {flag}")), "{line}");
+            }
+        }
+        for name in DOTENV_ALLOWED {
+            let p = prepare(Vec::new(), file(&[(name, "v")]), false);
+            assert_eq!(p.set, pairs(&[(name, "v")]), "{name}");
+        }
+    }
+
+    #[test]
+    fn dotenv_keys_only_when_nothing_else_chose_the_credentials() {
+        let keys = [
+            ("AWS_ACCESS_KEY_ID", "AKIADOTENV"),
+            ("AWS_SECRET_ACCESS_KEY", "secret"),
+        ];
+        let p = prepare(Vec::new(), file(&keys), false);
+        assert_eq!(p.set, pairs(&keys));
+        for real in [
+            &[("AWS_PROFILE", "work")][..],
+            &[("AWS_ACCESS_KEY_ID", "AKIAREAL")],
+            &[("AWS_SESSION_TOKEN", "t")],
+            &[("AWS_WEB_IDENTITY_TOKEN_FILE", "/t")],
+            &[("AWS_CONTAINER_CREDENTIALS_RELATIVE_URI", "/c")],
+        ] {
+            let p = prepare(pairs(real), file(&keys), false);
+            assert!(p.set.is_empty(), "{real:?}");
+            assert_eq!(warnings(&p).len(), 1, "{real:?}");
+            // Each key the environment did not set itself is named.
+            assert!(
+                warnings(&p)[0].contains("AWS_SECRET_ACCESS_KEY in .env ignored: "),
+                "{:?}",
+                p.notes
+            );
+        }
+        let p = prepare(Vec::new(), file(&keys), true);
+        assert!(p.set.is_empty());
+    }
+
+    #[test]
+    fn ci_decides_whether_dotenv_is_read() {
+        for ci in [
+            None,
+            Some(""),
+            Some(" "),
+            Some("false"),
+            Some("FALSE"),
+            Some("0"),
+        ] {
+            assert_eq!(choose(None, None, ci), Choice::Default, "{ci:?}");
+        }
+        for ci in ["true", "1", "yes", "github"] {
+            assert_eq!(choose(None, None, Some(ci)), Choice::NoneUnderCi, "{ci}");
+            assert_eq!(
+                choose(None, Some("ci.env"), Some(ci)),
+                Choice::Named("ci.env".into(), "S3BLOB_ENV_FILE")
+            );
+        }
+        assert_eq!(
+            choose(Some(Path::new("a.env")), Some("b.env"), Some("true")),
+            Choice::Named("a.env".into(), "--env-file")
+        );
+        assert_eq!(choose(None, Some(" "), None), Choice::Default);
     }
 
     #[test]
     fn blank_means_unset_from_either_source() {
         let p = prepare(
             pairs(&[("AWS_MAX_ATTEMPTS", ""), ("RUST_LOG", "  "), ("HOME", "")]),
-            pairs(&[
-                ("AWS_REGION", ""),
-                ("AWS_MAX_ATTEMPTS", "3"),
-                ("HOME", "/h"),
-            ]),
+            file(&[("AWS_REGION", ""), ("AWS_MAX_ATTEMPTS", "3")]),
+            false,
         );
-        // An exported empty variable is unset, and .env may fill it in; HOME is none of ours.
+        // An exported empty variable is unset, and .env may fill it in.
         assert_eq!(p.remove, ["RUST_LOG"]);
         assert_eq!(p.set, pairs(&[("AWS_MAX_ATTEMPTS", "3")]));
         assert_eq!(p.env.get("AWS_MAX_ATTEMPTS"), Some("3"));
@@ -274,13 +728,12 @@ mod tests {
 
     #[test]
     fn describe_names_the_origin_and_hides_secrets() {
-        let p = prepare(
-            pairs(&[("AWS_SECRET_ACCESS_KEY", "s3cr3t")]),
-            pairs(&[("AWS_MAX_ATTEMPTS", "many")]),
-        );
+        let mut named = file(&[("AWS_MAX_ATTEMPTS", "many")]);
+        named.name = "ci.env".to_owned();
+        let p = prepare(pairs(&[("AWS_SECRET_ACCESS_KEY", "s3cr3t")]), named, false);
         assert_eq!(
             p.env.describe("AWS_MAX_ATTEMPTS"),
-            "AWS_MAX_ATTEMPTS=\"many\" (set in .env)"
+            "AWS_MAX_ATTEMPTS=\"many\" (set in ci.env)"
         );
         assert_eq!(
             p.env.describe("AWS_SECRET_ACCESS_KEY"),

@@ -28,13 +28,28 @@ fn main() -> ExitCode {
 }
 
 fn run() -> anyhow::Result<ExitCode> {
-    let env = prepare_environment()?;
+    // Parsing reads no variable a .env could set (clap takes nothing from the environment
+    // here), so it comes first: the environment is then prepared with what the flags say
+    // (--env-file, --profile), still on this one thread.
     let cli = match Cli::try_parse() {
         Ok(cli) => cli,
         Err(e) => return Ok(argument_error(&e)),
     };
+    let (env, notes) = prepare_environment(&cli.global)?;
     limit_malloc_arenas(malloc_arenas(&cli.command));
     s3blob::logging::init(cli.global.verbose, cli.global.quiet, &env)?;
+    for note in notes {
+        match note {
+            environment::Note::Warn(text) => tracing::warn!("{text}"),
+            environment::Note::Info(text) => tracing::info!("{text}"),
+            environment::Note::Debug(text) => tracing::debug!("{text}"),
+        }
+    }
+    if let Some(tuning) = tuning_of(&cli.command) {
+        for line in s3blob::config::origins(&cli.global, tuning, &env) {
+            tracing::debug!("setting {line}");
+        }
+    }
     let json = cli.global.json;
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
@@ -91,20 +106,35 @@ fn argument_error(e: &clap::Error) -> ExitCode {
     ExitCode::from(code::USAGE)
 }
 
-/// Reads `./.env` and applies what [`environment::prepare`] decides to the process
-/// environment: `.env` fills in unset variables, blank ones are removed (aws-config would
-/// parse them, and panic on some). Runs first in `main`, before any thread starts: changing the
+/// Reads the `.env` file (`./.env`, or the one `--env-file` or `S3BLOB_ENV_FILE` names; none
+/// under CI unless named) and applies what [`environment::prepare`] decides to the process
+/// environment: the file fills in unset plain settings, blank variables are removed (aws-config
+/// would parse them, and panic on some). Runs in `main` before any thread starts: changing the
 /// environment is only sound while no other thread can read it.
 #[allow(unsafe_code)]
-fn prepare_environment() -> Result<Environment, Error> {
-    let dotenv = environment::read_dotenv(std::path::Path::new(".env"))?;
-    let real = std::env::vars_os().map(|(k, v)| {
-        (
-            k.to_string_lossy().into_owned(),
-            v.to_string_lossy().into_owned(),
-        )
-    });
-    let prepared = environment::prepare(real, dotenv);
+fn prepare_environment(
+    global: &s3blob::cli::GlobalArgs,
+) -> Result<(Environment, Vec<environment::Note>), Error> {
+    let real: Vec<(String, String)> = std::env::vars_os()
+        .map(|(k, v)| {
+            (
+                k.to_string_lossy().into_owned(),
+                v.to_string_lossy().into_owned(),
+            )
+        })
+        .collect();
+    let lookup = |name: &str| {
+        real.iter()
+            .find(|(k, _)| k == name)
+            .map(|(_, v)| v.as_str())
+    };
+    let choice = environment::choose(
+        global.env_file.as_deref(),
+        lookup("S3BLOB_ENV_FILE"),
+        lookup("CI"),
+    );
+    let dotenv = environment::read(&choice)?;
+    let prepared = environment::prepare(real, dotenv, global.profile.is_some());
     for name in &prepared.remove {
         // SAFETY: single-threaded (see above); no reference into the environment is held.
         unsafe { std::env::remove_var(name) };
@@ -113,7 +143,22 @@ fn prepare_environment() -> Result<Environment, Error> {
         // SAFETY: as above.
         unsafe { std::env::set_var(name, value) };
     }
-    Ok(prepared.env)
+    Ok((prepared.env, prepared.notes))
+}
+
+/// The transfer flags of a command that connects to the store (for the settings block of
+/// `-v`); `None` for those that do not (`completions`, `man`).
+fn tuning_of(command: &s3blob::cli::Command) -> Option<s3blob::config::Tuning> {
+    use s3blob::cli::Command as C;
+    use s3blob::config::Tuning;
+    Some(match command {
+        C::Upload(a) => Tuning::from(&a.tuning),
+        C::Download(a) => Tuning::from(&a.tuning),
+        C::Verify(a) => Tuning::from(&a.tuning),
+        C::Promote(a) => Tuning::from(&a.tuning),
+        C::Completions(_) | C::Man(_) => return None,
+        _ => Tuning::default(),
+    })
 }
 
 /// Raises the soft limit on open files to the hard one (at most 65,536): a batch keeps

@@ -9,13 +9,12 @@ fn dotenv_supplies_what_the_environment_lacks_and_never_overrides_it() {
     let server = Server::start();
     let dir = tempfile::tempdir().unwrap();
     std::fs::write(dir.path().join("f.txt"), b"x").unwrap();
-    std::fs::write(
-        dir.path().join(".env"),
+    common::write_dotenv(
+        &dir.path().join(".env"),
         format!(
             "S3BLOB_BUCKET=artifacts\nAWS_ACCESS_KEY_ID={ACCESS_KEY}\nAWS_SECRET_ACCESS_KEY={SECRET_KEY}\n"
         ),
-    )
-    .unwrap();
+    );
     let run = |cmd: &mut std::process::Command| common::Run::from(cmd.output().unwrap());
 
     // Everything but the endpoint from .env.

@@ -73,6 +73,7 @@ pub async fn run(cx: &Context<'_>) -> Result<Outcome, Error> {
             .unwrap_or_else(|| "AWS S3".to_owned()),
         bucket: settings.bucket,
         path_style: settings.client.path_style,
+        settings: crate::config::origins(cx.global, Tuning::default(), cx.env),
         checks: probe.checks,
     }))
 }

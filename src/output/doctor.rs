@@ -44,6 +44,9 @@ pub struct DoctorReport {
     pub endpoint: String,
     pub bucket: String,
     pub path_style: bool,
+    /// Where each setting came from (flag, environment, `.env`, profile, default): what a
+    /// directory's `.env` changed is visible here.
+    pub settings: Vec<crate::config::SettingOrigin>,
     pub checks: Vec<Check>,
 }
 
@@ -69,6 +72,10 @@ impl Report for DoctorReport {
                 "virtual-hosted addressing"
             }
         );
+        out.push_str("settings:\n");
+        for line in &self.settings {
+            out.push_str(&format!("  {line}\n"));
+        }
         let width = self.checks.iter().map(|c| c.id.len()).max().unwrap_or(0);
         for c in &self.checks {
             out.push_str(&format!(
@@ -100,6 +107,12 @@ impl Report for DoctorReport {
             "endpoint": self.endpoint,
             "bucket": self.bucket,
             "addressing": if self.path_style { "path" } else { "virtual" },
+            "settings": self.settings.iter().map(|s| json!({
+                "setting": s.setting,
+                "value": s.value,
+                "source": s.source,
+                "via": s.via,
+            })).collect::<Vec<_>>(),
             "checks": self.checks.iter().map(|c| json!({
                 "id": c.id,
                 "status": c.status.word(),
@@ -141,6 +154,7 @@ mod tests {
             endpoint: "http://127.0.0.1:9000".into(),
             bucket: "b".into(),
             path_style: true,
+            settings: Vec::new(),
             checks: statuses
                 .iter()
                 .enumerate()

@@ -439,6 +439,14 @@ impl Run {
     }
 }
 
+/// Writes a settings file (`.env`) as a user's own would be: readable and writable by its
+/// owner only, whatever the umask (s3blob refuses one that group or others may write).
+pub fn write_dotenv(path: &Path, text: impl AsRef<[u8]>) {
+    use std::os::unix::fs::PermissionsExt;
+    std::fs::write(path, text).unwrap();
+    std::fs::set_permissions(path, std::fs::Permissions::from_mode(0o600)).unwrap();
+}
+
 /// Deterministic, incompressible test data.
 /// Starts `cmd` in the background with stdout and stderr piped.
 pub fn background(cmd: &mut Command) -> std::process::Child {

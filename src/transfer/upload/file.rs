@@ -71,6 +71,14 @@ impl FileSource {
         let meta = check_uploadable(path)?;
         let file = File::open(path).map_err(|e| Error::local_io("read", path, &e))?;
         let size = meta.len();
+        // Files of /proc (and the like) say they hold 0 bytes and have content: what would be
+        // stored, and verified, is not what reading the file gives.
+        if size == 0 && std::io::Read::read(&mut &file, &mut [0u8; 1]).unwrap_or(0) > 0 {
+            return Err(Error::Usage(format!(
+                "{} says it holds 0 bytes but has content (a file of /proc or /sys?); copy it to a regular file and upload that",
+                path.display()
+            )));
+        }
         let plan = plan::upload_plan(size, part_size)?;
         let ranges = match plan {
             UploadPlan::Single => std::iter::once(0..size).collect(),
