@@ -237,3 +237,51 @@ fn hostile_names_in_a_manifest_stay_inside_the_output_directory() {
     );
     assert!(!out.stderr.contains("--filename \""), "{}", out.stderr);
 }
+
+/// A file rewritten in place while it is uploaded, same size, only its modification time
+/// telling: exit 5, nothing stored, no multipart upload left.
+#[test]
+fn a_file_rewritten_during_its_upload_is_not_stored() {
+    for (op, len, label) in [
+        (Op::PutObject, 1000, "single PUT"),
+        (Op::UploadPart, 11 * common::MIB, "multipart"),
+    ] {
+        let server = Server::start_faulty();
+        let dir = tempfile::tempdir().unwrap();
+        let d = dir.path();
+        let path = d.join("f.bin");
+        std::fs::write(&path, common::data(len, 7)).unwrap();
+        let gate = server.faults().hold(op, 1);
+        let upload = server.spawn(
+            d,
+            &[
+                "upload",
+                "--part-size",
+                "5MiB",
+                "--suite",
+                "s",
+                "--release",
+                "1",
+                "f.bin",
+            ],
+        );
+        let faults = server.faults();
+        wait_for("the held request", || faults.count(op) >= 1);
+        // The same bytes written again: only the modification time changes.
+        let file = std::fs::OpenOptions::new().write(true).open(&path).unwrap();
+        let later = std::fs::metadata(&path).unwrap().modified().unwrap()
+            + std::time::Duration::from_secs(5);
+        file.set_modified(later).unwrap();
+        drop(file);
+        gate.release();
+        let out = Run::from(upload.wait_with_output().unwrap());
+        assert_eq!(out.code, 5, "{label}: {}", out.stderr);
+        assert!(
+            out.stderr.contains("changed while it was being uploaded"),
+            "{label}: {}",
+            out.stderr
+        );
+        assert_eq!(server.object("s/1/f.bin"), None, "{label}: stored");
+        assert_eq!(server.open_uploads(), 0, "{label}: upload left open");
+    }
+}
