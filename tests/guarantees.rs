@@ -285,3 +285,39 @@ fn a_file_rewritten_during_its_upload_is_not_stored() {
         assert_eq!(server.open_uploads(), 0, "{label}: upload left open");
     }
 }
+
+/// Removing the latest sealed release goes manifest first: a download of `latest` made while
+/// the objects are being deleted (held at a gate just then) gets the release before, whole.
+#[test]
+fn removing_latest_never_shows_a_sealed_release_with_files_missing() {
+    let server = Server::start_faulty();
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    for (release, body) in [("1.0", b"one".as_slice()), ("2.0", b"two".as_slice())] {
+        server
+            .upload(d, "s", release, &[("a.bin", body), ("b.bin", body)], &["--seal"])
+            .ok();
+    }
+    let gate = server.faults().hold(Op::DeleteObjects, 1);
+    let delete = server.spawn(
+        d,
+        &["delete", "--suite", "s", "--release", "2.0", "--all", "--yes"],
+    );
+    let faults = server.faults();
+    wait_for("the object deletes", || faults.count(Op::DeleteObjects) >= 1);
+    // In the window: 2.0's objects are all there, its manifest is not.
+    assert!(server.object("s/2.0/a.bin").is_some());
+    let during = server.download_all(d, "s", "latest", "during");
+    during.ok();
+    for name in ["a.bin", "b.bin"] {
+        assert_eq!(
+            std::fs::read(d.join("during").join(name)).unwrap(),
+            b"one",
+            "latest while 2.0 goes is 1.0, whole"
+        );
+    }
+    gate.release();
+    let out = Run::from(delete.wait_with_output().unwrap());
+    assert_eq!(out.code, 0, "{}", out.stderr);
+    assert_eq!(server.object("s/2.0/a.bin"), None);
+}
