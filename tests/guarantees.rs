@@ -295,16 +295,32 @@ fn removing_latest_never_shows_a_sealed_release_with_files_missing() {
     let d = dir.path();
     for (release, body) in [("1.0", b"one".as_slice()), ("2.0", b"two".as_slice())] {
         server
-            .upload(d, "s", release, &[("a.bin", body), ("b.bin", body)], &["--seal"])
+            .upload(
+                d,
+                "s",
+                release,
+                &[("a.bin", body), ("b.bin", body)],
+                &["--seal"],
+            )
             .ok();
     }
     let gate = server.faults().hold(Op::DeleteObjects, 1);
     let delete = server.spawn(
         d,
-        &["delete", "--suite", "s", "--release", "2.0", "--all", "--yes"],
+        &[
+            "delete",
+            "--suite",
+            "s",
+            "--release",
+            "2.0",
+            "--all",
+            "--yes",
+        ],
     );
     let faults = server.faults();
-    wait_for("the object deletes", || faults.count(Op::DeleteObjects) >= 1);
+    wait_for("the object deletes", || {
+        faults.count(Op::DeleteObjects) >= 1
+    });
     // In the window: 2.0's objects are all there, its manifest is not.
     assert!(server.object("s/2.0/a.bin").is_some());
     let during = server.download_all(d, "s", "latest", "during");
@@ -320,4 +336,45 @@ fn removing_latest_never_shows_a_sealed_release_with_files_missing() {
     let out = Run::from(delete.wait_with_output().unwrap());
     assert_eq!(out.code, 0, "{}", out.stderr);
     assert_eq!(server.object("s/2.0/a.bin"), None);
+}
+
+/// On a store that ignores `If-None-Match`, two uploads of different bytes to one new key
+/// whose writes both land before either reads back: the read-back finds the other's object,
+/// and the upload whose object was replaced exits 6. Forced with gates: both look first (the
+/// key is free), both writes are held, released one after the other, and the read-backs are
+/// held until both writes have landed.
+#[test]
+fn the_read_back_catches_a_write_replaced_before_it() {
+    use std::time::Duration;
+    let server = Server::start_faulty();
+    let faults = server.faults();
+    faults.ignore_if_none_match(true);
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    std::fs::create_dir(d.join("a")).unwrap();
+    std::fs::create_dir(d.join("b")).unwrap();
+    std::fs::write(d.join("a/f.bin"), b"from a").unwrap();
+    std::fs::write(d.join("b/f.bin"), b"from b, longer").unwrap();
+    // HEADs: the two looks before writing pass; the two read-backs wait.
+    faults.inject(Op::HeadObject, 2, Fault::Delay(Duration::ZERO));
+    let read_backs = faults.hold(Op::HeadObject, 2);
+    let write_a = faults.hold(Op::PutObject, 1);
+    let write_b = faults.hold(Op::PutObject, 1);
+    let upload = |path: &str| server.spawn(d, &["upload", "--suite", "s", "--release", "1", path]);
+    let a = upload("a/f.bin");
+    wait_for("a's write", || faults.count(Op::PutObject) >= 1);
+    let b = upload("b/f.bin");
+    wait_for("b's write", || faults.count(Op::PutObject) >= 2);
+    write_a.release();
+    wait_for("a's read-back", || faults.count(Op::HeadObject) >= 3);
+    write_b.release();
+    wait_for("b's read-back", || faults.count(Op::HeadObject) >= 4);
+    read_backs.release();
+    let (a, b) = (
+        Run::from(a.wait_with_output().unwrap()),
+        Run::from(b.wait_with_output().unwrap()),
+    );
+    a.fails(6, &["s3://artifacts/s/1/f.bin", "another upload"]);
+    assert_eq!(b.ok(), "s3://artifacts/s/1/f.bin");
+    assert_eq!(server.object("s/1/f.bin").unwrap(), b"from b, longer");
 }
