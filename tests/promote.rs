@@ -471,3 +471,97 @@ fn promoted_with_sha256sums(server: &Server) {
     let v: Value = again.json();
     assert_eq!(v["unchanged"], true, "{v:#}");
 }
+
+#[test]
+fn a_store_without_server_side_copies_is_one_line_tried_once_per_file_and_not_a_network_error() {
+    let server = Server::start_faulty();
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    let files = [("a.txt", b"a".to_vec()), ("b.txt", b"b".to_vec())];
+    seal(&server, d, "app", "6.0", &files);
+    server.faults().inject(
+        Op::CopyObject,
+        usize::MAX,
+        Fault::Error {
+            status: 501,
+            code: "NotImplemented",
+        },
+    );
+    let before = server.faults().requests().len();
+    let run = promote(
+        &server,
+        d,
+        &["--suite", "app", "--release", "6.0", "--to-suite", "prod"],
+    );
+    run.fails(
+        1,
+        &[
+            "does not implement CopyObject",
+            "cannot copy objects on the server",
+            "every other command still works",
+            "s3blob download --all",
+            "s3://artifacts/prod/6.0/ is not sealed",
+        ],
+    );
+    assert!(!run.stderr.contains("retry"), "{}", run.stderr);
+    assert_eq!(
+        run.stderr.matches("does not implement").count(),
+        1,
+        "one line, not one per file: {}",
+        run.stderr
+    );
+    // Once per key at most: a 501 is not retried (copies already started may each meet it).
+    let mut copied: Vec<String> = server.faults().requests()[before..]
+        .iter()
+        .filter(|r| r.op == Op::CopyObject)
+        .map(|r| r.path.clone())
+        .collect();
+    let tried = copied.len();
+    copied.dedup();
+    assert_eq!(copied.len(), tried, "a copy was retried: {copied:?}");
+    assert!((1..=files.len()).contains(&tried));
+    assert!(server.object("prod/6.0/.s3blob-manifest.json").is_none());
+}
+
+#[test]
+fn a_store_without_part_copies_aborts_the_multipart_copy_and_says_so() {
+    let server = Server::start_faulty();
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    seal(&server, d, "app", "7.0", &[("big.bin", data(11 * MIB, 7))]);
+    server.faults().inject(
+        Op::UploadPartCopy,
+        usize::MAX,
+        Fault::Error {
+            status: 501,
+            code: "NotImplemented",
+        },
+    );
+    let mut cmd = server.cmd(d);
+    cmd.args([
+        "promote",
+        "--suite",
+        "app",
+        "--release",
+        "7.0",
+        "--to-suite",
+        "prod",
+        "--part-size",
+        "5MiB",
+    ])
+    .env("S3BLOB_TEST_COPY_MULTIPART_ABOVE", MIB.to_string());
+    Run::from(cmd.output().unwrap()).fails(
+        1,
+        &[
+            "does not implement UploadPartCopy",
+            "s3blob download --all",
+            "not sealed",
+        ],
+    );
+    assert_eq!(
+        server.open_uploads(),
+        0,
+        "the multipart copy was not aborted"
+    );
+    assert!(server.object("prod/7.0/big.bin").is_none());
+}

@@ -5,7 +5,7 @@ mod classify;
 mod trust;
 mod watchdog;
 
-pub use classify::{classify, status};
+pub use classify::{classify, not_implemented, status};
 pub use trust::CaBundle;
 use watchdog::Guarded;
 pub use watchdog::{Cut, ExpectServerWork, ServerWork};
@@ -109,6 +109,13 @@ pub async fn client(settings: &ClientSettings) -> Result<Client, Error> {
             ));
         }
     }
+    if let Some(warning) = settings
+        .endpoint_url
+        .as_deref()
+        .and_then(classify::endpoint_path_warning)
+    {
+        tracing::warn!("{warning}");
+    }
     let config = config
         .force_path_style(settings.path_style)
         // s3blob supplies its own CRC64NVME on every write. Left to itself the SDK would add a
@@ -135,6 +142,14 @@ pub async fn client(settings: &ClientSettings) -> Result<Client, Error> {
                 .build(),
         )
         .build();
+    classify::set_route(classify::Route {
+        endpoint: settings.endpoint_url.clone(),
+        path_style: settings.path_style,
+        region: config
+            .region()
+            .map_or(FALLBACK_REGION, |r| r.as_ref())
+            .to_owned(),
+    });
     tracing::debug!(
         region = config.region().map_or("-", |r| r.as_ref()),
         endpoint = settings.endpoint_url.as_deref().unwrap_or("AWS"),
