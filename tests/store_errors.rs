@@ -218,3 +218,32 @@ fn a_storage_class_the_store_lacks_says_to_drop_or_change_it() {
         )
         .fails(1, &["InvalidStorageClass", "drop --storage-class"]);
 }
+
+#[test]
+fn sse_that_the_store_does_not_keep_is_one_warning() {
+    // s3s-fs accepts x-amz-server-side-encryption and answers without it, as stores that do
+    // not encrypt do.
+    let server = Server::start();
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    let run = server.upload(
+        d,
+        "app",
+        "1.0",
+        &[("a.bin", b"alpha"), ("b.bin", b"beta")],
+        &["--sse", "aws:kms"],
+    );
+    run.ok();
+    let warnings: Vec<&str> = run.stderr.lines().filter(|l| l.contains("--sse")).collect();
+    assert_eq!(warnings.len(), 1, "{}", run.stderr);
+    assert!(
+        warnings[0].contains("--sse aws:kms")
+            && warnings[0].contains("kept no server-side encryption"),
+        "{}",
+        warnings[0]
+    );
+    // Without --sse, nothing to say.
+    let run = server.upload(d, "app", "1.1", &[("c.bin", b"gamma")], &[]);
+    run.ok();
+    assert!(!run.stderr.contains("--sse"), "{}", run.stderr);
+}

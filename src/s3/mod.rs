@@ -117,6 +117,7 @@ pub async fn client(settings: &ClientSettings) -> Result<Client, Error> {
         tracing::warn!("{warning}");
     }
     let config = config
+        .interceptor(SseKept)
         .force_path_style(settings.path_style)
         // s3blob supplies its own CRC64NVME on every write. Left to itself the SDK would add a
         // CRC32 trailer and send the body aws-chunked, which costs CPU and which several
@@ -223,5 +224,95 @@ impl HttpClient for RootsOnFirstUse {
 
     fn connector_metadata(&self) -> Option<ConnectorMetadata> {
         self.0.connector_metadata()
+    }
+}
+
+/// Warns once when a write that asked for server-side encryption (`--sse`) is answered without
+/// `x-amz-server-side-encryption`: AWS names the encryption it applied in every such answer, so
+/// a store that leaves the header out kept none (some accept the header and ignore it).
+#[derive(Debug)]
+struct SseKept;
+
+static SSE_WARNED: std::sync::atomic::AtomicBool = std::sync::atomic::AtomicBool::new(false);
+
+const SSE_HEADER: &str = "x-amz-server-side-encryption";
+
+/// The encryption a request asked for, kept from its sending to its answer.
+#[derive(Debug, Clone)]
+struct AskedSse(String);
+
+impl aws_smithy_types::config_bag::Storable for AskedSse {
+    type Storer = aws_smithy_types::config_bag::StoreReplace<Self>;
+}
+
+impl aws_smithy_runtime_api::client::interceptors::Intercept for SseKept {
+    fn name(&self) -> &'static str {
+        "s3blob: server-side encryption kept"
+    }
+
+    fn read_before_transmit(
+        &self,
+        context: &aws_smithy_runtime_api::client::interceptors::context::BeforeTransmitInterceptorContextRef<'_>,
+        _: &RuntimeComponents,
+        cfg: &mut aws_smithy_types::config_bag::ConfigBag,
+    ) -> Result<(), aws_smithy_runtime_api::box_error::BoxError> {
+        if let Some(asked) = context.request().headers().get(SSE_HEADER) {
+            cfg.interceptor_state()
+                .store_put(AskedSse(asked.to_owned()));
+        }
+        Ok(())
+    }
+
+    fn read_before_deserialization(
+        &self,
+        context: &aws_smithy_runtime_api::client::interceptors::context::BeforeDeserializationInterceptorContextRef<'_>,
+        _: &RuntimeComponents,
+        cfg: &mut aws_smithy_types::config_bag::ConfigBag,
+    ) -> Result<(), aws_smithy_runtime_api::box_error::BoxError> {
+        let Some(AskedSse(asked)) = cfg.load::<AskedSse>() else {
+            return Ok(());
+        };
+        let response = context.response();
+        let warning = sse_not_kept(
+            Some(asked),
+            response.status().as_u16(),
+            response.headers().get(SSE_HEADER),
+        );
+        if let Some(warning) = warning
+            && !SSE_WARNED.swap(true, std::sync::atomic::Ordering::Relaxed)
+        {
+            tracing::warn!("{warning}");
+        }
+        Ok(())
+    }
+}
+
+/// The warning for a request that asked for server-side encryption `asked` and got a success
+/// answer with `answered` as its encryption header.
+fn sse_not_kept(asked: Option<&str>, status: u16, answered: Option<&str>) -> Option<String> {
+    let asked = asked?;
+    if !(200..300).contains(&status) || answered.is_some_and(|a| !a.trim().is_empty()) {
+        return None;
+    }
+    Some(format!(
+        "--sse {asked}: the store stored the object but kept no server-side encryption (its answer has no {SSE_HEADER} header); drop --sse for this store, or use one that encrypts at rest"
+    ))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn an_answer_without_the_encryption_header_is_a_warning() {
+        assert!(
+            sse_not_kept(Some("aws:kms"), 200, None).is_some_and(|w| w.contains("--sse aws:kms"))
+        );
+        assert!(sse_not_kept(Some("AES256"), 200, Some("")).is_some());
+        assert_eq!(sse_not_kept(Some("AES256"), 200, Some("AES256")), None);
+        // AWS may answer with another algorithm (its default); the store encrypted.
+        assert_eq!(sse_not_kept(Some("aws:kms"), 200, Some("AES256")), None);
+        assert_eq!(sse_not_kept(None, 200, None), None);
+        assert_eq!(sse_not_kept(Some("AES256"), 400, None), None);
     }
 }
