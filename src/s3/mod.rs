@@ -160,6 +160,56 @@ pub async fn client(settings: &ClientSettings) -> Result<Client, Error> {
     Ok(Client::from_conf(config))
 }
 
+/// What a plain HTTP client got for a URL.
+#[derive(Debug)]
+pub struct PlainAnswer {
+    pub status: u16,
+    pub body: Vec<u8>,
+}
+
+/// GETs `url` the way a plain HTTP client (curl, a browser, a package manager) does: the
+/// request carries `Host`, `Accept` and `User-Agent` only, none of the SDK's own headers
+/// (`x-amz-user-agent`, `amz-sdk-*`), which a store may refuse on a presigned URL because they
+/// are not signed. HTTPS trusts what the S3 client trusts (`--ca-bundle` and the like).
+pub async fn plain_get(settings: &ClientSettings, url: &str) -> Result<PlainAnswer, String> {
+    use aws_smithy_runtime_api::client::http::HttpConnector;
+    let trust = trust::load(settings.ca_bundle.as_ref(), settings.profile.as_deref())
+        .await
+        .map_err(|e| e.to_string())?;
+    let mut connector = aws_smithy_http_client::Connector::builder()
+        .tls_provider(Provider::Rustls(CryptoMode::Ring));
+    if let Some(context) = trust.context {
+        connector = connector.tls_context(context);
+    }
+    let connector = connector.build();
+    let mut request = aws_smithy_runtime_api::http::Request::get(url).map_err(|e| e.to_string())?;
+    let headers = request.headers_mut();
+    headers.insert("accept", "*/*");
+    headers.insert(
+        "user-agent",
+        concat!("s3blob/", env!("CARGO_PKG_VERSION"), " (doctor)"),
+    );
+    let exchange = async {
+        let response = connector.call(request).await.map_err(|e| {
+            let mut inner: &(dyn std::error::Error + 'static) = &e;
+            while let Some(next) = inner.source() {
+                inner = next;
+            }
+            crate::error::one_line(&inner.to_string())
+        })?;
+        let status = response.status().as_u16();
+        let body = aws_smithy_types::byte_stream::ByteStream::new(response.into_body())
+            .collect()
+            .await
+            .map_err(|e| e.to_string())?
+            .to_vec();
+        Ok(PlainAnswer { status, body })
+    };
+    tokio::time::timeout(CONNECT_TIMEOUT + settings.timeout, exchange)
+        .await
+        .map_err(|_| format!("no answer within {:?}", CONNECT_TIMEOUT + settings.timeout))?
+}
+
 /// `host[:port]` of an endpoint URL.
 fn endpoint_host(url: &str) -> &str {
     let rest = url.split_once("://").map_or(url, |(_, rest)| rest);

@@ -177,7 +177,7 @@ fn same_or_taken(req: &CopyRequest, existing: &ObjectInfo, dst: &str) -> Result<
 }
 
 /// `bucket/key` for `x-amz-copy-source`, the key percent-encoded (`/` kept).
-fn copy_source(bucket: &str, key: &str) -> String {
+pub fn copy_source(bucket: &str, key: &str) -> String {
     let mut out = format!("{bucket}/");
     for b in key.bytes() {
         if b.is_ascii_alphanumeric() || b"-_.~/".contains(&b) {
