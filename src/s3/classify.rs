@@ -66,7 +66,8 @@ where
                     "cannot {action} {target}: {cut}, on every attempt; check the endpoint, or raise --timeout"
                 ),
                 None => format!(
-                    "cannot {action} {target}: the server did not answer in time, on every attempt; check the endpoint, or raise --timeout"
+                    "cannot {action} {target}: {} did not answer in time, on every attempt; check the endpoint and the network, or raise --timeout",
+                    ROUTE.get().cloned().unwrap_or_default().tried(bucket)
                 ),
             });
         }
