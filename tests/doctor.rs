@@ -4,7 +4,7 @@
 
 mod common;
 
-use common::{Run, Server};
+use common::{Fault, Op, Run, Server};
 use s3blob_testserver::faults::RefuseCrc64;
 use serde_json::Value;
 
@@ -73,6 +73,8 @@ fn a_store_that_behaves_like_s3_gets_every_guarantee() {
         "checksum-multipart",
         "conditional-writes",
         "if-match",
+        "copy-object",
+        "copy-part",
         "presign",
         "cleanup",
     ] {
@@ -99,7 +101,66 @@ fn a_store_that_behaves_like_s3_gets_every_guarantee() {
             .any(|r| r.header("if-none-match").as_deref() == Some("*"))
     );
     assert!(requests.iter().any(|r| r.header("if-match").is_some()));
+    // The copies were sent as promote sends them.
+    for op in [Op::CopyObject, Op::UploadPartCopy] {
+        let copy = requests.iter().find(|r| r.op == op).expect("a copy probe");
+        assert!(
+            copy.header("x-amz-copy-source-if-match").is_some(),
+            "{copy:?}"
+        );
+    }
+    // The presigned GET went out as curl sends one: no SDK header, nothing signed in headers.
+    let presigned = requests
+        .iter()
+        .find(|r| r.query.contains("X-Amz-Signature="))
+        .expect("the presigned GET");
+    let mut names: Vec<&str> = presigned.headers.keys().map(|n| n.as_str()).collect();
+    names.sort_unstable();
+    assert_eq!(names, ["accept", "host", "user-agent"], "{presigned:?}");
     left_nothing(&server);
+}
+
+#[test]
+fn a_store_without_server_side_copies_says_promote_will_not_work_there() {
+    let server = Server::start_faulty();
+    for op in [Op::CopyObject, Op::UploadPartCopy] {
+        server.faults().inject(
+            op,
+            usize::MAX,
+            Fault::Error {
+                status: 501,
+                code: "NotImplemented",
+            },
+        );
+    }
+    let (run, report) = doctor(&server, &[]);
+    // Not a guarantee: a command that cannot run there.
+    assert_eq!(run.code, 0, "{report:#}\n{}", run.stderr);
+    for id in ["copy-object", "copy-part"] {
+        assert_eq!(status(&report, id), "warn", "{id}: {report:#}");
+        assert!(
+            check(&report, id)["found"]
+                .as_str()
+                .unwrap()
+                .contains("is not implemented"),
+            "{report:#}"
+        );
+    }
+    let s3blob = check(&report, "copy-object")["s3blob"].as_str().unwrap();
+    assert!(s3blob.contains("promote cannot work"), "{s3blob}");
+    assert!(s3blob.contains("download the release"), "{s3blob}");
+    left_nothing(&server);
+}
+
+#[test]
+fn the_memory_server_the_demo_starts_copies_on_the_server() {
+    let server = Server::start_memory();
+    let (run, report) = doctor(&server, &[]);
+    assert!(run.code == 0 || run.code == 8, "{report:#}\n{}", run.stderr);
+    for id in ["copy-object", "copy-part", "presign"] {
+        assert_eq!(status(&report, id), "ok", "{id}: {report:#}");
+    }
+    assert_eq!(server.memory.as_ref().unwrap().open_uploads(), 0);
 }
 
 #[test]

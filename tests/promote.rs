@@ -1,6 +1,8 @@
 //! `promote`: a release copied on the server (no artifact byte through the client), checked
 //! there and sealed with its origin; create-only at the destination; multipart copies for
-//! large objects; nothing sealed and no upload left open when it fails.
+//! large objects; nothing sealed and no upload left open when it fails. Every scenario runs
+//! against each bundled backend (s3s-fs and the in-memory one the demo starts); a store without
+//! server-side copies is one clear line, not a network error.
 
 mod common;
 
@@ -31,6 +33,20 @@ fn seal(server: &Server, dir: &Path, suite: &str, release: &str, files: &[(&str,
     server.run(dir, &args).ok();
 }
 
+/// Runs `test` against each bundled backend: s3s-fs and the in-memory one.
+fn on_every_backend(test: impl Fn(&Server)) {
+    type Start = fn() -> Server;
+    let backends: [(&str, Start); 2] = [
+        ("s3s-fs", Server::start_faulty),
+        ("memory", Server::start_memory),
+    ];
+    for (name, start) in backends {
+        // Shown with the failure, if there is one.
+        eprintln!("backend: {name}");
+        test(&start());
+    }
+}
+
 fn promote(server: &Server, dir: &Path, args: &[&str]) -> Run {
     let mut all = vec!["promote"];
     all.extend_from_slice(args);
@@ -39,15 +55,18 @@ fn promote(server: &Server, dir: &Path, args: &[&str]) -> Run {
 
 #[test]
 fn a_sealed_release_is_copied_on_the_server_checked_and_sealed_with_its_origin() {
-    let server = Server::start_faulty();
+    on_every_backend(copied_checked_and_sealed);
+}
+
+fn copied_checked_and_sealed(server: &Server) {
     let dir = tempfile::tempdir().unwrap();
     let d = dir.path();
     let files = [("a.tar.gz", data(70_000, 1)), ("b.txt", b"bee".to_vec())];
-    seal(&server, d, "staging", "1.0", &files);
+    seal(server, d, "staging", "1.0", &files);
 
     let before = server.faults().requests().len();
     let out = promote(
-        &server,
+        server,
         d,
         &[
             "--suite",
@@ -71,14 +90,12 @@ fn a_sealed_release_is_copied_on_the_server_checked_and_sealed_with_its_origin()
     let during = &server.faults().requests()[before..];
     for r in during {
         match r.op {
-            Op::PutObject => assert!(
-                r.header("x-amz-copy-source").is_some(),
-                "a PUT with a body: {r:?}"
-            ),
-            Op::GetObject | Op::UploadPart => panic!("{r:?}"),
+            Op::PutObject | Op::GetObject | Op::UploadPart => panic!("{r:?}"),
             _ => {}
         }
     }
+    let copies = during.iter().filter(|r| r.op == Op::CopyObject).count();
+    assert_eq!(copies, files.len());
     // Metadata and attributes came along; the copy is sealed and says where it came from.
     let stat = server.run(
         d,
@@ -110,7 +127,7 @@ fn a_sealed_release_is_copied_on_the_server_checked_and_sealed_with_its_origin()
 
     // Again: nothing to copy, success.
     let again = promote(
-        &server,
+        server,
         d,
         &[
             "--suite",
@@ -135,11 +152,14 @@ fn a_sealed_release_is_copied_on_the_server_checked_and_sealed_with_its_origin()
 
 #[test]
 fn different_content_at_the_destination_is_exit_6_and_nothing_is_sealed() {
-    let server = Server::start();
+    on_every_backend(different_content_is_exit_6);
+}
+
+fn different_content_is_exit_6(server: &Server) {
     let dir = tempfile::tempdir().unwrap();
     let d = dir.path();
     seal(
-        &server,
+        server,
         d,
         "staging",
         "2.0",
@@ -161,7 +181,7 @@ fn different_content_at_the_destination_is_exit_6_and_nothing_is_sealed() {
         )
         .ok();
     promote(
-        &server,
+        server,
         d,
         &[
             "--suite",
@@ -182,7 +202,10 @@ fn different_content_at_the_destination_is_exit_6_and_nothing_is_sealed() {
 
 #[test]
 fn an_open_release_needs_allow_open() {
-    let server = Server::start();
+    on_every_backend(open_release_needs_allow_open);
+}
+
+fn open_release_needs_allow_open(server: &Server) {
     let dir = tempfile::tempdir().unwrap();
     let d = dir.path();
     std::fs::write(d.join("a.txt"), b"a").unwrap();
@@ -193,7 +216,7 @@ fn an_open_release_needs_allow_open() {
         )
         .ok();
     promote(
-        &server,
+        server,
         d,
         &[
             "--suite",
@@ -207,7 +230,7 @@ fn an_open_release_needs_allow_open() {
     .fails(2, &["not sealed", "--allow-open"]);
     assert!(server.object("nightly/5-kept/a.txt").is_none());
     let out = promote(
-        &server,
+        server,
         d,
         &[
             "--suite",
@@ -227,9 +250,9 @@ fn an_open_release_needs_allow_open() {
             .is_some()
     );
     // Usage errors: no destination, or the release itself.
-    promote(&server, d, &["--suite", "nightly", "--release", "5"]).fails(2, &["--to-suite"]);
+    promote(server, d, &["--suite", "nightly", "--release", "5"]).fails(2, &["--to-suite"]);
     promote(
-        &server,
+        server,
         d,
         &[
             "--suite",
@@ -245,13 +268,16 @@ fn an_open_release_needs_allow_open() {
 
 #[test]
 fn large_objects_are_copied_in_parts_and_to_another_bucket() {
-    let server = Server::start_faulty();
-    std::fs::create_dir(server.root.path().join("public")).unwrap();
+    on_every_backend(copied_in_parts_and_to_another_bucket);
+}
+
+fn copied_in_parts_and_to_another_bucket(server: &Server) {
+    server.create_bucket("public");
     let dir = tempfile::tempdir().unwrap();
     let d = dir.path();
     let big = data(12 * MIB + 3, 9);
     seal(
-        &server,
+        server,
         d,
         "app",
         "3.0",
@@ -282,32 +308,39 @@ fn large_objects_are_copied_in_parts_and_to_another_bucket() {
         .map(|f| f["parts"].as_u64().unwrap())
         .collect();
     assert_eq!(parts, [3, 1], "{v:#}");
-    let stored = std::fs::read(server.root.path().join("public/app/3.0/big.bin")).unwrap();
+    let stored = server.object_in("public", "app/3.0/big.bin").unwrap();
     assert!(stored == big, "the copied bytes differ");
     let copies = server.faults().requests()[before..]
         .iter()
-        .filter(|r| r.op == Op::UploadPart)
-        .inspect(|r| assert!(r.header("x-amz-copy-source").is_some(), "{r:?}"))
+        .filter(|r| r.op == Op::UploadPartCopy)
+        .inspect(|r| assert!(r.header("x-amz-copy-source-range").is_some(), "{r:?}"))
         .count();
     assert_eq!(copies, 3);
+    assert!(
+        server.faults().requests()[before..]
+            .iter()
+            .all(|r| r.op != Op::UploadPart),
+        "a part with a body"
+    );
     assert_eq!(server.open_uploads(), 0);
     assert!(
         server
-            .root
-            .path()
-            .join("public/app/3.0/.s3blob-manifest.json")
-            .exists()
+            .object_in("public", "app/3.0/.s3blob-manifest.json")
+            .is_some()
     );
 }
 
 #[test]
 fn a_failed_part_copy_leaves_no_upload_open_and_nothing_sealed() {
-    let server = Server::start_faulty();
+    on_every_backend(failed_part_copy_is_aborted);
+}
+
+fn failed_part_copy_is_aborted(server: &Server) {
     let dir = tempfile::tempdir().unwrap();
     let d = dir.path();
-    seal(&server, d, "app", "4.0", &[("big.bin", data(11 * MIB, 4))]);
+    seal(server, d, "app", "4.0", &[("big.bin", data(11 * MIB, 4))]);
     server.faults().inject(
-        Op::UploadPart,
+        Op::UploadPartCopy,
         usize::MAX,
         Fault::Error {
             status: 403,
@@ -339,12 +372,15 @@ fn a_failed_part_copy_leaves_no_upload_open_and_nothing_sealed() {
 
 #[test]
 fn sigint_during_a_multipart_copy_aborts_it_and_seals_nothing() {
-    let server = Server::start_faulty();
+    on_every_backend(sigint_aborts_the_multipart_copy);
+}
+
+fn sigint_aborts_the_multipart_copy(server: &Server) {
     let dir = tempfile::tempdir().unwrap();
     let d = dir.path();
-    seal(&server, d, "app", "5.0", &[("big.bin", data(11 * MIB, 5))]);
-    let parts_before = server.faults().count(Op::UploadPart);
-    let gate = server.faults().hold(Op::UploadPart, usize::MAX);
+    seal(server, d, "app", "5.0", &[("big.bin", data(11 * MIB, 5))]);
+    let parts_before = server.faults().count(Op::UploadPartCopy);
+    let gate = server.faults().hold(Op::UploadPartCopy, usize::MAX);
     let mut cmd = server.cmd(d);
     cmd.args([
         "promote",
@@ -360,7 +396,7 @@ fn sigint_during_a_multipart_copy_aborts_it_and_seals_nothing() {
     .env("S3BLOB_TEST_COPY_MULTIPART_ABOVE", MIB.to_string());
     let child = common::background(&mut cmd);
     common::wait_for("a part copy held", || {
-        server.faults().count(Op::UploadPart) > parts_before
+        server.faults().count(Op::UploadPartCopy) > parts_before
     });
     assert_eq!(server.open_uploads(), 1);
     common::signal(child.id(), "-INT");
@@ -377,7 +413,10 @@ fn sigint_during_a_multipart_copy_aborts_it_and_seals_nothing() {
 
 #[test]
 fn a_release_with_sha256sums_is_promoted_with_them() {
-    let server = Server::start();
+    on_every_backend(promoted_with_sha256sums);
+}
+
+fn promoted_with_sha256sums(server: &Server) {
     let dir = tempfile::tempdir().unwrap();
     let d = dir.path();
     std::fs::write(d.join("a.txt"), b"alpha").unwrap();
@@ -399,7 +438,7 @@ fn a_release_with_sha256sums_is_promoted_with_them() {
         )
         .ok();
     let out = promote(
-        &server,
+        server,
         d,
         &["--suite", "rc", "--release", "7", "--to-suite", "final"],
     );
@@ -417,7 +456,7 @@ fn a_release_with_sha256sums_is_promoted_with_them() {
         .ok();
     // Again: unchanged.
     let again = promote(
-        &server,
+        server,
         d,
         &[
             "--suite",
@@ -431,4 +470,98 @@ fn a_release_with_sha256sums_is_promoted_with_them() {
     );
     let v: Value = again.json();
     assert_eq!(v["unchanged"], true, "{v:#}");
+}
+
+#[test]
+fn a_store_without_server_side_copies_is_one_line_tried_once_per_file_and_not_a_network_error() {
+    let server = Server::start_faulty();
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    let files = [("a.txt", b"a".to_vec()), ("b.txt", b"b".to_vec())];
+    seal(&server, d, "app", "6.0", &files);
+    server.faults().inject(
+        Op::CopyObject,
+        usize::MAX,
+        Fault::Error {
+            status: 501,
+            code: "NotImplemented",
+        },
+    );
+    let before = server.faults().requests().len();
+    let run = promote(
+        &server,
+        d,
+        &["--suite", "app", "--release", "6.0", "--to-suite", "prod"],
+    );
+    run.fails(
+        1,
+        &[
+            "does not implement CopyObject",
+            "cannot copy objects on the server",
+            "every other command still works",
+            "s3blob download --all",
+            "s3://artifacts/prod/6.0/ is not sealed",
+        ],
+    );
+    assert!(!run.stderr.contains("retry"), "{}", run.stderr);
+    assert_eq!(
+        run.stderr.matches("does not implement").count(),
+        1,
+        "one line, not one per file: {}",
+        run.stderr
+    );
+    // Once per key at most: a 501 is not retried (copies already started may each meet it).
+    let mut copied: Vec<String> = server.faults().requests()[before..]
+        .iter()
+        .filter(|r| r.op == Op::CopyObject)
+        .map(|r| r.path.clone())
+        .collect();
+    let tried = copied.len();
+    copied.dedup();
+    assert_eq!(copied.len(), tried, "a copy was retried: {copied:?}");
+    assert!((1..=files.len()).contains(&tried));
+    assert!(server.object("prod/6.0/.s3blob-manifest.json").is_none());
+}
+
+#[test]
+fn a_store_without_part_copies_aborts_the_multipart_copy_and_says_so() {
+    let server = Server::start_faulty();
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    seal(&server, d, "app", "7.0", &[("big.bin", data(11 * MIB, 7))]);
+    server.faults().inject(
+        Op::UploadPartCopy,
+        usize::MAX,
+        Fault::Error {
+            status: 501,
+            code: "NotImplemented",
+        },
+    );
+    let mut cmd = server.cmd(d);
+    cmd.args([
+        "promote",
+        "--suite",
+        "app",
+        "--release",
+        "7.0",
+        "--to-suite",
+        "prod",
+        "--part-size",
+        "5MiB",
+    ])
+    .env("S3BLOB_TEST_COPY_MULTIPART_ABOVE", MIB.to_string());
+    Run::from(cmd.output().unwrap()).fails(
+        1,
+        &[
+            "does not implement UploadPartCopy",
+            "s3blob download --all",
+            "not sealed",
+        ],
+    );
+    assert_eq!(
+        server.open_uploads(),
+        0,
+        "the multipart copy was not aborted"
+    );
+    assert!(server.object("prod/7.0/big.bin").is_none());
 }

@@ -15,12 +15,11 @@ use aws_sdk_s3::presigning::PresigningConfig;
 use aws_sdk_s3::primitives::ByteStream;
 use aws_sdk_s3::types::{
     ChecksumAlgorithm, ChecksumMode, ChecksumType, CompletedMultipartUpload, CompletedPart,
+    MetadataDirective,
 };
 use aws_smithy_runtime_api::box_error::BoxError;
 use aws_smithy_runtime_api::client::interceptors::Intercept;
-use aws_smithy_runtime_api::client::interceptors::context::{
-    BeforeDeserializationInterceptorContextRef, BeforeTransmitInterceptorContextMut,
-};
+use aws_smithy_runtime_api::client::interceptors::context::BeforeDeserializationInterceptorContextRef;
 use aws_smithy_runtime_api::client::runtime_components::RuntimeComponents;
 use aws_smithy_runtime_api::http::Response;
 use aws_smithy_types::body::SdkBody;
@@ -109,6 +108,29 @@ fn refused_by_condition<E>(err: &SdkErr<E>) -> bool {
     matches!(status(err), Some(412 | 409))
 }
 
+/// Why a copy probe did not copy.
+enum CopyProbe {
+    /// 501 or NotImplemented.
+    Lacks(String),
+    Failed(String),
+}
+use CopyProbe::{Failed, Lacks};
+
+/// `Code: Message` of an S3 error body, if it is one.
+fn s3_error_of(body: &[u8]) -> Option<String> {
+    let text = std::str::from_utf8(body).ok()?;
+    let field = |name: &str| {
+        let start = text.find(&format!("<{name}>"))? + name.len() + 2;
+        let end = text[start..].find(&format!("</{name}>"))? + start;
+        Some(one_line(&text[start..end]))
+    };
+    let code = field("Code")?;
+    Some(match field("Message") {
+        Some(message) => format!("{code}: {message}"),
+        None => code,
+    })
+}
+
 struct Probe {
     client: Client,
     bucket: String,
@@ -143,8 +165,9 @@ impl Probe {
         self.conditional(header, settings.transfer.trust_conditional_writes)
             .await;
         self.if_match().await;
+        self.copies().await;
         self.list_uploads().await;
-        self.presigned().await;
+        self.presigned(&settings.client).await;
         Ok(())
     }
 
@@ -589,8 +612,9 @@ impl Probe {
         }
     }
 
-    /// A presigned GET, fetched without credentials, returns the object.
-    async fn presigned(&mut self) {
+    /// A presigned GET, fetched as a plain HTTP client does (no credentials, none of the SDK's
+    /// headers), returns the object: what a consumer of `s3blob presign` does.
+    async fn presigned(&mut self, client_settings: &crate::config::ClientSettings) {
         let key = self.key("put");
         let config = match PresigningConfig::expires_in(Duration::from_secs(300)) {
             Ok(c) => c,
@@ -618,37 +642,190 @@ impl Probe {
                 return;
             }
         };
-        // The same client sends it, with the request replaced by the bare presigned URL.
-        let got = self
+        // The object `put` holds now (the conditional-write probes may have replaced it on a
+        // store that ignores If-None-Match).
+        let expected = match self
             .client
             .get_object()
             .bucket(&self.bucket)
             .key(&key)
-            .customize()
-            .interceptor(Presigned(url))
             .send()
-            .await;
-        let found = match got {
-            Ok(out) => match out.body.collect().await.map(|b| b.into_bytes()) {
-                Ok(bytes) if bytes == self.body => Ok(()),
-                Ok(_) => Err("returned other bytes".to_owned()),
-                Err(e) => Err(format!("failed mid-body ({e})")),
+            .await
+        {
+            Ok(out) => out.body.collect().await.ok().map(|b| b.into_bytes()),
+            Err(_) => None,
+        };
+        let found = match crate::s3::plain_get(client_settings, &url).await {
+            Ok(answer) if (200..300).contains(&answer.status) => match &expected {
+                Some(bytes) if answer.body == bytes[..] => Ok(()),
+                Some(_) => Err("returned other bytes".to_owned()),
+                None => Err("returned bytes that could not be compared".to_owned()),
             },
-            Err(e) => Err(format!("was refused ({})", detail(&e))),
+            Ok(answer) => Err(format!(
+                "was refused (HTTP {}{})",
+                answer.status,
+                s3_error_of(&answer.body)
+                    .map(|e| format!(" {e}"))
+                    .unwrap_or_default()
+            )),
+            Err(e) => Err(format!("failed ({e})")),
         };
         match found {
             Ok(()) => self.push(
                 "presign",
                 Status::Ok,
-                "a presigned GET without credentials returns the object".to_owned(),
+                "a presigned GET, sent as a plain HTTP client sends it, returns the object"
+                    .to_owned(),
                 "",
             ),
             Err(why) => self.push(
                 "presign",
                 Status::Warn,
-                format!("a presigned GET {why}"),
+                format!("a presigned GET sent as a plain HTTP client sends it {why}"),
                 "URLs from s3blob presign will not work with this store",
             ),
+        }
+    }
+
+    /// CopyObject and UploadPartCopy as `promote` sends them (create-only, pinned to the
+    /// source's ETag), from the probe's object to keys of their own.
+    async fn copies(&mut self) {
+        let source = self.key("put");
+        let head = self
+            .client
+            .head_object()
+            .bucket(&self.bucket)
+            .key(&source)
+            .send()
+            .await;
+        let (etag, size) = match head {
+            Ok(out) => (
+                out.e_tag().map(str::to_owned),
+                out.content_length().unwrap_or(0),
+            ),
+            Err(e) => {
+                self.push(
+                    "copy-object",
+                    Status::Info,
+                    format!("HEAD of the probe's object failed ({})", detail(&e)),
+                    "cannot tell whether promote works here",
+                );
+                return;
+            }
+        };
+        let copy_source = crate::transfer::copy::copy_source(&self.bucket, &source);
+        let key = self.key("copy");
+        let copied = self
+            .client
+            .copy_object()
+            .bucket(&self.bucket)
+            .key(&key)
+            .copy_source(&copy_source)
+            .metadata_directive(MetadataDirective::Copy)
+            .if_none_match("*")
+            .set_copy_source_if_match(etag.clone())
+            .send()
+            .await;
+        let copied = match copied {
+            Ok(_) => self.same_size(&key, size).await,
+            Err(e) if crate::s3::not_implemented(&e) => Err(Lacks(detail(&e))),
+            Err(e) => Err(Failed(detail(&e))),
+        };
+        let promote_fallback = "promote cannot work with this store (every other command does): download the release (s3blob download --all) and upload it to the destination instead";
+        match copied {
+            Ok(()) => self.push(
+                "copy-object",
+                Status::Ok,
+                "CopyObject (create-only, pinned to the source's ETag) copied an object".to_owned(),
+                "promote copies releases on the server here",
+            ),
+            Err(Lacks(why)) => self.push(
+                "copy-object",
+                Status::Warn,
+                format!("CopyObject is not implemented ({why})"),
+                promote_fallback,
+            ),
+            Err(Failed(why)) => self.push(
+                "copy-object",
+                Status::Warn,
+                format!("CopyObject failed ({why})"),
+                "promote may fail with this store; download and upload the release instead",
+            ),
+        }
+
+        let key = self.key("copy-part");
+        let copied = match self.start(&key, false).await {
+            Err(why) => Err(Failed(why)),
+            Ok(id) => {
+                let part = self
+                    .client
+                    .upload_part_copy()
+                    .bucket(&self.bucket)
+                    .key(&key)
+                    .upload_id(&id)
+                    .part_number(1)
+                    .copy_source(&copy_source)
+                    .copy_source_range(format!("bytes=0-{}", size.max(1) - 1))
+                    .set_copy_source_if_match(etag)
+                    .send()
+                    .await;
+                match part {
+                    Ok(out) => {
+                        let part = CompletedPart::builder()
+                            .part_number(1)
+                            .set_e_tag(out.copy_part_result.and_then(|r| r.e_tag))
+                            .build();
+                        match self.complete(&key, &id, part, None, true).await {
+                            Ok(()) => {
+                                self.finished(&id);
+                                self.same_size(&key, size).await
+                            }
+                            Err(why) => Err(Failed(why)),
+                        }
+                    }
+                    Err(e) if crate::s3::not_implemented(&e) => Err(Lacks(detail(&e))),
+                    Err(e) => Err(Failed(format!("UploadPartCopy: {}", detail(&e)))),
+                }
+            }
+        };
+        match copied {
+            Ok(()) => self.push(
+                "copy-part",
+                Status::Ok,
+                "UploadPartCopy of a byte range, pinned to the source's ETag, completed into an object".to_owned(),
+                "promote copies objects over 5 GiB in parts here",
+            ),
+            Err(Lacks(why)) => self.push(
+                "copy-part",
+                Status::Warn,
+                format!("UploadPartCopy is not implemented ({why})"),
+                "promote cannot copy objects over 5 GiB with this store: download and upload those releases instead",
+            ),
+            Err(Failed(why)) => self.push(
+                "copy-part",
+                Status::Warn,
+                format!("a multipart copy failed ({why})"),
+                "promote may fail for objects over 5 GiB with this store",
+            ),
+        }
+    }
+
+    /// The object at `key` has `size` bytes (a copy arrived whole).
+    async fn same_size(&self, key: &str, size: i64) -> Result<(), CopyProbe> {
+        match self
+            .client
+            .head_object()
+            .bucket(&self.bucket)
+            .key(key)
+            .send()
+            .await
+        {
+            Ok(out) if out.content_length() == Some(size) => Ok(()),
+            Ok(out) => Err(Failed(format!(
+                "the copy holds {} bytes, not {size}",
+                out.content_length().unwrap_or(0)
+            ))),
+            Err(e) => Err(Failed(format!("HEAD of the copy: {}", detail(&e)))),
         }
     }
 
@@ -902,37 +1079,6 @@ impl Intercept for ServerDate {
             .and_then(|d| SystemTime::try_from(d).ok());
         if let (Some(server), Ok(mut slot)) = (server, self.0.lock()) {
             *slot = Some((server, local));
-        }
-        Ok(())
-    }
-}
-
-/// Sends the request to a presigned URL instead, without the signature the client added: what
-/// a `curl` of the URL does.
-#[derive(Debug)]
-struct Presigned(String);
-
-impl Intercept for Presigned {
-    fn name(&self) -> &'static str {
-        "s3blob doctor: presigned GET"
-    }
-
-    fn modify_before_transmit(
-        &self,
-        context: &mut BeforeTransmitInterceptorContextMut<'_>,
-        _: &RuntimeComponents,
-        _: &mut ConfigBag,
-    ) -> Result<(), BoxError> {
-        let request = context.request_mut();
-        request.set_uri(self.0.clone())?;
-        let headers = request.headers_mut();
-        for name in [
-            "authorization",
-            "x-amz-date",
-            "x-amz-content-sha256",
-            "x-amz-security-token",
-        ] {
-            headers.remove(name);
         }
         Ok(())
     }

@@ -128,6 +128,9 @@ pub async fn run(cx: &Context<'_>, args: PromoteArgs) -> Result<Outcome, Error> 
     let mut set = JoinSet::new();
     let mut copies = Vec::new();
     let mut failures: Vec<(String, Error)> = Vec::new();
+    // Set when the store turns out not to copy on the server: no copy can work, so none more
+    // starts, and the command fails with that one reason.
+    let mut unsupported: Option<Error> = None;
     for (name, entry) in &files {
         let src_key = ObjectKey::new(&args.key.suite, &release, name)?.to_string();
         let dst_key = ObjectKey::new(&to_suite, &to_release, name)?.to_string();
@@ -155,7 +158,10 @@ pub async fn run(cx: &Context<'_>, args: PromoteArgs) -> Result<Outcome, Error> 
             }
         };
         while let Some(joined) = set.try_join_next() {
-            record(joined, &mut copies, &mut failures)?;
+            record(joined, &mut copies, &mut failures, &mut unsupported)?;
+        }
+        if unsupported.is_some() {
+            break;
         }
         let (client, shutdown, name, size) = (
             client.clone(),
@@ -170,7 +176,12 @@ pub async fn run(cx: &Context<'_>, args: PromoteArgs) -> Result<Outcome, Error> 
         });
     }
     while let Some(joined) = set.join_next().await {
-        record(joined, &mut copies, &mut failures)?;
+        record(joined, &mut copies, &mut failures, &mut unsupported)?;
+    }
+    if let Some(e) = unsupported {
+        return Err(e.reworded(|m| {
+            format!("{m} (s3://{to_bucket}/{to_suite}/{to_release}/ is not sealed)")
+        }));
     }
     if let Some(worst) = failures
         .iter()
@@ -228,13 +239,14 @@ pub async fn run(cx: &Context<'_>, args: PromoteArgs) -> Result<Outcome, Error> 
     }))
 }
 
-type Joined = Result<(String, u64, Result<Copied, Error>), tokio::task::JoinError>;
+type Joined = Result<(String, u64, Result<Copied, copy::Failure>), tokio::task::JoinError>;
 
-/// One finished copy, into the copies made or the failures.
+/// One finished copy, into the copies made, the failures, or the store's lack of copies.
 fn record(
     joined: Joined,
     copies: &mut Vec<FileCopy>,
     failures: &mut Vec<(String, Error)>,
+    unsupported: &mut Option<Error>,
 ) -> Result<(), Error> {
     let (filename, size, result) =
         joined.map_err(|e| Error::Other(format!("a copy task failed: {e}")))?;
@@ -244,7 +256,10 @@ fn record(
             size,
             copied,
         }),
-        Err(e) => failures.push((filename, e)),
+        Err(copy::Failure::Other(e)) => failures.push((filename, e)),
+        Err(copy::Failure::Unsupported(e)) => {
+            unsupported.get_or_insert(e);
+        }
     }
     Ok(())
 }

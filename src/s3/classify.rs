@@ -1,7 +1,9 @@
 //! The translation of SDK failures into s3blob's error kinds, with messages that say what to
-//! do: transport failures first, then one table from S3 error code (or HTTP status) to kind.
+//! do: transport failures first (naming the host tried, from the [`Route`] the client was
+//! built with), then one table from S3 error code (or HTTP status) to kind.
 
 use std::error::Error as StdError;
+use std::sync::OnceLock;
 
 use aws_credential_types::provider::error::CredentialsError;
 use aws_sdk_s3::error::{DisplayErrorContext, ProvideErrorMetadata, SdkError};
@@ -64,7 +66,8 @@ where
                     "cannot {action} {target}: {cut}, on every attempt; check the endpoint, or raise --timeout"
                 ),
                 None => format!(
-                    "cannot {action} {target}: the server did not answer in time, on every attempt; check the endpoint, or raise --timeout"
+                    "cannot {action} {target}: {} did not answer in time, on every attempt; check the endpoint and the network, or raise --timeout",
+                    ROUTE.get().cloned().unwrap_or_default().tried(bucket)
                 ),
             });
         }
@@ -76,9 +79,12 @@ where
             ));
         }
         SdkError::DispatchFailure(_) => {
-            return Error::Network(format!(
-                "cannot {action} {target}: could not reach the S3 endpoint ({detail}); check the network, and --endpoint-url (or AWS_ENDPOINT_URL) if you use one"
-            ));
+            let route = ROUTE.get().cloned().unwrap_or_default();
+            let why = unreachable(&route, bucket, transport(err), &detail);
+            return with_path_hint(
+                &route,
+                Error::Network(format!("cannot {action} {target}: {why}")),
+            );
         }
         SdkError::ResponseError(_) => {
             return Error::Network(format!(
@@ -87,7 +93,7 @@ where
         }
         _ => {}
     }
-    by_code(
+    let failed = by_code(
         code,
         status,
         &Target {
@@ -95,8 +101,276 @@ where
             target: &target,
             bucket,
             detail: &detail,
+            operation: operation_name::<E>(),
         },
-    )
+    );
+    with_path_hint(&ROUTE.get().cloned().unwrap_or_default(), failed)
+}
+
+/// Whether the store answered that it does not implement the operation (501, or the S3 code
+/// `NotImplemented`): a request that will never work there, so it is neither retried nor
+/// reported as a network failure.
+pub fn not_implemented<E: ProvideErrorMetadata>(
+    err: &SdkError<E, aws_smithy_runtime_api::http::Response<SdkBody>>,
+) -> bool {
+    status(err) == Some(501) || err.code() == Some("NotImplemented")
+}
+
+/// The S3 operation an SDK error type belongs to (`CopyObjectError` -> `CopyObject`).
+fn operation_name<E>() -> &'static str {
+    let name = std::any::type_name::<E>();
+    let name = name.rsplit("::").next().unwrap_or(name);
+    name.strip_suffix("Error").unwrap_or(name)
+}
+
+/// Where requests go: the custom endpoint (or AWS S3 itself), the addressing style and the
+/// region, recorded when the client is built so that messages can name the host tried.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Route {
+    /// `None`: AWS S3 itself.
+    pub endpoint: Option<String>,
+    pub path_style: bool,
+    pub region: String,
+}
+
+static ROUTE: OnceLock<Route> = OnceLock::new();
+
+/// Records where the one client of this process sends its requests.
+pub(super) fn set_route(route: Route) {
+    let _ = ROUTE.set(route);
+}
+
+/// The parts of an endpoint URL that messages name.
+#[derive(Debug, PartialEq, Eq)]
+pub(super) struct Url<'a> {
+    pub scheme: &'a str,
+    /// Without brackets for IPv6.
+    pub host: &'a str,
+    pub port: u16,
+    /// `""` or `/...`, without a query.
+    pub path: &'a str,
+}
+
+/// Splits `scheme://host[:port][/path]`, with the scheme's port when none is given.
+pub(super) fn split_url(url: &str) -> Url<'_> {
+    let (scheme, rest) = url.split_once("://").unwrap_or(("https", url));
+    let end = rest.find(['/', '?']).unwrap_or(rest.len());
+    let (authority, path) = rest.split_at(end);
+    let path = path.split('?').next().unwrap_or("").trim_end_matches('/');
+    let authority = authority.rsplit('@').next().unwrap_or(authority);
+    let default_port = if scheme.eq_ignore_ascii_case("http") {
+        80
+    } else {
+        443
+    };
+    let (host, port) = match authority.strip_prefix('[') {
+        Some(v6) => match v6.split_once(']') {
+            Some((host, rest)) => (host, rest.strip_prefix(':')),
+            None => (v6, None),
+        },
+        None => match authority.rsplit_once(':') {
+            Some((host, port)) => (host, Some(port)),
+            None => (authority, None),
+        },
+    };
+    Url {
+        scheme,
+        host,
+        port: port.and_then(|p| p.parse().ok()).unwrap_or(default_port),
+        path,
+    }
+}
+
+impl Route {
+    /// The host a request on `bucket` goes to, and whether the bucket is part of it
+    /// (virtual-hosted addressing), as the SDK's endpoint rules choose it.
+    fn host(&self, bucket: &str) -> (String, bool) {
+        match &self.endpoint {
+            Some(url) => {
+                let u = split_url(url);
+                let ip = u.host.parse::<std::net::IpAddr>().is_ok();
+                if self.path_style || ip || !dns_compatible(bucket, u.scheme == "https") {
+                    (u.host.to_owned(), false)
+                } else {
+                    (format!("{bucket}.{}", u.host), true)
+                }
+            }
+            None => {
+                let suffix = if self.region.starts_with("cn-") {
+                    "amazonaws.com.cn"
+                } else {
+                    "amazonaws.com"
+                };
+                let s3 = format!("s3.{}.{suffix}", self.region);
+                if self.path_style || !dns_compatible(bucket, true) {
+                    (s3, false)
+                } else {
+                    (format!("{bucket}.{s3}"), true)
+                }
+            }
+        }
+    }
+
+    /// `scheme://host:port` for a custom endpoint, the host name for AWS.
+    fn tried(&self, bucket: &str) -> String {
+        let (host, _) = self.host(bucket);
+        match &self.endpoint {
+            Some(url) => {
+                let u = split_url(url);
+                if host.contains(':') {
+                    format!("{}://[{host}]:{}", u.scheme, u.port)
+                } else {
+                    format!("{}://{host}:{}", u.scheme, u.port)
+                }
+            }
+            None => host,
+        }
+    }
+
+    /// The custom endpoint's path, when it is not the root.
+    fn endpoint_path(&self) -> Option<&str> {
+        let path = split_url(self.endpoint.as_deref()?).path;
+        (!path.is_empty()).then_some(path)
+    }
+}
+
+/// A bucket name that can be a label of a host name (S3's rule for virtual-hosted addressing;
+/// over TLS a dot would break the certificate's wildcard).
+fn dns_compatible(bucket: &str, tls: bool) -> bool {
+    (3..=63).contains(&bucket.len())
+        && bucket.bytes().all(|b| {
+            b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-' || (b == b'.' && !tls)
+        })
+        && !bucket.starts_with(['-', '.'])
+        && !bucket.ends_with(['-', '.'])
+}
+
+/// Why a request never got an answer, as far as the transport tells.
+#[derive(Debug, PartialEq, Eq)]
+enum Transport {
+    Refused,
+    /// The host name did not resolve (the resolver's reason).
+    Dns(String),
+    /// No route to the network or host (the reason).
+    Unreachable(String),
+    /// A TLS handshake answered by something that is not TLS: a plain-HTTP server.
+    PlainHttp,
+    Other,
+}
+
+/// What the transport's error chain says (hyper-util and hyper-rustls wrap the causes in
+/// `io::Error`s whose `source()` skips their payload, so the payloads are searched too).
+fn transport(err: &(dyn StdError + 'static)) -> Transport {
+    use std::io::ErrorKind as K;
+    let mut pending: Vec<&(dyn StdError + 'static)> = vec![err];
+    let mut dns = false;
+    while let Some(e) = pending.pop() {
+        if let Some(io) = e.downcast_ref::<std::io::Error>() {
+            match io.kind() {
+                K::ConnectionRefused => return Transport::Refused,
+                K::NetworkUnreachable | K::HostUnreachable => {
+                    return Transport::Unreachable(innermost(e));
+                }
+                _ => {}
+            }
+            pending.extend(io.get_ref().map(|inner| inner as &(dyn StdError + 'static)));
+        }
+        if let Some(rustls::Error::InvalidMessage(rustls::InvalidMessage::InvalidContentType)) =
+            e.downcast_ref::<rustls::Error>()
+        {
+            return Transport::PlainHttp;
+        }
+        let text = e.to_string();
+        if text == "dns error" || text.contains("failed to lookup address") {
+            dns = true;
+        }
+        pending.extend(e.source());
+    }
+    if dns {
+        Transport::Dns(innermost(err))
+    } else {
+        Transport::Other
+    }
+}
+
+/// The innermost error's words, in one short line.
+fn innermost(err: &(dyn StdError + 'static)) -> String {
+    let mut inner = err;
+    while let Some(next) = inner.source() {
+        inner = next;
+    }
+    let text = one_line(&inner.to_string());
+    let text = text
+        .strip_prefix("failed to lookup address information: ")
+        .unwrap_or(&text);
+    truncate(text, 160)
+}
+
+/// Why a request to `bucket` reached no server, naming the host tried and the likely fix.
+fn unreachable(route: &Route, bucket: &str, why: Transport, detail: &str) -> String {
+    let tried = route.tried(bucket);
+    let (host, in_host) = route.host(bucket);
+    let check = "check --endpoint-url (or AWS_ENDPOINT_URL)";
+    match (&route.endpoint, why) {
+        (Some(_), Transport::Refused) => format!(
+            "could not reach the S3 endpoint {tried} (connection refused); {check} and that the store is running"
+        ),
+        (None, Transport::Refused) => format!(
+            "could not reach {tried} (connection refused); check the network, and any proxy or firewall on the way"
+        ),
+        (Some(_), Transport::PlainHttp) => format!(
+            "could not reach the S3 endpoint {tried}: it answers in plain HTTP, not TLS; use {}",
+            tried.replacen("https://", "http://", 1)
+        ),
+        (None, Transport::PlainHttp) => format!(
+            "could not reach {tried}: something on the way answered the TLS handshake in plain HTTP (a proxy?); check the network"
+        ),
+        (Some(_), Transport::Dns(reason)) if in_host => format!(
+            "could not resolve {host} ({reason}): virtual-hosted addressing puts the bucket in the host name; pass --addressing-style path (or set S3BLOB_ADDRESSING_STYLE=path) unless the store serves buckets as host names"
+        ),
+        (Some(_), Transport::Dns(reason)) => format!(
+            "could not resolve the host of the S3 endpoint {tried} ({reason}); {check} and the network"
+        ),
+        (None, Transport::Dns(reason)) => format!(
+            "could not resolve {host} ({reason}); check the network connection and DNS, or pass --endpoint-url for another store"
+        ),
+        (Some(_), Transport::Unreachable(reason)) => format!(
+            "could not reach the S3 endpoint {tried} ({reason}); check the network, and {check}"
+        ),
+        (None, Transport::Unreachable(reason)) => {
+            format!("could not reach {tried} ({reason}); check the network connection")
+        }
+        (Some(_), Transport::Other) => format!(
+            "could not reach the S3 endpoint {tried} ({detail}); check the network, and {check}"
+        ),
+        (None, Transport::Other) => {
+            format!("could not reach {tried} ({detail}); check the network connection")
+        }
+    }
+}
+
+/// A failure on an endpoint URL with a path: the most likely mistake is a bucket put there.
+fn with_path_hint(route: &Route, err: Error) -> Error {
+    match (route.endpoint_path(), &err) {
+        (Some(path), e) if !matches!(e, Error::Credentials { .. }) => err.reworded(|m| {
+            format!(
+                "{m}; note: the endpoint URL has a path ({path}), under which every request goes: a bucket belongs in --bucket (or S3BLOB_BUCKET), not in the endpoint URL"
+            )
+        }),
+        _ => err,
+    }
+}
+
+/// A warning for an endpoint URL whose path looks like a bucket name (one segment), the usual
+/// mistake; longer paths are gateways that serve S3 under a prefix.
+pub(super) fn endpoint_path_warning(url: &str) -> Option<String> {
+    let path = split_url(url).path.trim_start_matches('/');
+    if path.is_empty() || path.contains('/') {
+        return None;
+    }
+    Some(format!(
+        "the endpoint URL {url} has a path (/{path}): every request goes under it, so the bucket is looked for at /{path}/BUCKET; if {path} is the bucket, drop it from the endpoint URL and pass --bucket {path}"
+    ))
 }
 
 /// How a failed request is named in messages: `cannot {action} {target}: ... ({detail})`.
@@ -106,6 +380,8 @@ struct Target<'a> {
     bucket: &'a str,
     /// The server's code and message, or the innermost transport error, in one short line.
     detail: &'a str,
+    /// The S3 operation that failed (`CopyObject`).
+    operation: &'a str,
 }
 
 /// The table from an S3 error code (or, without one, the HTTP status) to an error kind and the
@@ -116,8 +392,16 @@ fn by_code(code: &str, status: Option<u16>, t: &Target<'_>) -> Error {
         target,
         bucket,
         detail,
+        operation,
     } = *t;
     match (code, status) {
+        ("NotImplemented", _) | (_, Some(501)) => Error::Other(format!(
+            "cannot {action} {target}: this store does not implement {operation} ({detail}); {}",
+            lacking(operation)
+        )),
+        ("InvalidStorageClass", _) => Error::Other(format!(
+            "cannot {action} {target}: the store does not offer this storage class ({detail}); drop --storage-class, or pick one the store lists"
+        )),
         ("RequestTimeTooSkewed", _) => Error::AccessDenied(format!(
             "cannot {action} {target}: the server refused the request because this machine's clock is off ({detail}); fix the clock (enable NTP) and retry"
         )),
@@ -168,6 +452,18 @@ fn by_code(code: &str, status: Option<u16>, t: &Target<'_>) -> Error {
             "cannot {action} {target}: the server kept failing after all retries ({detail}); retry later or raise --max-attempts"
         )),
         _ => Error::Other(format!("cannot {action} {target}: {detail}")),
+    }
+}
+
+/// What still works when the store lacks `operation`, and what to do instead.
+fn lacking(operation: &str) -> &'static str {
+    match operation {
+        "CopyObject" | "UploadPartCopy" => {
+            "it cannot copy objects on the server, which promote needs; every other command still works: to promote, download the release (s3blob download --all) and upload it to the destination"
+        }
+        _ => {
+            "the commands that do not need it still work; s3blob doctor shows what this store supports"
+        }
     }
 }
 
@@ -317,6 +613,11 @@ mod tests {
             ("", 503, 7),
             ("InvalidArgument", 400, 1),
             ("", 400, 1),
+            // A store without the operation: not a network failure, and not retried.
+            ("NotImplemented", 501, 1),
+            ("", 501, 1),
+            ("NotImplemented", 400, 1),
+            ("InvalidStorageClass", 400, 1),
         ];
         for &(code, status, want) in cases {
             let err = service(code, status);
@@ -325,6 +626,13 @@ mod tests {
             assert!(msg.starts_with("cannot read s3://b/s/r/f: "), "{msg}");
             if code == "RequestTimeTooSkewed" {
                 assert!(msg.contains("clock"), "{msg}");
+            }
+            if code == "NotImplemented" || status == 501 {
+                assert!(msg.contains("does not implement HeadObject"), "{msg}");
+                assert!(!msg.contains("retry"), "{msg}");
+            }
+            if code == "InvalidStorageClass" {
+                assert!(msg.contains("--storage-class"), "{msg}");
             }
             assert!(!msg.contains('\n'), "{msg}");
         }
@@ -367,6 +675,236 @@ mod tests {
         let e = classify(&err, "list", "b", None);
         assert_eq!(e.exit_code(), 4);
         assert!(e.to_string().contains("no AWS credentials found"), "{e}");
+    }
+
+    #[test]
+    fn the_operation_is_named_after_the_error_type() {
+        use aws_sdk_s3::operation::copy_object::CopyObjectError;
+        use aws_sdk_s3::operation::upload_part_copy::UploadPartCopyError;
+        assert_eq!(operation_name::<HeadObjectError>(), "HeadObject");
+        assert_eq!(operation_name::<CopyObjectError>(), "CopyObject");
+        assert_eq!(operation_name::<UploadPartCopyError>(), "UploadPartCopy");
+        // Only server-side copies name promote's fallback.
+        assert!(lacking("CopyObject").contains("download the release"));
+        assert!(lacking("UploadPartCopy").contains("download the release"));
+        assert!(!lacking("GetObject").contains("promote"));
+    }
+
+    #[test]
+    fn urls_split_with_default_ports() {
+        let cases = [
+            ("http://127.0.0.1:9", ("http", "127.0.0.1", 9, "")),
+            (
+                "https://s3.example.com",
+                ("https", "s3.example.com", 443, ""),
+            ),
+            ("http://minio", ("http", "minio", 80, "")),
+            (
+                "http://h:9001/demo-bucket/",
+                ("http", "h", 9001, "/demo-bucket"),
+            ),
+            ("https://[::1]:9000/a/b?x=1", ("https", "::1", 9000, "/a/b")),
+        ];
+        for (url, (scheme, host, port, path)) in cases {
+            let want = Url {
+                scheme,
+                host,
+                port,
+                path,
+            };
+            assert_eq!(split_url(url), want, "{url}");
+        }
+    }
+
+    #[test]
+    fn the_host_tried_follows_the_addressing_style() {
+        let route = |endpoint: Option<&str>, path_style: bool| Route {
+            endpoint: endpoint.map(str::to_owned),
+            path_style,
+            region: "eu-west-1".into(),
+        };
+        let cases = [
+            (
+                route(Some("http://127.0.0.1:9"), true),
+                "bkt",
+                "http://127.0.0.1:9",
+            ),
+            // An IP address cannot carry the bucket: the SDK goes path-style.
+            (
+                route(Some("http://127.0.0.1:9"), false),
+                "bkt",
+                "http://127.0.0.1:9",
+            ),
+            (
+                route(Some("http://localhost:9000"), false),
+                "demo-bucket",
+                "http://demo-bucket.localhost:9000",
+            ),
+            (
+                route(Some("https://s3.example.com"), false),
+                "bkt",
+                "https://bkt.s3.example.com:443",
+            ),
+            // A dot in the bucket cannot be a host label under TLS.
+            (
+                route(Some("https://s3.example.com"), false),
+                "a.bkt",
+                "https://s3.example.com:443",
+            ),
+            (
+                route(Some("http://[::1]:9000"), true),
+                "bkt",
+                "http://[::1]:9000",
+            ),
+            (
+                route(None, false),
+                "artifacts",
+                "artifacts.s3.eu-west-1.amazonaws.com",
+            ),
+            (route(None, true), "artifacts", "s3.eu-west-1.amazonaws.com"),
+            (
+                route(None, false),
+                "my.bucket",
+                "s3.eu-west-1.amazonaws.com",
+            ),
+        ];
+        for (route, bucket, want) in cases {
+            assert_eq!(route.tried(bucket), want, "{route:?} {bucket}");
+        }
+        let china = Route {
+            region: "cn-north-1".into(),
+            ..route(None, false)
+        };
+        assert_eq!(china.tried("bkt"), "bkt.s3.cn-north-1.amazonaws.com.cn");
+    }
+
+    #[test]
+    fn unreachable_names_the_host_and_the_likely_fix() {
+        let custom = |url: &str, path_style| Route {
+            endpoint: Some(url.into()),
+            path_style,
+            region: "us-east-1".into(),
+        };
+        let aws = Route {
+            endpoint: None,
+            path_style: false,
+            region: "us-east-1".into(),
+        };
+        let dns = || Transport::Dns("Name or service not known".into());
+        let cases: Vec<(Route, Transport, &[&str])> = vec![
+            (
+                custom("http://127.0.0.1:9", true),
+                Transport::Refused,
+                &[
+                    "http://127.0.0.1:9 (connection refused)",
+                    "--endpoint-url",
+                    "store is running",
+                ],
+            ),
+            (
+                custom("https://127.0.0.1:9000", true),
+                Transport::PlainHttp,
+                &[
+                    "https://127.0.0.1:9000",
+                    "plain HTTP",
+                    "use http://127.0.0.1:9000",
+                ],
+            ),
+            (
+                custom("http://localhost:9000", false),
+                dns(),
+                &["artifacts.localhost", "--addressing-style path"],
+            ),
+            (
+                custom("http://nas.invalid:9000", true),
+                dns(),
+                &["http://nas.invalid:9000", "--endpoint-url"],
+            ),
+            (
+                aws.clone(),
+                dns(),
+                &["artifacts.s3.us-east-1.amazonaws.com", "network"],
+            ),
+            (
+                aws.clone(),
+                Transport::Refused,
+                &["artifacts.s3.us-east-1.amazonaws.com"],
+            ),
+            (
+                aws,
+                Transport::Unreachable("Network is unreachable".into()),
+                &[
+                    "artifacts.s3.us-east-1.amazonaws.com",
+                    "Network is unreachable",
+                ],
+            ),
+        ];
+        for (route, why, needles) in cases {
+            let msg = unreachable(&route, "artifacts", why, "detail");
+            for n in needles {
+                assert!(msg.contains(n), "{msg:?} should contain {n:?}");
+            }
+            assert!(!msg.contains('\n'), "{msg}");
+        }
+    }
+
+    #[test]
+    fn transport_failures_are_told_apart() {
+        use std::io::{Error as Io, ErrorKind};
+        let failure = |e: Io| -> Sdk { SdkError::dispatch_failure(ConnectorError::io(e.into())) };
+        let kind = |e: Io| transport(&failure(e));
+        assert_eq!(
+            kind(Io::from(ErrorKind::ConnectionRefused)),
+            Transport::Refused
+        );
+        assert!(matches!(
+            kind(Io::from(ErrorKind::NetworkUnreachable)),
+            Transport::Unreachable(_)
+        ));
+        let tls = Io::other(rustls::Error::InvalidMessage(
+            rustls::InvalidMessage::InvalidContentType,
+        ));
+        assert_eq!(kind(tls), Transport::PlainHttp);
+        let dns =
+            Io::other("failed to lookup address information: Name or service not known".to_owned());
+        assert_eq!(
+            kind(dns),
+            Transport::Dns("Name or service not known".into())
+        );
+        assert_eq!(
+            kind(Io::other("something else".to_owned())),
+            Transport::Other
+        );
+    }
+
+    #[test]
+    fn a_path_in_the_endpoint_is_pointed_out() {
+        let route = Route {
+            endpoint: Some("http://h:9001/demo-bucket".into()),
+            path_style: true,
+            region: "us-east-1".into(),
+        };
+        let e = with_path_hint(&route, Error::NotFound("cannot list s3://b: no".into()));
+        assert_eq!(e.exit_code(), 3);
+        assert!(e.to_string().contains("(/demo-bucket)"), "{e}");
+        assert!(e.to_string().contains("--bucket"), "{e}");
+        let root = Route {
+            endpoint: Some("http://h:9001/".into()),
+            ..route
+        };
+        let e = with_path_hint(&root, Error::NotFound("x".into()));
+        assert_eq!(e.to_string(), "x");
+        assert!(
+            endpoint_path_warning("http://h:9001/demo-bucket")
+                .is_some_and(|w| w.contains("--bucket demo-bucket"))
+        );
+        assert_eq!(endpoint_path_warning("http://h:9001"), None);
+        assert_eq!(endpoint_path_warning("http://h:9001/"), None);
+        // A gateway serving S3 under a longer path is not a mistake.
+        assert_eq!(
+            endpoint_path_warning("https://x.example/storage/v1/s3"),
+            None
+        );
     }
 
     #[test]

@@ -5,7 +5,7 @@ mod classify;
 mod trust;
 mod watchdog;
 
-pub use classify::{classify, status};
+pub use classify::{classify, not_implemented, status};
 pub use trust::CaBundle;
 use watchdog::Guarded;
 pub use watchdog::{Cut, ExpectServerWork, ServerWork};
@@ -109,7 +109,15 @@ pub async fn client(settings: &ClientSettings) -> Result<Client, Error> {
             ));
         }
     }
+    if let Some(warning) = settings
+        .endpoint_url
+        .as_deref()
+        .and_then(classify::endpoint_path_warning)
+    {
+        tracing::warn!("{warning}");
+    }
     let config = config
+        .interceptor(SseKept)
         .force_path_style(settings.path_style)
         // s3blob supplies its own CRC64NVME on every write. Left to itself the SDK would add a
         // CRC32 trailer and send the body aws-chunked, which costs CPU and which several
@@ -135,6 +143,14 @@ pub async fn client(settings: &ClientSettings) -> Result<Client, Error> {
                 .build(),
         )
         .build();
+    classify::set_route(classify::Route {
+        endpoint: settings.endpoint_url.clone(),
+        path_style: settings.path_style,
+        region: config
+            .region()
+            .map_or(FALLBACK_REGION, |r| r.as_ref())
+            .to_owned(),
+    });
     tracing::debug!(
         region = config.region().map_or("-", |r| r.as_ref()),
         endpoint = settings.endpoint_url.as_deref().unwrap_or("AWS"),
@@ -142,6 +158,56 @@ pub async fn client(settings: &ClientSettings) -> Result<Client, Error> {
         "S3 client"
     );
     Ok(Client::from_conf(config))
+}
+
+/// What a plain HTTP client got for a URL.
+#[derive(Debug)]
+pub struct PlainAnswer {
+    pub status: u16,
+    pub body: Vec<u8>,
+}
+
+/// GETs `url` the way a plain HTTP client (curl, a browser, a package manager) does: the
+/// request carries `Host`, `Accept` and `User-Agent` only, none of the SDK's own headers
+/// (`x-amz-user-agent`, `amz-sdk-*`), which a store may refuse on a presigned URL because they
+/// are not signed. HTTPS trusts what the S3 client trusts (`--ca-bundle` and the like).
+pub async fn plain_get(settings: &ClientSettings, url: &str) -> Result<PlainAnswer, String> {
+    use aws_smithy_runtime_api::client::http::HttpConnector;
+    let trust = trust::load(settings.ca_bundle.as_ref(), settings.profile.as_deref())
+        .await
+        .map_err(|e| e.to_string())?;
+    let mut connector = aws_smithy_http_client::Connector::builder()
+        .tls_provider(Provider::Rustls(CryptoMode::Ring));
+    if let Some(context) = trust.context {
+        connector = connector.tls_context(context);
+    }
+    let connector = connector.build();
+    let mut request = aws_smithy_runtime_api::http::Request::get(url).map_err(|e| e.to_string())?;
+    let headers = request.headers_mut();
+    headers.insert("accept", "*/*");
+    headers.insert(
+        "user-agent",
+        concat!("s3blob/", env!("CARGO_PKG_VERSION"), " (doctor)"),
+    );
+    let exchange = async {
+        let response = connector.call(request).await.map_err(|e| {
+            let mut inner: &(dyn std::error::Error + 'static) = &e;
+            while let Some(next) = inner.source() {
+                inner = next;
+            }
+            crate::error::one_line(&inner.to_string())
+        })?;
+        let status = response.status().as_u16();
+        let body = aws_smithy_types::byte_stream::ByteStream::new(response.into_body())
+            .collect()
+            .await
+            .map_err(|e| e.to_string())?
+            .to_vec();
+        Ok(PlainAnswer { status, body })
+    };
+    tokio::time::timeout(CONNECT_TIMEOUT + settings.timeout, exchange)
+        .await
+        .map_err(|_| format!("no answer within {:?}", CONNECT_TIMEOUT + settings.timeout))?
 }
 
 /// `host[:port]` of an endpoint URL.
@@ -208,5 +274,95 @@ impl HttpClient for RootsOnFirstUse {
 
     fn connector_metadata(&self) -> Option<ConnectorMetadata> {
         self.0.connector_metadata()
+    }
+}
+
+/// Warns once when a write that asked for server-side encryption (`--sse`) is answered without
+/// `x-amz-server-side-encryption`: AWS names the encryption it applied in every such answer, so
+/// a store that leaves the header out kept none (some accept the header and ignore it).
+#[derive(Debug)]
+struct SseKept;
+
+static SSE_WARNED: std::sync::atomic::AtomicBool = std::sync::atomic::AtomicBool::new(false);
+
+const SSE_HEADER: &str = "x-amz-server-side-encryption";
+
+/// The encryption a request asked for, kept from its sending to its answer.
+#[derive(Debug, Clone)]
+struct AskedSse(String);
+
+impl aws_smithy_types::config_bag::Storable for AskedSse {
+    type Storer = aws_smithy_types::config_bag::StoreReplace<Self>;
+}
+
+impl aws_smithy_runtime_api::client::interceptors::Intercept for SseKept {
+    fn name(&self) -> &'static str {
+        "s3blob: server-side encryption kept"
+    }
+
+    fn read_before_transmit(
+        &self,
+        context: &aws_smithy_runtime_api::client::interceptors::context::BeforeTransmitInterceptorContextRef<'_>,
+        _: &RuntimeComponents,
+        cfg: &mut aws_smithy_types::config_bag::ConfigBag,
+    ) -> Result<(), aws_smithy_runtime_api::box_error::BoxError> {
+        if let Some(asked) = context.request().headers().get(SSE_HEADER) {
+            cfg.interceptor_state()
+                .store_put(AskedSse(asked.to_owned()));
+        }
+        Ok(())
+    }
+
+    fn read_before_deserialization(
+        &self,
+        context: &aws_smithy_runtime_api::client::interceptors::context::BeforeDeserializationInterceptorContextRef<'_>,
+        _: &RuntimeComponents,
+        cfg: &mut aws_smithy_types::config_bag::ConfigBag,
+    ) -> Result<(), aws_smithy_runtime_api::box_error::BoxError> {
+        let Some(AskedSse(asked)) = cfg.load::<AskedSse>() else {
+            return Ok(());
+        };
+        let response = context.response();
+        let warning = sse_not_kept(
+            Some(asked),
+            response.status().as_u16(),
+            response.headers().get(SSE_HEADER),
+        );
+        if let Some(warning) = warning
+            && !SSE_WARNED.swap(true, std::sync::atomic::Ordering::Relaxed)
+        {
+            tracing::warn!("{warning}");
+        }
+        Ok(())
+    }
+}
+
+/// The warning for a request that asked for server-side encryption `asked` and got a success
+/// answer with `answered` as its encryption header.
+fn sse_not_kept(asked: Option<&str>, status: u16, answered: Option<&str>) -> Option<String> {
+    let asked = asked?;
+    if !(200..300).contains(&status) || answered.is_some_and(|a| !a.trim().is_empty()) {
+        return None;
+    }
+    Some(format!(
+        "--sse {asked}: the store stored the object but kept no server-side encryption (its answer has no {SSE_HEADER} header); drop --sse for this store, or use one that encrypts at rest"
+    ))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn an_answer_without_the_encryption_header_is_a_warning() {
+        assert!(
+            sse_not_kept(Some("aws:kms"), 200, None).is_some_and(|w| w.contains("--sse aws:kms"))
+        );
+        assert!(sse_not_kept(Some("AES256"), 200, Some("")).is_some());
+        assert_eq!(sse_not_kept(Some("AES256"), 200, Some("AES256")), None);
+        // AWS may answer with another algorithm (its default); the store encrypted.
+        assert_eq!(sse_not_kept(Some("aws:kms"), 200, Some("AES256")), None);
+        assert_eq!(sse_not_kept(None, 200, None), None);
+        assert_eq!(sse_not_kept(Some("AES256"), 400, None), None);
     }
 }

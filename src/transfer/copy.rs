@@ -5,6 +5,8 @@
 //! at completion (so the store checks the assembled bytes). Both are create-only at the
 //! destination and pinned to the source's ETag; identical content already at the destination
 //! is success, different content is exit 6. A failed or interrupted multipart copy is aborted.
+//! A store that does not implement the copy (501 or NotImplemented on CopyObject or
+//! UploadPartCopy) is told apart ([`Failure::Unsupported`]): no other copy can work there.
 //! Many stores answer a copy only once the bytes are copied: each copy request may wait for its
 //! response `--timeout` plus two seconds per MiB it copies (at most 15 minutes more), and at
 //! most [`PART_COPIES`] parts of one object are copied at once (the work is the store's: more
@@ -22,7 +24,7 @@ use tracing::{debug, warn};
 use crate::checksum;
 use crate::error::Error;
 use crate::inspect::{self, ObjectInfo};
-use crate::s3::{ExpectServerWork, ServerWork, classify, status};
+use crate::s3::{ExpectServerWork, ServerWork, classify, not_implemented, status};
 use crate::shutdown::Shutdown;
 use crate::transfer::plan;
 
@@ -57,24 +59,39 @@ pub enum Copied {
     Unchanged,
 }
 
+/// Why a copy failed.
+#[derive(Debug)]
+pub enum Failure {
+    /// The store does not implement server-side copies: the command cannot work there.
+    Unsupported(Error),
+    Other(Error),
+}
+
+impl From<Error> for Failure {
+    fn from(e: Error) -> Self {
+        Failure::Other(e)
+    }
+}
+
 /// Copies one object; see the module documentation.
 pub async fn copy(
     client: &Client,
     req: &CopyRequest,
     shutdown: &Shutdown,
-) -> Result<Copied, Error> {
+) -> Result<Copied, Failure> {
     let dst = format!("s3://{}/{}", req.dst_bucket, req.dst_key);
     if let Some(existing) = existing(client, req).await? {
-        return same_or_taken(req, &existing, &dst);
+        return Ok(same_or_taken(req, &existing, &dst)?);
     }
     let source = inspect::head(client, &req.src_bucket, &req.src_key).await?;
     if source.size != req.size {
         return Err(Error::Integrity(format!(
             "s3://{}/{} holds {} bytes, not the {} its release lists; verify the source release",
             req.src_bucket, req.src_key, source.size, req.size
-        )));
+        ))
+        .into());
     }
-    let outcome = if req.size <= req.multipart_above {
+    let outcome: Result<usize, CopyError> = if req.size <= req.multipart_above {
         match shutdown
             .guard(async { Ok(copy_object(client, req, &source).await) })
             .await
@@ -89,12 +106,14 @@ pub async fn copy(
         Ok(parts) => Ok(Copied::Copied { parts }),
         // Refused by the create-only condition: another copy or upload got there first.
         Err(Taken) => match existing(client, req).await? {
-            Some(existing) => same_or_taken(req, &existing, &dst),
+            Some(existing) => Ok(same_or_taken(req, &existing, &dst)?),
             None => Err(Error::Other(format!(
                 "cannot copy to {dst}: the store refused the create-only copy, yet the key is empty; retry"
-            ))),
+            ))
+            .into()),
         },
-        Err(Failed(e)) => Err(e),
+        Err(Failed(e)) => Err(Failure::Other(e)),
+        Err(Unsupported(e)) => Err(Failure::Unsupported(e)),
     }
 }
 
@@ -102,9 +121,32 @@ pub async fn copy(
 enum CopyError {
     /// 412: the destination key was taken.
     Taken,
+    /// 501 or NotImplemented: the store does not copy on the server.
+    Unsupported(Error),
     Failed(Error),
 }
-use CopyError::{Failed, Taken};
+use CopyError::{Failed, Taken, Unsupported};
+
+/// A failed copy request, classified; told apart when the store does not implement it.
+fn copy_failed<E>(
+    e: &aws_sdk_s3::error::SdkError<
+        E,
+        aws_smithy_runtime_api::http::Response<aws_smithy_types::body::SdkBody>,
+    >,
+    action: &str,
+    bucket: &str,
+    key: &str,
+) -> CopyError
+where
+    E: aws_sdk_s3::error::ProvideErrorMetadata + std::error::Error + Send + Sync + 'static,
+{
+    let error = classify(e, action, bucket, Some(key));
+    if not_implemented(e) {
+        Unsupported(error)
+    } else {
+        Failed(error)
+    }
+}
 
 impl From<Error> for CopyError {
     fn from(e: Error) -> Self {
@@ -135,7 +177,7 @@ fn same_or_taken(req: &CopyRequest, existing: &ObjectInfo, dst: &str) -> Result<
 }
 
 /// `bucket/key` for `x-amz-copy-source`, the key percent-encoded (`/` kept).
-fn copy_source(bucket: &str, key: &str) -> String {
+pub fn copy_source(bucket: &str, key: &str) -> String {
     let mut out = format!("{bucket}/");
     for b in key.bytes() {
         if b.is_ascii_alphanumeric() || b"-_.~/".contains(&b) {
@@ -174,12 +216,7 @@ async fn copy_object(
             // The destination is taken, or the source changed since the HEAD: tell which.
             Err(Taken)
         }
-        Err(e) => Err(Failed(classify(
-            &e,
-            "copy to",
-            &req.dst_bucket,
-            Some(&req.dst_key),
-        ))),
+        Err(e) => Err(copy_failed(&e, "copy to", &req.dst_bucket, &req.dst_key)),
     }
 }
 
@@ -220,14 +257,7 @@ async fn multipart_copy(
     let id = create
         .send()
         .await
-        .map_err(|e| {
-            Failed(classify(
-                &e,
-                "start the copy to",
-                &req.dst_bucket,
-                Some(&req.dst_key),
-            ))
-        })?
+        .map_err(|e| copy_failed(&e, "start the copy to", &req.dst_bucket, &req.dst_key))?
         .upload_id
         .ok_or_else(|| {
             Failed(Error::Other(
@@ -239,7 +269,8 @@ async fn multipart_copy(
         .await;
     let result = match parts {
         Ok(Ok(parts)) => complete(client, req, &id, parts).await,
-        Ok(Err(e)) | Err(e) => Err(Failed(e)),
+        Ok(Err(e)) => Err(e),
+        Err(interrupted) => Err(Failed(interrupted)),
     };
     if result.is_err() {
         abort(client, req, &id).await;
@@ -254,7 +285,7 @@ async fn copy_parts(
     source: &ObjectInfo,
     id: &str,
     part_size: u64,
-) -> Result<Vec<CompletedPart>, Error> {
+) -> Result<Vec<CompletedPart>, CopyError> {
     let permits = Arc::new(tokio::sync::Semaphore::new(
         req.concurrency.clamp(1, PART_COPIES),
     ));
@@ -280,9 +311,9 @@ async fn copy_parts(
                 .interceptor(ExpectServerWork(ServerWork::copying(len)))
                 .send()
                 .await
-                .map_err(|e| classify(&e, "copy a part to", &bucket, Some(&key)))?;
+                .map_err(|e| copy_failed(&e, "copy a part to", &bucket, &key))?;
             let result = out.copy_part_result;
-            Ok::<_, Error>(
+            Ok::<_, CopyError>(
                 CompletedPart::builder()
                     .part_number(number)
                     .set_e_tag(result.as_ref().and_then(|r| r.e_tag.clone()))
@@ -295,7 +326,9 @@ async fn copy_parts(
     }
     let mut parts = Vec::with_capacity(ranges.len());
     while let Some(joined) = set.join_next().await {
-        parts.push(joined.map_err(|e| Error::Other(format!("a part copy task failed: {e}")))??);
+        parts.push(
+            joined.map_err(|e| Failed(Error::Other(format!("a part copy task failed: {e}"))))??,
+        );
     }
     parts.sort_by_key(|p| p.part_number());
     Ok(parts)

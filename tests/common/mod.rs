@@ -1,5 +1,6 @@
-//! Test harness: a real S3 server (s3s + s3s-fs) on 127.0.0.1:0 with SigV4 authentication, and
-//! the real `s3blob` binary spawned with a scrubbed environment pointed at it.
+//! Test harness: a real S3 server (s3s + s3s-fs, or s3s + the in-memory backend) on
+//! 127.0.0.1:0 with SigV4 authentication, and the real `s3blob` binary spawned with a scrubbed
+//! environment pointed at it.
 #![allow(dead_code, unused_imports)]
 
 use std::path::{Path, PathBuf};
@@ -25,6 +26,8 @@ pub struct Server {
     pub root: TempDir,
     /// The fault plan and request log, for servers started with `start_faulty`.
     pub faults: Option<Arc<Faults>>,
+    /// The objects, for a server started with `start_memory` (`root` is then unused).
+    pub memory: Option<s3blob_testserver::Memory>,
 }
 
 impl Server {
@@ -38,6 +41,40 @@ impl Server {
             running,
             root,
             faults: None,
+            memory: None,
+        }
+    }
+
+    /// Starts the in-memory backend (`s3blob-testserver --memory`, what the demo runs) behind
+    /// the fault layer, with the bucket `artifacts` created.
+    pub fn start_memory() -> Server {
+        let root = tempfile::tempdir().unwrap();
+        let memory = s3blob_testserver::Memory::new();
+        memory.create_bucket_now(BUCKET);
+        let keys = [(ACCESS_KEY.to_owned(), SECRET_KEY.to_owned())];
+        let (running, faults) = s3blob_testserver::faults::spawn_memory(memory.clone(), &keys);
+        Server {
+            endpoint: format!("http://{}", running.addr),
+            running,
+            root,
+            faults: Some(faults),
+            memory: Some(memory),
+        }
+    }
+
+    /// Creates another bucket on this server.
+    pub fn create_bucket(&self, name: &str) {
+        match &self.memory {
+            Some(memory) => memory.create_bucket_now(name),
+            None => std::fs::create_dir(self.root.path().join(name)).unwrap(),
+        }
+    }
+
+    /// The bytes `bucket/key` holds, whatever the backend.
+    pub fn object_in(&self, bucket: &str, key: &str) -> Option<Vec<u8>> {
+        match &self.memory {
+            Some(memory) => memory.object_bytes(bucket, key),
+            None => std::fs::read(self.root.path().join(bucket).join(key)).ok(),
         }
     }
 
@@ -52,6 +89,7 @@ impl Server {
             running,
             root,
             faults: Some(faults),
+            memory: None,
         }
     }
 
@@ -69,6 +107,7 @@ impl Server {
             running,
             root,
             faults: Some(faults),
+            memory: None,
         }
     }
 
@@ -85,6 +124,7 @@ impl Server {
             running,
             root,
             faults: Some(faults),
+            memory: None,
         }
     }
 
@@ -100,6 +140,7 @@ impl Server {
             running,
             root,
             faults: None,
+            memory: None,
         }
     }
 
@@ -113,11 +154,14 @@ impl Server {
     }
 
     pub fn object(&self, key: &str) -> Option<Vec<u8>> {
-        std::fs::read(self.object_path(key)).ok()
+        self.object_in(BUCKET, key)
     }
 
     /// Multipart uploads started and neither completed nor aborted.
     pub fn open_uploads(&self) -> usize {
+        if let Some(memory) = &self.memory {
+            return memory.open_uploads();
+        }
         std::fs::read_dir(self.root.path())
             .unwrap()
             .filter(|e| {

@@ -27,8 +27,12 @@ use crate::{Running, Strict};
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Op {
     PutObject,
+    /// `PUT` of a key with `x-amz-copy-source`: a server-side copy.
+    CopyObject,
     CreateMultipartUpload,
     UploadPart,
+    /// `PUT ?partNumber&uploadId` with `x-amz-copy-source`: a part copied on the server.
+    UploadPartCopy,
     CompleteMultipartUpload,
     AbortMultipartUpload,
     GetObject,
@@ -66,12 +70,15 @@ impl Op {
             .split_once('/')
             .is_some_and(|(_, k)| !k.is_empty());
         let manifest = req.uri().path().ends_with(&format!("/{MANIFEST_NAME}"));
+        let copy = req.headers().contains_key("x-amz-copy-source");
         match *req.method() {
             http::Method::GET if manifest => Op::GetManifest,
             http::Method::HEAD if manifest => Op::HeadManifest,
             http::Method::PUT if manifest => Op::PutManifest,
             http::Method::DELETE if manifest => Op::DeleteManifest,
+            http::Method::PUT if has_key && has("partNumber") && copy => Op::UploadPartCopy,
             http::Method::PUT if has_key && has("partNumber") => Op::UploadPart,
+            http::Method::PUT if has_key && copy => Op::CopyObject,
             http::Method::PUT if has_key => Op::PutObject,
             http::Method::POST if has("uploads") => Op::CreateMultipartUpload,
             http::Method::POST if has("uploadId") => Op::CompleteMultipartUpload,
@@ -550,18 +557,35 @@ pub fn spawn_throttled(
     spawn_server(root, keys, Some(bandwidth))
 }
 
+/// The in-memory backend ([`crate::Memory`]) behind the fault layer, accepting `keys`. The
+/// personality switches of [`Faults`] that the s3s-fs backend plays (`ignore_if_none_match`,
+/// `ignore_if_match`, `list_only`) do not apply to it; the fault plan and the request log do.
+pub fn spawn_memory(memory: crate::Memory, keys: &[(String, String)]) -> (Running, Arc<Faults>) {
+    let faults = Arc::new(Faults::default());
+    spawn_backend(memory, faults, keys, None)
+}
+
 fn spawn_server(
     root: PathBuf,
     keys: &[(String, String)],
     bandwidth: Option<u64>,
 ) -> (Running, Arc<Faults>) {
     let faults = Arc::new(Faults::default());
+    let backend = Strict::with_personality(root, faults.personality.clone())
+        .expect("the test server's storage directory");
+    spawn_backend(backend, faults, keys, bandwidth)
+}
+
+fn spawn_backend<B: s3s::S3>(
+    backend: B,
+    faults: Arc<Faults>,
+    keys: &[(String, String)],
+    bandwidth: Option<u64>,
+) -> (Running, Arc<Faults>) {
     let mut auth = s3s::auth::SimpleAuth::new();
     for (ak, sk) in keys {
         auth.register(ak.clone(), sk.clone().into());
     }
-    let backend = Strict::with_personality(root, faults.personality.clone())
-        .expect("the test server's storage directory");
     let mut builder = s3s::service::S3ServiceBuilder::new(backend);
     builder.set_auth(auth);
     let inner = builder.build();

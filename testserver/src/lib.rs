@@ -1,5 +1,5 @@
-//! An S3 server for s3blob's tests, demo and benchmarks: s3s with the s3s-fs backend (or, for
-//! benchmarks, the in-memory backend in [`mem`]), real HTTP and real SigV4, on a loopback port,
+//! An S3 server for s3blob's tests, demo and benchmarks: s3s with the s3s-fs backend (or the
+//! in-memory backend in [`mem`], fast enough for benchmarks), real HTTP and real SigV4, on a loopback port,
 //! optionally behind an S3-like network model ([`throttle`]), with connection and request
 //! counters for benchmarks ([`stats`]); and loopback fakes of the AWS credential services
 //! ([`credentials`]).
@@ -23,7 +23,8 @@ use s3s::{S3, S3Error, S3ErrorCode, S3Request, S3Response, S3Result};
 
 /// s3s-fs behind a layer that restores AWS semantics where s3s-fs is lenient: writing or
 /// reading in a bucket that does not exist is `NoSuchBucket` (s3s-fs would create the bucket,
-/// or answer NoSuchKey); `If-Match` on GET is honoured; a multipart upload's full-object
+/// or answer NoSuchKey); `If-Match` on GET and `x-amz-copy-source-if-match` on UploadPartCopy
+/// are honoured; a multipart upload's full-object
 /// CRC64NVME is kept and returned; listings are URL-encoded when asked.
 pub struct Strict {
     fs: s3s_fs::FileSystem,
@@ -257,6 +258,21 @@ impl S3 for Strict {
         &self,
         req: S3Request<UploadPartCopyInput>,
     ) -> S3Result<S3Response<UploadPartCopyOutput>> {
+        self.check_bucket(&req.input.bucket)?;
+        // s3s-fs ignores x-amz-copy-source-if-match on UploadPartCopy; S3 answers 412 when the
+        // source is no longer that object.
+        if let (Some(ETagCondition::ETag(want)), CopySource::Bucket { bucket, key, .. }) =
+            (&req.input.copy_source_if_match, &req.input.copy_source)
+        {
+            let current = self.etag_of(&req, bucket, key).await?;
+            if current.as_ref().map(ETag::value) != Some(want.value()) {
+                return Err(S3Error::with_message(
+                    S3ErrorCode::PreconditionFailed,
+                    "At least one of the pre-conditions you specified did not hold",
+                ));
+            }
+        }
+        let _whole = self.objects.read().await;
         self.fs.upload_part_copy(req).await
     }
     async fn delete_objects(

@@ -20,8 +20,9 @@ Credentials: AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY.
   PORT                 port to bind (default 0: any free port); same as --port
 
 options:
-  --memory             keep objects in memory (fast backend for benchmarks: no hashing,
-                       no copies; checksums stored, not verified)
+  --memory             keep objects in memory (the fast backend of benchmarks: bodies
+                       not hashed, checksums stored but not verified); every command of
+                       s3blob works on it, promote's server-side copies included
   --s3-model           S3-like network: 90 MB/s per connection and direction, 30 ms before
                        every response (same as --bandwidth 90000000 --latency-ms 30)
   --bandwidth BYTES    cap each connection at BYTES per second in each direction

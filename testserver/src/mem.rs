@@ -1,4 +1,4 @@
-//! A fast in-memory S3 backend for benchmarks.
+//! A fast in-memory S3 backend: for benchmarks, and the server the demo starts.
 //!
 //! Bodies are copied once into recycled 1 MiB blocks (see `Pool` for why one copy beats keeping
 //! hyper's chunks); a multipart upload is completed by moving the parts' block lists into one
@@ -14,8 +14,14 @@
 //! integrity. `If-None-Match: *` on PutObject and CompleteMultipartUpload answers 412 when the
 //! key exists; `If-Match` on GetObject is honoured (the AWS CLI sends it on ranged GETs).
 //!
-//! Not implemented (501): everything else, including versioning, ACLs, copies and
-//! `partNumber` reads.
+//! Server-side copies follow S3's documentation: CopyObject (up to 5 GiB; metadata, content
+//! type and cache control copied or, with `x-amz-metadata-directive: REPLACE`, taken from the
+//! request; `If-None-Match: *` on the destination; the `x-amz-copy-source-if-*` conditions on
+//! the source; a copy onto itself that changes nothing refused) and UploadPartCopy (a
+//! `bytes=first-last` range of the source, the same source conditions). A copy shares the
+//! source's blocks: no byte is copied.
+//!
+//! Not implemented (501): everything else, including versioning, ACLs and `partNumber` reads.
 
 use std::collections::{BTreeMap, HashMap, VecDeque};
 use std::pin::Pin;
@@ -44,6 +50,15 @@ struct Blob {
 }
 
 impl Blob {
+    /// The bytes of `range` (within `0..len`) as a blob of their own, sharing the blocks.
+    fn sub(&self, range: std::ops::Range<u64>) -> Blob {
+        let mut out = Blob::default();
+        for chunk in self.slice(range).q {
+            out.push(chunk);
+        }
+        out
+    }
+
     fn push(&mut self, chunk: Bytes) {
         if chunk.is_empty() {
             return;
@@ -117,6 +132,7 @@ struct Object {
     last_modified: SystemTime,
     metadata: Option<Metadata>,
     content_type: Option<ContentType>,
+    cache_control: Option<CacheControl>,
     crc64nvme: Option<String>,
     checksum_type: Option<ChecksumType>,
 }
@@ -137,6 +153,7 @@ struct Upload {
     key: String,
     metadata: Option<Metadata>,
     content_type: Option<ContentType>,
+    cache_control: Option<CacheControl>,
     checksum_type: Option<ChecksumType>,
     parts: BTreeMap<i32, Part>,
 }
@@ -148,12 +165,13 @@ struct State {
     uploads: HashMap<String, Upload>,
 }
 
-/// The in-memory S3 backend. Cheap to share; all state behind one mutex that is never held
+/// The in-memory S3 backend. Cheap to share: a clone serves (and shows) the same objects, so
+/// a test can look at what the server holds. All state behind one mutex that is never held
 /// across an await or while bytes move.
-#[derive(Default)]
+#[derive(Default, Clone)]
 pub struct Memory {
-    state: Mutex<State>,
-    counter: AtomicU64,
+    state: Arc<Mutex<State>>,
+    counter: Arc<AtomicU64>,
     pool: Arc<Pool>,
 }
 
@@ -354,6 +372,79 @@ fn quoted_free(s: &str) -> &str {
     s.trim_matches('"')
 }
 
+/// The largest source CopyObject copies, and the largest part UploadPartCopy makes.
+const MAX_COPY: u64 = 5 * 1024 * 1024 * 1024;
+
+fn precondition_failed() -> S3Error {
+    s3_error!(
+        PreconditionFailed,
+        "At least one of the pre-conditions you specified did not hold"
+    )
+}
+
+/// The bucket and key of `x-amz-copy-source` (access points and outposts are not served).
+fn copy_source(source: &CopySource) -> S3Result<(&str, &str)> {
+    match source {
+        CopySource::Bucket { bucket, key, .. } => Ok((bucket, key)),
+        _ => Err(s3_error!(
+            NotImplemented,
+            "Copies from access points and outposts are not supported"
+        )),
+    }
+}
+
+/// The `x-amz-copy-source-if-*` conditions on the source, with S3's precedence: a matching
+/// `if-match` wins over `if-unmodified-since`, a failing `if-none-match` over
+/// `if-modified-since`.
+fn check_source(
+    obj: &Object,
+    if_match: Option<&ETagCondition>,
+    if_none_match: Option<&ETagCondition>,
+    if_modified_since: Option<&Timestamp>,
+    if_unmodified_since: Option<&Timestamp>,
+) -> S3Result<()> {
+    let is = |cond: &ETagCondition| match cond {
+        ETagCondition::Any => true,
+        ETagCondition::ETag(e) => quoted_free(e.value()) == obj.etag,
+    };
+    let modified = Timestamp::from(obj.last_modified);
+    match (if_match, if_unmodified_since) {
+        (Some(cond), _) if !is(cond) => return Err(precondition_failed()),
+        (None, Some(since)) if modified > *since => return Err(precondition_failed()),
+        _ => {}
+    }
+    match (if_none_match, if_modified_since) {
+        (Some(cond), _) if is(cond) => return Err(precondition_failed()),
+        (None, Some(since)) if modified <= *since => return Err(precondition_failed()),
+        _ => {}
+    }
+    Ok(())
+}
+
+/// `x-amz-copy-source-range: bytes=first-last` (both required, zero-based, inclusive) within an
+/// object of `len` bytes.
+fn copy_range(range: &str, len: u64) -> S3Result<std::ops::Range<u64>> {
+    let bad = || {
+        s3_error!(
+            InvalidArgument,
+            "The x-amz-copy-source-range value must be of the form bytes=first-last where first and last are the zero-based offsets of the first and last bytes to copy"
+        )
+    };
+    let (first, last) = range
+        .strip_prefix("bytes=")
+        .and_then(|r| r.split_once('-'))
+        .ok_or_else(bad)?;
+    let first: u64 = first.parse().map_err(|_| bad())?;
+    let last: u64 = last.parse().map_err(|_| bad())?;
+    if first > last || last >= len {
+        return Err(s3_error!(
+            InvalidRange,
+            "The specified copy range is invalid for the source object size"
+        ));
+    }
+    Ok(first..last + 1)
+}
+
 impl Memory {
     pub fn new() -> Self {
         Self::default()
@@ -362,6 +453,23 @@ impl Memory {
     /// Creates `bucket` if it does not exist yet.
     pub fn create_bucket_now(&self, bucket: &str) {
         self.lock().buckets.entry(bucket.to_owned()).or_default();
+    }
+
+    /// The bytes `bucket/key` holds, for tests that look at the store behind the client.
+    pub fn object_bytes(&self, bucket: &str, key: &str) -> Option<Vec<u8>> {
+        let obj = self.lock().buckets.get(bucket)?.get(key).cloned()?;
+        Some(
+            obj.data
+                .chunks
+                .iter()
+                .flat_map(|c| c.iter().copied())
+                .collect(),
+        )
+    }
+
+    /// Multipart uploads started and neither completed nor aborted.
+    pub fn open_uploads(&self) -> usize {
+        self.lock().uploads.len()
     }
 
     /// Touches `bytes` of block memory now, so the first uploads of a benchmark do not pay
@@ -548,6 +656,7 @@ impl S3 for Memory {
             last_modified: SystemTime::now(),
             metadata: input.metadata.clone(),
             content_type: input.content_type.clone(),
+            cache_control: input.cache_control.clone(),
             checksum_type: crc
                 .as_ref()
                 .map(|_| ChecksumType::from_static(ChecksumType::FULL_OBJECT)),
@@ -612,6 +721,7 @@ impl S3 for Memory {
             last_modified: Some(obj.last_modified.into()),
             metadata: obj.metadata.clone(),
             content_type: obj.content_type.clone(),
+            cache_control: obj.cache_control.clone(),
             checksum_crc64nvme: obj.crc64nvme.clone().filter(|_| checksum),
             checksum_type: obj.checksum_type.clone().filter(|_| checksum),
             ..Default::default()
@@ -635,6 +745,7 @@ impl S3 for Memory {
             last_modified: Some(obj.last_modified.into()),
             metadata: obj.metadata.clone(),
             content_type: obj.content_type.clone(),
+            cache_control: obj.cache_control.clone(),
             checksum_crc64nvme: obj.crc64nvme.clone().filter(|_| checksum),
             checksum_type: obj.checksum_type.clone().filter(|_| checksum),
             ..Default::default()
@@ -671,6 +782,7 @@ impl S3 for Memory {
             key: input.key.clone(),
             metadata: input.metadata,
             content_type: input.content_type,
+            cache_control: input.cache_control,
             checksum_type: input.checksum_type.clone(),
             parts: BTreeMap::new(),
         };
@@ -829,6 +941,7 @@ impl S3 for Memory {
             last_modified: SystemTime::now(),
             metadata: upload.metadata,
             content_type: upload.content_type,
+            cache_control: upload.cache_control,
             crc64nvme: crc.clone(),
             checksum_type: checksum_type.clone().filter(|_| crc.is_some()),
         };
@@ -839,6 +952,158 @@ impl S3 for Memory {
             e_tag: Some(ETag::Strong(etag)),
             checksum_crc64nvme: crc.clone(),
             checksum_type: checksum_type.filter(|_| crc.is_some()),
+            ..Default::default()
+        }))
+    }
+
+    async fn copy_object(
+        &self,
+        req: S3Request<CopyObjectInput>,
+    ) -> S3Result<S3Response<CopyObjectOutput>> {
+        // s3s has no field for If-None-Match on CopyObject (S3 takes it): read the header.
+        let create_only = req
+            .headers
+            .get("if-none-match")
+            .is_some_and(|v| v.as_bytes() == b"*");
+        let input = req.input;
+        let (src_bucket, src_key) = copy_source(&input.copy_source)?;
+        let src = self.get(src_bucket, src_key)?;
+        self.check_bucket(&input.bucket)?;
+        check_source(
+            &src,
+            input.copy_source_if_match.as_ref(),
+            input.copy_source_if_none_match.as_ref(),
+            input.copy_source_if_modified_since.as_ref(),
+            input.copy_source_if_unmodified_since.as_ref(),
+        )?;
+        if src.data.len > MAX_COPY {
+            return Err(s3_error!(
+                InvalidRequest,
+                "The specified copy source is larger than the maximum allowable size for a copy source: {MAX_COPY}"
+            ));
+        }
+        let replace = input
+            .metadata_directive
+            .as_ref()
+            .is_some_and(|d| d.as_str() == MetadataDirective::REPLACE);
+        if (src_bucket, src_key) == (input.bucket.as_str(), input.key.as_str())
+            && !replace
+            && input.storage_class.is_none()
+            && input.server_side_encryption.is_none()
+            && input.website_redirect_location.is_none()
+        {
+            return Err(s3_error!(
+                InvalidRequest,
+                "This copy request is illegal because it is trying to copy an object to itself without changing the object's metadata, storage class, website redirect location or encryption attributes."
+            ));
+        }
+        let data = src.data.sub(0..src.data.len);
+        // One object of the same bytes: S3 gives it the MD5 of its content as its ETag.
+        let etag = if src.etag.len() == 32 && !src.etag.contains('-') {
+            src.etag.clone()
+        } else {
+            md5_hex(&data)
+        };
+        let (metadata, content_type, cache_control) = if replace {
+            (input.metadata, input.content_type, input.cache_control)
+        } else {
+            (
+                src.metadata.clone(),
+                src.content_type.clone(),
+                src.cache_control.clone(),
+            )
+        };
+        let now = SystemTime::now();
+        let obj = Object {
+            data,
+            etag: etag.clone(),
+            last_modified: now,
+            metadata,
+            content_type,
+            cache_control,
+            crc64nvme: src.crc64nvme.clone(),
+            checksum_type: src.checksum_type.clone(),
+        };
+        let any = ETagCondition::Any;
+        self.store(&input.bucket, &input.key, obj, create_only.then_some(&any))?;
+        Ok(S3Response::new(CopyObjectOutput {
+            copy_object_result: Some(CopyObjectResult {
+                e_tag: Some(ETag::Strong(etag)),
+                last_modified: Some(now.into()),
+                checksum_crc64nvme: src.crc64nvme.clone(),
+                checksum_type: src
+                    .checksum_type
+                    .clone()
+                    .filter(|_| src.crc64nvme.is_some()),
+                ..Default::default()
+            }),
+            ..Default::default()
+        }))
+    }
+
+    async fn upload_part_copy(
+        &self,
+        req: S3Request<UploadPartCopyInput>,
+    ) -> S3Result<S3Response<UploadPartCopyOutput>> {
+        let input = req.input;
+        let n = input.part_number;
+        if !(1..=MAX_PART_NUMBER).contains(&n) {
+            return Err(s3_error!(
+                InvalidArgument,
+                "Part number must be an integer between 1 and 10000, inclusive"
+            ));
+        }
+        {
+            let st = self.lock();
+            let upload = st
+                .uploads
+                .get(&input.upload_id)
+                .ok_or_else(no_such_upload)?;
+            if upload.bucket != input.bucket || upload.key != input.key {
+                return Err(no_such_upload());
+            }
+        }
+        let (src_bucket, src_key) = copy_source(&input.copy_source)?;
+        let src = self.get(src_bucket, src_key)?;
+        check_source(
+            &src,
+            input.copy_source_if_match.as_ref(),
+            input.copy_source_if_none_match.as_ref(),
+            input.copy_source_if_modified_since.as_ref(),
+            input.copy_source_if_unmodified_since.as_ref(),
+        )?;
+        let range = match &input.copy_source_range {
+            Some(r) => copy_range(r, src.data.len)?,
+            None => 0..src.data.len,
+        };
+        if range.end - range.start > MAX_COPY {
+            return Err(s3_error!(
+                EntityTooLarge,
+                "Your proposed upload exceeds the maximum allowed object size"
+            ));
+        }
+        let data = src.data.sub(range);
+        let etag = self.etag();
+        {
+            let mut st = self.lock();
+            let upload = st
+                .uploads
+                .get_mut(&input.upload_id)
+                .ok_or_else(no_such_upload)?;
+            upload.parts.insert(
+                n,
+                Part {
+                    data,
+                    etag: etag.clone(),
+                },
+            );
+        }
+        Ok(S3Response::new(UploadPartCopyOutput {
+            copy_part_result: Some(CopyPartResult {
+                e_tag: Some(ETag::Strong(etag)),
+                last_modified: Some(SystemTime::now().into()),
+                ..Default::default()
+            }),
             ..Default::default()
         }))
     }
@@ -1002,6 +1267,53 @@ mod tests {
             Some("d41d8cd98f00b204e9800998ecf8427e")
         );
         assert_eq!(content_md5_hex("nope"), None);
+    }
+
+    #[test]
+    fn copy_ranges_are_first_last_within_the_object() {
+        assert_eq!(copy_range("bytes=0-9", 10).ok(), Some(0..10));
+        assert_eq!(copy_range("bytes=5-5", 10).ok(), Some(5..6));
+        for (bad, code) in [
+            ("bytes=0-10", S3ErrorCode::InvalidRange),
+            ("bytes=6-5", S3ErrorCode::InvalidRange),
+            ("bytes=0-", S3ErrorCode::InvalidArgument),
+            ("bytes=-5", S3ErrorCode::InvalidArgument),
+            ("0-5", S3ErrorCode::InvalidArgument),
+        ] {
+            let err = copy_range(bad, 10).unwrap_err();
+            assert_eq!(*err.code(), code, "{bad}");
+        }
+    }
+
+    #[test]
+    fn copy_source_conditions_follow_s3s_precedence() {
+        let t0 = SystemTime::UNIX_EPOCH + std::time::Duration::from_secs(1_000_000);
+        let obj = Object {
+            data: Blob::default(),
+            etag: "abc".into(),
+            last_modified: t0,
+            metadata: None,
+            content_type: None,
+            cache_control: None,
+            crc64nvme: None,
+            checksum_type: None,
+        };
+        let same = ETagCondition::ETag(ETag::Strong("abc".into()));
+        let other = ETagCondition::ETag(ETag::Strong("xyz".into()));
+        let before = Timestamp::from(t0 - std::time::Duration::from_secs(1));
+        let after = Timestamp::from(t0 + std::time::Duration::from_secs(1));
+        let ok = |m, n, ms, us| check_source(&obj, m, n, ms, us).is_ok();
+        assert!(ok(Some(&same), None, None, None));
+        assert!(!ok(Some(&other), None, None, None));
+        // A matching If-Match wins over a failing If-Unmodified-Since.
+        assert!(ok(Some(&same), None, None, Some(&before)));
+        assert!(!ok(None, None, None, Some(&before)));
+        assert!(!ok(None, Some(&same), None, None));
+        assert!(ok(None, Some(&other), None, None));
+        // A failing If-None-Match wins over If-Modified-Since.
+        assert!(ok(None, Some(&other), Some(&after), None));
+        assert!(!ok(None, None, Some(&after), None));
+        assert!(ok(None, None, Some(&before), None));
     }
 
     #[test]
