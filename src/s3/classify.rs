@@ -3,13 +3,13 @@
 //! built with), then one table from S3 error code (or HTTP status) to kind.
 
 use std::error::Error as StdError;
-use std::sync::OnceLock;
 
 use aws_credential_types::provider::error::CredentialsError;
 use aws_sdk_s3::error::{DisplayErrorContext, ProvideErrorMetadata, SdkError};
 use aws_smithy_types::body::SdkBody;
 
 use super::Cut;
+use super::route::Route;
 use crate::credentials::{self, Explanation};
 use crate::error::{Error, one_line};
 
@@ -33,7 +33,7 @@ where
 {
     let target = match key {
         Some(key) => format!("s3://{bucket}/{key}"),
-        None => format!("s3://{bucket}"),
+        None => format!("s3://{bucket}/"),
     };
     if let Some(failure) = credentials_failure(err) {
         let why = match find_source::<Explanation>(failure) {
@@ -67,7 +67,7 @@ where
                 ),
                 None => format!(
                     "cannot {action} {target}: {} did not answer in time, on every attempt; check the endpoint and the network, or raise --timeout",
-                    ROUTE.get().cloned().unwrap_or_default().tried(bucket)
+                    super::route::current().tried(bucket)
                 ),
             });
         }
@@ -79,7 +79,7 @@ where
             ));
         }
         SdkError::DispatchFailure(_) => {
-            let route = ROUTE.get().cloned().unwrap_or_default();
+            let route = super::route::current();
             let why = unreachable(&route, bucket, transport(err), &detail);
             return with_path_hint(
                 &route,
@@ -104,7 +104,7 @@ where
             operation: operation_name::<E>(),
         },
     );
-    with_path_hint(&ROUTE.get().cloned().unwrap_or_default(), failed)
+    with_path_hint(&super::route::current(), failed)
 }
 
 /// Whether the store answered that it does not implement the operation (501, or the S3 code
@@ -121,128 +121,6 @@ fn operation_name<E>() -> &'static str {
     let name = std::any::type_name::<E>();
     let name = name.rsplit("::").next().unwrap_or(name);
     name.strip_suffix("Error").unwrap_or(name)
-}
-
-/// Where requests go: the custom endpoint (or AWS S3 itself), the addressing style and the
-/// region, recorded when the client is built so that messages can name the host tried.
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
-pub struct Route {
-    /// `None`: AWS S3 itself.
-    pub endpoint: Option<String>,
-    pub path_style: bool,
-    pub region: String,
-}
-
-static ROUTE: OnceLock<Route> = OnceLock::new();
-
-/// Records where the one client of this process sends its requests.
-pub(super) fn set_route(route: Route) {
-    let _ = ROUTE.set(route);
-}
-
-/// The parts of an endpoint URL that messages name.
-#[derive(Debug, PartialEq, Eq)]
-pub(super) struct Url<'a> {
-    pub scheme: &'a str,
-    /// Without brackets for IPv6.
-    pub host: &'a str,
-    pub port: u16,
-    /// `""` or `/...`, without a query.
-    pub path: &'a str,
-}
-
-/// Splits `scheme://host[:port][/path]`, with the scheme's port when none is given.
-pub(super) fn split_url(url: &str) -> Url<'_> {
-    let (scheme, rest) = url.split_once("://").unwrap_or(("https", url));
-    let end = rest.find(['/', '?']).unwrap_or(rest.len());
-    let (authority, path) = rest.split_at(end);
-    let path = path.split('?').next().unwrap_or("").trim_end_matches('/');
-    let authority = authority.rsplit('@').next().unwrap_or(authority);
-    let default_port = if scheme.eq_ignore_ascii_case("http") {
-        80
-    } else {
-        443
-    };
-    let (host, port) = match authority.strip_prefix('[') {
-        Some(v6) => match v6.split_once(']') {
-            Some((host, rest)) => (host, rest.strip_prefix(':')),
-            None => (v6, None),
-        },
-        None => match authority.rsplit_once(':') {
-            Some((host, port)) => (host, Some(port)),
-            None => (authority, None),
-        },
-    };
-    Url {
-        scheme,
-        host,
-        port: port.and_then(|p| p.parse().ok()).unwrap_or(default_port),
-        path,
-    }
-}
-
-impl Route {
-    /// The host a request on `bucket` goes to, and whether the bucket is part of it
-    /// (virtual-hosted addressing), as the SDK's endpoint rules choose it.
-    fn host(&self, bucket: &str) -> (String, bool) {
-        match &self.endpoint {
-            Some(url) => {
-                let u = split_url(url);
-                let ip = u.host.parse::<std::net::IpAddr>().is_ok();
-                if self.path_style || ip || !dns_compatible(bucket, u.scheme == "https") {
-                    (u.host.to_owned(), false)
-                } else {
-                    (format!("{bucket}.{}", u.host), true)
-                }
-            }
-            None => {
-                let suffix = if self.region.starts_with("cn-") {
-                    "amazonaws.com.cn"
-                } else {
-                    "amazonaws.com"
-                };
-                let s3 = format!("s3.{}.{suffix}", self.region);
-                if self.path_style || !dns_compatible(bucket, true) {
-                    (s3, false)
-                } else {
-                    (format!("{bucket}.{s3}"), true)
-                }
-            }
-        }
-    }
-
-    /// `scheme://host:port` for a custom endpoint, the host name for AWS.
-    fn tried(&self, bucket: &str) -> String {
-        let (host, _) = self.host(bucket);
-        match &self.endpoint {
-            Some(url) => {
-                let u = split_url(url);
-                if host.contains(':') {
-                    format!("{}://[{host}]:{}", u.scheme, u.port)
-                } else {
-                    format!("{}://{host}:{}", u.scheme, u.port)
-                }
-            }
-            None => host,
-        }
-    }
-
-    /// The custom endpoint's path, when it is not the root.
-    fn endpoint_path(&self) -> Option<&str> {
-        let path = split_url(self.endpoint.as_deref()?).path;
-        (!path.is_empty()).then_some(path)
-    }
-}
-
-/// A bucket name that can be a label of a host name (S3's rule for virtual-hosted addressing;
-/// over TLS a dot would break the certificate's wildcard).
-fn dns_compatible(bucket: &str, tls: bool) -> bool {
-    (3..=63).contains(&bucket.len())
-        && bucket.bytes().all(|b| {
-            b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-' || (b == b'.' && !tls)
-        })
-        && !bucket.starts_with(['-', '.'])
-        && !bucket.ends_with(['-', '.'])
 }
 
 /// Why a request never got an answer, as far as the transport tells.
@@ -359,18 +237,6 @@ fn with_path_hint(route: &Route, err: Error) -> Error {
         }),
         _ => err,
     }
-}
-
-/// A warning for an endpoint URL whose path looks like a bucket name (one segment), the usual
-/// mistake; longer paths are gateways that serve S3 under a prefix.
-pub(super) fn endpoint_path_warning(url: &str) -> Option<String> {
-    let path = split_url(url).path.trim_start_matches('/');
-    if path.is_empty() || path.contains('/') {
-        return None;
-    }
-    Some(format!(
-        "the endpoint URL {url} has a path (/{path}): every request goes under it, so the bucket is looked for at /{path}/BUCKET; if {path} is the bucket, drop it from the endpoint URL and pass --bucket {path}"
-    ))
 }
 
 /// How a failed request is named in messages: `cannot {action} {target}: ... ({detail})`.
@@ -659,7 +525,7 @@ mod tests {
             let e = classify(&err, "read", "b", None);
             assert_eq!(e.exit_code(), 7, "{e}");
             assert!(e.to_string().contains(needle), "{e} should say {needle:?}");
-            assert!(e.to_string().starts_with("cannot read s3://b: "), "{e}");
+            assert!(e.to_string().starts_with("cannot read s3://b/: "), "{e}");
         }
     }
 
@@ -670,7 +536,7 @@ mod tests {
         let err: Sdk = SdkError::construction_failure(explained);
         let e = classify(&err, "list", "b", None);
         assert_eq!(e.exit_code(), 4);
-        assert_eq!(e.to_string(), "cannot list s3://b: the reason, in words");
+        assert_eq!(e.to_string(), "cannot list s3://b/: the reason, in words");
         let err: Sdk = SdkError::construction_failure(CredentialsError::not_loaded_no_source());
         let e = classify(&err, "list", "b", None);
         assert_eq!(e.exit_code(), 4);
@@ -688,94 +554,6 @@ mod tests {
         assert!(lacking("CopyObject").contains("download the release"));
         assert!(lacking("UploadPartCopy").contains("download the release"));
         assert!(!lacking("GetObject").contains("promote"));
-    }
-
-    #[test]
-    fn urls_split_with_default_ports() {
-        let cases = [
-            ("http://127.0.0.1:9", ("http", "127.0.0.1", 9, "")),
-            (
-                "https://s3.example.com",
-                ("https", "s3.example.com", 443, ""),
-            ),
-            ("http://minio", ("http", "minio", 80, "")),
-            (
-                "http://h:9001/demo-bucket/",
-                ("http", "h", 9001, "/demo-bucket"),
-            ),
-            ("https://[::1]:9000/a/b?x=1", ("https", "::1", 9000, "/a/b")),
-        ];
-        for (url, (scheme, host, port, path)) in cases {
-            let want = Url {
-                scheme,
-                host,
-                port,
-                path,
-            };
-            assert_eq!(split_url(url), want, "{url}");
-        }
-    }
-
-    #[test]
-    fn the_host_tried_follows_the_addressing_style() {
-        let route = |endpoint: Option<&str>, path_style: bool| Route {
-            endpoint: endpoint.map(str::to_owned),
-            path_style,
-            region: "eu-west-1".into(),
-        };
-        let cases = [
-            (
-                route(Some("http://127.0.0.1:9"), true),
-                "bkt",
-                "http://127.0.0.1:9",
-            ),
-            // An IP address cannot carry the bucket: the SDK goes path-style.
-            (
-                route(Some("http://127.0.0.1:9"), false),
-                "bkt",
-                "http://127.0.0.1:9",
-            ),
-            (
-                route(Some("http://localhost:9000"), false),
-                "demo-bucket",
-                "http://demo-bucket.localhost:9000",
-            ),
-            (
-                route(Some("https://s3.example.com"), false),
-                "bkt",
-                "https://bkt.s3.example.com:443",
-            ),
-            // A dot in the bucket cannot be a host label under TLS.
-            (
-                route(Some("https://s3.example.com"), false),
-                "a.bkt",
-                "https://s3.example.com:443",
-            ),
-            (
-                route(Some("http://[::1]:9000"), true),
-                "bkt",
-                "http://[::1]:9000",
-            ),
-            (
-                route(None, false),
-                "artifacts",
-                "artifacts.s3.eu-west-1.amazonaws.com",
-            ),
-            (route(None, true), "artifacts", "s3.eu-west-1.amazonaws.com"),
-            (
-                route(None, false),
-                "my.bucket",
-                "s3.eu-west-1.amazonaws.com",
-            ),
-        ];
-        for (route, bucket, want) in cases {
-            assert_eq!(route.tried(bucket), want, "{route:?} {bucket}");
-        }
-        let china = Route {
-            region: "cn-north-1".into(),
-            ..route(None, false)
-        };
-        assert_eq!(china.tried("bkt"), "bkt.s3.cn-north-1.amazonaws.com.cn");
     }
 
     #[test]
@@ -894,17 +672,6 @@ mod tests {
         };
         let e = with_path_hint(&root, Error::NotFound("x".into()));
         assert_eq!(e.to_string(), "x");
-        assert!(
-            endpoint_path_warning("http://h:9001/demo-bucket")
-                .is_some_and(|w| w.contains("--bucket demo-bucket"))
-        );
-        assert_eq!(endpoint_path_warning("http://h:9001"), None);
-        assert_eq!(endpoint_path_warning("http://h:9001/"), None);
-        // A gateway serving S3 under a longer path is not a mistake.
-        assert_eq!(
-            endpoint_path_warning("https://x.example/storage/v1/s3"),
-            None
-        );
     }
 
     #[test]

@@ -2,6 +2,7 @@
 //! errors into s3blob's error kinds ([`classify`]).
 
 mod classify;
+mod route;
 mod trust;
 mod watchdog;
 
@@ -112,7 +113,7 @@ pub async fn client(settings: &ClientSettings) -> Result<Client, Error> {
     if let Some(warning) = settings
         .endpoint_url
         .as_deref()
-        .and_then(classify::endpoint_path_warning)
+        .and_then(route::endpoint_path_warning)
     {
         tracing::warn!("{warning}");
     }
@@ -143,7 +144,7 @@ pub async fn client(settings: &ClientSettings) -> Result<Client, Error> {
                 .build(),
         )
         .build();
-    classify::set_route(classify::Route {
+    route::set(route::Route {
         endpoint: settings.endpoint_url.clone(),
         path_style: settings.path_style,
         region: config
