@@ -103,11 +103,11 @@ impl Report for Listed {
     }
 
     fn summary(&self) -> String {
-        let what = match self.count {
-            1 => self.what.strip_suffix('s').unwrap_or(self.what),
-            _ => self.what,
-        };
-        format!("listed {} {what}", self.count)
+        let noun = self.what.strip_suffix('s').unwrap_or(self.what);
+        format!(
+            "listed {}",
+            crate::values::count(usize::try_from(self.count).unwrap_or(usize::MAX), noun)
+        )
     }
 }
 

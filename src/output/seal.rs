@@ -44,16 +44,20 @@ impl Report for SealReport {
     fn summary(&self) -> String {
         let n = self.sealed.manifest.files.len();
         if self.sealed.unchanged {
-            format!("{} was already sealed with these {n} files", self.uri())
+            format!(
+                "{} was already sealed with these {}",
+                self.uri(),
+                crate::values::count(n, "file")
+            )
         } else {
             let sums = if self.sealed.manifest.files.contains_key(SHA256SUMS_NAME) {
                 format!(", {SHA256SUMS_NAME} included")
             } else {
                 String::new()
             };
-            let files = if n == 1 { "file" } else { "files" };
+            let files = crate::values::count(n, "file");
             format!(
-                "sealed {} ({n} {files}{sums}) in {:.2} s",
+                "sealed {} ({files}{sums}) in {:.2} s",
                 self.uri(),
                 self.seconds
             )

@@ -118,7 +118,7 @@ impl Report for VerifyReport {
     }
 
     fn summary(&self) -> String {
-        let n = self.verification.files.len();
+        let n = crate::values::count(self.verification.files.len(), "file");
         let how = if self.deep {
             "read and checked"
         } else {
@@ -126,14 +126,14 @@ impl Report for VerifyReport {
         };
         if self.verification.sealed {
             format!(
-                "{how} {n} files of sealed release {}/{}: {} failed",
+                "{how} {n} of sealed release {}/{}: {} failed",
                 self.suite,
                 self.release,
                 self.failures.len()
             )
         } else {
             format!(
-                "release {}/{} is not sealed: {how} each of its {n} files against its own checksum only; {} failed",
+                "release {}/{} is not sealed: {how} each of its {n} against its own checksum only; {} failed",
                 self.suite,
                 self.release,
                 self.failures.len()
