@@ -9,7 +9,7 @@ use std::time::Duration;
 use crate::cli::{AddressingStyle, GlobalArgs};
 use crate::environment::Environment;
 use crate::error::Error;
-use crate::transfer::plan::MIB;
+use crate::plan::MIB;
 use crate::transfer::upload::HeaderMode;
 use crate::values;
 
@@ -23,40 +23,8 @@ pub const DEFAULT_TIMEOUT_SECS: u64 = 10;
 pub const DEFAULT_MAX_REQUESTS: usize = 256;
 pub use crate::values::MAX_CONCURRENCY;
 
-/// How to reach the store; everything else about the client comes from aws-config's chain.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct ClientSettings {
-    pub region: Option<String>,
-    pub profile: Option<String>,
-    /// A custom endpoint (MinIO, Ceph, Garage, R2, ...); `None` means AWS itself.
-    pub endpoint_url: Option<String>,
-    pub path_style: bool,
-    pub max_attempts: u32,
-    /// How long a request body may stop moving, and how long a sent request may wait for its
-    /// response to start, before the attempt is cut and retried.
-    pub timeout: Duration,
-    /// How the credentials chain is set up, to explain its failures.
-    pub credentials: crate::credentials::Setup,
-    /// The CA bundle from `--ca-bundle` or `AWS_CA_BUNDLE` (the profile's is read with the
-    /// profile, when the client is built).
-    pub ca_bundle: Option<crate::s3::CaBundle>,
-}
-
-/// How big the pieces of a transfer are and how many move at once.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct TransferSettings {
-    pub part_size: u64,
-    /// Parts or ranges of `part_size` in flight: with it, the bytes in flight.
-    pub concurrency: usize,
-    /// Requests in flight at most, small ones and HEADs included (and files at once).
-    pub max_requests: usize,
-    /// Attempts per part or range, also for failures the SDK does not retry (a body cut short).
-    pub max_attempts: u32,
-    /// Whether writes carry `x-amz-checksum-crc64nvme` (`--checksum-header`).
-    pub checksum_header: HeaderMode,
-    /// The store enforces `If-None-Match: *` (`--conditional-writes`; AWS itself by default).
-    pub trust_conditional_writes: bool,
-}
+pub use crate::s3::ClientSettings;
+pub use crate::transfer::TransferSettings;
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Settings {

@@ -451,7 +451,7 @@ impl Environment {
     pub fn check_sdk_variables(&self) -> Result<(), Error> {
         for name in ["AWS_REGION", "AWS_DEFAULT_REGION"] {
             if let Some(v) = self.get(name)
-                && !valid_region(v)
+                && !crate::values::valid_region(v)
             {
                 return Err(Error::Usage(format!(
                     "{} is not a region name; use one such as eu-west-1, or unset it",
@@ -527,15 +527,6 @@ fn is_secret(name: &str) -> bool {
             | "AWS_SESSION_TOKEN"
             | "AWS_CONTAINER_AUTHORIZATION_TOKEN"
     )
-}
-
-/// Loose, so S3-compatible stores with their own region names (`garage`, `default`) pass:
-/// what goes into a SigV4 scope and a host name.
-pub fn valid_region(name: &str) -> bool {
-    !name.is_empty()
-        && name
-            .chars()
-            .all(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.'))
 }
 
 #[cfg(test)]
@@ -772,22 +763,6 @@ mod tests {
             if is_secret(name) {
                 assert!(!err.to_string().contains(value), "{err}");
             }
-        }
-    }
-
-    #[test]
-    fn region_names() {
-        for ok in [
-            "us-east-1",
-            "garage",
-            "default",
-            "cn-north-1",
-            "eu_central.x",
-        ] {
-            assert!(valid_region(ok), "{ok}");
-        }
-        for bad in ["", "us east", "eu/west", "ré"] {
-            assert!(!valid_region(bad), "{bad}");
         }
     }
 }

@@ -7,7 +7,7 @@ use std::path::Path;
 use std::process::ExitCode;
 
 use crate::key::KeyError;
-use crate::transfer::plan::PlanError;
+use crate::plan::PlanError;
 
 /// Exit codes, documented in the README's table.
 pub mod code {

@@ -5,7 +5,12 @@
 
 use std::fmt;
 
-use crate::release::manifest::MANIFEST_NAME;
+/// The manifest's file name inside a release; reserved: no upload may use it, and listings
+/// never show it as a file.
+pub const MANIFEST_NAME: &str = ".s3blob-manifest.json";
+
+/// The file `--sha256sums` writes into a release, in the format `sha256sum -c` reads.
+pub const SHA256SUMS_NAME: &str = "SHA256SUMS";
 
 /// S3 refuses keys longer than this many bytes of UTF-8.
 pub const MAX_KEY_BYTES: usize = 1024;

@@ -17,7 +17,7 @@
 //!   stdin) cut into parts, one send loop, single PUT or multipart, the existing key judged
 //!   first and a failed multipart upload aborted. [`transfer::download`]: the first ranged GET,
 //!   one range scheduler, and a sink (a temporary file that appears only verified, or ordered
-//!   writes to stdout). [`transfer::plan`] (pure part and range math) and [`transfer::budget`]
+//!   writes to stdout). [`plan`] (pure part and range math) and [`transfer::budget`]
 //!   (the requests in flight, shared by a command's files) serve both.
 //! - [`listing`]: ListObjectsV2 one level at a time; [`inspect`]: HeadObject as `ObjectInfo`.
 //! - [`checksum`]: CRC64NVME and the combining of part checksums.
@@ -47,7 +47,9 @@ pub mod inspect;
 pub mod key;
 pub mod listing;
 pub mod logging;
+pub mod manifest;
 pub mod output;
+pub mod plan;
 pub mod progress;
 pub mod release;
 pub mod s3;

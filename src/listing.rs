@@ -14,7 +14,6 @@ use aws_sdk_s3::types::{EncodingType, Object};
 use tracing::debug;
 
 use crate::error::Error;
-use crate::release;
 use crate::s3::classify;
 
 /// One page of a listing: the child "folders" (common prefixes, without the parent prefix and
@@ -150,13 +149,6 @@ pub async fn children(client: &Client, bucket: &str, prefix: String) -> Result<V
     while let Some(page) = lister.next_page().await? {
         all.extend(page.children);
     }
-    Ok(all)
-}
-
-/// The releases of `suite`, lowest to highest by [`release::compare`].
-pub async fn releases(client: &Client, bucket: &str, suite: &str) -> Result<Vec<String>, Error> {
-    let mut all = children(client, bucket, format!("{suite}/")).await?;
-    all.sort_by(|a, b| release::compare(a, b));
     Ok(all)
 }
 

@@ -7,7 +7,7 @@
 
 use std::time::Duration;
 
-use crate::transfer::plan::{MAX_PART_SIZE, MIN_PART_SIZE};
+use crate::plan::{MAX_PART_SIZE, MIN_PART_SIZE};
 
 /// More parts in flight than this buys nothing and risks the server's connection limits.
 pub const MAX_CONCURRENCY: usize = 256;
@@ -131,11 +131,20 @@ pub fn parse_seconds(s: &str) -> Result<u64, String> {
 
 /// A region name: loose, so S3-compatible stores with their own names (`garage`) pass.
 pub fn parse_region(s: &str) -> Result<String, String> {
-    if crate::environment::valid_region(s) {
+    if valid_region(s) {
         Ok(s.to_owned())
     } else {
         Err("not a region name; use one such as eu-west-1".to_owned())
     }
+}
+
+/// Loose, so S3-compatible stores with their own region names (`garage`, `default`) pass:
+/// what goes into a SigV4 scope and a host name.
+pub fn valid_region(name: &str) -> bool {
+    !name.is_empty()
+        && name
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.'))
 }
 
 /// Bytes in binary units with one decimal: `1.5 MiB`.
@@ -177,7 +186,7 @@ pub fn human_bytes(n: u64) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::transfer::plan::MIB;
+    use crate::plan::MIB;
 
     #[test]
     fn sizes() {
@@ -236,6 +245,22 @@ mod tests {
         assert_eq!(count(1, "file"), "1 file");
         assert_eq!(count(0, "file"), "0 files");
         assert_eq!(count(2, "suite"), "2 suites");
+    }
+
+    #[test]
+    fn region_names() {
+        for ok in [
+            "us-east-1",
+            "garage",
+            "default",
+            "cn-north-1",
+            "eu_central.x",
+        ] {
+            assert!(valid_region(ok), "{ok}");
+        }
+        for bad in ["", "us east", "eu/west", "ré"] {
+            assert!(!valid_region(bad), "{bad}");
+        }
     }
 
     #[test]

@@ -165,7 +165,7 @@ fn an_object_planted_after_sealing_is_not_part_of_the_release() {
 /// refused file.
 #[test]
 fn hostile_names_in_a_manifest_stay_inside_the_output_directory() {
-    use s3blob::release::manifest::{Entry, Manifest};
+    use s3blob::manifest::{Entry, Manifest};
     let server = Server::start();
     let root = tempfile::tempdir().unwrap();
     let d = root.path().join("cwd");

@@ -5,9 +5,7 @@
 use proptest::prelude::*;
 
 use s3blob::key::{MAX_KEY_BYTES, ObjectKey};
-use s3blob::transfer::plan::{
-    self, MAX_OBJECT_SIZE, MAX_PART_SIZE, MAX_PARTS, MIN_PART_SIZE, UploadPlan,
-};
+use s3blob::plan::{self, MAX_OBJECT_SIZE, MAX_PART_SIZE, MAX_PARTS, MIN_PART_SIZE, UploadPlan};
 
 /// What `bytes A-B/T` means, A <= B < T: bytes A to B of an object of T bytes.
 fn reference_content_range(value: &str) -> Option<(std::ops::Range<u64>, u64)> {

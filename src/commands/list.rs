@@ -18,10 +18,10 @@ use crate::error::Error;
 use crate::escape::escape;
 use crate::inspect::{self, ChecksumSource, rfc3339};
 use crate::key::{ObjectKey, check_part};
-use crate::listing::{self, Lister};
+use crate::listing::Lister;
+use crate::manifest::MANIFEST_NAME;
 use crate::output::Outcome;
 use crate::output::list::{Entry, FileEntry, Listed};
-use crate::release::manifest::MANIFEST_NAME;
 use crate::release::state;
 
 pub async fn run(cx: &Context<'_>, args: ListArgs, out: &mut dyn Write) -> Result<Outcome, Error> {
@@ -79,7 +79,7 @@ async fn releases(
     concurrency: usize,
     printer: &mut Printer<'_>,
 ) -> Result<&'static str, Error> {
-    let releases = listing::releases(client, bucket, suite).await?;
+    let releases = crate::release::state::releases(client, bucket, suite).await?;
     if releases.is_empty() {
         return Err(no_such_suite(bucket, suite));
     }

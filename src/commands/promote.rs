@@ -13,10 +13,10 @@ use crate::commands::Context;
 use crate::error::Error;
 use crate::inspect;
 use crate::key::{ObjectKey, check_part};
+use crate::manifest::{Entry, Origin, SHA256SUMS_NAME};
 use crate::output::Outcome;
 use crate::output::promote::{FileCopy, PromoteReport};
 use crate::output::severity;
-use crate::release::manifest::{Entry, Origin, SHA256SUMS_NAME};
 use crate::release::seal::{self, Known, SealRequest};
 use crate::release::{self, remove, state};
 use crate::transfer::budget::Budget;
@@ -266,7 +266,7 @@ fn record(
 
 /// `files` as the destination's manifest would list them (with SHA256SUMS when it has one).
 fn with_sums(
-    existing: &crate::release::manifest::Manifest,
+    existing: &crate::manifest::Manifest,
     files: &BTreeMap<String, Entry>,
 ) -> BTreeMap<String, Entry> {
     let mut all = files.clone();

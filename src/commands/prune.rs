@@ -13,7 +13,6 @@ use crate::commands::Context;
 use crate::config::Tuning;
 use crate::error::Error;
 use crate::key::check_part;
-use crate::listing;
 use crate::output::Outcome;
 use crate::output::prune::{Decision, PruneReport};
 use crate::release::remove::{self, Contents};
@@ -31,7 +30,7 @@ pub async fn run(cx: &Context<'_>, args: PruneArgs) -> Result<Outcome, Error> {
             args.suite
         )));
     }
-    let releases = listing::releases(&client, &bucket, &args.suite).await?;
+    let releases = crate::release::state::releases(&client, &bucket, &args.suite).await?;
     if releases.is_empty() {
         return Err(Error::NotFound(format!(
             "suite {:?} has no releases in s3://{bucket}; check --suite",

@@ -8,10 +8,11 @@ use crate::commands::Context;
 use crate::config::Tuning;
 use crate::error::Error;
 use crate::key::check_part;
+use crate::manifest::SHA256SUMS_NAME;
 use crate::output::Outcome;
 use crate::output::seal::SealReport;
+use crate::release;
 use crate::release::seal::{self, SealRequest};
-use crate::release::{self, manifest::SHA256SUMS_NAME};
 use crate::transfer::budget::Budget;
 use crate::transfer::upload::ChecksumHeader;
 

@@ -3,7 +3,7 @@
 use serde_json::{Value, json};
 
 use super::{Report, round3};
-use crate::release::manifest::Origin;
+use crate::manifest::Origin;
 use crate::release::seal::Sealed;
 use crate::transfer::copy::Copied;
 

@@ -3,7 +3,7 @@
 use serde_json::{Value, json};
 
 use super::{Report, round3};
-use crate::release::manifest::{MANIFEST_NAME, SHA256SUMS_NAME};
+use crate::manifest::{MANIFEST_NAME, SHA256SUMS_NAME};
 use crate::release::seal::Sealed;
 
 pub struct SealReport {

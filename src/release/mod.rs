@@ -1,8 +1,8 @@
 //! Releases as a unit. A release (`SUITE/RELEASE/`) is several files published together; its
-//! [`manifest`] makes it *sealed*: complete, checked, and immutable from then on.
+//! [`crate::manifest`] makes it *sealed*: complete, checked, and immutable from then on.
 //!
 //! - [`order`]: how release names sort as versions;
-//! - [`manifest`]: the manifest document (pure);
+//! - the manifest document itself is [`crate::manifest`] (pure, core);
 //! - [`state`]: reading a release's manifest, sealed or open, and which release `latest` means
 //!   (the highest sealed one);
 //! - [`seal`]: checking every file of a release and writing its manifest, create-only;
@@ -12,7 +12,6 @@
 //! `latest` is reserved: it names the highest sealed release of a suite (the highest release,
 //! with a warning, when none is sealed) and cannot be uploaded to or deleted from.
 
-pub mod manifest;
 pub mod order;
 mod read;
 pub mod remove;

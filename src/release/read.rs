@@ -8,11 +8,11 @@ use aws_sdk_s3::Client;
 use tokio::task::JoinSet;
 
 use crate::checksum::Sha256Writer;
-use crate::config::TransferSettings;
 use crate::error::Error;
 use crate::key::ObjectKey;
 use crate::progress::{Quiet, SharedProgress};
 use crate::shutdown::Shutdown;
+use crate::transfer::TransferSettings;
 use crate::transfer::budget::Budget;
 use crate::transfer::download::{self, DownloadRequest, Downloaded};
 

@@ -11,8 +11,8 @@ use aws_sdk_s3::types::{Delete, EncodingType, ObjectIdentifier};
 use tokio::task::JoinSet;
 use tracing::{debug, info};
 
-use super::manifest::MANIFEST_NAME;
 use crate::error::Error;
+use crate::manifest::MANIFEST_NAME;
 use crate::s3::{classify, status};
 
 /// Keys per DeleteObjects request: S3's limit.

@@ -14,14 +14,14 @@ use std::collections::BTreeMap;
 use aws_sdk_s3::Client;
 use tracing::{debug, info};
 
-use super::manifest::{self, Entry, MANIFEST_NAME, Manifest, Origin, SHA256SUMS_NAME};
 use super::{read, state, write};
-use crate::config::TransferSettings;
 use crate::error::Error;
 use crate::inspect::{self, ChecksumSource};
 use crate::key::ObjectKey;
 use crate::listing::Lister;
+use crate::manifest::{self, Entry, MANIFEST_NAME, Manifest, Origin, SHA256SUMS_NAME};
 use crate::shutdown::Shutdown;
+use crate::transfer::TransferSettings;
 use crate::transfer::budget::Budget;
 use crate::transfer::upload::ChecksumHeader;
 

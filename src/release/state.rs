@@ -10,9 +10,9 @@ use tokio::task::JoinSet;
 use tracing::{debug, info, warn};
 
 use super::LATEST;
-use super::manifest::{MANIFEST_NAME, Manifest};
 use crate::error::Error;
 use crate::listing::{self, Inventory};
+use crate::manifest::{MANIFEST_NAME, Manifest};
 use crate::s3::{classify, status};
 
 /// The key of the manifest of `suite/release`.
@@ -124,7 +124,7 @@ pub async fn resolve(
     if release != LATEST {
         return Ok(release.to_owned());
     }
-    let all = listing::releases(client, bucket, suite).await?;
+    let all = releases(client, bucket, suite).await?;
     let Some(highest) = all.last() else {
         return Err(Error::NotFound(format!(
             "--release latest: suite {suite:?} has no releases in s3://{bucket}; check --suite and --bucket"
@@ -152,6 +152,14 @@ pub async fn resolve(
         "--release latest: no release of {suite} is sealed, so the highest, {highest}, is used; it may be incomplete (seal releases with `s3blob seal` or `upload --seal`)"
     );
     Ok(highest.clone())
+}
+
+/// The releases of `suite` (the names under `SUITE/`), lowest to highest by
+/// [`super::compare`].
+pub async fn releases(client: &Client, bucket: &str, suite: &str) -> Result<Vec<String>, Error> {
+    let mut all = listing::children(client, bucket, format!("{suite}/")).await?;
+    all.sort_by(|a, b| super::compare(a, b));
+    Ok(all)
 }
 
 /// The manifest of one release, fetched at most once and shared by every file of a command

@@ -8,14 +8,14 @@ use std::collections::BTreeMap;
 
 use aws_sdk_s3::Client;
 
-use super::manifest::{Entry, MANIFEST_NAME};
 use super::{read, state};
-use crate::config::TransferSettings;
 use crate::error::Error;
 use crate::inspect;
 use crate::key::ObjectKey;
 use crate::listing::Lister;
+use crate::manifest::{Entry, MANIFEST_NAME};
 use crate::shutdown::Shutdown;
+use crate::transfer::TransferSettings;
 use crate::transfer::budget::Budget;
 
 pub struct VerifyRequest {

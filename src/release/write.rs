@@ -8,13 +8,13 @@ use aws_sdk_s3::Client;
 use aws_sdk_s3::primitives::ByteStream;
 use tracing::debug;
 
-use super::manifest::{self, Entry, Manifest, SHA256SUMS_NAME};
 use super::seal::{GENERATED_METADATA, SealRequest, Sealed};
 use super::state;
 use crate::attributes::ObjectAttributes;
 use crate::checksum;
 use crate::error::Error;
 use crate::key::ObjectKey;
+use crate::manifest::{self, Entry, Manifest, SHA256SUMS_NAME};
 use crate::progress::{Quiet, SharedProgress};
 use crate::s3::{classify, status};
 use crate::shutdown::Shutdown;

@@ -29,9 +29,27 @@ use aws_smithy_runtime_api::client::http::{
 use aws_smithy_runtime_api::client::runtime_components::RuntimeComponents;
 use std::sync::OnceLock;
 
-use crate::config::ClientSettings;
 use crate::credentials::Explained;
 use crate::error::Error;
+
+/// How to reach the store; everything else about the client comes from aws-config's chain.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ClientSettings {
+    pub region: Option<String>,
+    pub profile: Option<String>,
+    /// A custom endpoint (MinIO, Ceph, Garage, R2, ...); `None` means AWS itself.
+    pub endpoint_url: Option<String>,
+    pub path_style: bool,
+    pub max_attempts: u32,
+    /// How long a request body may stop moving, and how long a sent request may wait for its
+    /// response to start, before the attempt is cut and retried.
+    pub timeout: std::time::Duration,
+    /// How the credentials chain is set up, to explain its failures.
+    pub credentials: crate::credentials::Setup,
+    /// The CA bundle from `--ca-bundle` or `AWS_CA_BUNDLE` (the profile's is read with the
+    /// profile, when the client is built).
+    pub ca_bundle: Option<CaBundle>,
+}
 
 /// The region signed into requests when none is configured. A custom endpoint rarely cares;
 /// AWS answers a wrong one with an error that names the right one.

@@ -35,7 +35,7 @@ pub struct Permit {
 impl Budget {
     /// The budget the settings ask for: `--max-requests`, and `--concurrency` parts of
     /// `--part-size`.
-    pub fn for_settings(settings: &crate::config::TransferSettings) -> Self {
+    pub fn for_settings(settings: &crate::transfer::TransferSettings) -> Self {
         Self::new(
             settings.max_requests,
             settings

@@ -24,9 +24,9 @@ use tracing::{debug, warn};
 use crate::checksum;
 use crate::error::Error;
 use crate::inspect::{self, ObjectInfo};
+use crate::plan;
 use crate::s3::{ExpectServerWork, ServerWork, classify, not_implemented, status};
 use crate::shutdown::Shutdown;
-use crate::transfer::plan;
 
 /// Part copies of one object in flight at most (fewer with a lower `--concurrency`).
 pub const PART_COPIES: usize = 4;

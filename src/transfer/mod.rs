@@ -1,15 +1,32 @@
 //! Moving bytes, by direction: [`upload`] (a file or stdin as parts, one send loop) and
-//! [`download`] (one range scheduler, into a file or a stream); [`plan`] (pure part and range
-//! math) and [`budget`] (the requests in flight) serve both, as does the retry pacing here.
+//! [`download`] (one range scheduler, into a file or a stream); [`crate::plan`] (pure part and
+//! range math) and [`budget`] (the requests in flight) serve both, as does the retry pacing
+//! here. [`TransferSettings`] is the engine's own: the face fills it from flags and variables.
 //! Neither direction uses the other, and the engine knows nothing of the command line.
+
+use std::time::Duration;
 
 pub mod budget;
 pub mod copy;
 pub mod download;
-pub mod plan;
 pub mod upload;
 
-use std::time::Duration;
+/// How big the pieces of a transfer are and how many move at once.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct TransferSettings {
+    pub part_size: u64,
+    /// Parts or ranges of `part_size` in flight: with it, the bytes in flight.
+    pub concurrency: usize,
+    /// Requests in flight at most, small ones and HEADs included (and files at once).
+    pub max_requests: usize,
+    /// Attempts per part or range, also for failures the SDK does not retry (a body cut short).
+    pub max_attempts: u32,
+    /// Whether writes carry `x-amz-checksum-crc64nvme`.
+    pub checksum_header: upload::HeaderMode,
+    /// The store enforces `If-None-Match: *`, so a create-only write needs no look before and
+    /// no read-back after.
+    pub trust_conditional_writes: bool,
+}
 
 /// Buffer for streaming a file into a request body: 256 KiB keeps syscall overhead low (4 KiB
 /// costs several times the CPU) and memory flat.

@@ -25,15 +25,15 @@ use tokio::task::JoinSet;
 use tracing::debug;
 
 use crate::checksum;
-use crate::config::TransferSettings;
 use crate::error::Error;
 use crate::inspect::{self, ChecksumSource};
 use crate::key::ObjectKey;
+use crate::manifest::Entry;
+use crate::plan;
 use crate::progress::SharedProgress;
-use crate::release::manifest::Entry;
 use crate::release::state::ManifestCell;
+use crate::transfer::TransferSettings;
 use crate::transfer::budget::{Budget, Permit};
-use crate::transfer::plan;
 use range::Ctx;
 use writer::FileWriter;
 

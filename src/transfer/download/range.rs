@@ -16,10 +16,10 @@ use tracing::{debug, warn};
 use super::DownloadRequest;
 use crate::checksum::{self, Crc64};
 use crate::error::Error;
+use crate::plan::{parse_content_range, range_header};
 use crate::progress::SharedProgress;
 use crate::s3::{classify, status};
 use crate::transfer::backoff;
-use crate::transfer::plan::{parse_content_range, range_header};
 
 /// Where the bytes of a range go, in order: `(offset, chunk)`.
 pub(super) type ChunkSink<'a> = dyn FnMut(u64, &Bytes) -> Result<(), Error> + Send + 'a;

@@ -7,7 +7,7 @@ use tracing::info;
 
 use super::{UploadRequest, Uploaded, Writes};
 use crate::error::Error;
-use crate::release::manifest::Manifest;
+use crate::manifest::Manifest;
 use crate::s3::{classify, status};
 
 /// An object found at the key.

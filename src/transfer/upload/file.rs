@@ -20,7 +20,7 @@ use bytes::Bytes;
 use super::{Body, Part, PartSource, Shape};
 use crate::checksum;
 use crate::error::Error;
-use crate::transfer::plan::{self, UploadPlan};
+use crate::plan::{self, UploadPlan};
 
 /// Files up to this size are read into memory whole (a batch holds at most `--max-requests`
 /// of them at once: 256 x 128 KiB = 32 MiB at worst).
@@ -326,7 +326,7 @@ async fn checksum_parts(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::transfer::plan::MIB;
+    use crate::plan::MIB;
 
     #[tokio::test]
     async fn parts_cover_the_file_with_their_checksums() {

@@ -27,16 +27,16 @@ use tracing::{debug, warn};
 
 use crate::attributes::ObjectAttributes;
 use crate::checksum;
-use crate::config::TransferSettings;
 use crate::error::Error;
 use crate::key::ObjectKey;
 use crate::listing::Inventory;
+use crate::manifest::{MANIFEST_NAME, Manifest};
 use crate::progress::SharedProgress;
-use crate::release::manifest::{MANIFEST_NAME, Manifest};
 use crate::release::state::ManifestCell;
 use crate::s3::{classify, status};
 use crate::shutdown::Shutdown;
 use crate::transfer::READ_BUFFER;
+use crate::transfer::TransferSettings;
 use crate::transfer::budget::{Budget, Permit};
 
 pub use existing::{lost, read_back_listed};

@@ -15,7 +15,7 @@ use tokio::io::{AsyncRead, AsyncReadExt};
 use super::{Body, Part, PartSource, Shape};
 use crate::checksum::{self, Crc64, Sha256};
 use crate::error::Error;
-use crate::transfer::plan::{self, MAX_PARTS};
+use crate::plan::{self, MAX_PARTS};
 use crate::values::human_bytes;
 
 /// Parts held in memory while they are sent; with 16 MiB parts, at most 80 MiB in all (with
@@ -171,7 +171,7 @@ impl<R: AsyncRead + Unpin + Send> PartSource for StdinSource<R> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::transfer::plan::MIB;
+    use crate::plan::MIB;
 
     #[tokio::test]
     async fn a_short_stream_is_one_part() {

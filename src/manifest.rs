@@ -13,12 +13,7 @@ use serde_json::{Value, json};
 use crate::checksum;
 use crate::error::Error;
 
-/// The manifest's file name inside the release; reserved (see [`crate::key`]): no upload may
-/// use it, and listings never show it as a file.
-pub const MANIFEST_NAME: &str = ".s3blob-manifest.json";
-
-/// The file `--sha256sums` writes, in the format `sha256sum -c` reads.
-pub const SHA256SUMS_NAME: &str = "SHA256SUMS";
+pub use crate::key::{MANIFEST_NAME, SHA256SUMS_NAME};
 
 /// The manifest format this version writes and reads.
 const FORMAT: &str = "s3blob-release-manifest/1";
