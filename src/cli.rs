@@ -5,7 +5,6 @@ use std::path::PathBuf;
 use clap::{ArgAction, Args, Parser, Subcommand, ValueEnum};
 
 use crate::attributes::{Requested, Sse};
-use crate::config::Tuning;
 use crate::values;
 
 /// Shown after every `--help`: scripts need the exit codes more than anything else.
@@ -101,15 +100,15 @@ pub struct GlobalArgs {
     /// without it from then on; crc64nvme always; off never. Objects are verified end to end
     /// either way (the CRC64NVME is in their metadata) [env: S3BLOB_CHECKSUM_HEADER;
     /// default: auto]
-    #[arg(hide_short_help = true, long, global = true, value_name = "WHEN", value_parser = crate::config::parse_header_mode)]
-    pub checksum_header: Option<crate::transfer::upload::HeaderMode>,
+    #[arg(hide_short_help = true, long, global = true, value_name = "WHEN", value_parser = values::parse_header_mode)]
+    pub checksum_header: Option<values::HeaderMode>,
 
     /// Whether the store enforces If-None-Match: * (refuses to overwrite): trusted makes a new
     /// small object one conditional PUT; untrusted looks at the key before writing and reads
     /// it back after, so an upload racing this one is caught (exit 6); auto trusts AWS S3, not
     /// a custom endpoint [env: S3BLOB_CONDITIONAL_WRITES; default: auto]
-    #[arg(hide_short_help = true, long, global = true, value_name = "TRUST", value_parser = crate::config::parse_trust)]
-    pub conditional_writes: Option<crate::config::Trust>,
+    #[arg(hide_short_help = true, long, global = true, value_name = "TRUST", value_parser = values::parse_trust)]
+    pub conditional_writes: Option<values::Trust>,
 
     /// Read settings from this file instead of ./.env, also under CI (where ./.env is not
     /// read); the same rules: plain settings only, never overriding the environment
@@ -314,6 +313,14 @@ pub struct ObjectArgs {
     /// Last part of the key
     #[arg(long, value_name = "FILENAME")]
     pub filename: String,
+}
+
+/// The transfer flags a command takes (each command documents them in its own words), as
+/// `config` receives them.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Tuning {
+    pub part_size: Option<u64>,
+    pub concurrency: Option<usize>,
 }
 
 /// How an upload is cut up and sent.

@@ -10,8 +10,8 @@ use crate::cli::{AddressingStyle, GlobalArgs};
 use crate::environment::Environment;
 use crate::error::Error;
 use crate::plan::MIB;
-use crate::transfer::upload::HeaderMode;
 use crate::values;
+use crate::values::{Trust, parse_header_mode, parse_trust};
 
 pub const DEFAULT_PART_SIZE: u64 = 16 * MIB;
 pub const DEFAULT_CONCURRENCY: usize = 16;
@@ -33,12 +33,7 @@ pub struct Settings {
     pub transfer: TransferSettings,
 }
 
-/// The transfer flags a command takes (each command documents them in its own words).
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
-pub struct Tuning {
-    pub part_size: Option<u64>,
-    pub concurrency: Option<usize>,
-}
+pub use crate::cli::Tuning;
 
 /// A setting from its flag when given (clap has parsed and checked it), else from `var`
 /// parsed by `parse`, whose refusal names the variable and where it was set.
@@ -445,44 +440,6 @@ pub fn check_endpoint(url: &str) -> Result<String, String> {
     match rest {
         Some(host) if !host.is_empty() && !host.starts_with('/') => Ok(url.to_owned()),
         _ => Err("use a URL such as http://localhost:9000 or https://s3.example.com".to_owned()),
-    }
-}
-
-/// `--conditional-writes`: whether the store enforces `If-None-Match: *`.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Trust {
-    /// Trusted on AWS S3 itself, not on a custom endpoint (some ignore the condition).
-    Auto,
-    Trusted,
-    Untrusted,
-}
-
-impl Trust {
-    fn resolve(self, aws: bool) -> bool {
-        match self {
-            Trust::Auto => aws,
-            Trust::Trusted => true,
-            Trust::Untrusted => false,
-        }
-    }
-}
-
-pub fn parse_trust(v: &str) -> Result<Trust, String> {
-    match v.trim().to_ascii_lowercase().as_str() {
-        "auto" => Ok(Trust::Auto),
-        "trusted" | "yes" | "true" => Ok(Trust::Trusted),
-        "untrusted" | "no" | "false" => Ok(Trust::Untrusted),
-        _ => Err("not one of auto, trusted, untrusted".to_owned()),
-    }
-}
-
-/// `auto`, `crc64nvme` (always) or `off`.
-pub fn parse_header_mode(v: &str) -> Result<HeaderMode, String> {
-    match v.trim().to_ascii_lowercase().as_str() {
-        "auto" => Ok(HeaderMode::Auto),
-        "crc64nvme" | "always" | "on" => Ok(HeaderMode::Always),
-        "off" | "none" => Ok(HeaderMode::Off),
-        _ => Err("not one of auto, crc64nvme, off".to_owned()),
     }
 }
 

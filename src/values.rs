@@ -138,6 +138,57 @@ pub fn parse_region(s: &str) -> Result<String, String> {
     }
 }
 
+/// `--checksum-header`: whether writes carry `x-amz-checksum-crc64nvme`.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub enum HeaderMode {
+    /// Send it, and fall back when the store refuses it.
+    #[default]
+    Auto,
+    /// Always send it; a refusal is an error.
+    Always,
+    /// Never send it (the metadata CRC still protects the object).
+    Off,
+}
+
+/// `--conditional-writes`: whether the store enforces `If-None-Match: *`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Trust {
+    /// Trusted on AWS S3 itself, not on a custom endpoint (some ignore the condition).
+    Auto,
+    Trusted,
+    Untrusted,
+}
+
+impl Trust {
+    /// Whether the store is trusted, `aws` telling whether it is AWS S3 itself.
+    pub fn resolve(self, aws: bool) -> bool {
+        match self {
+            Trust::Auto => aws,
+            Trust::Trusted => true,
+            Trust::Untrusted => false,
+        }
+    }
+}
+
+pub fn parse_trust(v: &str) -> Result<Trust, String> {
+    match v.trim().to_ascii_lowercase().as_str() {
+        "auto" => Ok(Trust::Auto),
+        "trusted" | "yes" | "true" => Ok(Trust::Trusted),
+        "untrusted" | "no" | "false" => Ok(Trust::Untrusted),
+        _ => Err("not one of auto, trusted, untrusted".to_owned()),
+    }
+}
+
+/// `auto`, `crc64nvme` (always) or `off`.
+pub fn parse_header_mode(v: &str) -> Result<HeaderMode, String> {
+    match v.trim().to_ascii_lowercase().as_str() {
+        "auto" => Ok(HeaderMode::Auto),
+        "crc64nvme" | "always" | "on" => Ok(HeaderMode::Always),
+        "off" | "none" => Ok(HeaderMode::Off),
+        _ => Err("not one of auto, crc64nvme, off".to_owned()),
+    }
+}
+
 /// Loose, so S3-compatible stores with their own region names (`garage`, `default`) pass:
 /// what goes into a SigV4 scope and a host name.
 pub fn valid_region(name: &str) -> bool {

@@ -22,7 +22,7 @@ pub struct TransferSettings {
     /// Attempts per part or range, also for failures the SDK does not retry (a body cut short).
     pub max_attempts: u32,
     /// Whether writes carry `x-amz-checksum-crc64nvme`.
-    pub checksum_header: upload::HeaderMode,
+    pub checksum_header: crate::values::HeaderMode,
     /// The store enforces `If-None-Match: *`, so a create-only write needs no look before and
     /// no read-back after.
     pub trust_conditional_writes: bool,

@@ -20,17 +20,7 @@ use tracing::warn;
 
 use crate::s3::status;
 
-/// `--checksum-header`.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
-pub enum HeaderMode {
-    /// Send it, and fall back when the store refuses it.
-    #[default]
-    Auto,
-    /// Always send it; a refusal is an error.
-    Always,
-    /// Never send it (the metadata CRC still protects the object).
-    Off,
-}
+pub use crate::values::HeaderMode;
 
 /// The policy of one command, shared by its files.
 #[derive(Debug, Clone, Default)]
