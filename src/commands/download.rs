@@ -87,7 +87,7 @@ pub async fn run(cx: &Context<'_>, args: DownloadArgs) -> Result<Outcome, Error>
             no_clobber: args.no_clobber,
             settings: settings.transfer,
             budget: budget.clone(),
-            manifest: Some(manifest.clone()),
+            manifest: Some(Arc::new(manifest.clone())),
             size_hint: *size_hint,
             sync_dir: !several,
         })

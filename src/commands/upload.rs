@@ -143,7 +143,7 @@ pub async fn run(cx: &Context<'_>, args: UploadArgs) -> Result<Outcome, Error> {
                 attributes,
                 settings: settings.transfer,
                 budget: budget.clone(),
-                manifest: Some(manifest.clone()),
+                manifest: Some(Arc::new(manifest.clone())),
                 listed: listed.clone(),
                 header: header.clone(),
                 writes,

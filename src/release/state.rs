@@ -238,3 +238,10 @@ impl ManifestCell {
             .clone()
     }
 }
+
+/// The engine asks the cell whether a key's release is sealed.
+impl crate::transfer::SealedRelease for ManifestCell {
+    fn manifest(&self) -> crate::transfer::BoxFuture<'_, Result<Option<Arc<Manifest>>, Error>> {
+        Box::pin(self.get())
+    }
+}

@@ -4,12 +4,32 @@
 //! here. [`TransferSettings`] is the engine's own: the face fills it from flags and variables.
 //! Neither direction uses the other, and the engine knows nothing of the command line.
 
+use std::future::Future;
+use std::pin::Pin;
+use std::sync::Arc;
 use std::time::Duration;
+
+use crate::error::Error;
+use crate::manifest::Manifest;
 
 pub mod budget;
 pub mod copy;
 pub mod download;
 pub mod upload;
+
+/// A future the engine awaits without knowing its type.
+pub type BoxFuture<'a, T> = Pin<Box<dyn Future<Output = T> + Send + 'a>>;
+
+/// Whether the release a key belongs to is sealed, as the release layer finds out (one
+/// manifest fetched per command and shared by its files); the engine asks, and then refuses
+/// to change a sealed release and checks what it downloads against the manifest.
+pub trait SealedRelease: Send + Sync {
+    /// The release's manifest when it is sealed; `None` while it is open.
+    fn manifest(&self) -> BoxFuture<'_, Result<Option<Arc<Manifest>>, Error>>;
+}
+
+/// The [`SealedRelease`] a command's files share.
+pub type Sealing = Arc<dyn SealedRelease>;
 
 /// How big the pieces of a transfer are and how many move at once.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

@@ -31,7 +31,6 @@ use crate::key::ObjectKey;
 use crate::manifest::Entry;
 use crate::plan;
 use crate::progress::SharedProgress;
-use crate::release::state::ManifestCell;
 use crate::transfer::TransferSettings;
 use crate::transfer::budget::{Budget, Permit};
 use range::Ctx;
@@ -50,7 +49,7 @@ pub struct DownloadRequest {
     /// Requests in flight, shared with the command's other transfers.
     pub budget: Budget,
     /// The release's manifest: in a sealed release, the bytes must be what it lists.
-    pub manifest: Option<ManifestCell>,
+    pub manifest: Option<super::Sealing>,
     /// The object's size, when a listing said it: one that fits in a part is fetched whole,
     /// with its checksum.
     pub size_hint: Option<u64>,
@@ -233,10 +232,10 @@ async fn receive<S: Sink>(
 /// The manifest's entry for the file when its release is sealed. A sealed release that does
 /// not list the file is an error: the object was added behind s3blob's back.
 async fn listed(req: &DownloadRequest) -> Result<Option<Entry>, Error> {
-    let Some(cell) = &req.manifest else {
+    let Some(release) = &req.manifest else {
         return Ok(None);
     };
-    let Some(manifest) = cell.get().await? else {
+    let Some(manifest) = release.manifest().await? else {
         return Ok(None);
     };
     match manifest.files.get(req.key.filename()) {

@@ -32,7 +32,6 @@ use crate::key::ObjectKey;
 use crate::listing::Inventory;
 use crate::manifest::{MANIFEST_NAME, Manifest};
 use crate::progress::SharedProgress;
-use crate::release::state::ManifestCell;
 use crate::s3::{classify, status};
 use crate::shutdown::Shutdown;
 use crate::transfer::READ_BUFFER;
@@ -57,7 +56,7 @@ pub struct UploadRequest {
     pub budget: Budget,
     /// The release's manifest: a sealed release takes nothing but what it already holds.
     /// `None` writes without looking (s3blob's own `SHA256SUMS` while sealing).
-    pub manifest: Option<ManifestCell>,
+    pub manifest: Option<super::Sealing>,
     /// One listing of the release, shared by a batch: a key it shows absent is not HEADed
     /// first (the conditional write still guards it).
     pub listed: Option<Inventory>,
@@ -305,7 +304,7 @@ async fn upload_parts<S: PartSource>(
 /// The release's manifest, if the release is sealed (and the request looks).
 async fn sealed_manifest(req: &UploadRequest) -> Result<Option<Arc<Manifest>>, Error> {
     match &req.manifest {
-        Some(cell) => cell.get().await,
+        Some(release) => release.manifest().await,
         None => Ok(None),
     }
 }
