@@ -1,35 +1,30 @@
 //! s3blob moves release artifacts between a machine and S3-compatible object storage.
 //!
-//! How a command flows through the modules:
+//! The modules, in five layers; each imports only its own layer and those below it
+//! (`scripts/layers.py` checks it):
 //!
-//! - [`cli`]: the raw flags as clap parses them; [`commands`]: one module per subcommand.
-//! - [`environment`]: the process environment with `.env` merged in, empty values unset, and
-//!   each value's origin kept for messages; [`values`]: parsing of sizes, durations, counts.
-//! - [`config`]: pure resolution of flags, environment and defaults into settings.
-//! - [`key`]: the `suite/release/filename` key, built and validated in one place;
-//!   [`release`]: releases as a unit: version order, what `latest` means, sealing with a
-//!   manifest, verifying, and removing whole releases (manifest first).
-//! - [`attributes`]: user metadata, content type and the like, checked against S3's rules.
-//! - [`s3`]: the one `aws_sdk_s3::Client` (and the CA bundle it trusts), and the translation
-//!   of its errors;
-//!   [`credentials`]: the AWS credential chain, its failures explained in one line.
-//! - [`transfer`]: the engine, by direction. [`transfer::upload`]: a [`PartSource`] (a file or
-//!   stdin) cut into parts, one send loop, single PUT or multipart, the existing key judged
-//!   first and a failed multipart upload aborted. [`transfer::download`]: the first ranged GET,
-//!   one range scheduler, and a sink (a temporary file that appears only verified, or ordered
-//!   writes to stdout). [`plan`] (pure part and range math) and [`transfer::budget`]
-//!   (the requests in flight, shared by a command's files) serve both.
-//! - [`listing`]: ListObjectsV2 one level at a time; [`inspect`]: HeadObject as `ObjectInfo`.
-//! - [`checksum`]: CRC64NVME and the combining of part checksums.
-//! - [`atomic_file`]: the temporary file that becomes the download only when it is complete.
-//! - [`progress`], [`output`] (one report per command, as text or JSON), [`logging`]: what the
-//!   user sees on stderr and stdout (never a credential).
-//! - [`escape`]: server-provided strings (keys, messages, metadata) made safe for a terminal.
-//! - [`error`]: every failure kind and its exit code; [`shutdown`]: SIGINT/SIGTERM handling.
+//! - **face**: [`cli`] (the raw flags as clap parses them), [`config`] (flags and environment
+//!   resolved into settings), [`commands`] (one module per subcommand), [`output`] (one report
+//!   per command, as text or JSON).
+//! - **use cases**: [`release`]: releases as a unit: version order, what `latest` means, the
+//!   once-fetched manifest, sealing, verifying, removing whole releases (manifest first).
+//! - **engine**: [`transfer`]: one object up ([`transfer::upload`]: a [`PartSource`] cut into
+//!   parts, one send loop, single PUT or multipart, the existing key judged first, a failed
+//!   multipart upload aborted) or down ([`transfer::download`]: the first ranged GET, one range
+//!   scheduler, a sink that appears only verified), server-side copies, the budget of requests
+//!   in flight. It asks the release layer through [`transfer::SealedRelease`].
+//! - **adapters**: [`s3`] (the one client, the translation of its errors, where requests go),
+//!   [`listing`] (ListObjectsV2), [`inspect`] (HeadObject), [`credentials`] (the AWS chain, its
+//!   failures in one line), [`environment`] (the process environment with `.env`'s plain
+//!   settings), [`atomic_file`], [`progress`], [`logging`] (stderr, credentials masked),
+//!   [`shutdown`] (SIGINT/SIGTERM).
+//! - **core**: [`key`] (the `suite/release/filename` key and the reserved names), [`manifest`]
+//!   (the manifest format), [`plan`] (part and range math), [`checksum`] (CRC64NVME),
+//!   [`values`] (what users type), [`attributes`] (metadata and the like), [`escape`] (server
+//!   strings made safe for a terminal), [`error`] (every failure kind and its exit code).
 //!
 //! Side effects (the client, the environment, the progress sink, the shutdown signal) are
-//! passed in, so each stage can be tested alone. The engine ([`transfer`]) never uses the face
-//! ([`cli`], [`commands`], [`output`]).
+//! passed in, so each stage can be tested alone.
 //!
 //! [`PartSource`]: transfer::upload::PartSource
 
