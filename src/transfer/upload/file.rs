@@ -46,7 +46,15 @@ pub struct FileSource {
 /// What a file must be to be uploaded: present, a regular file (a FIFO or device would be
 /// read without end, or not at all), and readable. A batch asks this of every path before its
 /// first request, so a typo never leaves a release half-filled.
-pub fn check_uploadable(path: &Path) -> Result<std::fs::Metadata, Error> {
+pub fn check_uploadable(path: &Path) -> Result<(), Error> {
+    regular_file(path)?;
+    // Readable, asked without opening it: the upload opens it once, when its turn comes.
+    rustix::fs::access(path, rustix::fs::Access::READ_OK)
+        .map_err(|e| Error::local_io("read", path, &std::io::Error::from(e)))
+}
+
+/// The metadata of `path`, refused unless it is a regular file.
+fn regular_file(path: &Path) -> Result<std::fs::Metadata, Error> {
     let meta = std::fs::metadata(path).map_err(|e| Error::local_io("read", path, &e))?;
     if meta.is_dir() {
         return Err(Error::Usage(format!(
@@ -60,7 +68,6 @@ pub fn check_uploadable(path: &Path) -> Result<std::fs::Metadata, Error> {
             path.display()
         )));
     }
-    File::open(path).map_err(|e| Error::local_io("read", path, &e))?;
     Ok(meta)
 }
 
@@ -68,7 +75,7 @@ impl FileSource {
     /// Opens `path` and plans its parts, refusing what is not a regular file before opening it
     /// (opening a FIFO would block).
     pub fn open(path: &Path, part_size: u64) -> Result<Self, Error> {
-        let meta = check_uploadable(path)?;
+        let meta = regular_file(path)?;
         let file = File::open(path).map_err(|e| Error::local_io("read", path, &e))?;
         let size = meta.len();
         // Files of /proc (and the like) say they hold 0 bytes and have content: what would be
