@@ -78,6 +78,23 @@ impl std::fmt::Display for Signal {
     }
 }
 
+/// How serious an exit code is, for a command with several failures to exit with the most
+/// serious kind among them: a signal first, then corrupted data, refused access, the network, other failures, missing things, existing
+/// ones, usage.
+pub fn severity(code: u8) -> u8 {
+    match code {
+        code::SIGINT | code::SIGTERM => 9,
+        code::INTEGRITY => 8,
+        code::ACCESS => 7,
+        code::NETWORK => 6,
+        code::OTHER => 5,
+        code::NOT_FOUND => 4,
+        code::EXISTS => 3,
+        code::USAGE => 2,
+        _ => 1,
+    }
+}
+
 impl Error {
     pub fn exit_code(&self) -> u8 {
         match self {

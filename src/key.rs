@@ -83,6 +83,65 @@ impl fmt::Display for ObjectKey {
     }
 }
 
+/// A validated `suite/release`: the one place a release's prefix, its manifest's key and its
+/// files' keys are built.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub struct ReleaseRef {
+    suite: String,
+    release: String,
+}
+
+impl ReleaseRef {
+    pub fn new(suite: &str, release: &str) -> Result<Self, KeyError> {
+        check_part("--suite", suite)?;
+        check_part("--release", release)?;
+        Ok(Self {
+            suite: suite.to_owned(),
+            release: release.to_owned(),
+        })
+    }
+
+    pub fn suite(&self) -> &str {
+        &self.suite
+    }
+
+    pub fn release(&self) -> &str {
+        &self.release
+    }
+
+    /// `suite/release/`: what every key of the release starts with.
+    pub fn prefix(&self) -> String {
+        format!("{}/{}/", self.suite, self.release)
+    }
+
+    /// The key of the release's manifest.
+    pub fn manifest_key(&self) -> String {
+        format!("{}{MANIFEST_NAME}", self.prefix())
+    }
+
+    /// The key of file `filename` of the release.
+    pub fn key(&self, filename: &str) -> Result<ObjectKey, KeyError> {
+        ObjectKey::new(&self.suite, &self.release, filename)
+    }
+
+    /// The file name a listed key of this release stands for: `None` for a key outside it or
+    /// below a further `/`.
+    pub fn name_of<'a>(&self, key: &'a str) -> Option<&'a str> {
+        key.strip_prefix(&self.suite)?
+            .strip_prefix('/')?
+            .strip_prefix(&self.release)?
+            .strip_prefix('/')
+            .filter(|name| !name.contains('/'))
+    }
+}
+
+impl fmt::Display for ReleaseRef {
+    /// `suite/release`, as messages name a release.
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}/{}", self.suite, self.release)
+    }
+}
+
 /// Why `name`, found in a listing of a release, cannot be one of its files, in words about the
 /// name (it never was a flag); `None` when it can be.
 pub fn listed_name_problem(name: &str) -> Option<String> {
@@ -121,6 +180,21 @@ pub fn check_part(flag: &'static str, value: &str) -> Result<(), KeyError> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_release_builds_its_prefix_manifest_key_and_file_keys() {
+        let r = ReleaseRef::new("app", "1.2").unwrap();
+        assert_eq!(r.prefix(), "app/1.2/");
+        assert_eq!(r.manifest_key(), "app/1.2/.s3blob-manifest.json");
+        assert_eq!(r.key("a.tgz").unwrap().to_string(), "app/1.2/a.tgz");
+        assert_eq!(r.name_of("app/1.2/a.tgz"), Some("a.tgz"));
+        assert_eq!(r.name_of("app/1.2/sub/a.tgz"), None);
+        assert_eq!(r.name_of("app/1.20/a.tgz"), None);
+        assert_eq!(r.name_of("other/1.2/a.tgz"), None);
+        assert_eq!(r.to_string(), "app/1.2");
+        assert_eq!(ReleaseRef::new("app", "a/b").unwrap_err().flag, "--release");
+        assert!(r.key(MANIFEST_NAME).is_err());
+    }
 
     #[test]
     fn builds_the_three_part_key() {

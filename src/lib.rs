@@ -21,7 +21,8 @@
 //! - **core**: [`key`] (the `suite/release/filename` key and the reserved names), [`manifest`]
 //!   (the manifest format), [`plan`] (part and range math), [`checksum`] (CRC64NVME),
 //!   [`values`] (what users type), [`attributes`] (metadata and the like), [`escape`] (server
-//!   strings made safe for a terminal), [`error`] (every failure kind and its exit code).
+//!   strings made safe for a terminal), [`tasks`] (many jobs a few at a time), [`error`] (every
+//!   failure kind and its exit code).
 //!
 //! Side effects (the client, the environment, the progress sink, the shutdown signal) are
 //! passed in, so each stage can be tested alone.
@@ -49,6 +50,7 @@ pub mod progress;
 pub mod release;
 pub mod s3;
 pub mod shutdown;
+pub mod tasks;
 pub mod transfer;
 pub mod values;
 

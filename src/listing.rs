@@ -31,6 +31,8 @@ pub struct Lister {
     prefix: String,
     token: Option<String>,
     done: bool,
+    /// Every key under the prefix, at every level, directory markers included.
+    deep: bool,
 }
 
 impl Lister {
@@ -42,6 +44,16 @@ impl Lister {
             prefix,
             token: None,
             done: false,
+            deep: false,
+        }
+    }
+
+    /// Every key under `prefix` (no delimiter, so no children), directory markers included:
+    /// what removing everything under a prefix must see.
+    pub fn every_level(client: &Client, bucket: &str, prefix: String) -> Self {
+        Self {
+            deep: true,
+            ..Self::new(client, bucket, prefix)
         }
     }
 
@@ -56,7 +68,7 @@ impl Lister {
             .list_objects_v2()
             .bucket(&self.bucket)
             .prefix(&self.prefix)
-            .delimiter("/")
+            .set_delimiter((!self.deep).then(|| "/".to_owned()))
             .encoding_type(EncodingType::Url)
             .set_continuation_token(self.token.take())
             .send()
@@ -71,7 +83,9 @@ impl Lister {
             url_decode(raw).ok_or_else(|| {
                 Error::Other(format!(
                     "cannot list s3://{}/{}: the server sent the key {:?}, which is not valid URL encoding (asked for with encoding-type=url); report it to the store's operator",
-                    self.bucket, self.prefix, raw
+                    self.bucket,
+                    self.prefix,
+                    crate::escape::escape(raw)
                 ))
             })
         };
@@ -100,7 +114,7 @@ impl Lister {
         for mut object in out.contents.unwrap_or_default() {
             if let Some(raw) = object.key.take() {
                 let key = decode(&raw)?;
-                if key.ends_with('/') {
+                if key.ends_with('/') && !self.deep {
                     debug!(key = %crate::escape::escape(&key), "skipping a directory marker");
                     continue;
                 }

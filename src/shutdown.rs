@@ -21,6 +21,11 @@ impl Shutdown {
         self.token.cancel();
     }
 
+    /// Whether a shutdown was triggered.
+    pub fn is_triggered(&self) -> bool {
+        self.token.is_cancelled()
+    }
+
     /// Completes when a shutdown was triggered.
     pub async fn cancelled(&self) {
         self.token.cancelled().await;

@@ -11,13 +11,11 @@ use tracing::{info, warn};
 use crate::cli::DownloadArgs;
 use crate::commands::Context;
 use crate::error::Error;
-use crate::escape::escape;
-use crate::key::ObjectKey;
-use crate::listing::Lister;
-use crate::manifest::MANIFEST_NAME;
+use crate::key::{ObjectKey, ReleaseRef};
 use crate::output::download::DownloadReport;
 use crate::output::{Batch, Outcome};
 use crate::progress::SharedProgress;
+use crate::release::files;
 use crate::release::state::{self, ManifestCell};
 use crate::shutdown::Shutdown;
 use crate::transfer::budget::Budget;
@@ -62,7 +60,13 @@ pub async fn run(cx: &Context<'_>, args: DownloadArgs) -> Result<Outcome, Error>
     .await?;
     let manifest = ManifestCell::new(&client, &bucket, &args.key.suite, &release);
     let files: Vec<(String, Option<u64>)> = if args.all {
-        whole_release(&client, &bucket, &args.key.suite, &release, &manifest).await?
+        files::to_fetch(
+            &client,
+            &bucket,
+            &ReleaseRef::new(&args.key.suite, &release)?,
+            &manifest,
+        )
+        .await?
     } else {
         // The same file named twice is fetched once.
         let mut seen = std::collections::HashSet::new();
@@ -225,89 +229,6 @@ impl Job {
             seconds: started.elapsed().as_secs_f64(),
         }))
     }
-}
-
-/// The files `--all` fetches: those the manifest lists when the release is sealed (objects it
-/// does not list are reported, not fetched), else every file of the release.
-async fn whole_release(
-    client: &Client,
-    bucket: &str,
-    suite: &str,
-    release: &str,
-    manifest: &ManifestCell,
-) -> Result<Vec<(String, Option<u64>)>, Error> {
-    let (listed, present) = tokio::join!(
-        manifest.get(),
-        release_files(client, bucket, suite, release)
-    );
-    let Some(listed) = listed? else {
-        return present;
-    };
-    let present = match present {
-        Ok(present) => present,
-        // Every object gone, the manifest left: each file will be reported missing.
-        Err(Error::NotFound(_)) => Vec::new(),
-        Err(e) => return Err(e),
-    };
-    for (name, _) in present
-        .iter()
-        .filter(|(n, _)| !listed.files.contains_key(n))
-    {
-        warn!(
-            "s3://{bucket}/{suite}/{release}/{name} is in the release but not in its manifest (added after sealing); not downloaded"
-        );
-    }
-    Ok(listed
-        .files
-        .iter()
-        .map(|(name, e)| (name.clone(), Some(e.size)))
-        .collect())
-}
-
-/// Every file of a release with its listed size, in key order; none is an error (most likely
-/// a typo).
-async fn release_files(
-    client: &Client,
-    bucket: &str,
-    suite: &str,
-    release: &str,
-) -> Result<Vec<(String, Option<u64>)>, Error> {
-    let prefix = format!("{suite}/{release}/");
-    let mut lister = Lister::new(client, bucket, prefix.clone());
-    let mut files = Vec::new();
-    while let Some(page) = lister.next_page().await? {
-        for object in &page.objects {
-            let Some(name) = object.key().and_then(|k| k.strip_prefix(&prefix)) else {
-                continue;
-            };
-            if name == MANIFEST_NAME {
-                continue;
-            }
-            if let Some(problem) = crate::key::listed_name_problem(name) {
-                warn!(
-                    "skipping s3://{bucket}/{}: {problem}",
-                    escape(&format!("{prefix}{name}"))
-                );
-                continue;
-            }
-            if let Err(e) = ObjectKey::new(suite, release, name) {
-                warn!(
-                    "skipping s3://{bucket}/{}: {}",
-                    escape(&format!("{prefix}{name}")),
-                    e.reason
-                );
-                continue;
-            }
-            let size = object.size().and_then(|s| u64::try_from(s).ok());
-            files.push((name.to_owned(), size));
-        }
-    }
-    if files.is_empty() {
-        return Err(Error::NotFound(format!(
-            "s3://{bucket}/{prefix} holds no files; check --suite and --release (s3blob list --suite {suite} shows the releases)"
-        )));
-    }
-    Ok(files)
 }
 
 /// Refuses, before any request, a destination whose name is longer than its directory's file

@@ -3,12 +3,8 @@
 //! ListObjectsV2 returns them; releases are printed once all are known, sorted.
 
 use std::io::Write;
-use std::sync::Arc;
 
 use aws_sdk_s3::Client;
-use aws_sdk_s3::types::Object;
-use tokio::sync::Semaphore;
-use tokio::task::JoinSet;
 use tracing::{debug, warn};
 
 use crate::cli::ListArgs;
@@ -17,11 +13,11 @@ use crate::config::Tuning;
 use crate::error::Error;
 use crate::escape::escape;
 use crate::inspect::{self, ChecksumSource, rfc3339};
-use crate::key::{ObjectKey, check_part};
+use crate::key::{ReleaseRef, check_part};
 use crate::listing::Lister;
-use crate::manifest::MANIFEST_NAME;
 use crate::output::Outcome;
 use crate::output::list::{Entry, FileEntry, Listed};
+use crate::release::files as release_files;
 use crate::release::state;
 
 pub async fn run(cx: &Context<'_>, args: ListArgs, out: &mut dyn Write) -> Result<Outcome, Error> {
@@ -46,7 +42,14 @@ pub async fn run(cx: &Context<'_>, args: ListArgs, out: &mut dyn Write) -> Resul
         (Some(suite), None) => releases(&client, bucket, suite, concurrency, &mut printer).await?,
         (Some(suite), Some(release)) => {
             let release = state::resolve(&client, bucket, suite, release, concurrency).await?;
-            files(&client, bucket, suite, &release, concurrency, &mut printer).await?
+            files(
+                &client,
+                bucket,
+                &ReleaseRef::new(suite, &release)?,
+                concurrency,
+                &mut printer,
+            )
+            .await?
         }
     };
     Ok(Box::new(Listed {
@@ -108,52 +111,46 @@ async fn releases(
 async fn files(
     client: &Client,
     bucket: &str,
-    suite: &str,
-    release: &str,
+    release: &ReleaseRef,
     concurrency: usize,
     printer: &mut Printer<'_>,
 ) -> Result<&'static str, Error> {
-    let prefix = format!("{suite}/{release}/");
-    let mut lister = Lister::new(client, bucket, prefix.clone());
+    let prefix = release.prefix();
+    let mut pages = release_files::Pages::new(client, bucket, release);
     let (manifest, mut page) = tokio::join!(
-        state::fetch(client, bucket, suite, release),
-        lister.next_page()
+        state::fetch(client, bucket, release.suite(), release.release()),
+        pages.next_page()
     );
     let manifest = manifest?;
-    let heads = Arc::new(Semaphore::new(concurrency));
     'pages: while let Some(current) = page? {
-        let objects: Vec<&Object> = current
-            .objects
-            .iter()
-            .filter(|o| o.key().and_then(|k| k.strip_prefix(&prefix)) != Some(MANIFEST_NAME))
-            .collect();
         let checksums = match &manifest {
-            Some(m) => objects
+            Some(m) => current
                 .iter()
-                .map(|o| {
-                    let name = o.key().and_then(|k| k.strip_prefix(&prefix)).unwrap_or("");
-                    let listed = m.files.get(name).map(|e| (e.crc64, ChecksumSource::Manifest));
+                .map(|f| {
+                    let listed = m.files.get(&f.name).map(|e| (e.crc64, ChecksumSource::Manifest));
                     if listed.is_none() {
-                        warn!("s3://{bucket}/{prefix}{name} is in the release but not in its manifest (added after sealing)");
+                        warn!(
+                            "s3://{bucket}/{prefix}{} is in the release but not in its manifest (added after sealing)",
+                            f.name
+                        );
                     }
                     listed
                 })
                 .collect(),
-            None => checksums(client, bucket, &objects, &heads).await?,
+            None => checksums(client, bucket, &current, concurrency).await?,
         };
-        for (object, checksum) in objects.iter().zip(checksums) {
-            let Some(file) = file_entry(bucket, suite, release, object, checksum) else {
-                continue;
-            };
-            if !printer.print(&Entry::File(&file))? {
+        for (file, checksum) in current.iter().zip(checksums) {
+            let entry = file_entry(bucket, release, file, checksum)?;
+            if !printer.print(&Entry::File(&entry))? {
                 break 'pages;
             }
         }
-        page = lister.next_page().await;
+        page = pages.next_page().await;
     }
     if printer.count == 0 && !printer.closed {
         return Err(Error::NotFound(format!(
-            "s3://{bucket}/{prefix} holds no files; check --suite and --release (s3blob list --suite {suite} shows the releases)"
+            "s3://{bucket}/{prefix} holds no files; check --suite and --release (s3blob list --suite {} shows the releases)",
+            release.suite()
         )));
     }
     Ok("files")
@@ -198,35 +195,18 @@ impl Printer<'_> {
     }
 }
 
-/// A listed object as a file of the release, or `None` (logged) for a name that cannot be a
-/// key part.
+/// A listed file of the release as `list` shows it.
 fn file_entry(
     bucket: &str,
-    suite: &str,
-    release: &str,
-    object: &Object,
+    release: &ReleaseRef,
+    file: &release_files::Listed,
     checksum: Option<(u64, ChecksumSource)>,
-) -> Option<FileEntry> {
-    let full = object.key()?;
-    let filename = full.strip_prefix(&format!("{suite}/{release}/"))?;
-    if let Some(problem) = crate::key::listed_name_problem(filename) {
-        warn!("skipping s3://{bucket}/{}: {problem}", escape(full));
-        return None;
-    }
-    let key = match ObjectKey::new(suite, release, filename) {
-        Ok(key) => key,
-        Err(e) => {
-            warn!("skipping s3://{bucket}/{}: {}", escape(full), e.reason);
-            return None;
-        }
-    };
-    Some(FileEntry {
+) -> Result<FileEntry, Error> {
+    let object = &file.object;
+    Ok(FileEntry {
         bucket: bucket.to_owned(),
-        key,
-        size: object
-            .size()
-            .and_then(|s| u64::try_from(s).ok())
-            .unwrap_or(0),
+        key: release.key(&file.name)?,
+        size: file.size().unwrap_or(0),
         last_modified: object.last_modified().and_then(rfc3339),
         etag: object.e_tag().map(str::to_owned),
         storage_class: object.storage_class().map(|c| c.as_str().to_owned()),
@@ -235,32 +215,27 @@ fn file_entry(
 }
 
 /// The stored checksum of each object (ListObjectsV2 does not return checksum values), by
-/// concurrent HEADs; an object deleted since the listing simply has none.
+/// `concurrency` HEADs at a time; an object deleted since the listing simply has none.
 async fn checksums(
     client: &Client,
     bucket: &str,
-    objects: &[&Object],
-    permits: &Arc<Semaphore>,
+    files: &[release_files::Listed],
+    concurrency: usize,
 ) -> Result<Vec<Option<(u64, ChecksumSource)>>, Error> {
-    let mut set = JoinSet::new();
-    for (i, object) in objects.iter().enumerate() {
-        let Some(key) = object.key().map(str::to_owned) else {
-            continue;
-        };
-        let (client, bucket, permits) = (client.clone(), bucket.to_owned(), permits.clone());
-        set.spawn(async move {
-            let _permit = permits.acquire_owned().await;
-            (i, inspect::head(&client, &bucket, &key).await)
-        });
-    }
-    let mut out = vec![None; objects.len()];
-    while let Some(joined) = set.join_next().await {
-        let (i, head) = joined.map_err(|e| Error::Other(format!("a HEAD task failed: {e}")))?;
-        match head {
-            Ok(info) => out[i] = info.checksum,
-            Err(Error::NotFound(m)) => debug!("gone since the listing: {m}"),
-            Err(e) => return Err(e),
+    crate::tasks::each(files, concurrency, |file| {
+        let (client, bucket) = (client.clone(), bucket.to_owned());
+        let key = file.object.key().map(str::to_owned);
+        async move {
+            let Some(key) = key else { return Ok(None) };
+            match inspect::head(&client, &bucket, &key).await {
+                Ok(info) => Ok(info.checksum),
+                Err(Error::NotFound(m)) => {
+                    debug!("gone since the listing: {m}");
+                    Ok(None)
+                }
+                Err(e) => Err(e),
+            }
         }
-    }
-    Ok(out)
+    })
+    .await
 }

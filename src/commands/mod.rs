@@ -18,7 +18,6 @@ use std::sync::Arc;
 
 use aws_sdk_s3::Client;
 use clap::CommandFactory;
-use tokio::task::JoinSet;
 
 use crate::cli::{Cli, Command, GlobalArgs, ProgressMode};
 use crate::config::{self, Settings, Tuning};
@@ -144,38 +143,18 @@ where
     F: Fn(T) -> Fut,
     Fut: Future<Output = Result<Outcome, Error>> + Send + 'static,
 {
-    let files = Arc::new(tokio::sync::Semaphore::new(limit.max(1)));
-    let mut set = JoinSet::new();
-    let count = items.len();
-    let mut results: Vec<Option<Result<Outcome, Failure>>> = (0..count).map(|_| None).collect();
-    let task_failed =
-        |e: tokio::task::JoinError| Error::Other(format!("a {command} task failed: {e}"));
-    for (i, (label, item)) in items.into_iter().enumerate() {
-        // Waiting here starts the files in order; each frees its place when done.
-        let Ok(place) = files.clone().acquire_owned().await else {
-            break;
-        };
-        // A finished task keeps its memory until it is joined: reap them as the batch goes,
-        // or a batch of 10,000 files holds 10,000 of them at the end.
-        while let Some(joined) = set.try_join_next() {
-            let (i, result) = joined.map_err(task_failed)?;
-            results[i] = Some(result);
-        }
+    // Files start in order, each when one of `limit` places is free; their outcomes come back
+    // in the order given, every failure kept.
+    let results = crate::tasks::each(items, limit, |(label, item)| {
         let work = transfer(item);
-        set.spawn(async move {
-            let result = work.await;
-            drop(place);
-            (i, result.map_err(|error| Failure { file: label, error }))
-        });
-    }
-    while let Some(joined) = set.join_next().await {
-        let (i, result) = joined.map_err(task_failed)?;
-        results[i] = Some(result);
-    }
+        async move { Ok::<_, Error>(work.await.map_err(|error| Failure { file: label, error })) }
+    })
+    .await
+    .map_err(|e| e.reworded(|m| format!("{command}: {m}")))?;
     Ok(Batch {
         command,
         verb,
-        results: results.into_iter().flatten().collect(),
+        results,
     })
 }
 

@@ -2,10 +2,8 @@
 //! highest sealed release (what `latest` names), never an open release younger than the grace
 //! period (a job may still be publishing it).
 
-use std::sync::Arc;
 use std::time::{Duration, SystemTime};
 
-use tokio::task::JoinSet;
 use tracing::info;
 
 use crate::cli::PruneArgs;
@@ -49,43 +47,24 @@ pub async fn run(cx: &Context<'_>, args: PruneArgs) -> Result<Outcome, Error> {
         }
     }
     // Releases go several at once (each one manifest first), reported in release order.
-    let permits = Arc::new(tokio::sync::Semaphore::new(LISTINGS));
-    let mut set = JoinSet::new();
-    for (i, contents) in doomed.iter().enumerate() {
-        let (client, bucket, contents, permits) = (
-            client.clone(),
-            bucket.clone(),
-            contents.clone(),
-            permits.clone(),
-        );
-        set.spawn(async move {
-            let _permit = permits.acquire_owned().await;
-            (i, remove::remove(&client, &bucket, &contents).await)
-        });
-    }
-    let mut results: Vec<Option<Result<_, Error>>> = (0..doomed.len()).map(|_| None).collect();
-    let finished = cx
+    let removals = cx
         .shutdown
-        .guard(async {
-            while let Some(joined) = set.join_next().await {
-                let (i, removed) =
-                    joined.map_err(|e| Error::Other(format!("a removal task failed: {e}")))?;
+        .guard(crate::tasks::each(&doomed, LISTINGS, |contents| {
+            let (client, bucket, contents) = (client.clone(), bucket.clone(), contents.clone());
+            async move {
+                let removed = remove::remove(&client, &bucket, &contents).await;
                 if let Ok(r) = &removed {
                     info!(
                         "removed s3://{bucket}/{}/{}/ ({} object(s))",
                         r.suite, r.release, r.objects
                     );
                 }
-                results[i] = Some(removed);
+                Ok::<_, Error>(removed)
             }
-            Ok(())
-        })
-        .await;
-    finished?;
-    for (contents, removed) in doomed.into_iter().zip(results) {
-        if let Some(removed) = removed {
-            report.removed(contents, removed);
-        }
+        }))
+        .await?;
+    for (contents, removed) in doomed.into_iter().zip(removals) {
+        report.removed(contents, removed);
     }
     Ok(Box::new(report))
 }
@@ -97,31 +76,16 @@ async fn all_contents(
     suite: &str,
     releases: &[String],
 ) -> Result<Vec<Contents>, Error> {
-    let permits = Arc::new(tokio::sync::Semaphore::new(LISTINGS));
-    let mut set = JoinSet::new();
-    for (i, release) in releases.iter().enumerate() {
-        let (client, bucket, suite, release, permits) = (
+    crate::tasks::each(releases, LISTINGS, |release| {
+        let (client, bucket, suite, release) = (
             client.clone(),
             bucket.to_owned(),
             suite.to_owned(),
             release.clone(),
-            permits.clone(),
         );
-        set.spawn(async move {
-            let _permit = permits.acquire_owned().await;
-            (
-                i,
-                remove::contents(&client, &bucket, &suite, &release).await,
-            )
-        });
-    }
-    let mut out: Vec<Option<Contents>> = vec![None; releases.len()];
-    while let Some(joined) = set.join_next().await {
-        let (i, contents) =
-            joined.map_err(|e| Error::Other(format!("a listing task failed: {e}")))?;
-        out[i] = Some(contents?);
-    }
-    Ok(out.into_iter().flatten().collect())
+        async move { remove::contents(&client, &bucket, &suite, &release).await }
+    })
+    .await
 }
 
 /// For each release (lowest to highest), whether it goes. Pure, for the tests.

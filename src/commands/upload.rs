@@ -13,7 +13,7 @@ use crate::attributes::ObjectAttributes;
 use crate::cli::UploadArgs;
 use crate::commands::Context;
 use crate::error::Error;
-use crate::key::ObjectKey;
+use crate::key::{ObjectKey, ReleaseRef};
 use crate::listing::Inventory;
 use crate::manifest::SHA256SUMS_NAME;
 use crate::output::seal::{Published, SealReport};
@@ -108,10 +108,9 @@ pub async fn run(cx: &Context<'_>, args: UploadArgs) -> Result<Outcome, Error> {
     let progress = super::progress_for(cx.global, "upload");
     // A batch looks at the release once (one listing) instead of a HEAD per file; a single
     // file is one HEAD either way.
-    let listed = (keys.len() > 1).then(|| {
-        let prefix = format!("{}/{}/", args.key.suite, args.key.release);
-        Inventory::start(&client, &settings.bucket, &prefix)
-    });
+    let release = ReleaseRef::new(&args.key.suite, &args.key.release)?;
+    let listed =
+        (keys.len() > 1).then(|| Inventory::start(&client, &settings.bucket, &release.prefix()));
     let manifest = ManifestCell::listed(
         &client,
         &settings.bucket,
@@ -165,6 +164,12 @@ pub async fn run(cx: &Context<'_>, args: UploadArgs) -> Result<Outcome, Error> {
             Batch::one("upload", "uploaded", file, result).map(|b| Box::new(b) as Outcome)
         }
         Err(keys) => {
+            // Each file's key and label in the batch's order, to name the files a read-back
+            // finds lost.
+            let order: Vec<(String, String)> = keys
+                .iter()
+                .map(|(path, key)| (key.to_string(), path.display().to_string()))
+                .collect();
             let items = keys
                 .into_iter()
                 .map(|(path, key)| (path.display().to_string(), (path, key)))
@@ -178,24 +183,18 @@ pub async fn run(cx: &Context<'_>, args: UploadArgs) -> Result<Outcome, Error> {
                 Ok(mut batch) => {
                     if writes == (Writes::Untrusted { deferred: true }) {
                         let written = std::mem::take(&mut *lock(&written));
-                        let prefix = format!("{}/{}/", args.key.suite, args.key.release);
+                        let prefix = release.prefix();
                         let lost =
                             read_back_listed(&client, &settings.bucket, &prefix, &written).await?;
-                        if !lost.is_empty() {
-                            // Rare: the keys again, in the batch's order, to name the files.
-                            let order = plan(&args)?;
-                            for key in lost {
-                                let Some(i) = order.iter().position(|(_, k)| k.to_string() == key)
-                                else {
-                                    continue;
-                                };
-                                lock(&uploaded)
-                                    .retain(|name, _| !key.ends_with(&format!("/{name}")));
-                                batch.results[i] = Err(Failure {
-                                    file: order[i].0.display().to_string(),
-                                    error: lost_to(&settings.bucket, &key),
-                                });
-                            }
+                        for key in lost {
+                            let Some(i) = order.iter().position(|(k, _)| *k == key) else {
+                                continue;
+                            };
+                            lock(&uploaded).retain(|name, _| !key.ends_with(&format!("/{name}")));
+                            batch.results[i] = Err(Failure {
+                                file: order[i].1.clone(),
+                                error: lost_to(&settings.bucket, &key),
+                            });
                         }
                     }
                     Ok(Box::new(batch) as Outcome)
@@ -295,33 +294,13 @@ impl Job {
         };
         info!("uploading {label} to s3://{}/{}", req.bucket, req.key);
         let (done, sha) = if stdin {
-            let mut source = StdinSource::new(tokio::io::stdin(), req.settings.part_size);
-            if sha256 {
-                source = source.with_sha256();
-            }
-            let done = Box::pin(upload::upload(
-                &client,
-                &req,
-                &mut source,
-                &progress,
-                &shutdown,
-            ))
-            .await?;
-            (done, source.sha256())
+            let source = StdinSource::new(tokio::io::stdin(), req.settings.part_size);
+            let source = if sha256 { source.with_sha256() } else { source };
+            send(&client, &req, source, &progress, &shutdown).await?
         } else {
-            let mut source = FileSource::open(&path, req.settings.part_size)?;
-            if sha256 {
-                source = source.with_sha256();
-            }
-            let done = Box::pin(upload::upload(
-                &client,
-                &req,
-                &mut source,
-                &progress,
-                &shutdown,
-            ))
-            .await?;
-            (done, source.sha256())
+            let source = FileSource::open(&path, req.settings.part_size)?;
+            let source = if sha256 { source.with_sha256() } else { source };
+            send(&client, &req, source, &progress, &shutdown).await?
         };
         if !done.unchanged {
             lock(&written).push((req.key.to_string(), done.clone()));
@@ -343,6 +322,18 @@ impl Job {
             seconds: started.elapsed().as_secs_f64(),
         }))
     }
+}
+
+/// Uploads from `source`; the upload and the source's SHA-256 when it computed one.
+async fn send<S: PartSource>(
+    client: &Client,
+    req: &UploadRequest,
+    mut source: S,
+    progress: &SharedProgress,
+    shutdown: &Shutdown,
+) -> Result<(Uploaded, Option<String>), Error> {
+    let done = Box::pin(upload::upload(client, req, &mut source, progress, shutdown)).await?;
+    Ok((done, source.sha256()))
 }
 
 /// The key's last part when `--filename` is not given: the local file's own name.

@@ -19,7 +19,7 @@ pub mod verify;
 use serde_json::{Value, json};
 
 use crate::checksum;
-use crate::error::{Error, code};
+use crate::error::{Error, code, severity};
 use crate::inspect::ChecksumSource;
 use crate::key::ObjectKey;
 use crate::values::human_bytes;
@@ -265,23 +265,6 @@ pub(crate) fn worst_exit_code<'a>(failures: impl IntoIterator<Item = &'a Failure
         .map(|f| f.error.exit_code())
         .max_by_key(|c| severity(*c))
         .unwrap_or(code::OK)
-}
-
-/// The exit code of a batch with failures: the most serious kind among them. A signal first,
-/// then corrupted data, refused access, the network, other failures, missing things, existing
-/// ones, usage.
-pub(crate) fn severity(code: u8) -> u8 {
-    match code {
-        code::SIGINT | code::SIGTERM => 9,
-        code::INTEGRITY => 8,
-        code::ACCESS => 7,
-        code::NETWORK => 6,
-        code::OTHER => 5,
-        code::NOT_FOUND => 4,
-        code::EXISTS => 3,
-        code::USAGE => 2,
-        _ => 1,
-    }
 }
 
 /// The fields every JSON result about one object starts with.

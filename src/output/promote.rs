@@ -4,15 +4,9 @@ use serde_json::{Value, json};
 
 use super::{Report, round3};
 use crate::manifest::Origin;
+use crate::release::promote::FileCopy;
 use crate::release::seal::Sealed;
 use crate::transfer::copy::Copied;
-
-/// One file of a promoted release.
-pub struct FileCopy {
-    pub filename: String,
-    pub size: u64,
-    pub copied: Copied,
-}
 
 pub struct PromoteReport {
     /// The destination bucket.

@@ -7,12 +7,12 @@ use std::time::SystemTime;
 
 use aws_sdk_s3::Client;
 use aws_sdk_s3::error::ProvideErrorMetadata;
-use aws_sdk_s3::types::{Delete, EncodingType, ObjectIdentifier};
-use tokio::task::JoinSet;
+use aws_sdk_s3::types::{Delete, ObjectIdentifier};
 use tracing::{debug, info};
 
 use crate::error::Error;
-use crate::manifest::MANIFEST_NAME;
+use crate::key::ReleaseRef;
+use crate::listing::Lister;
 use crate::s3::{classify, status};
 
 /// Keys per DeleteObjects request: S3's limit.
@@ -40,53 +40,24 @@ pub async fn contents(
     suite: &str,
     release: &str,
 ) -> Result<Contents, Error> {
-    let prefix = format!("{suite}/{release}/");
-    let manifest = format!("{prefix}{MANIFEST_NAME}");
+    let release_ref = ReleaseRef::new(suite, release)?;
+    let manifest = release_ref.manifest_key();
     let mut keys = Vec::new();
     let mut newest: Option<SystemTime> = None;
-    let mut token = None;
-    loop {
-        let out = client
-            .list_objects_v2()
-            .bucket(bucket)
-            .prefix(&prefix)
-            .encoding_type(EncodingType::Url)
-            .set_continuation_token(token)
-            .send()
-            .await
-            .map_err(|e| classify(&e, "list", bucket, Some(&prefix)))?;
-        // Keys as the listing sends them: URL-encoded when the server honours the request.
-        let encoded = out.encoding_type() == Some(&EncodingType::Url);
-        for object in out.contents() {
-            let Some(raw) = object.key() else { continue };
-            let key = match (encoded, crate::listing::url_decode(raw)) {
-                (false, _) => raw.to_owned(),
-                (true, Some(key)) => key,
-                (true, None) => {
-                    return Err(Error::Other(format!(
-                        "cannot list s3://{bucket}/{prefix}: the server sent the key {:?}, which is not valid URL encoding (asked for with encoding-type=url); report it to the store's operator",
-                        crate::escape::escape(raw)
-                    )));
-                }
-            };
-            // Directory markers (`suite/release/`) go too: the release would still be listed.
-            keys.push(key);
+    let mut lister = Lister::every_level(client, bucket, release_ref.prefix());
+    while let Some(page) = lister.next_page().await? {
+        for object in page.objects {
             if let Some(t) = object
                 .last_modified()
                 .and_then(|t| SystemTime::try_from(*t).ok())
             {
                 newest = Some(newest.map_or(t, |n| n.max(t)));
             }
-        }
-        token = match (out.is_truncated(), out.next_continuation_token()) {
-            (Some(true), Some(t)) => Some(t.to_owned()),
-            (Some(true), None) => {
-                return Err(Error::Other(format!(
-                    "cannot list s3://{bucket}/{prefix}: the server said the listing continues but gave no continuation token"
-                )));
+            // Directory markers (`suite/release/`) go too: the release would still be listed.
+            if let Some(key) = object.key {
+                keys.push(key);
             }
-            _ => break,
-        };
+        }
     }
     let sealed = keys.contains(&manifest);
     Ok(Contents {
@@ -114,7 +85,7 @@ pub struct Removed {
 /// Removes every object of `contents`: the manifest first (if it cannot go, nothing else
 /// does), then the rest.
 pub async fn remove(client: &Client, bucket: &str, contents: &Contents) -> Result<Removed, Error> {
-    let manifest = format!("{}/{}/{MANIFEST_NAME}", contents.suite, contents.release);
+    let manifest = ReleaseRef::new(&contents.suite, &contents.release)?.manifest_key();
     let mut deleted = 0;
     if contents.sealed {
         client
@@ -225,39 +196,31 @@ async fn delete_each(
     bucket: &str,
     keys: &[&String],
 ) -> (usize, Vec<(String, Error)>) {
-    let permits = std::sync::Arc::new(tokio::sync::Semaphore::new(SINGLE_DELETES));
-    let mut set = JoinSet::new();
-    for key in keys {
-        let (client, bucket, key, permits) = (
-            client.clone(),
-            bucket.to_owned(),
-            (*key).clone(),
-            permits.clone(),
-        );
-        set.spawn(async move {
-            let _permit = permits.acquire_owned().await;
+    let results = crate::tasks::each(keys, SINGLE_DELETES, |key| {
+        let (client, bucket, key) = (client.clone(), bucket.to_owned(), (*key).clone());
+        async move {
             let result = client
                 .delete_object()
                 .bucket(&bucket)
                 .key(&key)
                 .send()
-                .await;
-            (
-                key.clone(),
-                result.map_err(|e| classify(&e, "delete", &bucket, Some(&key))),
-            )
-        });
-    }
-    let (mut deleted, mut refused) = (0, Vec::new());
-    while let Some(joined) = set.join_next().await {
-        match joined {
-            Ok((_, Ok(_))) => deleted += 1,
-            Ok((key, Err(why))) => refused.push((key, why)),
-            Err(e) => refused.push((
-                String::new(),
-                Error::Other(format!("a delete task failed: {e}")),
-            )),
+                .await
+                .map_err(|e| classify(&e, "delete", &bucket, Some(&key)));
+            Ok::<_, Error>((key, result))
         }
+    })
+    .await;
+    let (mut deleted, mut refused) = (0, Vec::new());
+    match results {
+        Ok(results) => {
+            for (key, result) in results {
+                match result {
+                    Ok(_) => deleted += 1,
+                    Err(why) => refused.push((key, why)),
+                }
+            }
+        }
+        Err(e) => refused.push((String::new(), e)),
     }
     (deleted, refused)
 }

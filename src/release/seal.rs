@@ -17,9 +17,8 @@ use tracing::{debug, info};
 use super::{read, state, write};
 use crate::error::Error;
 use crate::inspect::{self, ChecksumSource};
-use crate::key::ObjectKey;
-use crate::listing::Lister;
-use crate::manifest::{self, Entry, MANIFEST_NAME, Manifest, Origin, SHA256SUMS_NAME};
+use crate::key::{ObjectKey, ReleaseRef};
+use crate::manifest::{self, Entry, Manifest, Origin, SHA256SUMS_NAME};
 use crate::shutdown::Shutdown;
 use crate::transfer::TransferSettings;
 use crate::transfer::budget::Budget;
@@ -65,39 +64,6 @@ pub struct Sealed {
     pub unchanged: bool,
 }
 
-/// The file name of an entry of the release prefix, or `None` for what is not a file of the
-/// release (the manifest, a "folder" marker, a name that cannot be a key part).
-fn file_name<'a>(key: &'a str, prefix: &str) -> Option<&'a str> {
-    let name = key.strip_prefix(prefix)?;
-    (name != MANIFEST_NAME && crate::key::check_part("--filename", name).is_ok()).then_some(name)
-}
-
-/// The objects at the release's level, by name, with their sizes; and whether the manifest is
-/// among them.
-async fn inventory(
-    client: &Client,
-    bucket: &str,
-    prefix: &str,
-) -> Result<(BTreeMap<String, u64>, bool), Error> {
-    let mut lister = Lister::new(client, bucket, prefix.to_owned());
-    let (mut files, mut sealed) = (BTreeMap::new(), false);
-    while let Some(page) = lister.next_page().await? {
-        for object in &page.objects {
-            let Some(key) = object.key() else { continue };
-            let size = object
-                .size()
-                .and_then(|s| u64::try_from(s).ok())
-                .unwrap_or(0);
-            if key.strip_prefix(prefix) == Some(MANIFEST_NAME) {
-                sealed = true;
-            } else if let Some(name) = file_name(key, prefix) {
-                files.insert(name.to_owned(), size);
-            }
-        }
-    }
-    Ok((files, sealed))
-}
-
 pub async fn seal(
     client: &Client,
     req: &SealRequest,
@@ -107,9 +73,11 @@ pub async fn seal(
 }
 
 async fn seal_inner(client: &Client, req: &SealRequest) -> Result<Sealed, Error> {
-    let prefix = format!("{}/{}/", req.suite, req.release);
+    let release = ReleaseRef::new(&req.suite, &req.release)?;
+    let prefix = release.prefix();
     let uri = format!("s3://{}/{prefix}", req.bucket);
-    let (mut sizes, sealed) = inventory(client, &req.bucket, &prefix).await?;
+    let listed = super::files::list(client, &req.bucket, &release).await?;
+    let (mut sizes, sealed) = (listed.sizes(), listed.sealed);
     if sealed {
         return already_sealed(client, req, &sizes, &uri).await;
     }
@@ -241,7 +209,7 @@ async fn describe_all(
             })
         })
         .collect::<Result<Vec<_>, Error>>()?;
-    let entries = read::concurrently(jobs, req.settings.max_requests, |job| {
+    let entries = crate::tasks::each(jobs, req.settings.max_requests, |job| {
         let client = client.clone();
         async move { job.run(&client).await }
     })
@@ -362,14 +330,5 @@ mod tests {
         assert!(missing.to_string().contains("c"), "{missing}");
         assert_eq!(check(&[], Some(3)).unwrap_err().exit_code(), 3);
         assert_eq!(check(&[], Some(1)).unwrap_err().exit_code(), 6);
-    }
-
-    #[test]
-    fn only_files_of_the_release_count() {
-        assert_eq!(file_name("s/1/a.tar.gz", "s/1/"), Some("a.tar.gz"));
-        assert_eq!(file_name("s/1/.s3blob-manifest.json", "s/1/"), None);
-        assert_eq!(file_name("s/1/", "s/1/"), None);
-        assert_eq!(file_name("s/1/bad\u{1b}name", "s/1/"), None);
-        assert_eq!(file_name("other/1/a", "s/1/"), None);
     }
 }

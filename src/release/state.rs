@@ -5,8 +5,7 @@ use std::sync::Arc;
 
 use aws_sdk_s3::Client;
 use aws_sdk_s3::error::ProvideErrorMetadata;
-use tokio::sync::{OnceCell, Semaphore};
-use tokio::task::JoinSet;
+use tokio::sync::OnceCell;
 use tracing::{debug, info, warn};
 
 use super::LATEST;
@@ -87,28 +86,18 @@ pub async fn sealed(
     releases: &[String],
     concurrency: usize,
 ) -> Result<Vec<bool>, Error> {
-    let permits = Arc::new(Semaphore::new(concurrency.max(1)));
-    let mut set = JoinSet::new();
-    for (i, release) in releases.iter().enumerate() {
-        let (client, bucket, permits) = (client.clone(), bucket.to_owned(), permits.clone());
+    crate::tasks::each(releases, concurrency, |release| {
+        let (client, bucket) = (client.clone(), bucket.to_owned());
         let key = manifest_key(suite, release);
-        set.spawn(async move {
-            let _permit = permits.acquire_owned().await;
-            let head = client.head_object().bucket(&bucket).key(&key).send().await;
-            let sealed = match head {
+        async move {
+            match client.head_object().bucket(&bucket).key(&key).send().await {
                 Ok(_) => Ok(true),
                 Err(e) if matches!(status(&e), Some(404 | 403)) => Ok(false),
                 Err(e) => Err(classify(&e, "look for the manifest", &bucket, Some(&key))),
-            };
-            (i, sealed)
-        });
-    }
-    let mut flags = vec![false; releases.len()];
-    while let Some(joined) = set.join_next().await {
-        let (i, sealed) = joined.map_err(|e| Error::Other(format!("a HEAD task failed: {e}")))?;
-        flags[i] = sealed?;
-    }
-    Ok(flags)
+            }
+        }
+    })
+    .await
 }
 
 /// `release` itself, or for `latest` the highest sealed release of `suite` (looked for from

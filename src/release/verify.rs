@@ -11,9 +11,8 @@ use aws_sdk_s3::Client;
 use super::{read, state};
 use crate::error::Error;
 use crate::inspect;
-use crate::key::ObjectKey;
-use crate::listing::Lister;
-use crate::manifest::{Entry, MANIFEST_NAME};
+use crate::key::{ObjectKey, ReleaseRef};
+use crate::manifest::Entry;
 use crate::shutdown::Shutdown;
 use crate::transfer::TransferSettings;
 use crate::transfer::budget::Budget;
@@ -64,12 +63,14 @@ pub async fn verify(
 }
 
 async fn verify_inner(client: &Client, req: &VerifyRequest) -> Result<Verification, Error> {
-    let prefix = format!("{}/{}/", req.suite, req.release);
+    let release = ReleaseRef::new(&req.suite, &req.release)?;
+    let prefix = release.prefix();
     let (manifest, present) = tokio::join!(
         state::fetch(client, &req.bucket, &req.suite, &req.release),
-        present_files(client, &req.bucket, &prefix)
+        super::files::list(client, &req.bucket, &release)
     );
     let (manifest, present) = (manifest?, present?);
+    let present: Vec<String> = present.files.into_keys().collect();
     if present.is_empty() && manifest.is_none() {
         return Err(Error::NotFound(format!(
             "s3://{}/{prefix} holds no files; check --suite and --release",
@@ -106,7 +107,7 @@ async fn verify_inner(client: &Client, req: &VerifyRequest) -> Result<Verificati
             })
         })
         .collect::<Result<Vec<_>, Error>>()?;
-    let mut checks = read::concurrently(jobs, req.settings.max_requests, |job| {
+    let mut checks = crate::tasks::each(jobs, req.settings.max_requests, |job| {
         let client = client.clone();
         async move { job.run(&client).await }
     })
@@ -117,23 +118,6 @@ async fn verify_inner(client: &Client, req: &VerifyRequest) -> Result<Verificati
         files: checks,
         unlisted,
     })
-}
-
-/// The names of the files at the release's level (the manifest and non-file entries left out).
-async fn present_files(client: &Client, bucket: &str, prefix: &str) -> Result<Vec<String>, Error> {
-    let mut lister = Lister::new(client, bucket, prefix.to_owned());
-    let mut names = Vec::new();
-    while let Some(page) = lister.next_page().await? {
-        names.extend(
-            page.objects
-                .iter()
-                .filter_map(|o| o.key())
-                .filter_map(|k| k.strip_prefix(prefix))
-                .filter(|n| *n != MANIFEST_NAME && crate::key::check_part("--filename", n).is_ok())
-                .map(str::to_owned),
-        );
-    }
-    Ok(names)
 }
 
 /// Checking one file.

@@ -12,14 +12,11 @@
 //! most [`PART_COPIES`] parts of one object are copied at once (the work is the store's: more
 //! requests only share its copy throughput, and each then takes longer to answer).
 
-use std::sync::Arc;
-
 use aws_sdk_s3::Client;
 use aws_sdk_s3::types::{
     ChecksumAlgorithm, ChecksumType, CompletedMultipartUpload, CompletedPart, MetadataDirective,
 };
-use tokio::task::JoinSet;
-use tracing::{debug, warn};
+use tracing::debug;
 
 use crate::checksum;
 use crate::error::Error;
@@ -154,6 +151,12 @@ impl From<Error> for CopyError {
     }
 }
 
+impl From<crate::tasks::TaskFailed> for CopyError {
+    fn from(e: crate::tasks::TaskFailed) -> Self {
+        Failed(e.into())
+    }
+}
+
 /// The destination's object, if any.
 async fn existing(client: &Client, req: &CopyRequest) -> Result<Option<ObjectInfo>, Error> {
     match inspect::head(client, &req.dst_bucket, &req.dst_key).await {
@@ -273,7 +276,7 @@ async fn multipart_copy(
         Err(interrupted) => Err(Failed(interrupted)),
     };
     if result.is_err() {
-        abort(client, req, &id).await;
+        super::abort_multipart(client, &req.dst_bucket, &req.dst_key, &id).await;
     }
     result
 }
@@ -286,52 +289,44 @@ async fn copy_parts(
     id: &str,
     part_size: u64,
 ) -> Result<Vec<CompletedPart>, CopyError> {
-    let permits = Arc::new(tokio::sync::Semaphore::new(
-        req.concurrency.clamp(1, PART_COPIES),
-    ));
-    let mut set = JoinSet::new();
     let ranges: Vec<_> = plan::chunks(0, req.size, part_size).collect();
-    for (i, range) in ranges.iter().enumerate() {
-        let number = i as i32 + 1;
-        let len = range.end - range.start;
-        let call = client
-            .upload_part_copy()
-            .bucket(&req.dst_bucket)
-            .key(&req.dst_key)
-            .upload_id(id)
-            .part_number(number)
-            .copy_source(copy_source(&req.src_bucket, &req.src_key))
-            .copy_source_range(format!("bytes={}-{}", range.start, range.end - 1))
-            .set_copy_source_if_match(source.etag.clone());
-        let (permits, bucket, key) = (permits.clone(), req.dst_bucket.clone(), req.dst_key.clone());
-        set.spawn(async move {
-            let _permit = permits.acquire_owned().await;
-            let out = call
-                .customize()
-                .interceptor(ExpectServerWork(ServerWork::copying(len)))
-                .send()
-                .await
-                .map_err(|e| copy_failed(&e, "copy a part to", &bucket, &key))?;
-            let result = out.copy_part_result;
-            Ok::<_, CopyError>(
-                CompletedPart::builder()
-                    .part_number(number)
-                    .set_e_tag(result.as_ref().and_then(|r| r.e_tag.clone()))
-                    .set_checksum_crc64_nvme(
-                        result.as_ref().and_then(|r| r.checksum_crc64_nvme.clone()),
-                    )
-                    .build(),
-            )
-        });
-    }
-    let mut parts = Vec::with_capacity(ranges.len());
-    while let Some(joined) = set.join_next().await {
-        parts.push(
-            joined.map_err(|e| Failed(Error::Other(format!("a part copy task failed: {e}"))))??,
-        );
-    }
-    parts.sort_by_key(|p| p.part_number());
-    Ok(parts)
+    crate::tasks::each(
+        ranges.into_iter().enumerate(),
+        req.concurrency.clamp(1, PART_COPIES),
+        |(i, range)| {
+            let number = i as i32 + 1;
+            let len = range.end - range.start;
+            let call = client
+                .upload_part_copy()
+                .bucket(&req.dst_bucket)
+                .key(&req.dst_key)
+                .upload_id(id)
+                .part_number(number)
+                .copy_source(copy_source(&req.src_bucket, &req.src_key))
+                .copy_source_range(format!("bytes={}-{}", range.start, range.end - 1))
+                .set_copy_source_if_match(source.etag.clone());
+            let (bucket, key) = (req.dst_bucket.clone(), req.dst_key.clone());
+            async move {
+                let out = call
+                    .customize()
+                    .interceptor(ExpectServerWork(ServerWork::copying(len)))
+                    .send()
+                    .await
+                    .map_err(|e| copy_failed(&e, "copy a part to", &bucket, &key))?;
+                let result = out.copy_part_result;
+                Ok::<_, CopyError>(
+                    CompletedPart::builder()
+                        .part_number(number)
+                        .set_e_tag(result.as_ref().and_then(|r| r.e_tag.clone()))
+                        .set_checksum_crc64_nvme(
+                            result.as_ref().and_then(|r| r.checksum_crc64_nvme.clone()),
+                        )
+                        .build(),
+                )
+            }
+        },
+    )
+    .await
 }
 
 async fn complete(
@@ -366,24 +361,6 @@ async fn complete(
             &req.dst_bucket,
             Some(&req.dst_key),
         ))),
-    }
-}
-
-async fn abort(client: &Client, req: &CopyRequest, id: &str) {
-    let aborted = client
-        .abort_multipart_upload()
-        .bucket(&req.dst_bucket)
-        .key(&req.dst_key)
-        .upload_id(id)
-        .send()
-        .await;
-    if let Err(e) = aborted {
-        warn!(
-            "could not abort the multipart copy to s3://{}/{} (upload id {id}): {}; abort it by hand",
-            req.dst_bucket,
-            req.dst_key,
-            classify(&e, "abort the copy to", &req.dst_bucket, Some(&req.dst_key))
-        );
     }
 }
 

@@ -73,6 +73,38 @@ fn jitter(cap: u64) -> u64 {
     cap / 2 + h.finish() % (cap / 2 + 1)
 }
 
+/// How long aborting a multipart upload may take before the command gives up on it: the
+/// abort runs after a failure or a signal, when the user is waiting for the command to end.
+const ABORT_LIMIT: Duration = Duration::from_secs(30);
+
+/// Aborts a multipart upload (an upload's or a copy's) so no parts stay stored and billed. A
+/// failure to abort is a warning naming the upload id and the command that removes it; a
+/// lifecycle rule for incomplete multipart uploads removes it too.
+pub(crate) async fn abort_multipart(
+    client: &aws_sdk_s3::Client,
+    bucket: &str,
+    key: &str,
+    upload_id: &str,
+) {
+    let call = client
+        .abort_multipart_upload()
+        .bucket(bucket)
+        .key(key)
+        .upload_id(upload_id)
+        .send();
+    let why = match tokio::time::timeout(ABORT_LIMIT, call).await {
+        Ok(Ok(_)) => {
+            tracing::debug!(%key, %upload_id, "multipart upload aborted");
+            return;
+        }
+        Ok(Err(e)) => crate::s3::classify(&e, "abort the upload of", bucket, Some(key)).to_string(),
+        Err(_) => format!("no answer in {} s", ABORT_LIMIT.as_secs()),
+    };
+    tracing::warn!(
+        "could not abort the multipart upload of s3://{bucket}/{key} (upload id {upload_id}): {why}; remove it with `aws s3api abort-multipart-upload --bucket {bucket} --key {key} --upload-id {upload_id}`"
+    );
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -5,7 +5,6 @@
 //! answer was an error: then the key is looked at).
 
 use std::future::Future;
-use std::time::Duration;
 
 use aws_sdk_s3::Client;
 use aws_sdk_s3::types::{ChecksumType, CompletedMultipartUpload};
@@ -90,14 +89,14 @@ pub(super) async fn finish(
     let (size, crc64, count, completion) = match shutdown.guard(work).await {
         Ok(done) => done,
         Err(err) => {
-            abort(client, &req.bucket, &key, upload_id).await;
+            crate::transfer::abort_multipart(client, &req.bucket, &key, upload_id).await;
             return Err(err);
         }
     };
     match completion {
         Completion::Done(etag) => Ok(Uploaded::stored(size, crc64, etag, count)),
         Completion::Refused => {
-            abort(client, &req.bucket, &key, upload_id).await;
+            crate::transfer::abort_multipart(client, &req.bucket, &key, upload_id).await;
             existing::after_refusal(client, req, size, crc64).await
         }
         Completion::Uncertain(err) => {
@@ -110,7 +109,7 @@ pub(super) async fn finish(
                     Ok(Uploaded::stored(size, crc64, e.etag, count))
                 }
                 _ => {
-                    abort(client, &req.bucket, &key, upload_id).await;
+                    crate::transfer::abort_multipart(client, &req.bucket, &key, upload_id).await;
                     Err(err)
                 }
             }
@@ -155,27 +154,5 @@ async fn complete(
             &req.bucket,
             Some(&key),
         )),
-    }
-}
-
-/// Aborts a multipart upload so no parts stay stored (and billed); a failure to abort is
-/// logged with the upload id so it can be cleaned up by hand or by a lifecycle rule.
-async fn abort(client: &Client, bucket: &str, key: &str, upload_id: &str) {
-    let call = client
-        .abort_multipart_upload()
-        .bucket(bucket)
-        .key(key)
-        .upload_id(upload_id)
-        .send();
-    match tokio::time::timeout(Duration::from_secs(30), call).await {
-        Ok(Ok(_)) => debug!(%key, %upload_id, "multipart upload aborted"),
-        Ok(Err(e)) => warn!(
-            %key, %upload_id,
-            "could not abort the multipart upload: {}; remove it with `aws s3api abort-multipart-upload`",
-            classify(&e, "abort the upload of", bucket, Some(key))
-        ),
-        Err(_) => {
-            warn!(%key, %upload_id, "aborting the multipart upload timed out; remove it by hand")
-        }
     }
 }
