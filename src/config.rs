@@ -11,7 +11,7 @@ use crate::environment::Environment;
 use crate::error::Error;
 use crate::plan::MIB;
 use crate::values;
-use crate::values::{Trust, parse_header_mode, parse_trust};
+use crate::values::{Trust, check_bucket, check_endpoint, parse_header_mode, parse_trust};
 
 pub const DEFAULT_PART_SIZE: u64 = 16 * MIB;
 pub const DEFAULT_CONCURRENCY: usize = 16;
@@ -418,29 +418,6 @@ pub fn origins(global: &GlobalArgs, tuning: Tuning, env: &Environment) -> Vec<Se
         "from -v and -q",
     ));
     out
-}
-
-/// Loose bucket checks: S3-compatible servers differ in naming rules, so only refuse what no
-/// server accepts and what would change the meaning of the request.
-pub(crate) fn check_bucket(bucket: &str) -> Result<String, String> {
-    if bucket.contains('/') || bucket.chars().any(|c| c.is_whitespace() || c.is_control()) {
-        return Err(
-            "a bucket name has no '/', spaces or control characters (give the bare name, not s3://...)"
-                .to_owned(),
-        );
-    }
-    Ok(bucket.to_owned())
-}
-
-/// An endpoint URL: `http://` or `https://` and a host.
-pub fn check_endpoint(url: &str) -> Result<String, String> {
-    let rest = url
-        .strip_prefix("http://")
-        .or_else(|| url.strip_prefix("https://"));
-    match rest {
-        Some(host) if !host.is_empty() && !host.starts_with('/') => Ok(url.to_owned()),
-        _ => Err("use a URL such as http://localhost:9000 or https://s3.example.com".to_owned()),
-    }
 }
 
 fn parse_style(v: &str) -> Result<AddressingStyle, String> {

@@ -234,6 +234,29 @@ pub fn human_bytes(n: u64) -> String {
     }
 }
 
+/// Loose bucket checks: S3-compatible servers differ in naming rules, so only refuse what no
+/// server accepts and what would change the meaning of the request.
+pub fn check_bucket(bucket: &str) -> Result<String, String> {
+    if bucket.contains('/') || bucket.chars().any(|c| c.is_whitespace() || c.is_control()) {
+        return Err(
+            "a bucket name has no '/', spaces or control characters (give the bare name, not s3://...)"
+                .to_owned(),
+        );
+    }
+    Ok(bucket.to_owned())
+}
+
+/// An endpoint URL: `http://` or `https://` and a host.
+pub fn check_endpoint(url: &str) -> Result<String, String> {
+    let rest = url
+        .strip_prefix("http://")
+        .or_else(|| url.strip_prefix("https://"));
+    match rest {
+        Some(host) if !host.is_empty() && !host.starts_with('/') => Ok(url.to_owned()),
+        _ => Err("use a URL such as http://localhost:9000 or https://s3.example.com".to_owned()),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -35,7 +35,7 @@ pub async fn run(cx: &Context<'_>, args: PromoteArgs) -> Result<Outcome, Error> 
         }
     }
     if let Some(bucket) = &args.to_bucket {
-        crate::config::check_bucket(bucket)
+        crate::values::check_bucket(bucket)
             .map_err(|why| Error::Usage(format!("invalid --to-bucket {bucket:?}: {why}")))?;
     }
     if args.to_suite.is_none() && args.to_release.is_none() && args.to_bucket.is_none() {

@@ -10,6 +10,8 @@ mod existing;
 pub mod file;
 mod header;
 mod multipart;
+mod parts;
+mod source;
 pub mod stdin;
 
 use std::future::Future;
@@ -21,7 +23,6 @@ use aws_sdk_s3::operation::create_multipart_upload::builders::CreateMultipartUpl
 use aws_sdk_s3::operation::put_object::builders::PutObjectFluentBuilder;
 use aws_sdk_s3::primitives::{ByteStream, Length};
 use aws_sdk_s3::types::{ChecksumAlgorithm, ChecksumType, CompletedPart};
-use bytes::Bytes;
 use tokio::task::JoinSet;
 use tracing::{debug, warn};
 
@@ -41,6 +42,8 @@ use crate::transfer::budget::{Budget, Permit};
 pub use existing::{lost, read_back_listed};
 pub use file::{FileSource, check_uploadable};
 pub use header::{ChecksumHeader, HeaderMode};
+use parts::send_parts;
+pub use source::{Body, Part, PartSource, Shape};
 pub use stdin::StdinSource;
 
 /// What to upload where, and how; the bytes come from a [`PartSource`].
@@ -99,84 +102,6 @@ impl Uploaded {
             etag,
             parts,
             unchanged: false,
-        }
-    }
-}
-
-/// Where an upload's bytes come from: a source cuts them into parts, in order, and knows each
-/// part's CRC64NVME.
-pub trait PartSource: Send {
-    /// What must be known before anything is sent; runs while the key is examined. A file
-    /// checksums every part (the whole object's CRC64NVME goes into its metadata); a stream
-    /// reads its first part (whether there is more decides single PUT or multipart).
-    fn prepare(&mut self) -> impl Future<Output = Result<Shape, Error>> + Send;
-    /// The next part, in order; `None` after the last.
-    fn next_part(&mut self) -> impl Future<Output = Result<Option<Part>, Error>> + Send;
-    /// The size and CRC64NVME of everything, reading what is left without sending it (to
-    /// compare with an object already at the key).
-    fn whole(&mut self) -> impl Future<Output = Result<(u64, u64), Error>> + Send;
-    /// Parts that may be in flight at once (within the budget): a stream holds each in memory.
-    fn window(&self) -> usize;
-    /// Whether the source is known, before `prepare`, to fit in one part (a file is; a stream
-    /// cannot tell).
-    fn single_hint(&self) -> Option<bool>;
-    /// The size, when known before `prepare` and small enough that `prepare` holds the bytes
-    /// in memory (then [`PartSource::md5`] can answer).
-    fn held_size(&self) -> Option<u64> {
-        None
-    }
-    /// The MD5 of the bytes held in memory, after `prepare`.
-    fn md5(&self) -> Option<[u8; 16]> {
-        None
-    }
-    /// After the last part is sent: refuses a source that changed meanwhile (a file).
-    fn check_unchanged(&self) -> Result<(), Error>;
-    /// How logs name the source.
-    fn label(&self) -> String;
-    /// The SHA-256 of everything read, when the source was asked to compute it; once every
-    /// part has been read (or [`PartSource::whole`]).
-    fn sha256(&mut self) -> Option<String>;
-}
-
-/// What [`PartSource::prepare`] found.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct Shape {
-    /// Everything fits in one part: a single PutObject.
-    pub single: bool,
-    /// The size and CRC64NVME of the whole, when known before sending (files, not streams).
-    pub known: Option<(u64, u64)>,
-}
-
-/// One part: its place in the object, its checksum, and its bytes.
-pub struct Part {
-    /// 0-based; the part number is `index + 1`.
-    pub index: u64,
-    pub offset: u64,
-    pub len: u64,
-    pub crc: u64,
-    pub body: Body,
-}
-
-/// The bytes of a part.
-pub enum Body {
-    /// `offset..offset + len` of this file, streamed (and reopened by the SDK on a retry).
-    File(Arc<Path>),
-    /// Held in memory (a stream).
-    Bytes(Bytes),
-}
-
-impl Part {
-    async fn stream(&self) -> Result<ByteStream, Error> {
-        match &self.body {
-            Body::Bytes(bytes) => Ok(ByteStream::from(bytes.clone())),
-            Body::File(path) => ByteStream::read_from()
-                .path(path)
-                .offset(self.offset)
-                .length(Length::Exact(self.len))
-                .buffer_size(READ_BUFFER)
-                .build()
-                .await
-                .map_err(|e| Error::Other(format!("cannot read {}: {e}", path.display()))),
         }
     }
 }
@@ -369,115 +294,6 @@ pub(crate) struct Assembled {
     pub(crate) parts: Vec<CompletedPart>,
     pub(crate) size: u64,
     pub(crate) crc64: u64,
-}
-
-/// The bucket, key and upload id every part task needs.
-struct Target {
-    client: Client,
-    bucket: String,
-    key: String,
-    upload_id: String,
-    /// The upload was created announcing CRC64NVME: every part carries its own.
-    checksums: bool,
-}
-
-/// The one send loop: takes the source's parts in order and sends them, as many at a time as
-/// the budget and the source's window allow, while collecting the finished ones; the first
-/// failure stops the rest (dropping the set cancels them). With `announce`, each part's size is
-/// added to the progress total as it is read (the source's size is not known up front).
-async fn send_parts<S: PartSource>(
-    client: &Client,
-    req: &UploadRequest,
-    started: &multipart::Started,
-    source: &mut S,
-    announce: bool,
-    progress: &SharedProgress,
-) -> Result<Assembled, Error> {
-    let target = Arc::new(Target {
-        client: client.clone(),
-        bucket: req.bucket.clone(),
-        key: req.key.to_string(),
-        upload_id: started.id.clone(),
-        checksums: started.checksums,
-    });
-    let mut done: Vec<Option<CompletedPart>> = Vec::new();
-    let (mut size, mut crc64) = (0u64, checksum::crc64(b""));
-    let mut set = JoinSet::new();
-    // One part read ahead, so a stream is read while the parts before it are sent.
-    let mut ready = source.next_part().await?;
-    loop {
-        let next_len = ready.as_ref().map_or(0, |p| p.len);
-        tokio::select! {
-            permit = req.budget.acquire(next_len), if ready.is_some() && set.len() < source.window() => {
-                let Some(part) = ready.take() else { continue };
-                size += part.len;
-                crc64 = checksum::combine(crc64, part.crc, part.len);
-                if announce {
-                    progress.start(part.len);
-                }
-                set.spawn(upload_part(target.clone(), part, permit));
-                ready = source.next_part().await?;
-            }
-            Some(joined) = set.join_next() => {
-                let (index, len, part) = joined
-                    .map_err(|e| Error::Other(format!("a part upload task failed: {e}")))??;
-                progress.advance(len);
-                let i = usize::try_from(index).unwrap_or(usize::MAX);
-                if done.len() <= i {
-                    done.resize(i + 1, None);
-                }
-                done[i] = Some(part);
-            }
-            else => break,
-        }
-    }
-    let parts = done
-        .into_iter()
-        .enumerate()
-        .map(|(i, p)| p.ok_or_else(|| Error::Other(format!("part {} was never sent", i + 1))))
-        .collect::<Result<Vec<_>, _>>()?;
-    Ok(Assembled { parts, size, crc64 })
-}
-
-/// Sends one part (holding `permit` until it is done); returns its index, length and the
-/// entry CompleteMultipartUpload needs.
-async fn upload_part(
-    target: Arc<Target>,
-    part: Part,
-    permit: Permit,
-) -> Result<(u64, u64, CompletedPart), Error> {
-    let _permit = permit;
-    let number = i32::try_from(part.index + 1).unwrap_or(i32::MAX);
-    let crc = checksum::to_base64(part.crc);
-    let body = part.stream().await?;
-    debug!(
-        part = number,
-        offset = part.offset,
-        len = part.len,
-        "UploadPart"
-    );
-    let out = target
-        .client
-        .upload_part()
-        .bucket(&target.bucket)
-        .key(&target.key)
-        .upload_id(&target.upload_id)
-        .part_number(number)
-        .content_length(i64::try_from(part.len).unwrap_or(i64::MAX))
-        .set_checksum_crc64_nvme(target.checksums.then(|| crc.clone()))
-        .body(body)
-        // The CRC64NVME protects the body; signing it too would hash it once more.
-        .customize()
-        .disable_payload_signing()
-        .send()
-        .await
-        .map_err(|e| classify(&e, "upload a part of", &target.bucket, Some(&target.key)))?;
-    let completed = CompletedPart::builder()
-        .part_number(number)
-        .set_e_tag(out.e_tag)
-        .set_checksum_crc64_nvme(target.checksums.then_some(crc))
-        .build();
-    Ok((part.index, part.len, completed))
 }
 
 /// Sets the object's attributes on a PutObject or CreateMultipartUpload call (the two builders
