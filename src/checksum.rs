@@ -164,6 +164,21 @@ pub fn file_range(file: &File, offset: u64, len: u64) -> io::Result<u64> {
     Ok(crc.value())
 }
 
+/// A cheap random number (not for secrets): the time to the nanosecond and the process id,
+/// hashed with a per-process random key. For retry jitter and one-off ids.
+pub fn random_u64() -> u64 {
+    use std::hash::{BuildHasher, Hasher};
+    let mut h = std::collections::hash_map::RandomState::new().build_hasher();
+    h.write_u128(
+        std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map(|d| d.as_nanos())
+            .unwrap_or_default(),
+    );
+    h.write_u32(std::process::id());
+    h.finish()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -216,19 +216,9 @@ fn is_sha256_hex(s: &str) -> bool {
             .all(|b| b.is_ascii_hexdigit() && !b.is_ascii_uppercase())
 }
 
-/// A value unique to one seal: the time to the nanosecond, the process, and a per-process
-/// random key, hashed.
+/// A value unique to one seal (see [`checksum::random_u64`]).
 pub fn new_seal_id() -> String {
-    use std::hash::{BuildHasher, Hasher};
-    let mut h = std::collections::hash_map::RandomState::new().build_hasher();
-    h.write_u128(
-        std::time::SystemTime::now()
-            .duration_since(std::time::UNIX_EPOCH)
-            .map(|d| d.as_nanos())
-            .unwrap_or_default(),
-    );
-    h.write_u32(std::process::id());
-    format!("{:016x}", h.finish())
+    format!("{:016x}", checksum::random_u64())
 }
 
 #[cfg(test)]

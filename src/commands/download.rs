@@ -16,7 +16,7 @@ use crate::output::download::DownloadReport;
 use crate::output::{Batch, Outcome};
 use crate::progress::SharedProgress;
 use crate::release::files;
-use crate::release::state::{self, ManifestCell};
+use crate::release::state::ManifestCell;
 use crate::shutdown::Shutdown;
 use crate::transfer::budget::Budget;
 use crate::transfer::download::{self, DownloadRequest, Verified};
@@ -48,16 +48,9 @@ pub async fn run(cx: &Context<'_>, args: DownloadArgs) -> Result<Outcome, Error>
     check(&args, cx.global.json)?;
     let to_stdout = args.output.as_deref() == Some(Path::new("-"));
     let several = args.all || args.filename.len() > 1;
-    let (settings, client) = super::connect(cx, (&args.tuning).into()).await?;
+    let (settings, client, release) =
+        super::connect_to_release(cx, (&args.tuning).into(), &args.key).await?;
     let bucket = settings.bucket.clone();
-    let release = state::resolve(
-        &client,
-        &bucket,
-        &args.key.suite,
-        &args.key.release,
-        settings.transfer.concurrency,
-    )
-    .await?;
     let manifest = ManifestCell::new(&client, &bucket, &args.key.suite, &release);
     let files: Vec<(String, Option<u64>)> = if args.all {
         files::to_fetch(

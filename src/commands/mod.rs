@@ -105,6 +105,25 @@ async fn connect(cx: &Context<'_>, tuning: Tuning) -> Result<(Settings, Client),
     Ok((settings, client))
 }
 
+/// Settings, the client, and the release `key` names, with `latest` resolved to the suite's
+/// highest sealed release (one listing and a few HEADs; none for any other name).
+async fn connect_to_release(
+    cx: &Context<'_>,
+    tuning: Tuning,
+    key: &crate::cli::KeyArgs,
+) -> Result<(Settings, Client, String), Error> {
+    let (settings, client) = connect(cx, tuning).await?;
+    let release = crate::release::state::resolve(
+        &client,
+        &settings.bucket,
+        &key.suite,
+        &key.release,
+        settings.transfer.concurrency,
+    )
+    .await?;
+    Ok((settings, client, release))
+}
+
 /// The key of one artifact, with `--release latest` resolved to the suite's highest release.
 async fn object_key(
     client: &Client,

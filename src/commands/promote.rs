@@ -11,7 +11,7 @@ use crate::key::{ReleaseRef, check_part};
 use crate::output::Outcome;
 use crate::output::promote::PromoteReport;
 use crate::release::promote::{self, PromoteRequest};
-use crate::release::{self, state};
+use crate::release::{self};
 use crate::transfer::copy::COPY_OBJECT_MAX;
 
 /// Lowers the multipart-copy threshold (bytes), for tests: a 5 GiB object is too big for one.
@@ -43,16 +43,9 @@ pub async fn run(cx: &Context<'_>, args: PromoteArgs) -> Result<Outcome, Error> 
             "nothing to promote to: give --to-suite, --to-release or --to-bucket".into(),
         ));
     }
-    let (settings, client) = super::connect(cx, (&args.tuning).into()).await?;
+    let (settings, client, release) =
+        super::connect_to_release(cx, (&args.tuning).into(), &args.key).await?;
     let bucket = settings.bucket.clone();
-    let release = state::resolve(
-        &client,
-        &bucket,
-        &args.key.suite,
-        &args.key.release,
-        settings.transfer.concurrency,
-    )
-    .await?;
     let from = ReleaseRef::new(&args.key.suite, &release)?;
     let to_bucket = args.to_bucket.clone().unwrap_or_else(|| bucket.clone());
     let to = ReleaseRef::new(&to_suite, args.to_release.as_deref().unwrap_or(&release))?;

@@ -6,23 +6,15 @@ use crate::error::Error;
 use crate::key::check_part;
 use crate::output::Outcome;
 use crate::output::verify::VerifyReport;
-use crate::release::state;
 use crate::release::verify::{self, VerifyRequest};
 use crate::transfer::budget::Budget;
 
 pub async fn run(cx: &Context<'_>, args: VerifyArgs) -> Result<Outcome, Error> {
     check_part("--suite", &args.key.suite)?;
     check_part("--release", &args.key.release)?;
-    let (settings, client) = super::connect(cx, (&args.tuning).into()).await?;
+    let (settings, client, release) =
+        super::connect_to_release(cx, (&args.tuning).into(), &args.key).await?;
     let bucket = settings.bucket.clone();
-    let release = state::resolve(
-        &client,
-        &bucket,
-        &args.key.suite,
-        &args.key.release,
-        settings.transfer.concurrency,
-    )
-    .await?;
     let req = VerifyRequest {
         bucket: bucket.clone(),
         suite: args.key.suite.clone(),

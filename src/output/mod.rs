@@ -31,14 +31,15 @@ pub trait Report: Send {
     /// The result as one JSON object.
     fn json(&self) -> Value;
     /// What stdout shows: `None` when the command has written its result already (`list`, or
-    /// `download -o -` whose bytes are the result). Text carries names from the server, so
-    /// its control characters are shown escaped ([`crate::escape`]).
+    /// `download -o -` whose bytes are the result) or when there is no text (never an empty
+    /// line). Text carries names from the server, so its control characters are shown escaped
+    /// ([`crate::escape`]).
     fn render(&self, json: bool) -> Option<String> {
-        Some(if json {
-            self.json().to_string()
-        } else {
-            crate::escape::escape_lines(&self.text()).into_owned()
-        })
+        if json {
+            return Some(self.json().to_string());
+        }
+        let text = self.text();
+        (!text.is_empty()).then(|| crate::escape::escape_lines(&text).into_owned())
     }
     /// A human summary for the log on stderr ("uploaded 1.0 MiB in 0.20 s").
     fn summary(&self) -> String;
@@ -161,14 +162,6 @@ impl Report for Batch {
             .filter_map(|r| r.render(false))
             .collect::<Vec<_>>()
             .join("\n")
-    }
-
-    fn render(&self, json: bool) -> Option<String> {
-        if json {
-            return Some(self.json().to_string());
-        }
-        let text = self.text();
-        (!text.is_empty()).then_some(text)
     }
 
     fn json(&self) -> Value {

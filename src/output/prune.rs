@@ -80,14 +80,6 @@ impl Report for PruneReport {
         lines.join("\n")
     }
 
-    fn render(&self, json: bool) -> Option<String> {
-        if json {
-            return Some(self.json().to_string());
-        }
-        let text = self.text();
-        (!text.is_empty()).then_some(text)
-    }
-
     fn json(&self) -> Value {
         json!({
             "command": "prune",

@@ -60,17 +60,9 @@ pub fn backoff(attempt: u32) -> Duration {
     Duration::from_millis(jitter(cap))
 }
 
-/// A value in `cap/2..=cap` from a cheap per-call random source.
+/// A value in `cap/2..=cap`.
 fn jitter(cap: u64) -> u64 {
-    use std::hash::{BuildHasher, Hasher};
-    let mut h = std::collections::hash_map::RandomState::new().build_hasher();
-    h.write_u128(
-        std::time::SystemTime::now()
-            .duration_since(std::time::UNIX_EPOCH)
-            .map(|d| d.as_nanos())
-            .unwrap_or_default(),
-    );
-    cap / 2 + h.finish() % (cap / 2 + 1)
+    cap / 2 + crate::checksum::random_u64() % (cap / 2 + 1)
 }
 
 /// How long aborting a multipart upload may take before the command gives up on it: the
