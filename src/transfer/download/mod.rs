@@ -37,7 +37,7 @@ use range::Ctx;
 use writer::FileWriter;
 
 pub use file::download_to_file;
-pub use stdout::{STREAM_PARTS_IN_FLIGHT, download_to_writer};
+pub use stdout::download_to_writer;
 
 pub struct DownloadRequest {
     pub bucket: String,

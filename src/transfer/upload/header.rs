@@ -20,7 +20,7 @@ use tracing::warn;
 
 use crate::s3::status;
 
-pub use crate::values::HeaderMode;
+use crate::values::HeaderMode;
 
 /// The policy of one command, shared by its files.
 #[derive(Debug, Clone, Default)]

@@ -41,7 +41,7 @@ use crate::transfer::budget::{Budget, Permit};
 
 pub use existing::{lost, read_back_listed};
 pub use file::{FileSource, check_uploadable};
-pub use header::{ChecksumHeader, HeaderMode};
+pub use header::ChecksumHeader;
 use parts::send_parts;
 pub use source::{Body, Part, PartSource, Shape};
 pub use stdin::StdinSource;
