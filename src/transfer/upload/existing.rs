@@ -7,6 +7,7 @@ use tracing::info;
 
 use super::{UploadRequest, Uploaded, Writes};
 use crate::error::Error;
+use crate::key::ObjectKey;
 use crate::manifest::Manifest;
 use crate::s3::{classify, status};
 
@@ -133,13 +134,14 @@ fn plain_md5(etag: &str) -> Option<[u8; 16]> {
 
 /// Same size and checksum: the upload has already happened. Anything else is refused.
 pub(super) fn judge(
-    req: &UploadRequest,
+    bucket: &str,
+    key: &ObjectKey,
     existing: Existing,
     size: u64,
     crc64: u64,
 ) -> Result<Uploaded, Error> {
     if existing.matches(size, crc64) {
-        info!(key = %req.key, "an identical object is already stored; nothing to upload");
+        info!(%key, "an identical object is already stored; nothing to upload");
         return Ok(Uploaded {
             size,
             crc64,
@@ -154,8 +156,7 @@ pub(super) fn judge(
         "already exists with different content"
     };
     Err(Error::AlreadyExists(format!(
-        "s3://{}/{} {what}; pass --overwrite to replace it, or upload under another --release",
-        req.bucket, req.key
+        "s3://{bucket}/{key} {what}; pass --overwrite to replace it, or upload under another --release"
     )))
 }
 
@@ -168,7 +169,7 @@ pub(super) async fn after_refusal(
     crc64: u64,
 ) -> Result<Uploaded, Error> {
     match find(client, req).await? {
-        Some(existing) => judge(req, existing, size, crc64),
+        Some(existing) => judge(&req.bucket, &req.key, existing, size, crc64),
         // Refused, yet gone: treat as taken, the safe reading.
         None => Err(Error::AlreadyExists(format!(
             "s3://{}/{} was being written by someone else; check it and retry",
@@ -180,14 +181,15 @@ pub(super) async fn after_refusal(
 /// An upload into a sealed release: the same bytes under a name the manifest lists are done
 /// already (a retried job); anything else would change the release, which a seal forbids.
 pub(super) fn in_sealed_release(
-    req: &UploadRequest,
+    bucket: &str,
+    key: &ObjectKey,
     manifest: &Manifest,
     size: u64,
     crc64: u64,
 ) -> Result<Uploaded, Error> {
-    match manifest.files.get(req.key.filename()) {
+    match manifest.files.get(key.filename()) {
         Some(e) if e.size == size && e.crc64 == crc64 => {
-            info!(key = %req.key, "the sealed release already holds these bytes; nothing to upload");
+            info!(%key, "the sealed release already holds these bytes; nothing to upload");
             Ok(Uploaded {
                 size,
                 crc64,
@@ -198,13 +200,13 @@ pub(super) fn in_sealed_release(
         }
         listed => Err(Error::AlreadyExists(format!(
             "release {}/{} in s3://{}/ is sealed and cannot change ({}); publish under another --release",
-            req.key.suite(),
-            req.key.release(),
-            req.bucket,
+            key.suite(),
+            key.release(),
+            bucket,
             if listed.is_some() {
-                format!("its {} holds other bytes", req.key.filename())
+                format!("its {} holds other bytes", key.filename())
             } else {
-                format!("it has no {}", req.key.filename())
+                format!("it has no {}", key.filename())
             }
         ))),
     }
@@ -275,4 +277,123 @@ pub async fn read_back_listed(
         }
     }
     Ok(lost)
+}
+
+#[cfg(test)]
+mod tests {
+    use std::collections::BTreeMap;
+
+    use super::*;
+    use crate::manifest::Entry;
+
+    fn existing(size: u64, crc64: Option<u64>, etag: Option<&str>) -> Existing {
+        Existing {
+            size,
+            crc64,
+            etag: etag.map(str::to_owned),
+            listed_only: false,
+        }
+    }
+
+    fn key() -> ObjectKey {
+        ObjectKey::new("s", "1.0", "a.bin").unwrap()
+    }
+
+    #[test]
+    fn judge_takes_only_the_same_size_and_checksum_as_done() {
+        // (what is stored, local size, local CRC) -> exit code, or 0 for "already uploaded"
+        let table = [
+            (existing(10, Some(7), Some("\"e\"")), 10, 7, 0),
+            (existing(10, Some(7), None), 10, 8, 6),
+            (existing(11, Some(7), None), 10, 7, 6),
+            // Another tool's object: no CRC64NVME to compare, never taken as the same.
+            (existing(10, None, Some("\"e\"")), 10, 7, 6),
+        ];
+        for (found, size, crc, want) in table {
+            let etag = found.etag.clone();
+            let got = judge("b", &key(), found, size, crc);
+            match (got, want) {
+                (Ok(u), 0) => {
+                    assert!(u.unchanged && u.parts == 0 && u.size == size && u.crc64 == crc);
+                    assert_eq!(u.etag, etag);
+                }
+                (Err(e), code) => {
+                    assert_eq!(e.exit_code(), code, "{e}");
+                    assert!(e.to_string().contains("s3://b/s/1.0/a.bin"), "{e}");
+                    assert!(e.to_string().contains("--overwrite"), "{e}");
+                }
+                (Ok(_), code) => panic!("taken as already uploaded; expected exit {code}"),
+            }
+        }
+        let no_crc = judge("b", &key(), existing(10, None, None), 10, 7).unwrap_err();
+        assert!(no_crc.to_string().contains("no CRC64NVME"), "{no_crc}");
+    }
+
+    #[test]
+    fn a_sealed_release_takes_only_the_bytes_its_manifest_lists() {
+        let mut files = BTreeMap::new();
+        files.insert(
+            "a.bin".to_owned(),
+            Entry {
+                size: 10,
+                crc64: 7,
+                content_type: None,
+                sha256: None,
+            },
+        );
+        let manifest = Manifest {
+            suite: "s".into(),
+            release: "1.0".into(),
+            sealed_at: "2026-01-01T00:00:00Z".into(),
+            sealed_by: "s3blob test".into(),
+            seal_id: "0".into(),
+            files,
+            promoted_from: None,
+        };
+        assert!(
+            in_sealed_release("b", &key(), &manifest, 10, 7)
+                .unwrap()
+                .unchanged
+        );
+        for (name, size, crc, says) in [
+            ("a.bin", 10, 8, "holds other bytes"),
+            ("a.bin", 9, 7, "holds other bytes"),
+            ("other.bin", 10, 7, "it has no other.bin"),
+        ] {
+            let key = ObjectKey::new("s", "1.0", name).unwrap();
+            let e = in_sealed_release("b", &key, &manifest, size, crc).unwrap_err();
+            assert_eq!(e.exit_code(), 6, "{e}");
+            assert!(e.to_string().contains(says), "{e}");
+            assert!(e.to_string().contains("is sealed"), "{e}");
+        }
+    }
+
+    #[test]
+    fn a_read_back_holds_on_the_same_etag_or_the_same_bytes() {
+        let ours = Uploaded::stored(10, 7, Some("\"ours\"".into()), 1);
+        // (found at the key) -> holds
+        let table = [
+            (existing(10, Some(7), Some("\"ours\"")), true),
+            // Same ETag, checksum not returned (a HEAD without checksum mode): ours.
+            (existing(10, None, Some("\"ours\"")), true),
+            // Another writer's object with the very same bytes: nothing lost.
+            (existing(10, Some(7), Some("\"theirs\"")), true),
+            (existing(10, Some(8), Some("\"theirs\"")), false),
+            (existing(11, Some(7), Some("\"theirs\"")), false),
+            (existing(10, None, Some("\"theirs\"")), false),
+            (existing(10, None, None), false),
+        ];
+        for (found, want) in table {
+            assert_eq!(
+                holds(&found, &ours),
+                want,
+                "{:?} {:?}",
+                found.etag,
+                found.crc64
+            );
+        }
+        // No ETag on either side is no evidence.
+        let no_etag = Uploaded::stored(10, 7, None, 1);
+        assert!(!holds(&existing(10, None, None), &no_etag));
+    }
 }

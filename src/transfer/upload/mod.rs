@@ -172,7 +172,7 @@ pub async fn upload<S: PartSource>(
     })?;
     if let Some(manifest) = sealed {
         let (size, crc64) = shutdown.guard(source.whole()).await?;
-        return existing::in_sealed_release(req, &manifest, size, crc64);
+        return existing::in_sealed_release(&req.bucket, &req.key, &manifest, size, crc64);
     }
     if let Some(existing) = existing {
         let (size, crc64) = shutdown.guard(source.whole()).await?;
@@ -184,7 +184,7 @@ pub async fn upload<S: PartSource>(
             .await?;
         // Gone since the listing: upload it after all.
         if let Some(existing) = settled {
-            return existing::judge(req, existing, size, crc64);
+            return existing::judge(&req.bucket, &req.key, existing, size, crc64);
         }
     }
     let stored = if shape.single {
