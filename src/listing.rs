@@ -218,7 +218,7 @@ impl Inventory {
             changed,
         });
         let mut lister = Lister::new(client, bucket, prefix.to_owned());
-        let task = tokio::spawn({
+        let task = tokio::spawn(tracing::Instrument::in_current_span({
             let shared = shared.clone();
             async move {
                 loop {
@@ -237,7 +237,7 @@ impl Inventory {
                     }
                 }
             }
-        });
+        }));
         Self(Arc::new(Handle { shared, task }))
     }
 

@@ -12,6 +12,7 @@ use std::sync::Arc;
 
 use tokio::sync::Semaphore;
 use tokio::task::{JoinError, JoinSet};
+use tracing::Instrument;
 
 use crate::error::Error;
 
@@ -68,7 +69,9 @@ where
         if first.is_some() {
             break;
         }
-        let work = job(item);
+        // A spawned task starts outside every span: it carries the caller's (the command's, a
+        // file's) so its log lines say whose they are.
+        let work = job(item).instrument(tracing::Span::current());
         set.spawn(async move {
             let result = work.await;
             drop(place);

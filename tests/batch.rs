@@ -604,3 +604,63 @@ fn the_summary_counts_unchanged_files_apart() {
         out.stderr
     );
 }
+
+/// With `-v`, each line of a batch says whose it is: the command, the file, and the part (up)
+/// or byte range (down), so the lines of files moving at once can be told apart.
+#[test]
+fn verbose_lines_name_the_command_the_file_and_the_part() {
+    let server = Server::start();
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    std::fs::write(d.join("big.bin"), data(11 * MIB, 1)).unwrap();
+    std::fs::write(d.join("small.txt"), b"small").unwrap();
+    let args = ["--suite", "app", "--release", "1.0", "--part-size", "5MiB"];
+    let up = server.run(
+        d,
+        &[&["-v", "upload"], &args[..], &["big.bin", "small.txt"]].concat(),
+    );
+    up.ok();
+    let line = |stderr: &str, needles: &[&str]| {
+        assert!(
+            stderr
+                .lines()
+                .any(|l| needles.iter().all(|n| l.contains(n))),
+            "no line with all of {needles:?}:\n{stderr}"
+        );
+    };
+    line(
+        &up.stderr,
+        &[
+            "command=\"upload\"",
+            "file{file=big.bin}",
+            "part{n=3}",
+            "UploadPart",
+        ],
+    );
+    line(
+        &up.stderr,
+        &["command=\"upload\"", "file{file=small.txt}", "PutObject"],
+    );
+    let down = server.run(
+        d,
+        &[&["-v", "download"], &args[..], &["--all", "-o", "out/"]].concat(),
+    );
+    down.ok();
+    line(
+        &down.stderr,
+        &[
+            "command=\"download\"",
+            "file{file=big.bin}",
+            "range{bytes=10485760-11534335}",
+            "GetObject",
+        ],
+    );
+    assert!(std::fs::read(d.join("out/big.bin")).unwrap() == data(11 * MIB, 1));
+    // At the default level the lines stay bare.
+    let quiet = server.run(
+        d,
+        &[&["download"], &args[..], &["--all", "-o", "again/"]].concat(),
+    );
+    quiet.ok();
+    assert!(!quiet.stderr.contains("command="), "{}", quiet.stderr);
+}

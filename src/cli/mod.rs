@@ -285,6 +285,27 @@ pub enum Command {
     Man(ManArgs),
 }
 
+impl Command {
+    /// The subcommand as typed.
+    pub fn name(&self) -> &'static str {
+        match self {
+            Command::Upload(_) => "upload",
+            Command::Download(_) => "download",
+            Command::List(_) => "list",
+            Command::Stat(_) => "stat",
+            Command::Delete(_) => "delete",
+            Command::Promote(_) => "promote",
+            Command::Prune(_) => "prune",
+            Command::Seal(_) => "seal",
+            Command::Verify(_) => "verify",
+            Command::Doctor => "doctor",
+            Command::Presign(_) => "presign",
+            Command::Completions(_) => "completions",
+            Command::Man(_) => "man",
+        }
+    }
+}
+
 /// clap's error, several lines, as s3blob's: one line saying what is wrong (the values as
 /// typed, clap's tip folded in), and a second with the usage (when clap gives one) and where
 /// to read more; `subcommand` is the one typed, if any.

@@ -18,6 +18,7 @@ use std::sync::Arc;
 
 use aws_sdk_s3::Client;
 use clap::CommandFactory;
+use tracing::Instrument;
 
 use crate::cli::{Cli, Command, GlobalArgs, ProgressMode};
 use crate::config::{self, Settings, Tuning};
@@ -50,18 +51,30 @@ pub async fn run(
         env,
         shutdown: &shutdown,
     };
-    match cli.command {
-        Command::Upload(args) => upload::run(&cx, args).await,
-        Command::Download(args) => download::run(&cx, args).await,
-        Command::List(args) => list::run(&cx, args, out).await,
-        Command::Stat(args) => stat::run(&cx, args).await,
-        Command::Delete(args) => delete::run(&cx, args).await,
-        Command::Prune(args) => prune::run(&cx, args).await,
-        Command::Promote(args) => promote::run(&cx, args).await,
-        Command::Presign(args) => presign::run(&cx, args).await,
-        Command::Seal(args) => seal::run(&cx, args).await,
-        Command::Verify(args) => verify::run(&cx, args).await,
-        Command::Doctor => doctor::run(&cx).await,
+    // With -v every line the command logs (its tasks' too) carries the command's name, each
+    // file of a batch its file, each part or range its number: lines of files moving at once
+    // can be told apart. At the default level the spans are off and lines are bare.
+    let span = tracing::debug_span!("s3blob", command = cli.command.name());
+    run_command(cli.command, &cx, out).instrument(span).await
+}
+
+async fn run_command(
+    command: Command,
+    cx: &Context<'_>,
+    out: &mut dyn Write,
+) -> Result<Outcome, Error> {
+    match command {
+        Command::Upload(args) => upload::run(cx, args).await,
+        Command::Download(args) => download::run(cx, args).await,
+        Command::List(args) => list::run(cx, args, out).await,
+        Command::Stat(args) => stat::run(cx, args).await,
+        Command::Delete(args) => delete::run(cx, args).await,
+        Command::Prune(args) => prune::run(cx, args).await,
+        Command::Promote(args) => promote::run(cx, args).await,
+        Command::Presign(args) => presign::run(cx, args).await,
+        Command::Seal(args) => seal::run(cx, args).await,
+        Command::Verify(args) => verify::run(cx, args).await,
+        Command::Doctor => doctor::run(cx).await,
         Command::Completions(args) => {
             let mut script = Vec::new();
             clap_complete::generate(args.shell, &mut Cli::command(), "s3blob", &mut script);
@@ -165,7 +178,8 @@ where
     // Files start in order, each when one of `limit` places is free; their outcomes come back
     // in the order given, every failure kept.
     let results = crate::tasks::each(items, limit, |(label, item)| {
-        let work = transfer(item);
+        let span = tracing::debug_span!("file", file = %label);
+        let work = transfer(item).instrument(span);
         async move { Ok::<_, Error>(work.await.map_err(|error| Failure { file: label, error })) }
     })
     .await

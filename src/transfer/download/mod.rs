@@ -297,31 +297,35 @@ async fn fetch_all<S: Sink>(
                  body: Option<ByteStream>,
                  permit: Permit| {
         let (ctx, placement, range) = (ctx.clone(), placement.clone(), ranges[index].clone());
-        set.spawn(async move {
-            let _permit = permit;
-            let mut held = Vec::new();
-            let crc = match &placement {
-                Placement::At(file, path) => {
-                    let mut at = |pos: u64, bytes: &Bytes| {
-                        file.write_at(bytes, pos)
-                            .map_err(|e| Error::local_io("write", path, &e))
-                    };
-                    let crc = range::fetch(&ctx, range.clone(), body, &mut at).await?;
-                    // Hand the finished range to the disk now, so the final fsync has little
-                    // left.
-                    file.start_write_back(range);
-                    crc
-                }
-                Placement::Hold => {
-                    let mut hold = |_: u64, bytes: &Bytes| {
-                        held.push(bytes.clone());
-                        Ok(())
-                    };
-                    range::fetch(&ctx, range, body, &mut hold).await?
-                }
-            };
-            Ok((index, crc, held))
-        });
+        let span = tracing::debug_span!("range", bytes = %format_args!("{}-{}", range.start, range.end.saturating_sub(1)));
+        set.spawn(tracing::Instrument::instrument(
+            async move {
+                let _permit = permit;
+                let mut held = Vec::new();
+                let crc = match &placement {
+                    Placement::At(file, path) => {
+                        let mut at = |pos: u64, bytes: &Bytes| {
+                            file.write_at(bytes, pos)
+                                .map_err(|e| Error::local_io("write", path, &e))
+                        };
+                        let crc = range::fetch(&ctx, range.clone(), body, &mut at).await?;
+                        // Hand the finished range to the disk now, so the final fsync has little
+                        // left.
+                        file.start_write_back(range);
+                        crc
+                    }
+                    Placement::Hold => {
+                        let mut hold = |_: u64, bytes: &Bytes| {
+                            held.push(bytes.clone());
+                            Ok(())
+                        };
+                        range::fetch(&ctx, range, body, &mut hold).await?
+                    }
+                };
+                Ok((index, crc, held))
+            },
+            span,
+        ));
     };
     let mut crcs = vec![0u64; ranges.len()];
     let mut set = JoinSet::new();

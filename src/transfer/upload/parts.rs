@@ -47,7 +47,11 @@ pub(super) async fn send_parts<S: PartSource>(
                 if announce {
                     progress.start(part.len);
                 }
-                set.spawn(upload_part(target.clone(), part, permit));
+                let span = tracing::debug_span!("part", n = part.index + 1);
+                set.spawn(tracing::Instrument::instrument(
+                    upload_part(target.clone(), part, permit),
+                    span,
+                ));
                 ready = source.next_part().await?;
             }
             Some(joined) = set.join_next() => {
