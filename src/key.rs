@@ -1,7 +1,9 @@
-//! The object key `suite/release/filename`: how it is built and what makes a part valid.
+//! The object key `suite/release/filename`, a release's prefix `suite/release/`, and what makes
+//! a part valid.
 //!
-//! The key is the contract between publishers and consumers of an artifact, so it is only ever
-//! built here, from three validated parts, and never glued together by a caller.
+//! The key is the contract between publishers and consumers of an artifact, so keys, prefixes
+//! and the manifest's key are built only here ([`ObjectKey`], [`ReleaseRef`]), from validated
+//! parts; the rest of the code asks these types instead of formatting strings.
 
 use std::fmt;
 
@@ -111,12 +113,12 @@ impl ReleaseRef {
 
     /// `suite/release/`: what every key of the release starts with.
     pub fn prefix(&self) -> String {
-        format!("{}/{}/", self.suite, self.release)
+        format!("{self}/")
     }
 
     /// The key of the release's manifest.
     pub fn manifest_key(&self) -> String {
-        format!("{}{MANIFEST_NAME}", self.prefix())
+        manifest_key(&self.suite, &self.release)
     }
 
     /// The key of file `filename` of the release.
@@ -133,6 +135,11 @@ impl ReleaseRef {
             .strip_prefix('/')
             .filter(|name| !name.contains('/'))
     }
+}
+
+/// The key of the manifest of `suite/release`, for callers holding names already checked.
+pub fn manifest_key(suite: &str, release: &str) -> String {
+    format!("{suite}/{release}/{MANIFEST_NAME}")
 }
 
 impl fmt::Display for ReleaseRef {

@@ -6,8 +6,9 @@
 //! - **face**: [`cli`] (the raw flags as clap parses them), [`config`] (flags and environment
 //!   resolved into settings), [`commands`] (one module per subcommand), [`output`] (one report
 //!   per command, as text or JSON).
-//! - **use cases**: [`release`]: releases as a unit: version order, what `latest` means, the
-//!   once-fetched manifest, sealing, verifying, removing whole releases (manifest first).
+//! - **use cases**: [`release`]: releases as a unit: the files of a release, version order,
+//!   what `latest` means, the once-fetched manifest, sealing, verifying, promoting, removing
+//!   whole releases (manifest first).
 //! - **engine**: [`transfer`]: one object up ([`transfer::upload`]: a [`PartSource`] cut into
 //!   parts, one send loop, single PUT or multipart, the existing key judged first, a failed
 //!   multipart upload aborted) or down ([`transfer::download`]: the first ranged GET, one range

@@ -11,12 +11,12 @@ use tracing::{debug, info, warn};
 use super::LATEST;
 use crate::error::Error;
 use crate::listing::{self, Inventory};
-use crate::manifest::{MANIFEST_NAME, Manifest};
+use crate::manifest::Manifest;
 use crate::s3::{classify, status};
 
-/// The key of the manifest of `suite/release`.
+/// The key of the manifest of `suite/release` (names already checked by the caller).
 pub fn manifest_key(suite: &str, release: &str) -> String {
-    format!("{suite}/{release}/{MANIFEST_NAME}")
+    crate::key::manifest_key(suite, release)
 }
 
 /// The manifest of `suite/release`, or `None` for an open release. A manifest that does not
