@@ -103,6 +103,16 @@ impl ReleaseRef {
         })
     }
 
+    /// A release the server listed (under a suite already checked): used to address its keys
+    /// (prune and `delete --all` remove releases whatever their names), never as a local
+    /// path, so its name is taken as listed.
+    pub fn listed(suite: &str, release: &str) -> Self {
+        Self {
+            suite: suite.to_owned(),
+            release: release.to_owned(),
+        }
+    }
+
     pub fn suite(&self) -> &str {
         &self.suite
     }

@@ -218,7 +218,8 @@ async fn copy_all(
     })
     .await
     .map_err(|e| match e {
-        Error::Interrupted { .. } => e,
+        // Whatever a copy cut short by a signal said, the signal decides the exit code.
+        _ if shutdown.is_triggered() => shutdown.error(),
         e => e.reworded(|m| format!("{m} ({dest_uri} is not sealed)")),
     })
 }

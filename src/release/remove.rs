@@ -40,7 +40,7 @@ pub async fn contents(
     suite: &str,
     release: &str,
 ) -> Result<Contents, Error> {
-    let release_ref = ReleaseRef::new(suite, release)?;
+    let release_ref = ReleaseRef::listed(suite, release);
     let manifest = release_ref.manifest_key();
     let mut keys = Vec::new();
     let mut newest: Option<SystemTime> = None;
@@ -85,7 +85,7 @@ pub struct Removed {
 /// Removes every object of `contents`: the manifest first (if it cannot go, nothing else
 /// does), then the rest.
 pub async fn remove(client: &Client, bucket: &str, contents: &Contents) -> Result<Removed, Error> {
-    let manifest = ReleaseRef::new(&contents.suite, &contents.release)?.manifest_key();
+    let manifest = ReleaseRef::listed(&contents.suite, &contents.release).manifest_key();
     let mut deleted = 0;
     if contents.sealed {
         client
