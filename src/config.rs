@@ -21,6 +21,8 @@ pub const DEFAULT_MAX_ATTEMPTS: u32 = 5;
 pub const DEFAULT_TIMEOUT_SECS: u64 = 10;
 /// Requests in flight at most, whatever their size (s5cmd runs 256 workers by default).
 pub const DEFAULT_MAX_REQUESTS: usize = 256;
+/// A progress line in a log every this often.
+pub const DEFAULT_PROGRESS_INTERVAL: Duration = Duration::from_secs(10);
 pub use crate::values::MAX_CONCURRENCY;
 
 pub use crate::s3::ClientSettings;
@@ -31,6 +33,8 @@ pub struct Settings {
     pub bucket: String,
     pub client: ClientSettings,
     pub transfer: TransferSettings,
+    /// Without a terminal, a progress line this often.
+    pub progress_interval: Duration,
 }
 
 pub use crate::cli::Tuning;
@@ -144,7 +148,15 @@ pub fn resolve(global: &GlobalArgs, tuning: Tuning, env: &Environment) -> Result
         (None, None) => None,
     };
 
+    let progress_interval = layered(
+        global.progress_interval,
+        env,
+        "S3BLOB_PROGRESS_INTERVAL",
+        values::parse_duration,
+    )?
+    .unwrap_or(DEFAULT_PROGRESS_INTERVAL);
     Ok(Settings {
+        progress_interval,
         bucket,
         client: ClientSettings {
             region: global.region.clone(),
@@ -379,6 +391,13 @@ pub fn origins(global: &GlobalArgs, tuning: Tuning, env: &Environment) -> Vec<Se
         "--timeout",
         &["S3BLOB_TIMEOUT"],
         &format!("{DEFAULT_TIMEOUT_SECS}s"),
+    ));
+    out.push(layer(
+        "progress interval",
+        global.progress_interval.map(crate::values::human_duration),
+        "--progress-interval",
+        &["S3BLOB_PROGRESS_INTERVAL"],
+        &crate::values::human_duration(DEFAULT_PROGRESS_INTERVAL),
     ));
     out.push(layer(
         "checksum header",

@@ -132,6 +132,11 @@ pub struct GlobalArgs {
     #[arg(hide_short_help = true, long, global = true, value_enum, value_name = "WHEN", default_value_t = ProgressMode::Auto)]
     pub progress: ProgressMode,
 
+    /// Without a terminal (a CI log), log a progress line this often during a transfer
+    /// [env: S3BLOB_PROGRESS_INTERVAL] [default: 10s]
+    #[arg(hide_short_help = true, long, global = true, value_name = "DURATION", value_parser = values::parse_duration)]
+    pub progress_interval: Option<std::time::Duration>,
+
     /// More logging on stderr (-v: debug, -vv: debug including the AWS SDK); RUST_LOG also works
     #[arg(short, long, global = true, action = ArgAction::Count, conflicts_with = "quiet")]
     pub verbose: u8,

@@ -70,7 +70,7 @@ pub async fn run(cx: &Context<'_>, args: DownloadArgs) -> Result<Outcome, Error>
             .collect()
     };
     let budget = Budget::for_settings(&settings.transfer);
-    let progress = super::progress_for(cx.global, "download");
+    let progress = super::progress_for(cx, &settings, "download");
     let size_only = Arc::new(AtomicUsize::new(0));
     let request = |(filename, size_hint): &(String, Option<u64>), dest: PathBuf| {
         let key = ObjectKey::new(&args.key.suite, &release, filename)?;
@@ -119,7 +119,7 @@ pub async fn run(cx: &Context<'_>, args: DownloadArgs) -> Result<Outcome, Error>
             })
             .collect();
         let limit = settings.transfer.max_requests;
-        let report = super::batch("download", "downloaded", items, limit, |req| {
+        let report = super::batch("download", "downloaded", items, limit, &progress, |req| {
             let job = req.map(|req| job(req, false));
             async move { job?.run().await }
         })

@@ -26,7 +26,7 @@ use crate::environment::Environment;
 use crate::error::Error;
 use crate::key::ObjectKey;
 use crate::output::{Batch, Failure, Outcome, Text};
-use crate::progress::{Bar, Quiet, SharedProgress};
+use crate::progress::{Bar, LogLines, Quiet, SharedProgress};
 use crate::s3;
 use crate::shutdown::Shutdown;
 
@@ -168,6 +168,7 @@ async fn batch<T, F, Fut>(
     verb: &'static str,
     items: Vec<(String, T)>,
     limit: usize,
+    progress: &SharedProgress,
     transfer: F,
 ) -> Result<Batch, Error>
 where
@@ -177,10 +178,19 @@ where
 {
     // Files start in order, each when one of `limit` places is free; their outcomes come back
     // in the order given, every failure kept.
+    progress.files(items.len());
     let results = crate::tasks::each(items, limit, |(label, item)| {
         let span = tracing::debug_span!("file", file = %label);
         let work = transfer(item).instrument(span);
-        async move { Ok::<_, Error>(work.await.map_err(|error| Failure { file: label, error })) }
+        let progress = progress.clone();
+        async move {
+            let work = async move {
+                let outcome = work.await;
+                progress.file_done();
+                outcome
+            };
+            Ok::<_, Error>(work.await.map_err(|error| Failure { file: label, error }))
+        }
     })
     .await
     .map_err(|e| e.reworded(|m| format!("{command}: {m}")))?;
@@ -192,16 +202,15 @@ where
 }
 
 /// The progress display `--progress` asks for: a bar on stderr when a person is watching (or
-/// when forced), nothing otherwise (CI logs stay clean).
-fn progress_for(global: &GlobalArgs, label: &str) -> SharedProgress {
-    let show = match global.progress {
-        ProgressMode::Always => true,
-        ProgressMode::Never => false,
-        ProgressMode::Auto => !global.quiet && std::io::stderr().is_terminal(),
-    };
-    if show {
-        Arc::new(Bar::new(label, global.progress == ProgressMode::Always))
-    } else {
-        Arc::new(Quiet)
+/// when forced); in a log (stderr not a terminal, as in CI), a line every `--progress-interval`
+/// so a long transfer never leaves the log silent; nothing with `--progress never` or `-q`.
+fn progress_for(cx: &Context<'_>, settings: &Settings, label: &str) -> SharedProgress {
+    let global = cx.global;
+    match global.progress {
+        ProgressMode::Always => Arc::new(Bar::new(label, true)),
+        ProgressMode::Never => Arc::new(Quiet),
+        ProgressMode::Auto if global.quiet => Arc::new(Quiet),
+        ProgressMode::Auto if std::io::stderr().is_terminal() => Arc::new(Bar::new(label, false)),
+        ProgressMode::Auto => Arc::new(LogLines::new(label, settings.progress_interval)),
     }
 }

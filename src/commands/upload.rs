@@ -105,7 +105,7 @@ pub async fn run(cx: &Context<'_>, args: UploadArgs) -> Result<Outcome, Error> {
     let (settings, client) = super::connect(cx, (&args.tuning).into()).await?;
     let budget = Budget::for_settings(&settings.transfer);
     let header = ChecksumHeader::new(settings.transfer.checksum_header);
-    let progress = super::progress_for(cx.global, "upload");
+    let progress = super::progress_for(cx, &settings, "upload");
     // A batch looks at the release once (one listing) instead of a HEAD per file; a single
     // file is one HEAD either way.
     let release = ReleaseRef::new(&args.key.suite, &args.key.release)?;
@@ -175,10 +175,17 @@ pub async fn run(cx: &Context<'_>, args: UploadArgs) -> Result<Outcome, Error> {
                 .map(|(path, key)| (path.display().to_string(), (path, key)))
                 .collect();
             let limit = settings.transfer.max_requests;
-            let batch = super::batch("upload", "uploaded", items, limit, |(path, key)| {
-                let job = job(path, key);
-                async move { job?.run().await }
-            });
+            let batch = super::batch(
+                "upload",
+                "uploaded",
+                items,
+                limit,
+                &progress,
+                |(path, key)| {
+                    let job = job(path, key);
+                    async move { job?.run().await }
+                },
+            );
             match batch.await {
                 Ok(mut batch) => {
                     if writes == (Writes::Untrusted { deferred: true }) {

@@ -32,6 +32,9 @@ pub(super) async fn send_parts<S: PartSource>(
         upload_id: started.id.clone(),
         checksums: started.checksums,
     });
+    if announce {
+        progress.size_unknown();
+    }
     let mut done: Vec<Option<CompletedPart>> = Vec::new();
     let (mut size, mut crc64) = (0u64, checksum::crc64(b""));
     let mut set = JoinSet::new();
