@@ -1,8 +1,8 @@
 //! What two publishers of one new key get, on each kind of store: one that enforces
 //! `If-None-Match: *` atomically (the test server as it is), one that checks it when a write
 //! arrives but writes without holding the key (as s3s-fs and moto do on their own), and one
-//! that ignores it (as Garage does). A measurement, not a test: it prints the table the README's
-//! guarantee table is made from.
+//! that ignores it (as Garage does). The measurement (ignored; it asserts nothing) prints the
+//! table the README's guarantee table is made from; one test pins the limit it shows for seals.
 //!
 //! ```sh
 //! cargo test --locked --test store_behaviour -- --ignored --nocapture
@@ -246,4 +246,44 @@ fn two_publishers_of_one_new_key_on_each_kind_of_store() {
             }
         }
     }
+}
+
+/// The limit of the read-back, for seals: on a store that ignores `If-None-Match`, a second
+/// seal (which listed the release before the first wrote its manifest) whose manifest write
+/// lands after the first seal has read its own back replaces it unseen. Both exit 0, and the
+/// stored manifest is the second's. Forced with gates; this is what the README may not
+/// promise away ("no sealer reports success for a manifest that is not stored" holds only
+/// where the store enforces the condition, or where both writes land before either reads
+/// back).
+#[test]
+fn a_manifest_replaced_after_a_seal_read_it_back_goes_unseen() {
+    let server = Server::start_faulty();
+    let faults = server.faults();
+    faults.ignore_if_none_match(true);
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    server.upload(d, "s", "1", &[("a.bin", b"aaa")], &[]).ok();
+    let first = faults.hold(Op::PutManifest, 1);
+    let second = faults.hold(Op::PutManifest, 1);
+    let seal = || server.spawn(d, &["seal", "--suite", "s", "--release", "1"]);
+    let x = seal();
+    wait_for("x's manifest write", || faults.count(Op::PutManifest) >= 1);
+    server.upload(d, "s", "1", &[("b.bin", b"bbb")], &[]).ok();
+    let y = seal();
+    wait_for("y's manifest write", || faults.count(Op::PutManifest) >= 2);
+    first.release();
+    let x = Run::from(x.wait_with_output().unwrap());
+    assert_eq!(x.ok(), "s3://artifacts/s/1/");
+    second.release();
+    let y = Run::from(y.wait_with_output().unwrap());
+    assert_eq!(y.ok(), "s3://artifacts/s/1/");
+    let stored = server.object("s/1/.s3blob-manifest.json").unwrap();
+    let v: serde_json::Value = serde_json::from_slice(&stored).unwrap();
+    let files: Vec<&str> = v["files"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|f| f["filename"].as_str().unwrap())
+        .collect();
+    assert_eq!(files, ["a.bin", "b.bin"], "the second seal's manifest");
 }
