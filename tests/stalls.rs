@@ -10,6 +10,16 @@ use std::time::{Duration, Instant};
 
 use common::{MIB, Op, Run, Server, data};
 
+/// Taken by each test of this file: the stalled commands are timed against a minute and the
+/// slow link against its bandwidth, so they do not share the machine's cores with each other.
+static ALONE: std::sync::Mutex<()> = std::sync::Mutex::new(());
+
+fn alone() -> std::sync::MutexGuard<'static, ()> {
+    ALONE
+        .lock()
+        .unwrap_or_else(std::sync::PoisonError::into_inner)
+}
+
 /// Every request of `op` from now on is held at the server and never answered.
 fn stall(server: &Server, op: Op) {
     // The gate is never released: held requests wait until the server stops with the test.
@@ -34,6 +44,7 @@ fn more_than_socket_buffers() -> usize {
 /// whether the request stalled while being sent or waited in vain for the answer.
 #[test]
 fn a_stalled_server_fails_every_command_within_a_minute() {
+    let _alone = alone();
     struct Case {
         name: &'static str,
         op: Op,
@@ -151,6 +162,7 @@ fn a_stalled_server_fails_every_command_within_a_minute() {
 /// default limit, and is still never cut, because it keeps moving.
 #[test]
 fn a_slow_link_finishes_with_no_part_sent_twice() {
+    let _alone = alone();
     let server = Server::start_throttled(1_500_000);
     let dir = tempfile::tempdir().unwrap();
     let d = dir.path();
