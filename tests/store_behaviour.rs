@@ -2,7 +2,8 @@
 //! `If-None-Match: *` atomically (the test server as it is), one that checks it when a write
 //! arrives but writes without holding the key (as s3s-fs and moto do on their own), and one
 //! that ignores it (as Garage does). The measurement (ignored; it asserts nothing) prints the
-//! table the README's guarantee table is made from; one test pins the limit it shows for seals.
+//! table the README's guarantee table is made from; two tests pin what it shows: the read-back
+//! catching two writes that passed a check apart, and its limit for seals.
 //!
 //! ```sh
 //! cargo test --locked --test store_behaviour -- --ignored --nocapture
@@ -286,4 +287,44 @@ fn a_manifest_replaced_after_a_seal_read_it_back_goes_unseen() {
         .map(|f| f["filename"].as_str().unwrap())
         .collect();
     assert_eq!(files, ["a.bin", "b.bin"], "the second seal's manifest");
+}
+
+/// On a store that checks `If-None-Match` apart from the write, two uploads of different bytes
+/// to one new key that both passed the check (held there until both have) and whose writes
+/// both land before either reads back (the read-backs are held until both are asked): one
+/// exits 6, and the stored bytes are the other's, which exited 0.
+#[test]
+fn the_read_back_catches_two_writes_that_both_passed_a_check_apart() {
+    let server = Server::start_faulty();
+    let faults = server.faults();
+    faults.check_conditions_apart(true);
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    let bytes = [b"from a".to_vec(), b"from b, longer".to_vec()];
+    for (who, b) in ["a", "b"].iter().zip(&bytes) {
+        std::fs::create_dir(d.join(who)).unwrap();
+        std::fs::write(d.join(who).join("f.bin"), b).unwrap();
+    }
+    let checked = faults.hold_after_check(2);
+    let upload = |path: &str| server.spawn(d, &["upload", "--suite", "s", "--release", "1", path]);
+    let (a, b) = (upload("a/f.bin"), upload("b/f.bin"));
+    wait_for("both checks passed", || faults.passed_checks() >= 2);
+    // Both looked before writing: the next two HEADs are the read-backs.
+    assert_eq!(faults.count(Op::HeadObject), 2);
+    let read_backs = faults.hold(Op::HeadObject, 2);
+    checked.release();
+    wait_for("both read-backs", || faults.count(Op::HeadObject) >= 4);
+    read_backs.release();
+    let runs = [
+        Run::from(a.wait_with_output().unwrap()),
+        Run::from(b.wait_with_output().unwrap()),
+    ];
+    let codes: Vec<i32> = runs.iter().map(|r| r.code).collect();
+    let winner = match codes[..] {
+        [0, 6] => 0,
+        [6, 0] => 1,
+        _ => panic!("exits {codes:?}: {} / {}", runs[0].stderr, runs[1].stderr),
+    };
+    runs[1 - winner].fails(6, &["s3://artifacts/s/1/f.bin", "another upload"]);
+    assert_eq!(server.object("s/1/f.bin").unwrap(), bytes[winner]);
 }
