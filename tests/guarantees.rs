@@ -378,3 +378,227 @@ fn the_read_back_catches_a_write_replaced_before_it() {
     assert_eq!(b.ok(), "s3://artifacts/s/1/f.bin");
     assert_eq!(server.object("s/1/f.bin").unwrap(), b"from b, longer");
 }
+
+/// Every write of an artifact is create-only unless `--overwrite`: `If-None-Match: *` on the
+/// single PUT and on CompleteMultipartUpload, as the server received them.
+#[test]
+fn every_write_carries_if_none_match_unless_overwriting() {
+    let server = Server::start_faulty();
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    let faults = server.faults();
+    let conditions = |op: Op| -> Vec<Option<String>> {
+        faults
+            .requests()
+            .iter()
+            .filter(|r| r.op == op)
+            .map(|r| r.header("if-none-match"))
+            .collect()
+    };
+    for (len, op) in [
+        (1000, Op::PutObject),
+        (11 * common::MIB, Op::CompleteMultipartUpload),
+    ] {
+        let name = format!("{len}.bin");
+        std::fs::write(d.join(&name), common::data(len, 3)).unwrap();
+        for mode in ["trusted", "untrusted"] {
+            let before = faults.count(op);
+            let release = format!("{mode}-{len}");
+            server
+                .run(
+                    d,
+                    &[
+                        "upload",
+                        "--conditional-writes",
+                        mode,
+                        "--part-size",
+                        "5MiB",
+                        "--suite",
+                        "s",
+                        "--release",
+                        &release,
+                        &name,
+                    ],
+                )
+                .ok();
+            assert_eq!(
+                conditions(op)[before..],
+                [Some("*".to_owned())],
+                "{op:?}, {mode}"
+            );
+        }
+        let before = faults.count(op);
+        std::fs::write(d.join(&name), common::data(len, 4)).unwrap();
+        server
+            .run(
+                d,
+                &[
+                    "upload",
+                    "--overwrite",
+                    "--part-size",
+                    "5MiB",
+                    "--suite",
+                    "s",
+                    "--release",
+                    &format!("trusted-{len}"),
+                    &name,
+                ],
+            )
+            .ok();
+        assert_eq!(conditions(op)[before..], [None], "{op:?}, --overwrite");
+    }
+}
+
+/// Two multipart uploads of different bytes to one new key, on a store that enforces
+/// conditional writes and is trusted to (`--conditional-writes trusted`: no look before, no
+/// read-back): both completions are held until both have arrived, then let through one after
+/// the other. The first stores its object; the second is refused by the store, finds other
+/// bytes at the key and exits 6; no upload stays open.
+#[test]
+fn a_multipart_race_under_trusted_conditional_writes_has_one_winner() {
+    let server = Server::start_faulty();
+    let faults = server.faults();
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    for (who, seed) in [("a", 1), ("b", 2)] {
+        std::fs::create_dir(d.join(who)).unwrap();
+        std::fs::write(
+            d.join(who).join("f.bin"),
+            common::data(11 * common::MIB, seed),
+        )
+        .unwrap();
+    }
+    let first = faults.hold(Op::CompleteMultipartUpload, 1);
+    let second = faults.hold(Op::CompleteMultipartUpload, 1);
+    let upload = |path: &str| {
+        server.spawn(
+            d,
+            &[
+                "upload",
+                "--conditional-writes",
+                "trusted",
+                "--part-size",
+                "5MiB",
+                "--suite",
+                "s",
+                "--release",
+                "1",
+                path,
+            ],
+        )
+    };
+    let a = upload("a/f.bin");
+    wait_for("a's completion", || {
+        faults.count(Op::CompleteMultipartUpload) >= 1
+    });
+    let b = upload("b/f.bin");
+    wait_for("b's completion", || {
+        faults.count(Op::CompleteMultipartUpload) >= 2
+    });
+    first.release();
+    let a = Run::from(a.wait_with_output().unwrap());
+    assert_eq!(a.ok(), "s3://artifacts/s/1/f.bin");
+    second.release();
+    let b = Run::from(b.wait_with_output().unwrap());
+    b.fails(6, &["s3://artifacts/s/1/f.bin"]);
+    assert!(
+        server.object("s/1/f.bin").unwrap() == common::data(11 * common::MIB, 1),
+        "the stored bytes are not the winner's"
+    );
+    assert_eq!(
+        server.open_uploads(),
+        0,
+        "the loser's upload was not aborted"
+    );
+    assert_eq!(faults.count(Op::AbortMultipartUpload), 1);
+}
+
+/// The file names in the stored manifest of `s/RELEASE`.
+fn manifest_files(server: &Server, release: &str) -> Vec<String> {
+    let stored = server
+        .object(&format!("s/{release}/{MANIFEST}"))
+        .expect("a manifest");
+    let v: serde_json::Value = serde_json::from_slice(&stored).unwrap();
+    v["files"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|f| f["filename"].as_str().unwrap().to_owned())
+        .collect()
+}
+
+/// Two seals of one release that see different files (a file is uploaded between the first
+/// seal's listing and the second's) race on the manifest: both writes are held until both have
+/// arrived, then let through one after the other, and both read-backs wait until both writes
+/// are done. Where the store enforces `If-None-Match`, the second write is refused and that
+/// seal exits 6; where it ignores it, the second write replaces the first manifest and the
+/// first seal, reading back, exits 6. Either way exactly one seal succeeds and the stored
+/// manifest is its own.
+#[test]
+fn two_seals_with_different_files_have_one_outcome() {
+    for ignores in [false, true] {
+        let server = Server::start_faulty();
+        let faults = server.faults();
+        faults.ignore_if_none_match(ignores);
+        let dir = tempfile::tempdir().unwrap();
+        let d = dir.path();
+        server.upload(d, "s", "1", &[("a.bin", b"aaa")], &[]).ok();
+        let first_write = faults.hold(Op::PutManifest, 1);
+        let second_write = faults.hold(Op::PutManifest, 1);
+        let seal = || server.spawn(d, &["seal", "--suite", "s", "--release", "1"]);
+        let x = seal();
+        wait_for("x's manifest write", || faults.count(Op::PutManifest) >= 1);
+        server.upload(d, "s", "1", &[("b.bin", b"bbb")], &[]).ok();
+        let y = seal();
+        wait_for("y's manifest write", || faults.count(Op::PutManifest) >= 2);
+        let reads = faults.count(Op::GetManifest);
+        let read_backs = faults.hold(Op::GetManifest, 2);
+        first_write.release();
+        wait_for("x's read-back", || faults.count(Op::GetManifest) > reads);
+        second_write.release();
+        wait_for("y's read-back", || {
+            faults.count(Op::GetManifest) > reads + 1
+        });
+        read_backs.release();
+        let (x, y) = (
+            Run::from(x.wait_with_output().unwrap()),
+            Run::from(y.wait_with_output().unwrap()),
+        );
+        let label = if ignores { "ignored" } else { "enforced" };
+        if ignores {
+            x.fails(6, &["s3://artifacts/s/1/", "replaced this one"]);
+            assert_eq!(y.ok(), "s3://artifacts/s/1/", "{label}");
+            assert_eq!(manifest_files(&server, "1"), ["a.bin", "b.bin"], "{label}");
+        } else {
+            assert_eq!(x.ok(), "s3://artifacts/s/1/", "{label}");
+            y.fails(6, &["s3://artifacts/s/1/", "with other files"]);
+            assert_eq!(manifest_files(&server, "1"), ["a.bin"], "{label}");
+        }
+    }
+}
+
+/// `seal` of a release that is sealed already and now holds another file too (planted behind
+/// s3blob's back): exit 6, and the stored manifest is untouched.
+#[test]
+fn sealing_a_sealed_release_with_other_files_is_exit_6() {
+    let server = Server::start_faulty();
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    server
+        .upload(d, "s", "1", &[("a.bin", b"aaa")], &["--seal"])
+        .ok();
+    let manifest = server.object(&format!("s/1/{MANIFEST}")).unwrap();
+    server.plant("s/1/late.bin", b"late");
+    server
+        .run(d, &["seal", "--suite", "s", "--release", "1"])
+        .fails(
+            6,
+            &["s3://artifacts/s/1/", "already sealed, with other files"],
+        );
+    assert_eq!(server.object(&format!("s/1/{MANIFEST}")).unwrap(), manifest);
+    assert_eq!(
+        server.faults().count(Op::PutManifest),
+        1,
+        "only the first seal's"
+    );
+}

@@ -299,58 +299,73 @@ fn kept_why<'a>(v: &'a Value, release: &str) -> &'a str {
         .unwrap_or_else(|| panic!("{release} not kept: {v:#}"))
 }
 
+/// A prune removes a release manifest first: held at the server between the manifest delete
+/// and the object deletes (and just before the manifest delete), the release it removes reads
+/// as whole at every moment, sealed and then open, never sealed with files missing, and
+/// `latest` stays whole throughout.
 #[test]
-fn downloads_of_latest_never_fail_while_a_prune_runs() {
-    let server = Server::start();
+fn a_prune_never_shows_a_sealed_release_with_files_missing() {
+    let server = Server::start_faulty();
+    let faults = server.faults();
     let dir = tempfile::tempdir().unwrap();
     let d = dir.path();
-    for i in 0..8 {
-        seal(&server, d, &format!("1.{i}"), &["a.txt", "b.txt", "c.txt"]);
+    let files = ["a.txt", "b.txt", "c.txt"];
+    for r in ["1.0", "1.1"] {
+        seal(&server, d, r, &files);
     }
-    let stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
-    let reader = {
-        let (stop, work) = (stop.clone(), d.to_owned());
-        let args = move |n: usize| {
-            let out = work.join(format!("out{n}"));
-            vec![
-                "download".to_owned(),
-                "--suite".into(),
-                "s".into(),
-                "--release".into(),
-                "latest".into(),
-                "--all".into(),
-                "-o".into(),
-                out.display().to_string(),
-            ]
-        };
-        // The environment the harness gives the binary, for the reader thread's commands.
-        let server_env: Vec<(String, String)> = server
-            .cmd(d)
-            .get_envs()
-            .filter_map(|(k, v)| Some((k.to_str()?.to_owned(), v?.to_str()?.to_owned())))
-            .collect();
-        std::thread::spawn(move || {
-            let mut runs = Vec::new();
-            let mut n = 0;
-            while !stop.load(std::sync::atomic::Ordering::Relaxed) || n < 3 {
-                let mut c = std::process::Command::new(env!("CARGO_BIN_EXE_s3blob"));
-                c.env_clear().envs(server_env.iter().cloned()).args(args(n));
-                let out = Run::from(c.output().unwrap());
-                runs.push((out.code, out.stderr));
-                n += 1;
-            }
-            runs
-        })
-    };
-    let (run, v) = prune(&server, d, &["--keep", "1", "--yes"]);
-    assert_eq!(run.code, 0, "{}", run.stderr);
-    assert_eq!(names(&v, "removed").len(), 7);
-    stop.store(true, std::sync::atomic::Ordering::Relaxed);
-    for (code, stderr) in reader.join().unwrap() {
-        assert_eq!(
-            code, 0,
-            "a download of latest failed during the prune: {stderr}"
+    // Downloads all of `release` into `out`, checks every file, and returns how each was
+    // verified ("manifest" for a sealed release).
+    let whole = |release: &str, out: &str| -> Vec<String> {
+        let run = server.run(
+            d,
+            &[
+                "--json",
+                "download",
+                "--suite",
+                "s",
+                "--release",
+                release,
+                "--all",
+                "-o",
+                out,
+            ],
         );
-    }
-    assert_eq!(stored(&server, "1.7").len(), 4);
+        let v = run.json();
+        assert_eq!(v["failed"], 0, "{v}");
+        for f in files {
+            let expect = format!("{}/{f}", if release == "latest" { "1.1" } else { release });
+            assert_eq!(
+                std::fs::read_to_string(d.join(out).join(f)).unwrap(),
+                expect,
+                "{release} in {out}"
+            );
+        }
+        v["files"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|f| f["verified"].as_str().unwrap_or_default().to_owned())
+            .collect()
+    };
+    let manifest_delete = faults.hold(Op::DeleteManifest, 1);
+    let object_deletes = faults.hold(Op::DeleteObjects, 1);
+    let pruning = server.spawn(d, &["prune", "--suite", "s", "--keep", "1", "--yes"]);
+    common::wait_for("the manifest delete", || {
+        faults.count(Op::DeleteManifest) >= 1
+    });
+    // Nothing is deleted yet: 1.0 is sealed and whole.
+    assert_eq!(whole("1.0", "before"), ["manifest"; 3]);
+    whole("latest", "latest-before");
+    manifest_delete.release();
+    common::wait_for("the object deletes", || {
+        faults.count(Op::DeleteObjects) >= 1
+    });
+    // The manifest is gone, the objects are all there: 1.0 is open and whole.
+    assert_eq!(stored(&server, "1.0"), files);
+    assert_eq!(whole("1.0", "between"), ["checksum"; 3]);
+    whole("latest", "latest-between");
+    object_deletes.release();
+    Run::from(pruning.wait_with_output().unwrap()).ok();
+    assert!(stored(&server, "1.0").is_empty());
+    assert_eq!(stored(&server, "1.1").len(), 4);
 }

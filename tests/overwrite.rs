@@ -2,7 +2,7 @@
 
 mod common;
 
-use common::{Fault, MIB, Op, Server, data};
+use common::{MIB, Op, Server, data};
 
 fn overwrite_rules(len: usize) {
     let server = Server::start_faulty();
@@ -95,36 +95,48 @@ fn download_replaces_unless_no_clobber() {
     assert_eq!(std::fs::read(dir.path().join("dest.bin")).unwrap(), b"new");
 }
 
+/// Another publisher stores other bytes at the key between our look and our write (our
+/// PutObject is held at the server meanwhile): the store refuses our conditional write (412),
+/// s3blob finds the other's object there and exits 6, and the stored bytes are the other's.
+/// The same race with the same bytes on both sides is a success: the upload already happened.
 #[test]
 fn a_write_that_loses_the_race_is_refused() {
-    // Another publisher stores the key between our look and our write: the conditional write
-    // answers 412, as S3 does.
-    let server = Server::start_faulty();
-    let dir = tempfile::tempdir().unwrap();
-    std::fs::write(dir.path().join("a.bin"), b"mine").unwrap();
-    server.faults().inject(
-        Op::PutObject,
-        1,
-        Fault::Error {
-            status: 412,
-            code: "PreconditionFailed",
-        },
-    );
-    server
-        .run(
-            dir.path(),
-            &["upload", "--suite", "s", "--release", "r", "a.bin"],
-        )
-        .fails(6, &["s3://artifacts/s/r/a.bin"]);
-    // The refusal came from the condition s3blob sent, which the server must see.
-    let puts: Vec<_> = server
-        .faults()
-        .requests()
-        .into_iter()
-        .filter(|r| r.op == Op::PutObject)
-        .collect();
-    assert!(!puts.is_empty());
-    for put in puts {
-        assert_eq!(put.header("if-none-match").as_deref(), Some("*"));
+    for (theirs, code) in [(b"theirs".as_slice(), 6), (b"mine".as_slice(), 0)] {
+        let server = Server::start_faulty();
+        let faults = server.faults();
+        let dir = tempfile::tempdir().unwrap();
+        let d = dir.path();
+        std::fs::write(d.join("a.bin"), b"mine").unwrap();
+        std::fs::create_dir(d.join("other")).unwrap();
+        std::fs::write(d.join("other/a.bin"), theirs).unwrap();
+        let ours = faults.hold(Op::PutObject, 1);
+        let upload = server.spawn(d, &["upload", "--suite", "s", "--release", "r", "a.bin"]);
+        common::wait_for("our write", || faults.count(Op::PutObject) >= 1);
+        // Our look found the key free; the other publisher gets there first.
+        assert_eq!(faults.count(Op::HeadObject), 1);
+        server
+            .run(
+                d,
+                &["upload", "--suite", "s", "--release", "r", "other/a.bin"],
+            )
+            .ok();
+        ours.release();
+        let out = common::Run::from(upload.wait_with_output().unwrap());
+        if code == 6 {
+            out.fails(6, &["s3://artifacts/s/r/a.bin", "already exists"]);
+        } else {
+            assert_eq!(out.ok(), "s3://artifacts/s/r/a.bin");
+        }
+        assert_eq!(server.object("s/r/a.bin").unwrap(), theirs);
+        // The refusal came from the condition s3blob sent, which the server saw.
+        let puts: Vec<_> = faults
+            .requests()
+            .into_iter()
+            .filter(|r| r.op == Op::PutObject)
+            .collect();
+        assert_eq!(puts.len(), 2);
+        for put in puts {
+            assert_eq!(put.header("if-none-match").as_deref(), Some("*"));
+        }
     }
 }

@@ -402,16 +402,17 @@ fn a_stream_keeps_at_most_four_parts_in_flight() {
     let writer = std::thread::spawn(move || {
         let _ = stdin.write_all(&input);
     });
+    server.faults().take_max_in_flight();
     wait_for("four parts, held", || {
         server.faults().count(Op::UploadPart) >= 4
     });
-    // Four are in flight; a fifth must wait for one of them, however long they take.
-    std::thread::sleep(std::time::Duration::from_millis(500));
-    assert_eq!(server.faults().count(Op::UploadPart), 4);
+    // Four are in flight at once (held); a fifth must wait for one of them, however long they
+    // take: the server never sees more than four at once, from here to the end.
     gate.release();
     let out = Run::from(child.wait_with_output().unwrap());
     writer.join().unwrap();
     out.ok();
+    assert_eq!(server.faults().take_max_in_flight(), 4);
     assert_eq!(server.faults().count(Op::UploadPart), 9);
     assert!(server.object("pipe/1/f").unwrap() == bytes);
 }

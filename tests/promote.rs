@@ -328,6 +328,41 @@ fn copied_in_parts_and_to_another_bucket(server: &Server) {
             .object_in("public", "app/3.0/.s3blob-manifest.json")
             .is_some()
     );
+    // A multipart upload starts with no metadata: the source's was set on it, s3blob's
+    // CRC64NVME included, and reading every byte back agrees with the manifest.
+    let stat = server.run(
+        d,
+        &[
+            "--json",
+            "stat",
+            "--bucket",
+            "public",
+            "--suite",
+            "app",
+            "--release",
+            "3.0",
+            "--filename",
+            "big.bin",
+        ],
+    );
+    let v: Value = stat.json();
+    assert_eq!(v["metadata"]["commit"], "3f2a9c1", "{v:#}");
+    assert_eq!(v["cache_control"], "max-age=60", "{v:#}");
+    assert_eq!(v["checksum"]["source"], "s3blob-metadata", "{v:#}");
+    let deep = server.run(
+        d,
+        &[
+            "verify",
+            "--bucket",
+            "public",
+            "--suite",
+            "app",
+            "--release",
+            "3.0",
+            "--deep",
+        ],
+    );
+    assert_eq!(deep.ok().lines().count(), 2, "{}", deep.stdout);
 }
 
 #[test]
@@ -564,4 +599,162 @@ fn a_store_without_part_copies_aborts_the_multipart_copy_and_says_so() {
         "the multipart copy was not aborted"
     );
     assert!(server.object("prod/7.0/big.bin").is_none());
+}
+
+/// Takes the manifest of `suite/release` out of the server's storage while `change` runs (the
+/// release looks open, so s3blob lets `change` replace its objects), then puts it back.
+fn with_manifest_hidden(server: &Server, suite: &str, release: &str, change: impl FnOnce()) {
+    let manifest = server.object_path(&format!("{suite}/{release}/.s3blob-manifest.json"));
+    let aside = server.root.path().join("manifest-aside");
+    std::fs::rename(&manifest, &aside).unwrap();
+    change();
+    std::fs::rename(&aside, &manifest).unwrap();
+}
+
+/// Each copy is pinned to the ETag the source had when promote looked at it: a source object
+/// replaced (same size, other bytes) while its copy is held at the server makes the copy fail
+/// (exit 5, naming the source), and nothing is left at the destination: no object with the
+/// wrong bytes, no open upload, no manifest. For one CopyObject and for a multipart copy.
+#[test]
+fn a_source_replaced_during_promote_is_not_copied_and_nothing_is_sealed() {
+    for (label, len, op) in [
+        ("CopyObject", 70_000, Op::CopyObject),
+        ("UploadPartCopy", 11 * MIB, Op::UploadPartCopy),
+    ] {
+        let server = Server::start_faulty();
+        let dir = tempfile::tempdir().unwrap();
+        let d = dir.path();
+        seal(&server, d, "app", "1.0", &[("f.bin", data(len, 1))]);
+        let faults = server.faults();
+        let gate = faults.hold(op, 3);
+        let mut cmd = server.cmd(d);
+        cmd.args([
+            "promote",
+            "--suite",
+            "app",
+            "--release",
+            "1.0",
+            "--to-suite",
+            "prod",
+            "--part-size",
+            "5MiB",
+        ])
+        .env("S3BLOB_TEST_COPY_MULTIPART_ABOVE", MIB.to_string());
+        let promote = common::background(&mut cmd);
+        common::wait_for("the held copy", || faults.count(op) >= 1);
+        with_manifest_hidden(&server, "app", "1.0", || {
+            std::fs::write(d.join("f.bin"), data(len, 2)).unwrap();
+            server
+                .run(
+                    d,
+                    &[
+                        "upload",
+                        "--overwrite",
+                        "--part-size",
+                        "5MiB",
+                        "--suite",
+                        "app",
+                        "--release",
+                        "1.0",
+                        "f.bin",
+                    ],
+                )
+                .ok();
+        });
+        gate.release();
+        let out = Run::from(promote.wait_with_output().unwrap());
+        out.fails(
+            5,
+            &["s3://artifacts/app/1.0/f.bin", "changed", "not sealed"],
+        );
+        assert_eq!(server.object("prod/1.0/f.bin"), None, "{label}: copied");
+        assert_eq!(
+            server.object("prod/1.0/.s3blob-manifest.json"),
+            None,
+            "{label}: sealed"
+        );
+        assert_eq!(server.open_uploads(), 0, "{label}: upload left open");
+    }
+}
+
+/// A promote that fails for one file copies the others and seals nothing; run again, it
+/// counts the copies already made as done (they are not copied twice), copies the rest and
+/// seals.
+#[test]
+fn a_promote_that_failed_for_one_file_succeeds_when_run_again() {
+    let server = Server::start_faulty();
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    let files = [
+        ("a.bin", data(1000, 1)),
+        ("b.bin", data(2000, 2)),
+        ("c.bin", data(3000, 3)),
+    ];
+    seal(&server, d, "app", "1.0", &files);
+    let args = [
+        "--json",
+        "--suite",
+        "app",
+        "--release",
+        "1.0",
+        "--to-suite",
+        "prod",
+        "--concurrency",
+        "1",
+    ];
+    // One copy at a time, in name order: a.bin's is refused.
+    server.faults().inject(
+        Op::CopyObject,
+        1,
+        Fault::Error {
+            status: 403,
+            code: "AccessDenied",
+        },
+    );
+    let failed = promote(&server, d, &args);
+    assert_eq!(failed.code, 4, "{}", failed.stderr);
+    assert!(failed.stderr.contains("not sealed"), "{}", failed.stderr);
+    assert_eq!(server.object("prod/1.0/a.bin"), None);
+    assert_eq!(server.object("prod/1.0/b.bin").as_ref(), Some(&files[1].1));
+    assert_eq!(server.object("prod/1.0/.s3blob-manifest.json"), None);
+
+    let copies = server.faults().count(Op::CopyObject);
+    let v: Value = promote(&server, d, &args).json();
+    let unchanged: Vec<(String, bool)> = v["files"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|f| {
+            (
+                f["filename"].as_str().unwrap().to_owned(),
+                f["unchanged"].as_bool().unwrap(),
+            )
+        })
+        .collect();
+    assert_eq!(
+        unchanged,
+        [
+            ("a.bin".to_owned(), false),
+            ("b.bin".to_owned(), true),
+            ("c.bin".to_owned(), true)
+        ],
+        "{v:#}"
+    );
+    assert_eq!(
+        server.faults().count(Op::CopyObject) - copies,
+        1,
+        "only a.bin copied"
+    );
+    for (f, bytes) in &files {
+        assert_eq!(
+            server.object(&format!("prod/1.0/{f}")).as_ref(),
+            Some(bytes)
+        );
+    }
+    server
+        .run(
+            d,
+            &["verify", "--suite", "prod", "--release", "1.0", "--deep"],
+        )
+        .ok();
 }

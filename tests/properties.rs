@@ -26,8 +26,9 @@ fn config() -> ProptestConfig {
 proptest! {
     #![proptest_config(config())]
 
-    /// Any input either is refused or gives a key whose three parts read back unchanged, with
-    /// no way to reach outside `suite/release/` and within S3's length limit.
+    /// Any input either is refused, for a reason the rules give, or gives a key whose three
+    /// parts read back unchanged, with no way to reach outside `suite/release/` and within S3's
+    /// length limit.
     #[test]
     fn keys_are_exactly_three_safe_parts(
         suite in "\\PC{0,12}|[./a]{0,3}|.{0,5}",
@@ -45,7 +46,20 @@ proptest! {
                     prop_assert!(!p.chars().any(char::is_control));
                 }
             }
-            Err(e) => prop_assert!(["--suite", "--release", "--filename", "key"].contains(&e.flag)),
+            Err(e) => {
+                prop_assert!(["--suite", "--release", "--filename", "key"].contains(&e.flag));
+                // Refused only for a reason: a part that breaks a rule, or a key too long.
+                let reserved = filename == ".s3blob-manifest.json";
+                let bad = |p: &str| {
+                    p.is_empty() || p == "." || p == ".." || p.contains('/')
+                        || p.chars().any(char::is_control)
+                };
+                let len = suite.len() + release.len() + filename.len() + 2;
+                prop_assert!(
+                    bad(&suite) || bad(&release) || bad(&filename) || reserved || len > MAX_KEY_BYTES,
+                    "refused a valid key: {}", e
+                );
+            }
         }
     }
 

@@ -6,7 +6,7 @@ mod common;
 use std::path::{Path, PathBuf};
 use std::process::Stdio;
 
-use common::{MIB, Op, Run, Server, data};
+use common::{MIB, Op, Run, Server, data, wait_for};
 use serde_json::Value;
 
 const MANIFEST: &str = ".s3blob-manifest.json";
@@ -488,76 +488,42 @@ fn listing_a_sealed_release_reads_one_manifest_not_one_head_per_file() {
     );
 }
 
-/// Two jobs publish into one new release at the same moment, each uploading its own file and
-/// sealing: whatever the interleaving, the stored manifest lists the file of every job that
-/// succeeded, and every other job exits 6 (its file is then not part of the release).
+/// Two seals of one complete release at the same moment (both manifest writes held at the
+/// server until both have arrived, then let through one after the other): the first writes the
+/// manifest, the second is refused by the store, finds the same files sealed and succeeds
+/// without writing. (Seals of different files racing: `tests/guarantees.rs`.)
 #[test]
-fn concurrent_seals_have_one_outcome() {
-    let server = Server::start();
+fn two_seals_of_the_same_files_have_one_outcome() {
+    let server = Server::start_faulty();
+    let faults = server.faults();
     let dir = tempfile::tempdir().unwrap();
     let d = dir.path();
-    for round in 0..4 {
-        let release = format!("r{round}");
-        let jobs: Vec<(String, std::process::Child)> = ["x", "y"]
-            .iter()
-            .map(|name| {
-                let sub = d.join(format!("{round}-{name}"));
-                std::fs::create_dir_all(&sub).unwrap();
-                std::fs::write(sub.join(name), name.repeat(100)).unwrap();
-                let child = server.spawn(
-                    &sub,
-                    &[
-                        "upload",
-                        "--suite",
-                        "s",
-                        "--release",
-                        &release,
-                        "--seal",
-                        name,
-                    ],
-                );
-                ((*name).to_owned(), child)
-            })
-            .collect();
-        let mut winners = Vec::new();
-        for (name, child) in jobs {
-            let out = Run::from(child.wait_with_output().unwrap());
-            match out.code {
-                0 => winners.push(name),
-                6 => assert!(out.stderr.contains("sealed"), "{}", out.stderr),
-                other => panic!("exit {other}: {}", out.stderr),
-            }
-        }
-        assert!(!winners.is_empty(), "round {round}: nobody sealed");
-        let stored = manifest_files(&server, &release);
-        for w in &winners {
-            assert!(
-                stored.contains(w),
-                "round {round}: {w} succeeded but is not sealed: {stored:?}"
-            );
-        }
-    }
-    // Two seals of one complete release at the same moment: one writes, the other finds the
-    // same files sealed.
     server
         .upload(d, "s", "same", &[("a", b"a"), ("b", b"b")], &[])
         .ok();
-    let seals: Vec<std::process::Child> = (0..2)
-        .map(|_| server.spawn(d, &["--json", "seal", "--suite", "s", "--release", "same"]))
-        .collect();
-    // Where the server let both conditional writes through, the read-back makes the one whose
-    // manifest was replaced exit 6 instead.
-    let mut wrote = 0;
-    for c in seals {
-        let out = Run::from(c.wait_with_output().unwrap());
-        match out.code {
-            0 if !out.json()["unchanged"].as_bool().unwrap() => wrote += 1,
-            0 => {}
-            6 => assert!(out.stderr.contains("at the same moment"), "{}", out.stderr),
-            other => panic!("exit {other}: {}", out.stderr),
-        }
-    }
-    assert_eq!(wrote, 1, "exactly one seal writes the manifest");
+    let first = faults.hold(Op::PutManifest, 1);
+    let second = faults.hold(Op::PutManifest, 1);
+    let seal = || server.spawn(d, &["--json", "seal", "--suite", "s", "--release", "same"]);
+    let x = seal();
+    wait_for("x's manifest write", || faults.count(Op::PutManifest) >= 1);
+    let y = seal();
+    wait_for("y's manifest write", || faults.count(Op::PutManifest) >= 2);
+    first.release();
+    let x = Run::from(x.wait_with_output().unwrap()).json();
+    assert_eq!(x["unchanged"], false, "{x}");
+    let stored = server.object(&format!("s/same/{MANIFEST}")).unwrap();
+    second.release();
+    let y = Run::from(y.wait_with_output().unwrap()).json();
+    assert_eq!(y["unchanged"], true, "{y}");
+    assert_eq!(
+        y["sealed_at"], x["sealed_at"],
+        "y reports the stored manifest"
+    );
+    assert_eq!(
+        server.object(&format!("s/same/{MANIFEST}")).unwrap(),
+        stored
+    );
+    assert_eq!(manifest_files(&server, "same"), ["a", "b"]);
 }
 
 #[test]

@@ -72,15 +72,31 @@ fn exactly_the_threshold_is_one_put() {
 
 #[test]
 fn multipart_with_short_last_part() {
-    // 3 parts of 5 MiB, the last one 12,345 bytes; 2 in flight at a time.
+    // 3 parts of 5 MiB, the last one 12,345 bytes; 2 in flight at a time: the first two parts
+    // are held at the server until both have arrived.
     let server = Server::start_faulty();
-    round_trip(
-        &server,
-        2 * 5 * MIB + 12_345,
-        &["--part-size", "5MiB", "--concurrency", "2"],
-    );
     let f = server.faults();
-    assert!(f.take_max_in_flight() <= 2, "more than --concurrency 2");
+    let gate = f.hold(Op::UploadPart, 2);
+    std::thread::scope(|s| {
+        let both = s.spawn(|| {
+            let seen = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+                common::wait_for("two parts at once", || f.count(Op::UploadPart) >= 2)
+            }));
+            // Let the upload go on either way, so a failure ends the test instead of hanging it.
+            gate.release();
+            seen
+        });
+        round_trip(
+            &server,
+            2 * 5 * MIB + 12_345,
+            &["--part-size", "5MiB", "--concurrency", "2"],
+        );
+        assert!(
+            both.join().unwrap().is_ok(),
+            "two parts never in flight at once"
+        );
+    });
+    assert_eq!(f.take_max_in_flight(), 2, "--concurrency 2");
     let mut parts: Vec<(String, usize)> = f
         .requests()
         .iter()

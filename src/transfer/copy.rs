@@ -101,14 +101,22 @@ pub async fn copy(
     };
     match outcome {
         Ok(parts) => Ok(Copied::Copied { parts }),
-        // Refused by the create-only condition: another copy or upload got there first.
+        // Refused by a condition: another copy or upload got to the destination first, or
+        // (CopyObject carries both conditions) the source is no longer the object looked at.
         Err(Taken) => match existing(client, req).await? {
             Some(existing) => Ok(same_or_taken(req, &existing, &dst)?),
-            None => Err(Error::Other(format!(
-                "cannot copy to {dst}: the store refused the create-only copy, yet the key is empty; retry"
-            ))
-            .into()),
+            None => {
+                let now = inspect::head(client, &req.src_bucket, &req.src_key).await?;
+                if now.etag != source.etag {
+                    return Err(source_changed(req).into());
+                }
+                Err(Error::Other(format!(
+                    "cannot copy to {dst}: the store refused the create-only copy, yet the key is empty; retry"
+                ))
+                .into())
+            }
         },
+        Err(SourceChanged) => Err(source_changed(req).into()),
         Err(Failed(e)) => Err(Failure::Other(e)),
         Err(Unsupported(e)) => Err(Failure::Unsupported(e)),
     }
@@ -116,13 +124,24 @@ pub async fn copy(
 
 /// Why a copy did not happen.
 enum CopyError {
-    /// 412: the destination key was taken.
+    /// 412: the destination key was taken (or, for CopyObject, the source changed).
     Taken,
+    /// 412 on a part copy: the source is no longer the object whose ETag pins the copy.
+    SourceChanged,
     /// 501 or NotImplemented: the store does not copy on the server.
     Unsupported(Error),
     Failed(Error),
 }
-use CopyError::{Failed, Taken, Unsupported};
+use CopyError::{Failed, SourceChanged, Taken, Unsupported};
+
+/// The source was replaced since promote looked at it: its copy was refused, and copying it
+/// again would copy other bytes than its release lists.
+fn source_changed(req: &CopyRequest) -> Error {
+    Error::Integrity(format!(
+        "s3://{}/{} changed while it was being copied (it is no longer the object promote looked at); nothing copied: verify the source release",
+        req.src_bucket, req.src_key
+    ))
+}
 
 /// A failed copy request, classified; told apart when the store does not implement it.
 fn copy_failed<E>(
@@ -312,7 +331,11 @@ async fn copy_parts(
                     .interceptor(ExpectServerWork(ServerWork::copying(len)))
                     .send()
                     .await
-                    .map_err(|e| copy_failed(&e, "copy a part to", &bucket, &key))?;
+                    .map_err(|e| match status(&e) {
+                        // A part copy's one condition is the source's ETag.
+                        Some(412) => SourceChanged,
+                        _ => copy_failed(&e, "copy a part to", &bucket, &key),
+                    })?;
                 let result = out.copy_part_result;
                 Ok::<_, CopyError>(
                     CompletedPart::builder()

@@ -229,7 +229,7 @@ impl Gate {
         self.0.add_permits(tokio::sync::Semaphore::MAX_PERMITS / 2);
     }
 
-    async fn wait(&self) {
+    pub(crate) async fn wait(&self) {
         // Closed or open, either way the request goes on.
         let _ = self.0.acquire().await;
     }
@@ -246,6 +246,33 @@ impl Faults {
         self.personality
             .ignore_if_none_match
             .store(on, Ordering::Relaxed);
+    }
+
+    /// Checks `If-None-Match: *` on PutObject and CompleteMultipartUpload when the write
+    /// arrives, then writes without holding the key, as s3s-fs and moto do on their own: two
+    /// writes that both pass the check both land.
+    pub fn check_conditions_apart(&self, on: bool) {
+        self.personality
+            .check_conditions_apart
+            .store(on, Ordering::Relaxed);
+    }
+
+    /// On a store that checks apart ([`Faults::check_conditions_apart`]): holds the next
+    /// `times` conditional writes that passed their check, before they write, until the
+    /// returned gate is released.
+    pub fn hold_after_check(&self, times: usize) -> Gate {
+        let gate = Gate(Arc::new(tokio::sync::Semaphore::new(0)));
+        self.personality
+            .after_check_gates
+            .lock()
+            .unwrap()
+            .push_back((times, gate.clone()));
+        gate
+    }
+
+    /// How many conditional writes have passed their check on a store that checks apart.
+    pub fn passed_checks(&self) -> usize {
+        self.personality.passed_checks.load(Ordering::SeqCst)
     }
 
     /// Ignores `If-Match` on GetObject (serves whatever the key holds now).

@@ -51,10 +51,45 @@ pub struct Personality {
     /// s3s-fs and some stores do this: `If-Match` on GetObject is ignored, so a ranged GET of
     /// an object replaced since the first range returns the new object's bytes.
     pub ignore_if_match: std::sync::atomic::AtomicBool,
+    /// s3s-fs and moto do this on their own: `If-None-Match: *` on PutObject and
+    /// CompleteMultipartUpload is checked when the write arrives, and the write then goes on
+    /// without holding the key, so two writes that both passed the check both land (the later
+    /// one wins). [`Personality::after_check`] holds a write between its check and its write.
+    pub check_conditions_apart: std::sync::atomic::AtomicBool,
+    /// Conditional writes that passed their check on a store that checks apart.
+    pub passed_checks: std::sync::atomic::AtomicUsize,
+    /// Gates that hold the next writes that passed their check (how many, and the gate).
+    pub after_check_gates: std::sync::Mutex<std::collections::VecDeque<(usize, faults::Gate)>>,
     /// Objects only the listing shows, with their sizes: keys real stores hold but a file
     /// system cannot, so s3s-fs cannot keep them (a directory marker `suite/release/`, which
     /// consoles create for "folders"; a name over 255 bytes). Reading one answers NoSuchKey.
     pub listed_only: std::sync::Mutex<std::collections::BTreeMap<String, i64>>,
+}
+
+impl Personality {
+    /// Counts a conditional write that passed its check, then holds it at the next gate set
+    /// with [`faults::Faults::hold_after_check`], if any.
+    async fn after_check(&self) {
+        self.passed_checks
+            .fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+        let gate = {
+            let mut gates = self
+                .after_check_gates
+                .lock()
+                .unwrap_or_else(std::sync::PoisonError::into_inner);
+            let gate = gates.front_mut().map(|(left, gate)| {
+                *left -= 1;
+                (*left, gate.clone())
+            });
+            if let Some((0, _)) = gate {
+                gates.pop_front();
+            }
+            gate.map(|(_, gate)| gate)
+        };
+        if let Some(gate) = gate {
+            gate.wait().await;
+        }
+    }
 }
 
 impl Strict {
@@ -85,6 +120,32 @@ impl Strict {
         self.personality
             .ignore_if_none_match
             .load(std::sync::atomic::Ordering::Relaxed)
+    }
+
+    /// On a store that checks `If-None-Match: *` apart from the write: 412 if the key is taken
+    /// now, else the write may go on, unconditionally (`None` then replaces the condition).
+    /// Elsewhere the condition is kept for the write itself.
+    async fn check_apart(
+        &self,
+        bucket: &str,
+        key: &str,
+        condition: Option<ETagCondition>,
+    ) -> S3Result<Option<ETagCondition>> {
+        let apart = self
+            .personality
+            .check_conditions_apart
+            .load(std::sync::atomic::Ordering::Relaxed);
+        if !apart || !matches!(condition, Some(ETagCondition::Any)) {
+            return Ok(condition);
+        }
+        if self.root.join(bucket).join(key).exists() {
+            return Err(S3Error::with_message(
+                S3ErrorCode::PreconditionFailed,
+                "At least one of the pre-conditions you specified did not hold",
+            ));
+        }
+        self.personality.after_check().await;
+        Ok(None)
     }
 
     /// The ETag s3s-fs keeps for `bucket/key`, asked with the credentials of `like`.
@@ -157,6 +218,13 @@ impl S3 for Strict {
         if self.ignores_conditions() {
             req.input.if_none_match = None;
         }
+        req.input.if_none_match = self
+            .check_apart(
+                &req.input.bucket,
+                &req.input.key,
+                req.input.if_none_match.take(),
+            )
+            .await?;
         let _whole = self.objects.write().await;
         let (bucket, key) = (req.input.bucket.clone(), req.input.key.clone());
         let out = self.fs.put_object(req).await?;
@@ -304,6 +372,13 @@ impl S3 for Strict {
         if self.ignores_conditions() {
             req.input.if_none_match = None;
         }
+        req.input.if_none_match = self
+            .check_apart(
+                &req.input.bucket,
+                &req.input.key,
+                req.input.if_none_match.take(),
+            )
+            .await?;
         let _whole = self.objects.write().await;
         let (bucket, key) = (req.input.bucket.clone(), req.input.key.clone());
         let crc = req.input.checksum_crc64nvme.clone();
