@@ -13,10 +13,12 @@ macro_rules! after_help {
         "\
 Exit codes: 0 ok, 1 other failure, 2 usage, 3 not found, 4 access denied or no credentials,
 5 integrity (checksum or size mismatch), 6 already exists, 7 network or throttling after retries,
-8 reduced guarantees (doctor only), 130 interrupted (SIGINT), 143 terminated (SIGTERM).
+8 reduced guarantees (doctor only), 9 the proxy refused or could not be reached,
+130 interrupted (SIGINT), 143 terminated (SIGTERM).
 
 Credentials and region come from the standard AWS chain (environment, profiles, SSO, web
-identity, instance roles). A .env file in the working directory (not under CI) may fill in
+identity, instance roles). HTTPS_PROXY, HTTP_PROXY, ALL_PROXY and NO_PROXY (or lowercase)
+choose a proxy as in curl. A .env file in the working directory (not under CI) may fill in
 plain settings the environment lacks, never endpoints, files, profiles or checks.
 -h shows the common options, --help every option."
     };

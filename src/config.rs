@@ -144,6 +144,16 @@ pub fn resolve(global: &GlobalArgs, tuning: Tuning, env: &Environment) -> Result
         (None, None) => None,
     };
 
+    let proxies = crate::s3::proxy::Proxies::from_lookup(|name| env.get(name))
+        .map_err(|(var, why)| Error::Usage(format!("{}: {why}", env.describe(var))))?;
+    let local_hosts = [
+        "AWS_CONTAINER_CREDENTIALS_FULL_URI",
+        "AWS_EC2_METADATA_SERVICE_ENDPOINT",
+    ]
+    .iter()
+    .filter_map(|v| env.get(v).and_then(crate::s3::proxy::host_of))
+    .collect();
+
     Ok(Settings {
         bucket,
         client: ClientSettings {
@@ -155,6 +165,8 @@ pub fn resolve(global: &GlobalArgs, tuning: Tuning, env: &Environment) -> Result
             timeout: Duration::from_secs(timeout),
             credentials: crate::credentials::Setup::new(global.profile.as_deref(), env),
             ca_bundle,
+            proxies,
+            local_hosts,
         },
         transfer: TransferSettings {
             part_size,
@@ -410,6 +422,29 @@ pub fn origins(global: &GlobalArgs, tuning: Tuning, env: &Environment) -> Vec<Se
         ca.source = "profile";
     }
     out.push(ca);
+    // The proxy URLs are shown masked (a password stays out of reports and logs).
+    let proxy_variables: Vec<&str> = crate::environment::PROXY_VARIABLES
+        .iter()
+        .copied()
+        .filter(|v| env.get(v).is_some())
+        .collect();
+    out.push(
+        match crate::s3::proxy::Proxies::from_lookup(|name| env.get(name)) {
+            _ if proxy_variables.is_empty() => line("proxy", "none".into(), "default", ""),
+            Ok(proxies) => line(
+                "proxy",
+                proxies.describe(),
+                "environment",
+                &proxy_variables.join(", "),
+            ),
+            Err((var, why)) => line(
+                "proxy",
+                format!("{var}: {why}"),
+                "environment",
+                &proxy_variables.join(", "),
+            ),
+        },
+    );
     out.push(layer(
         "log filter",
         None,

@@ -275,7 +275,7 @@ pub(crate) fn severity(code: u8) -> u8 {
         code::SIGINT | code::SIGTERM => 9,
         code::INTEGRITY => 8,
         code::ACCESS => 7,
-        code::NETWORK => 6,
+        code::NETWORK | code::PROXY => 6,
         code::OTHER => 5,
         code::NOT_FOUND => 4,
         code::EXISTS => 3,
