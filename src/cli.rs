@@ -91,6 +91,19 @@ pub struct GlobalArgs {
     #[arg(hide_short_help = true, long, global = true, value_name = "SECS", value_parser = values::parse_seconds)]
     pub timeout: Option<u64>,
 
+    /// Bandwidth cap for the whole command, all connections together, each way (e.g. 5MiB/s,
+    /// 40Mbit/s; 0 = none) [env: S3BLOB_LIMIT_RATE; default: none]
+    #[arg(long, global = true, value_name = "RATE", value_parser = values::parse_rate)]
+    pub limit_rate: Option<u64>,
+
+    /// Bandwidth cap for uploads only, instead of --limit-rate's [default: --limit-rate]
+    #[arg(hide_short_help = true, long, global = true, value_name = "RATE", value_parser = values::parse_rate)]
+    pub limit_upload: Option<u64>,
+
+    /// Bandwidth cap for downloads only, instead of --limit-rate's [default: --limit-rate]
+    #[arg(hide_short_help = true, long, global = true, value_name = "RATE", value_parser = values::parse_rate)]
+    pub limit_download: Option<u64>,
+
     /// Requests in flight at most, of any size (HEADs and small objects included), and files
     /// moved at once; large files are bounded by --concurrency parts as well
     /// [env: S3BLOB_MAX_REQUESTS; default: 256]

@@ -144,6 +144,16 @@ pub fn resolve(global: &GlobalArgs, tuning: Tuning, env: &Environment) -> Result
         (None, None) => None,
     };
 
+    let rate = layered(
+        global.limit_rate,
+        env,
+        "S3BLOB_LIMIT_RATE",
+        values::parse_rate,
+    )?;
+    let limits = crate::s3::limit::RateLimits {
+        upload: global.limit_upload.or(rate).filter(|r| *r > 0),
+        download: global.limit_download.or(rate).filter(|r| *r > 0),
+    };
     let proxies = crate::s3::proxy::Proxies::from_lookup(|name| env.get(name))
         .map_err(|(var, why)| Error::Usage(format!("{}: {why}", env.describe(var))))?;
     let local_hosts = [
@@ -167,6 +177,7 @@ pub fn resolve(global: &GlobalArgs, tuning: Tuning, env: &Environment) -> Result
             ca_bundle,
             proxies,
             local_hosts,
+            limits,
         },
         transfer: TransferSettings {
             part_size,
@@ -422,6 +433,24 @@ pub fn origins(global: &GlobalArgs, tuning: Tuning, env: &Environment) -> Vec<Se
         ca.source = "profile";
     }
     out.push(ca);
+    out.push(layer(
+        "limit rate",
+        global.limit_rate.map(rate_text),
+        "--limit-rate",
+        &["S3BLOB_LIMIT_RATE"],
+        "none",
+    ));
+    if let Some(r) = global.limit_upload {
+        out.push(line("limit upload", rate_text(r), "flag", "--limit-upload"));
+    }
+    if let Some(r) = global.limit_download {
+        out.push(line(
+            "limit download",
+            rate_text(r),
+            "flag",
+            "--limit-download",
+        ));
+    }
     // The proxy URLs are shown masked (a password stays out of reports and logs).
     let proxy_variables: Vec<&str> = crate::environment::PROXY_VARIABLES
         .iter()
@@ -453,6 +482,14 @@ pub fn origins(global: &GlobalArgs, tuning: Tuning, env: &Environment) -> Vec<Se
         "from -v and -q",
     ));
     out
+}
+
+/// A cap as `doctor` and `-v` show it.
+fn rate_text(rate: u64) -> String {
+    match rate {
+        0 => "none".to_owned(),
+        r => format!("{}/s", values::human_bytes(r)),
+    }
 }
 
 /// Loose bucket checks: S3-compatible servers differ in naming rules, so only refuse what no

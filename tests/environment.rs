@@ -164,6 +164,7 @@ fn expectation(name: &str) -> (&'static [i32], bool) {
         | "S3BLOB_CONDITIONAL_WRITES"
         | "RUST_LOG"
         | "AWS_PROFILE"
+        | "S3BLOB_LIMIT_RATE"
         | "HTTPS_PROXY"
         | "https_proxy"
         | "HTTP_PROXY"

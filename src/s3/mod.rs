@@ -2,6 +2,7 @@
 //! errors into s3blob's error kinds ([`classify`]).
 
 mod classify;
+pub mod limit;
 pub mod proxy;
 mod route;
 mod trust;
@@ -9,7 +10,7 @@ mod watchdog;
 
 pub use classify::{classify, not_implemented, status};
 pub use trust::CaBundle;
-use watchdog::Guarded;
+use watchdog::{Buckets, Guarded};
 pub use watchdog::{Cut, ExpectServerWork, ServerWork};
 
 use aws_config::environment::EnvironmentVariableRegionProvider;
@@ -56,6 +57,8 @@ pub struct ClientSettings {
     /// Hosts of instance metadata and container credentials besides the well-known ones
     /// (from the variables that move them): never proxied.
     pub local_hosts: Vec<String>,
+    /// `--limit-rate` and the like: bytes per second each way for the whole command.
+    pub limits: limit::RateLimits,
 }
 
 /// The region signed into requests when none is configured. A custom endpoint rarely cares;
@@ -120,7 +123,22 @@ pub async fn client(settings: &ClientSettings) -> Result<Client, Error> {
             |p| through(p, context.clone()),
         ))
     };
-    let http = SharedHttpClient::new(Guarded::new(routed(direct), settings.timeout));
+    // One bucket per direction for every request of the command.
+    let buckets = Buckets {
+        upload: settings
+            .limits
+            .upload
+            .map(|r| std::sync::Arc::new(limit::TokenBucket::new(r))),
+        download: settings
+            .limits
+            .download
+            .map(|r| std::sync::Arc::new(limit::TokenBucket::new(r))),
+    };
+    let http = SharedHttpClient::new(Guarded::new(
+        routed(direct),
+        settings.timeout,
+        buckets.clone(),
+    ));
     // Backoff from 200 ms (the SDK's default starts at 1 s): a stalled server then fails the
     // command within a minute, 5 cut attempts included.
     let retry = RetryConfig::standard()
@@ -156,6 +174,7 @@ pub async fn client(settings: &ClientSettings) -> Result<Client, Error> {
             config = config.http_client(Guarded::new(
                 routed(aws_smithy_http_client::Builder::new().build_http()),
                 settings.timeout,
+                buckets,
             ));
         }
     }
