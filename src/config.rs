@@ -155,6 +155,26 @@ pub fn resolve(global: &GlobalArgs, tuning: Tuning, env: &Environment) -> Result
         values::parse_duration,
     )?
     .unwrap_or(DEFAULT_PROGRESS_INTERVAL);
+    let rate = layered(
+        global.limit_rate,
+        env,
+        "S3BLOB_LIMIT_RATE",
+        values::parse_rate,
+    )?;
+    let limits = crate::s3::limit::RateLimits {
+        upload: global.limit_upload.or(rate).filter(|r| *r > 0),
+        download: global.limit_download.or(rate).filter(|r| *r > 0),
+    };
+    let proxies = crate::s3::proxy::Proxies::from_lookup(|name| env.get(name))
+        .map_err(|(var, why)| Error::Usage(format!("{}: {why}", env.describe(var))))?;
+    let local_hosts = [
+        "AWS_CONTAINER_CREDENTIALS_FULL_URI",
+        "AWS_EC2_METADATA_SERVICE_ENDPOINT",
+    ]
+    .iter()
+    .filter_map(|v| env.get(v).and_then(crate::s3::proxy::host_of))
+    .collect();
+
     Ok(Settings {
         progress_interval,
         bucket,
@@ -167,6 +187,9 @@ pub fn resolve(global: &GlobalArgs, tuning: Tuning, env: &Environment) -> Result
             timeout: Duration::from_secs(timeout),
             credentials: crate::credentials::Setup::new(global.profile.as_deref(), env),
             ca_bundle,
+            proxies,
+            local_hosts,
+            limits,
         },
         transfer: TransferSettings {
             part_size,
@@ -430,6 +453,47 @@ pub fn origins(global: &GlobalArgs, tuning: Tuning, env: &Environment) -> Vec<Se
     }
     out.push(ca);
     out.push(layer(
+        "limit rate",
+        global.limit_rate.map(rate_text),
+        "--limit-rate",
+        &["S3BLOB_LIMIT_RATE"],
+        "none",
+    ));
+    if let Some(r) = global.limit_upload {
+        out.push(line("limit upload", rate_text(r), "flag", "--limit-upload"));
+    }
+    if let Some(r) = global.limit_download {
+        out.push(line(
+            "limit download",
+            rate_text(r),
+            "flag",
+            "--limit-download",
+        ));
+    }
+    // The proxy URLs are shown masked (a password stays out of reports and logs).
+    let proxy_variables: Vec<&str> = crate::environment::PROXY_VARIABLES
+        .iter()
+        .copied()
+        .filter(|v| env.get(v).is_some())
+        .collect();
+    out.push(
+        match crate::s3::proxy::Proxies::from_lookup(|name| env.get(name)) {
+            _ if proxy_variables.is_empty() => line("proxy", "none".into(), "default", ""),
+            Ok(proxies) => line(
+                "proxy",
+                proxies.describe(),
+                "environment",
+                &proxy_variables.join(", "),
+            ),
+            Err((var, why)) => line(
+                "proxy",
+                format!("{var}: {why}"),
+                "environment",
+                &proxy_variables.join(", "),
+            ),
+        },
+    );
+    out.push(layer(
         "log filter",
         None,
         "",
@@ -437,6 +501,14 @@ pub fn origins(global: &GlobalArgs, tuning: Tuning, env: &Environment) -> Vec<Se
         "from -v and -q",
     ));
     out
+}
+
+/// A cap as `doctor` and `-v` show it.
+fn rate_text(rate: u64) -> String {
+    match rate {
+        0 => "none".to_owned(),
+        r => format!("{}/s", values::human_bytes(r)),
+    }
 }
 
 fn parse_style(v: &str) -> Result<AddressingStyle, String> {

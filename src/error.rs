@@ -21,6 +21,8 @@ pub mod code {
     pub const NETWORK: u8 = 7;
     /// `doctor` only: the store works, with reduced guarantees (the report says which).
     pub const REDUCED: u8 = 8;
+    /// The proxy from the environment refused the request or could not be reached.
+    pub const PROXY: u8 = 9;
     pub const SIGINT: u8 = 130;
     pub const SIGTERM: u8 = 143;
 }
@@ -56,6 +58,10 @@ pub enum Error {
     /// The endpoint could not be reached, timed out, or kept failing or throttling after retries.
     #[error("{0}")]
     Network(String),
+    /// The proxy (`HTTPS_PROXY` and the like) refused the request or could not be reached:
+    /// the endpoint was never tried.
+    #[error("{0}")]
+    Proxy(String),
     /// A signal stopped the transfer; everything it had started was cleaned up.
     #[error("interrupted by {signal}; nothing was left behind")]
     Interrupted { signal: Signal },
@@ -86,7 +92,7 @@ pub fn severity(code: u8) -> u8 {
         code::SIGINT | code::SIGTERM => 9,
         code::INTEGRITY => 8,
         code::ACCESS => 7,
-        code::NETWORK => 6,
+        code::NETWORK | code::PROXY => 6,
         code::OTHER => 5,
         code::NOT_FOUND => 4,
         code::EXISTS => 3,
@@ -104,6 +110,7 @@ impl Error {
             Error::Integrity(_) => code::INTEGRITY,
             Error::AlreadyExists(_) => code::EXISTS,
             Error::Network(_) => code::NETWORK,
+            Error::Proxy(_) => code::PROXY,
             Error::Interrupted {
                 signal: Signal::Interrupt,
             } => code::SIGINT,
@@ -125,6 +132,7 @@ impl Error {
             Error::Integrity(m) => Error::Integrity(f(&m)),
             Error::AlreadyExists(m) => Error::AlreadyExists(f(&m)),
             Error::Network(m) => Error::Network(f(&m)),
+            Error::Proxy(m) => Error::Proxy(f(&m)),
             Error::Other(m) => Error::Other(f(&m)),
             other => other,
         }

@@ -75,6 +75,47 @@ fn number_and_unit(s: &str) -> Option<(u64, &str)> {
     Some((num.parse().ok()?, unit.trim()))
 }
 
+/// The lowest bandwidth cap: below it the bodies would move in pieces too small to be sane.
+pub const MIN_RATE: u64 = 1024;
+
+/// Parses a bandwidth cap in bytes per second: a number (decimals allowed) with a byte unit
+/// (B, KiB, MiB, GiB, binary multiples as in sizes; `K`/`KB` alike) or a bit unit (bit, kbit,
+/// Mbit, Gbit, decimal multiples, as links are sold), `/s` optional. `0` means no cap.
+pub fn parse_rate(s: &str) -> Result<u64, String> {
+    let t = s.trim();
+    let t = t.strip_suffix("/s").unwrap_or(t).trim_end();
+    let split = t
+        .find(|c: char| !(c.is_ascii_digit() || c == '.'))
+        .unwrap_or(t.len());
+    let (num, unit) = t.split_at(split);
+    let num: f64 = num
+        .parse()
+        .map_err(|_| "not a rate; use e.g. 5MiB/s, 512KiB/s or 40Mbit/s (0: no cap)".to_owned())?;
+    let mult: f64 = match unit.trim().to_ascii_lowercase().as_str() {
+        "" | "b" => 1.0,
+        "k" | "kb" | "kib" => 1024.0,
+        "m" | "mb" | "mib" => 1024.0 * 1024.0,
+        "g" | "gb" | "gib" => 1024.0 * 1024.0 * 1024.0,
+        "bit" => 1.0 / 8.0,
+        "kbit" => 1e3 / 8.0,
+        "mbit" => 1e6 / 8.0,
+        "gbit" => 1e9 / 8.0,
+        _ => {
+            return Err(
+                "unknown unit; use B, KiB, MiB, GiB (bytes) or bit, kbit, Mbit, Gbit".to_owned(),
+            );
+        }
+    };
+    let rate = (num * mult).round();
+    if rate == 0.0 {
+        return Ok(0);
+    }
+    if !(MIN_RATE as f64..=1e15).contains(&rate) {
+        return Err("out of range: use at least 1KiB/s, or 0 for no cap".to_owned());
+    }
+    Ok(rate as u64)
+}
+
 /// A whole number in `min..=max`.
 fn parse_count(s: &str, min: u64, max: u64) -> Result<u64, String> {
     let n: u64 = s
@@ -254,6 +295,34 @@ pub fn check_endpoint(url: &str) -> Result<String, String> {
     match rest {
         Some(host) if !host.is_empty() && !host.starts_with('/') => Ok(url.to_owned()),
         _ => Err("use a URL such as http://localhost:9000 or https://s3.example.com".to_owned()),
+    }
+}
+
+#[cfg(test)]
+mod rate_tests {
+    use super::*;
+
+    #[test]
+    fn rates_in_bytes_and_bits() {
+        let cases = [
+            ("0", 0),
+            ("5MiB/s", 5 << 20),
+            ("5MiB", 5 << 20),
+            ("5 MiB/s", 5 << 20),
+            ("512KiB/s", 512 << 10),
+            ("1.5MiB/s", 3 << 19),
+            ("40Mbit/s", 5_000_000),
+            ("1Gbit", 125_000_000),
+            ("800kbit/s", 100_000),
+            ("2048", 2048),
+            ("1k", 1024),
+        ];
+        for (given, want) in cases {
+            assert_eq!(parse_rate(given), Ok(want), "{given}");
+        }
+        for bad in ["", "fast", "5MiB/m", "-1MiB", "100", "8bit", "1..2MiB"] {
+            assert!(parse_rate(bad).is_err(), "{bad}");
+        }
     }
 }
 

@@ -164,7 +164,16 @@ fn expectation(name: &str) -> (&'static [i32], bool) {
         | "S3BLOB_CHECKSUM_HEADER"
         | "S3BLOB_CONDITIONAL_WRITES"
         | "RUST_LOG"
-        | "AWS_PROFILE" => (&[2], true),
+        | "AWS_PROFILE"
+        | "S3BLOB_LIMIT_RATE"
+        | "HTTPS_PROXY"
+        | "https_proxy"
+        | "HTTP_PROXY"
+        | "http_proxy"
+        | "ALL_PROXY"
+        | "all_proxy" => (&[2], true),
+        // Entries that match no host: nothing bypasses a proxy, and none is set.
+        "NO_PROXY" | "no_proxy" => (&[0], false),
         // A file that does not exist.
         "S3BLOB_ENV_FILE"
         | "AWS_CONFIG_FILE"

@@ -20,10 +20,12 @@ macro_rules! after_help {
         "\
 Exit codes: 0 ok, 1 other failure, 2 usage, 3 not found, 4 access denied or no credentials,
 5 integrity (checksum or size mismatch), 6 already exists, 7 network or throttling after retries,
-8 reduced guarantees (doctor only), 130 interrupted (SIGINT), 143 terminated (SIGTERM).
+8 reduced guarantees (doctor only), 9 the proxy refused or could not be reached,
+130 interrupted (SIGINT), 143 terminated (SIGTERM).
 
 Credentials and region come from the standard AWS chain (environment, profiles, SSO, web
-identity, instance roles). A .env file in the working directory (not under CI) may fill in
+identity, instance roles). HTTPS_PROXY, HTTP_PROXY, ALL_PROXY and NO_PROXY (or lowercase)
+choose a proxy as in curl. A .env file in the working directory (not under CI) may fill in
 plain settings the environment lacks, never endpoints, files, profiles or checks.
 -h shows the common options, --help every option."
     };
@@ -95,6 +97,19 @@ pub struct GlobalArgs {
     /// is never cut [env: S3BLOB_TIMEOUT; default: 10]
     #[arg(hide_short_help = true, long, global = true, value_name = "SECS", value_parser = values::parse_seconds)]
     pub timeout: Option<u64>,
+
+    /// Bandwidth cap for the whole command, all connections together, each way (e.g. 5MiB/s,
+    /// 40Mbit/s; 0 = none) [env: S3BLOB_LIMIT_RATE; default: none]
+    #[arg(long, global = true, value_name = "RATE", value_parser = values::parse_rate)]
+    pub limit_rate: Option<u64>,
+
+    /// Bandwidth cap for uploads only, instead of --limit-rate's [default: --limit-rate]
+    #[arg(hide_short_help = true, long, global = true, value_name = "RATE", value_parser = values::parse_rate)]
+    pub limit_upload: Option<u64>,
+
+    /// Bandwidth cap for downloads only, instead of --limit-rate's [default: --limit-rate]
+    #[arg(hide_short_help = true, long, global = true, value_name = "RATE", value_parser = values::parse_rate)]
+    pub limit_download: Option<u64>,
 
     /// Requests in flight at most, of any size (HEADs and small objects included), and files
     /// moved at once; large files are bounded by --concurrency parts as well

@@ -20,6 +20,7 @@ pub const DOTENV_ALLOWED: &[&str] = &[
     "S3BLOB_CONCURRENCY",
     "S3BLOB_MAX_REQUESTS",
     "S3BLOB_TIMEOUT",
+    "S3BLOB_LIMIT_RATE",
     "S3BLOB_PROGRESS_INTERVAL",
     "AWS_MAX_ATTEMPTS",
     "RUST_LOG",
@@ -67,6 +68,7 @@ pub(super) fn refusal(name: &str) -> Option<(&'static str, Option<&'static str>)
         }
         "S3BLOB_ENV_FILE" => return Some(("it names a file", Some("--env-file"))),
         "SSL_CERT_FILE" | "SSL_CERT_DIR" => "it chooses which certificate authorities are trusted",
+        n if super::PROXY_VARIABLES.contains(&n) => "it chooses where requests go",
         "HOME" | "USERPROFILE" => "it chooses which AWS config files are read",
         n if n.starts_with("AWS_ENDPOINT_URL_")
             || n.starts_with("AWS_EC2_METADATA_SERVICE_ENDPOINT")

@@ -85,7 +85,40 @@ pub enum DotEnvUse {
 
 /// Whether s3blob (or the SDK on its behalf) reads the variable.
 fn relevant(name: &str) -> bool {
-    name.starts_with("AWS_") || name.starts_with("S3BLOB_") || name == "RUST_LOG"
+    name.starts_with("AWS_")
+        || name.starts_with("S3BLOB_")
+        || name == "RUST_LOG"
+        || PROXY_VARIABLES.contains(&name)
+}
+
+/// The proxy variables, read as curl and the AWS CLI read them (by the S3 adapter).
+pub const PROXY_VARIABLES: [&str; 8] = [
+    "https_proxy",
+    "HTTPS_PROXY",
+    "http_proxy",
+    "HTTP_PROXY",
+    "all_proxy",
+    "ALL_PROXY",
+    "no_proxy",
+    "NO_PROXY",
+];
+
+/// A URL with the password of its `user:password@` masked (`user:***@`), for messages.
+pub fn mask_password(url: &str) -> String {
+    let (scheme, rest) = match url.split_once("://") {
+        Some((scheme, rest)) => (format!("{scheme}://"), rest),
+        None => (String::new(), url),
+    };
+    let end = rest.find(['/', '?', '#']).unwrap_or(rest.len());
+    let (authority, tail) = rest.split_at(end);
+    match authority.rsplit_once('@') {
+        Some((userinfo, host)) => {
+            let user = userinfo.split_once(':').map_or(userinfo, |(u, _)| u);
+            let star = if userinfo.contains(':') { ":***" } else { "" };
+            format!("{scheme}{user}{star}@{host}{tail}")
+        }
+        None => url.to_owned(),
+    }
 }
 
 fn blank(value: &str) -> bool {
@@ -212,6 +245,10 @@ impl Environment {
         };
         match self.get(name) {
             Some(_) if is_secret(name) => format!("{name}{from}"),
+            // A proxy URL may carry a password.
+            Some(v) if PROXY_VARIABLES.contains(&name) => {
+                format!("{name}={:?}{from}", mask_password(v))
+            }
             Some(v) => format!("{name}={v:?}{from}"),
             None => name.to_owned(),
         }

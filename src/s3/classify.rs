@@ -51,6 +51,9 @@ where
     // The SDK's own dump of the error (its Debug form): for `-vv` only, like the SDK's logs.
     tracing::debug!(target: "aws_sdk_error", "{action} {target}: {}", DisplayErrorContext(err));
     let status = status(err);
+    if let Some(failure) = find_source::<super::proxy::ProxyFailure>(err) {
+        return Error::Proxy(format!("cannot {action} {target}: {failure}"));
+    }
     match err {
         SdkError::TimeoutError(_) => {
             return Error::Network(format!(

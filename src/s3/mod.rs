@@ -2,13 +2,15 @@
 //! errors into s3blob's error kinds ([`classify`]).
 
 mod classify;
+pub mod limit;
+pub mod proxy;
 mod route;
 mod trust;
 mod watchdog;
 
 pub use classify::{classify, not_implemented, status};
 pub use trust::CaBundle;
-use watchdog::Guarded;
+use watchdog::{Buckets, Guarded};
 pub use watchdog::{Cut, ExpectServerWork, ServerWork};
 
 use aws_config::environment::EnvironmentVariableRegionProvider;
@@ -49,6 +51,14 @@ pub struct ClientSettings {
     /// The CA bundle from `--ca-bundle` or `AWS_CA_BUNDLE` (the profile's is read with the
     /// profile, when the client is built).
     pub ca_bundle: Option<CaBundle>,
+    /// `HTTPS_PROXY` and the like: for S3 and the credential providers that go over the
+    /// network (STS, SSO).
+    pub proxies: proxy::Proxies,
+    /// Hosts of instance metadata and container credentials besides the well-known ones
+    /// (from the variables that move them): never proxied.
+    pub local_hosts: Vec<String>,
+    /// `--limit-rate` and the like: bytes per second each way for the whole command.
+    pub limits: limit::RateLimits,
 }
 
 /// The region signed into requests when none is configured. A custom endpoint rarely cares;
@@ -83,12 +93,51 @@ pub async fn client(settings: &ClientSettings) -> Result<Client, Error> {
     // in this build, so every provider must be handed this one, and trusts what it trusts.
     let mut https =
         aws_smithy_http_client::Builder::new().tls_provider(Provider::Rustls(CryptoMode::Ring));
-    if let Some(context) = trust.context {
+    if let Some(context) = trust.context.clone() {
         https = https.tls_context(context);
     }
+    let direct = SharedHttpClient::new(RootsOnFirstUse(https.build_https()));
+    let proxies = &settings.proxies;
+    if !proxies.is_empty() {
+        // Once per command, for -v: where the requests go.
+        match settings.endpoint_url.as_deref() {
+            Some(url) => match proxies.for_url(url) {
+                Some(proxy) => tracing::debug!("requests to {url} go through the proxy {proxy}"),
+                None => tracing::debug!("requests to {url} go direct (no proxy for it)"),
+            },
+            None => tracing::debug!(
+                "requests to AWS go through the proxy: {}",
+                proxies.describe()
+            ),
+        }
+    }
+    let routed = |direct: SharedHttpClient| {
+        if proxies.is_empty() {
+            return direct;
+        }
+        let context = trust.context.clone();
+        SharedHttpClient::new(proxy::Routed::new(
+            direct,
+            proxies,
+            proxy::metadata_hosts(settings.local_hosts.iter().cloned()),
+            |p| through(p, context.clone()),
+        ))
+    };
+    // One bucket per direction for every request of the command.
+    let buckets = Buckets {
+        upload: settings
+            .limits
+            .upload
+            .map(|r| std::sync::Arc::new(limit::TokenBucket::new(r))),
+        download: settings
+            .limits
+            .download
+            .map(|r| std::sync::Arc::new(limit::TokenBucket::new(r))),
+    };
     let http = SharedHttpClient::new(Guarded::new(
-        SharedHttpClient::new(RootsOnFirstUse(https.build_https())),
+        routed(direct),
         settings.timeout,
+        buckets.clone(),
     ));
     // Backoff from 200 ms (the SDK's default starts at 1 s): a stalled server then fails the
     // command within a minute, 5 cut attempts included.
@@ -123,8 +172,9 @@ pub async fn client(settings: &ClientSettings) -> Result<Client, Error> {
             // to load, half the start-up of a small transfer). Only the S3 calls use this
             // client; the credential providers keep the TLS one.
             config = config.http_client(Guarded::new(
-                aws_smithy_http_client::Builder::new().build_http(),
+                routed(aws_smithy_http_client::Builder::new().build_http()),
                 settings.timeout,
+                buckets,
             ));
         }
     }
@@ -195,8 +245,11 @@ pub async fn plain_get(settings: &ClientSettings, url: &str) -> Result<PlainAnsw
     let trust = trust::load(settings.ca_bundle.as_ref(), settings.profile.as_deref())
         .await
         .map_err(|e| e.to_string())?;
-    let mut connector = aws_smithy_http_client::Connector::builder()
-        .tls_provider(Provider::Rustls(CryptoMode::Ring));
+    let mut connector = aws_smithy_http_client::Connector::builder();
+    if let Some(proxy) = settings.proxies.for_url(url) {
+        connector = connector.proxy_config(proxy.url.config());
+    }
+    let mut connector = connector.tls_provider(Provider::Rustls(CryptoMode::Ring));
     if let Some(context) = trust.context {
         connector = connector.tls_context(context);
     }
@@ -227,6 +280,30 @@ pub async fn plain_get(settings: &ClientSettings, url: &str) -> Result<PlainAnsw
     tokio::time::timeout(CONNECT_TIMEOUT + settings.timeout, exchange)
         .await
         .map_err(|_| format!("no answer within {:?}", CONNECT_TIMEOUT + settings.timeout))?
+}
+
+/// A client whose every request goes through `proxy`: CONNECT for `https://` URLs, forwarding
+/// for `http://` ones, with the proxy's credentials; TLS trusts what the direct client trusts.
+/// (The smithy builder takes a proxy only per connector, hence the connector function.)
+fn through(
+    proxy: &proxy::Proxy,
+    context: Option<aws_smithy_http_client::tls::TlsContext>,
+) -> SharedHttpClient {
+    let config = proxy.url.config();
+    aws_smithy_http_client::Builder::new().build_with_connector_fn(move |settings, components| {
+        let mut builder = aws_smithy_http_client::Connector::builder();
+        builder.set_connector_settings(settings.cloned());
+        if let Some(components) = components {
+            builder.set_sleep_impl(components.sleep_impl());
+        }
+        let mut builder = builder
+            .proxy_config(config.clone())
+            .tls_provider(Provider::Rustls(CryptoMode::Ring));
+        if let Some(context) = &context {
+            builder = builder.tls_context(context.clone());
+        }
+        builder.build()
+    })
 }
 
 /// `host[:port]` of an endpoint URL.

@@ -33,6 +33,8 @@ use aws_smithy_types::body::SdkBody;
 use bytes::Bytes;
 use http_body::{Body, Frame, SizeHint};
 
+use super::limit::{Gate, Limited, TokenBucket};
+
 /// Bodies are handed to the connection in pieces this big at most, so that progress shows at
 /// a useful grain even on a slow link (a 256 KiB read would take 5 s at 50 KB/s).
 const PIECE: usize = 64 * 1024;
@@ -65,16 +67,28 @@ impl fmt::Display for Cut {
 
 impl std::error::Error for Cut {}
 
-/// An HTTP client whose connectors all get the watchdog.
+/// The command's bandwidth caps, one bucket per direction (see [`super::limit`]).
+#[derive(Debug, Clone, Default)]
+pub struct Buckets {
+    pub upload: Option<Arc<TokenBucket>>,
+    pub download: Option<Arc<TokenBucket>>,
+}
+
+/// An HTTP client whose connectors all get the watchdog (and the bandwidth caps).
 #[derive(Debug)]
 pub struct Guarded {
     inner: SharedHttpClient,
     limit: Duration,
+    buckets: Buckets,
 }
 
 impl Guarded {
-    pub fn new(inner: SharedHttpClient, limit: Duration) -> Self {
-        Self { inner, limit }
+    pub fn new(inner: SharedHttpClient, limit: Duration, buckets: Buckets) -> Self {
+        Self {
+            inner,
+            limit,
+            buckets,
+        }
     }
 }
 
@@ -87,6 +101,7 @@ impl HttpClient for Guarded {
         SharedHttpConnector::new(Watchdog {
             inner: self.inner.http_connector(settings, components),
             limit: self.limit,
+            buckets: self.buckets.clone(),
         })
     }
 
@@ -107,6 +122,7 @@ impl HttpClient for Guarded {
 struct Watchdog {
     inner: SharedHttpConnector,
     limit: Duration,
+    buckets: Buckets,
 }
 
 impl HttpConnector for Watchdog {
@@ -116,17 +132,28 @@ impl HttpConnector for Watchdog {
         if body.content_length() == Some(0) {
             clock.sent();
         }
-        *request.body_mut() = SdkBody::from_body_1_x(Tracked::new(body, clock.clone()));
+        *request.body_mut() = SdkBody::from_body_1_x(Tracked::new(
+            body,
+            clock.clone(),
+            self.buckets.upload.clone(),
+        ));
         // A server-side copy is work the server does before it answers: wait for that too.
         let limit = self.limit
             + request
                 .extension::<ServerWork>()
                 .map_or(Duration::ZERO, |w| w.0);
         let response = self.inner.call(request);
+        let download = self.buckets.download.clone();
         HttpConnectorFuture::new(async move {
-            tokio::select! {
+            let response = tokio::select! {
                 r = response => r,
                 cut = watch(&clock, limit) => Err(ConnectorError::timeout(Box::new(cut))),
+            };
+            match download {
+                Some(bucket) => response.map(|r| {
+                    r.map(|body| SdkBody::from_body_1_x(Limited::new(body, bucket.clone())))
+                }),
+                None => response,
             }
         })
     }
@@ -262,8 +289,9 @@ impl Clock {
     }
 }
 
-/// The request body, handed out in pieces of at most [`PIECE`] bytes, telling the clock each
-/// time the connection takes one and when the last has gone.
+/// The request body, handed out in pieces of at most [`PIECE`] bytes (smaller under a
+/// bandwidth cap), telling the clock each time the connection takes one and when the last has
+/// gone.
 struct Tracked {
     inner: SdkBody,
     pending: Bytes,
@@ -271,21 +299,33 @@ struct Tracked {
     /// Content-Length has gone, so the end must be seen here, not only as the body's `None`.
     remaining: Option<u64>,
     clock: Arc<Clock>,
+    /// The upload cap, if any; waiting for it is not a stall.
+    bucket: Option<Arc<TokenBucket>>,
+    gate: Gate,
 }
 
 impl Tracked {
-    fn new(inner: SdkBody, clock: Arc<Clock>) -> Self {
+    fn new(inner: SdkBody, clock: Arc<Clock>, bucket: Option<Arc<TokenBucket>>) -> Self {
         let remaining = http_body::Body::size_hint(&inner).exact();
         Self {
             inner,
             pending: Bytes::new(),
             remaining,
             clock,
+            bucket,
+            gate: Gate::default(),
         }
+    }
+
+    fn piece(&self) -> usize {
+        self.bucket.as_ref().map_or(PIECE, |b| b.piece().min(PIECE))
     }
 
     /// One frame of `n` bytes goes to the connection.
     fn handed(&mut self, n: usize) {
+        if let Some(bucket) = &self.bucket {
+            bucket.spend(n);
+        }
         self.clock.took(n);
         if let Some(left) = &mut self.remaining {
             *left = left.saturating_sub(n as u64);
@@ -305,16 +345,24 @@ impl Body for Tracked {
         cx: &mut Context<'_>,
     ) -> Poll<Option<Result<Frame<Bytes>, Self::Error>>> {
         let this = &mut *self;
+        if let Some(bucket) = &this.bucket
+            && this.gate.poll_open(bucket, cx).is_pending()
+        {
+            // Held back by the cap, not by the connection.
+            this.clock.moved();
+            return Poll::Pending;
+        }
+        let piece = this.piece();
         if !this.pending.is_empty() {
-            let n = this.pending.len().min(PIECE);
+            let n = this.pending.len().min(piece);
             this.handed(n);
             return Poll::Ready(Some(Ok(Frame::data(this.pending.split_to(n)))));
         }
         match Pin::new(&mut this.inner).poll_frame(cx) {
             Poll::Ready(Some(Ok(frame))) => match frame.into_data() {
                 Ok(mut data) => {
-                    if data.len() > PIECE {
-                        this.pending = data.split_off(PIECE);
+                    if data.len() > piece {
+                        this.pending = data.split_off(piece);
                     }
                     this.handed(data.len());
                     Poll::Ready(Some(Ok(Frame::data(data))))
@@ -356,7 +404,7 @@ mod tests {
     async fn bodies_are_handed_out_in_pieces_and_the_end_is_seen() {
         let clock = Arc::new(Clock::new());
         let data = Bytes::from(vec![7u8; 3 * PIECE + 5]);
-        let mut body = Tracked::new(SdkBody::from(data.clone()), clock.clone());
+        let mut body = Tracked::new(SdkBody::from(data.clone()), clock.clone(), None);
         assert_eq!(body.size_hint().exact(), Some(data.len() as u64));
         let mut pieces = Vec::new();
         // Up to the last byte, not the end of the stream: hyper stops there.

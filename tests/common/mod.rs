@@ -3,6 +3,8 @@
 //! environment pointed at it.
 #![allow(dead_code, unused_imports)]
 
+pub mod proxy;
+
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 

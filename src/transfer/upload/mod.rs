@@ -151,7 +151,7 @@ pub async fn upload<S: PartSource>(
         },
         // A missing bucket, a refusal or an unreachable store: the upload's own failure, said
         // as such (the manifest was only the first thing it asked for).
-        e @ (Error::NotFound(_) | Error::AccessDenied(_) | Error::Network(_)) => {
+        e @ (Error::NotFound(_) | Error::AccessDenied(_) | Error::Network(_) | Error::Proxy(_)) => {
             let manifest = format!(
                 "cannot read the manifest s3://{}/{}/{}/{MANIFEST_NAME}: ",
                 req.bucket,
