@@ -423,6 +423,13 @@ pub fn origins(global: &GlobalArgs, tuning: Tuning, env: &Environment) -> Vec<Se
         &crate::values::human_duration(DEFAULT_PROGRESS_INTERVAL),
     ));
     out.push(layer(
+        "ci output",
+        global.ci_output.map(|v| format!("{v:?}").to_lowercase()),
+        "--ci-output",
+        &["S3BLOB_CI_OUTPUT"],
+        "auto",
+    ));
+    out.push(layer(
         "checksum header",
         global
             .checksum_header

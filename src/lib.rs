@@ -61,3 +61,4 @@ pub(crate) mod transfer;
 pub(crate) mod values;
 
 pub use commands::run;
+pub use output::ci::{Ci, CiOutput, Section};

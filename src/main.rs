@@ -8,15 +8,20 @@ use s3blob::cli::Cli;
 use s3blob::environment::{self, Environment};
 use s3blob::error::{Error, code};
 use s3blob::shutdown::Shutdown;
+use s3blob::{Ci, CiOutput, Section};
 
 fn main() -> ExitCode {
     raise_open_file_limit();
-    match run() {
+    let mut ci = None;
+    match run(&mut ci) {
         Ok(code) => code,
         Err(err) => {
             // Messages carry what servers sent (keys, error texts): shown, never obeyed.
             let message = format!("{err:#}");
             eprintln!("s3blob: error: {}", s3blob::escape::escape(&message));
+            if let Some(ci) = &ci {
+                ci.error(&message);
+            }
             // The library's errors carry their kind (and so their exit code) through any
             // context added here; anything else is "other".
             ExitCode::from(
@@ -27,7 +32,8 @@ fn main() -> ExitCode {
     }
 }
 
-fn run() -> anyhow::Result<ExitCode> {
+/// `ci` is filled in as soon as the CI output is known, for `main` to annotate an error.
+fn run(ci: &mut Option<CiOutput>) -> anyhow::Result<ExitCode> {
     // Parsing reads no variable a .env could set (clap takes nothing from the environment
     // here), so it comes first: the environment is then prepared with what the flags say
     // (--env-file, --profile), still on this one thread.
@@ -37,7 +43,16 @@ fn run() -> anyhow::Result<ExitCode> {
     };
     let (env, notes) = prepare_environment(&cli.global)?;
     limit_malloc_arenas(malloc_arenas(&cli.command));
-    s3blob::logging::init(cli.global.verbose, cli.global.quiet, &env)?;
+    let which = Ci::resolve(cli.global.ci_output, &env)?;
+    s3blob::logging::init(
+        cli.global.verbose,
+        cli.global.quiet,
+        which == Ci::Github,
+        &env,
+    )?;
+    let ci = ci.insert(CiOutput::new(which, &cli));
+    // A GitLab section holds the command's log; it ends before the result and any error.
+    let section = (which == Ci::Gitlab).then(|| Section::start(ci.command));
     for note in notes {
         match note {
             environment::Note::Warn(text) => tracing::warn!("{text}"),
@@ -64,6 +79,7 @@ fn run() -> anyhow::Result<ExitCode> {
     });
     // Do not wait for checksum threads of an interrupted upload.
     runtime.shutdown_background();
+    drop(section);
     let report = result?;
 
     let summary = report.summary();
@@ -81,6 +97,7 @@ fn run() -> anyhow::Result<ExitCode> {
     for line in report.failure_lines() {
         eprintln!("s3blob: error: {}", s3blob::escape::escape(&line));
     }
+    ci.finish(&report, &env);
     Ok(ExitCode::from(report.exit_code()))
 }
 

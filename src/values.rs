@@ -211,6 +211,27 @@ impl Trust {
     }
 }
 
+/// Which CI system's output to add (`--ci-output`, `S3BLOB_CI_OUTPUT`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum CiChoice {
+    /// GitHub Actions or GitLab CI when the environment says the job runs there.
+    Auto,
+    Github,
+    Gitlab,
+    None,
+}
+
+/// `auto`, `github`, `gitlab` or `none`.
+pub fn parse_ci_choice(v: &str) -> Result<CiChoice, String> {
+    match v.trim().to_ascii_lowercase().as_str() {
+        "auto" => Ok(CiChoice::Auto),
+        "github" => Ok(CiChoice::Github),
+        "gitlab" => Ok(CiChoice::Gitlab),
+        "none" | "off" => Ok(CiChoice::None),
+        _ => Err("not one of auto, github, gitlab, none".to_owned()),
+    }
+}
+
 pub fn parse_trust(v: &str) -> Result<Trust, String> {
     match v.trim().to_ascii_lowercase().as_str() {
         "auto" => Ok(Trust::Auto),

@@ -160,6 +160,7 @@ fn expectation(name: &str) -> (&'static [i32], bool) {
         | "S3BLOB_CONCURRENCY"
         | "S3BLOB_TIMEOUT"
         | "S3BLOB_PROGRESS_INTERVAL"
+        | "S3BLOB_CI_OUTPUT"
         | "S3BLOB_MAX_REQUESTS"
         | "S3BLOB_CHECKSUM_HEADER"
         | "S3BLOB_CONDITIONAL_WRITES"

@@ -152,6 +152,17 @@ pub struct GlobalArgs {
     #[arg(hide_short_help = true, long, global = true, value_name = "DURATION", value_parser = values::parse_duration)]
     pub progress_interval: Option<std::time::Duration>,
 
+    /// CI output besides the log: github adds error and warning annotations and a job summary
+    /// ($GITHUB_STEP_SUMMARY), gitlab puts the command's log in a collapsible section; auto
+    /// picks by GITHUB_ACTIONS / GITLAB_CI [env: S3BLOB_CI_OUTPUT; default: auto]
+    #[arg(hide_short_help = true, long, global = true, value_name = "WHICH", value_parser = values::parse_ci_choice)]
+    pub ci_output: Option<values::CiChoice>,
+
+    /// Append a Markdown summary of what was published, fetched or verified (the release, each
+    /// file's size and checksums) to FILE, as GitHub's job summary shows it
+    #[arg(hide_short_help = true, long, global = true, value_name = "FILE")]
+    pub summary_file: Option<PathBuf>,
+
     /// More logging on stderr (-v: debug, -vv: debug including the AWS SDK); RUST_LOG also works
     #[arg(short, long, global = true, action = ArgAction::Count, conflicts_with = "quiet")]
     pub verbose: u8,

@@ -5,7 +5,8 @@ use std::path::PathBuf;
 
 use serde_json::{Value, json};
 
-use super::{Report, crc_json, object_json, round3, transfer_summary};
+use super::ci::{JobSummary, SummaryFile};
+use super::{Report, crc_json, object_json, release_uri, round3, transfer_summary};
 use crate::key::ObjectKey;
 use crate::transfer::download::{Downloaded, Verified};
 
@@ -54,6 +55,27 @@ impl Report for DownloadReport {
                 "seconds": round3(self.seconds),
             }),
         )
+    }
+
+    fn job_summary(&self) -> Option<JobSummary> {
+        let d = &self.downloaded;
+        let how = match d.verified {
+            Verified::Manifest => "downloaded, checked against the manifest",
+            Verified::Metadata => "downloaded, checked against its CRC64NVME",
+            Verified::ServerChecksum => "downloaded, checked against the store's CRC64NVME",
+            Verified::SizeOnly => "downloaded, size checked only",
+        };
+        Some(JobSummary {
+            release: release_uri(&self.bucket, &self.key),
+            sealed: (d.verified == Verified::Manifest).then_some(true),
+            files: vec![SummaryFile {
+                name: self.key.filename().to_owned(),
+                size: d.size,
+                crc64: Some(d.crc64),
+                sha256: None,
+                state: how.to_owned(),
+            }],
+        })
     }
 
     fn summary(&self) -> String {

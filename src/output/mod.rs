@@ -4,6 +4,7 @@
 //! for `list`). The schema is in the README. Rendering is pure, so it is tested here, one module
 //! per command.
 
+pub mod ci;
 pub mod delete;
 pub mod doctor;
 pub mod download;
@@ -62,6 +63,11 @@ pub trait Report: Send {
     /// What stderr says about the failures, after the result ([`failure_lines`]).
     fn failure_lines(&self) -> Vec<String> {
         failure_lines(&self.failures())
+    }
+    /// What a CI job summary shows ([`ci::JobSummary`]): the release and its files; `None` for
+    /// a result that publishes or fetches nothing.
+    fn job_summary(&self) -> Option<ci::JobSummary> {
+        None
     }
 }
 
@@ -220,6 +226,29 @@ impl Report for Batch {
             .collect()
     }
 
+    fn job_summary(&self) -> Option<ci::JobSummary> {
+        let mut parts = self
+            .results
+            .iter()
+            .filter_map(|r| r.as_ref().ok())
+            .filter_map(|r| r.job_summary());
+        let mut summary = match parts.next() {
+            Some(first) => first,
+            // Every file failed: the summary names them, with no release to show.
+            None if !self.failures().is_empty() => ci::JobSummary {
+                release: String::new(),
+                sealed: None,
+                files: Vec::new(),
+            },
+            None => return None,
+        };
+        for part in parts {
+            summary.sealed = summary.sealed.or(part.sealed);
+            summary.files.extend(part.files);
+        }
+        Some(summary)
+    }
+
     fn failure_lines(&self) -> Vec<String> {
         match self.results.as_slice() {
             // One file: its error is the whole story.
@@ -258,6 +287,11 @@ pub(crate) fn worst_exit_code<'a>(failures: impl IntoIterator<Item = &'a Failure
         .map(|f| f.error.exit_code())
         .max_by_key(|c| severity(*c))
         .unwrap_or(code::OK)
+}
+
+/// The URI of the release `key` belongs to (`s3://bucket/suite/release/`).
+fn release_uri(bucket: &str, key: &ObjectKey) -> String {
+    format!("s3://{bucket}/{}/{}/", key.suite(), key.release())
 }
 
 /// The fields every JSON result about one object starts with.

@@ -2,6 +2,7 @@
 
 use serde_json::{Value, json};
 
+use super::ci::{JobSummary, SummaryFile};
 use super::{Report, round3};
 use crate::manifest::Origin;
 use crate::release::promote::FileCopy;
@@ -59,6 +60,29 @@ impl Report for PromoteReport {
             "sealed_at": m.sealed_at,
             "unchanged": self.sealed.unchanged,
             "seconds": round3(self.seconds),
+        })
+    }
+
+    fn job_summary(&self) -> Option<JobSummary> {
+        let files = &self.sealed.manifest.files;
+        Some(JobSummary {
+            release: self.uri(),
+            sealed: Some(true),
+            files: self
+                .copies
+                .iter()
+                .map(|c| SummaryFile {
+                    name: c.filename.clone(),
+                    size: c.size,
+                    crc64: files.get(&c.filename).map(|e| e.crc64),
+                    sha256: files.get(&c.filename).and_then(|e| e.sha256.clone()),
+                    state: match c.copied {
+                        Copied::Copied { .. } => "copied",
+                        Copied::Unchanged => "unchanged",
+                    }
+                    .to_owned(),
+                })
+                .collect(),
         })
     }
 

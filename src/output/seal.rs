@@ -2,6 +2,7 @@
 
 use serde_json::{Value, json};
 
+use super::ci::{JobSummary, SummaryFile};
 use super::{Report, round3};
 use crate::manifest::{MANIFEST_NAME, SHA256SUMS_NAME};
 use crate::release::seal::Sealed;
@@ -19,9 +20,36 @@ impl SealReport {
     }
 }
 
+impl SealReport {
+    /// The release and every file its manifest lists (`state` for each).
+    fn sealed_summary(&self, state: impl Fn(&str) -> String) -> JobSummary {
+        JobSummary {
+            release: self.uri(),
+            sealed: Some(true),
+            files: self
+                .sealed
+                .manifest
+                .files
+                .iter()
+                .map(|(name, entry)| SummaryFile {
+                    name: name.clone(),
+                    size: entry.size,
+                    crc64: Some(entry.crc64),
+                    sha256: entry.sha256.clone(),
+                    state: state(name),
+                })
+                .collect(),
+        }
+    }
+}
+
 impl Report for SealReport {
     fn text(&self) -> String {
         self.uri()
+    }
+
+    fn job_summary(&self) -> Option<JobSummary> {
+        Some(self.sealed_summary(|_| "sealed".to_owned()))
     }
 
     fn json(&self) -> Value {
@@ -89,5 +117,18 @@ impl Report for Published {
 
     fn bytes(&self) -> u64 {
         self.uploads.bytes()
+    }
+
+    /// Every file of the sealed release, those this upload sent or found unchanged marked so.
+    fn job_summary(&self) -> Option<JobSummary> {
+        let uploads = self.uploads.job_summary();
+        let state_of = |name: &str| {
+            uploads
+                .iter()
+                .flat_map(|u| &u.files)
+                .find(|f| f.name == name)
+                .map_or_else(|| "sealed".to_owned(), |f| f.state.clone())
+        };
+        Some(self.seal.sealed_summary(state_of))
     }
 }

@@ -2,7 +2,8 @@
 
 use serde_json::{Value, json};
 
-use super::{Report, crc_json, object_json, round3, transfer_summary};
+use super::ci::{JobSummary, SummaryFile};
+use super::{Report, crc_json, object_json, release_uri, round3, transfer_summary};
 use crate::key::ObjectKey;
 use crate::transfer::upload::Uploaded;
 
@@ -61,6 +62,21 @@ impl Report for UploadReport {
 
     fn unchanged(&self) -> bool {
         self.uploaded.unchanged
+    }
+
+    fn job_summary(&self) -> Option<JobSummary> {
+        let u = &self.uploaded;
+        Some(JobSummary {
+            release: release_uri(&self.bucket, &self.key),
+            sealed: None,
+            files: vec![SummaryFile {
+                name: self.key.filename().to_owned(),
+                size: u.size,
+                crc64: Some(u.crc64),
+                sha256: None,
+                state: if u.unchanged { "unchanged" } else { "sent" }.to_owned(),
+            }],
+        })
     }
 }
 

@@ -3,6 +3,7 @@
 
 use serde_json::{Value, json};
 
+use super::ci::{JobSummary, SummaryFile};
 use super::{Failure, Report, crc_json};
 use crate::error::{Error, code};
 use crate::release::verify::{Status, Verification};
@@ -150,6 +151,25 @@ impl Report for VerifyReport {
         } else {
             code::OK
         }
+    }
+
+    fn job_summary(&self) -> Option<JobSummary> {
+        Some(JobSummary {
+            release: format!("s3://{}/{}/{}/", self.bucket, self.suite, self.release),
+            sealed: Some(self.verification.sealed),
+            files: self
+                .verification
+                .files
+                .iter()
+                .map(|f| SummaryFile {
+                    name: f.filename.clone(),
+                    size: f.size.unwrap_or(0),
+                    crc64: f.crc64,
+                    sha256: None,
+                    state: word(&f.status).to_owned(),
+                })
+                .collect(),
+        })
     }
 
     fn failures(&self) -> Vec<&Failure> {
