@@ -163,6 +163,11 @@ pub struct GlobalArgs {
     #[arg(hide_short_help = true, long, global = true, value_name = "FILE")]
     pub summary_file: Option<PathBuf>,
 
+    /// In the job summary, a presigned download link for each file, working for DURATION (at
+    /// most 7d): anyone with the summary can then fetch the files until it expires
+    #[arg(hide_short_help = true, long, global = true, value_name = "DURATION", value_parser = values::parse_expiry)]
+    pub summary_links: Option<std::time::Duration>,
+
     /// More logging on stderr (-v: debug, -vv: debug including the AWS SDK); RUST_LOG also works
     #[arg(short, long, global = true, action = ArgAction::Count, conflicts_with = "quiet")]
     pub verbose: u8,

@@ -55,7 +55,11 @@ pub async fn run(
     // file of a batch its file, each part or range its number: lines of files moving at once
     // can be told apart. At the default level the spans are off and lines are bare.
     let span = tracing::debug_span!("s3blob", command = cli.command.name());
-    run_command(cli.command, &cx, out).instrument(span).await
+    let report = run_command(cli.command, &cx, out).instrument(span).await?;
+    match cli.global.summary_links {
+        Some(expires) => presign::summary_links(&cx, report, expires).await,
+        None => Ok(report),
+    }
 }
 
 async fn run_command(

@@ -22,6 +22,7 @@ use crate::checksum;
 use crate::cli::{Cli, Command};
 use crate::environment::Environment;
 use crate::error::Error;
+use crate::key::ReleaseRef;
 use crate::values::{CiChoice, human_bytes};
 
 /// The CI system s3blob writes for.
@@ -191,6 +192,8 @@ pub struct SummaryFile {
     pub size: u64,
     pub crc64: Option<u64>,
     pub sha256: Option<String>,
+    /// A presigned download URL (`--summary-links`).
+    pub link: Option<String>,
     /// What this command did with it or found: `sent`, `unchanged`, `copied`, `downloaded`,
     /// `ok`, `missing`, `mismatch`.
     pub state: String,
@@ -199,11 +202,14 @@ pub struct SummaryFile {
 /// A command's result as a job summary shows it.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct JobSummary {
-    /// The release's URI (`s3://bucket/suite/release/`).
-    pub release: String,
+    pub bucket: String,
+    /// `None` when no file got as far as naming one (every file of a batch failed).
+    pub release: Option<ReleaseRef>,
     /// Sealed (by this command or before), open, or not known to this command.
     pub sealed: Option<bool>,
     pub files: Vec<SummaryFile>,
+    /// When the files' download links stop working (RFC 3339), if there are links.
+    pub links_until: Option<String>,
 }
 
 impl JobSummary {
@@ -211,24 +217,35 @@ impl JobSummary {
     /// a table of files, totals and time, then the failures (file and reason).
     pub fn markdown(&self, command: &str, failed: &[(String, String)], seconds: f64) -> String {
         let mut md = String::new();
-        if self.release.is_empty() {
-            let _ = writeln!(md, "### s3blob {command}\n");
-        } else {
-            let _ = writeln!(md, "### s3blob {command}: {}\n", code(&self.release));
-            let sealed = match self.sealed {
-                Some(true) => "sealed: complete and immutable",
-                Some(false) => "not sealed",
-                None => "not sealed by this command",
-            };
-            let _ = writeln!(md, "Release {}, {sealed}.\n", code(&self.release));
+        match &self.release {
+            None => {
+                let _ = writeln!(md, "### s3blob {command}\n");
+            }
+            Some(release) => {
+                let uri = code(&format!("s3://{}/{}", self.bucket, release.prefix()));
+                let _ = writeln!(md, "### s3blob {command}: {uri}\n");
+                let sealed = match self.sealed {
+                    Some(true) => "sealed: complete and immutable",
+                    Some(false) => "not sealed",
+                    None => "not sealed by this command",
+                };
+                let _ = writeln!(md, "Release {uri}, {sealed}.\n");
+            }
         }
         let sha = self.files.iter().any(|f| f.sha256.is_some());
+        let links = self.files.iter().any(|f| f.link.is_some());
         if !self.files.is_empty() {
-            md.push_str(if sha {
-                "| File | Size | CRC64NVME | SHA-256 | |\n|---|---:|---|---|---|\n"
-            } else {
-                "| File | Size | CRC64NVME | |\n|---|---:|---|---|\n"
-            });
+            md.push_str("| File | Size | CRC64NVME |");
+            let mut rule = String::from("|---|---:|---|");
+            if sha {
+                md.push_str(" SHA-256 |");
+                rule.push_str("---|");
+            }
+            if links {
+                md.push_str(" Link |");
+                rule.push_str("---|");
+            }
+            let _ = writeln!(md, " |\n{rule}---|");
             for f in &self.files {
                 let crc = f
                     .crc64
@@ -242,9 +259,19 @@ impl JobSummary {
                 if sha {
                     let _ = write!(md, " {} |", f.sha256.as_deref().map_or(String::new(), code));
                 }
+                if links {
+                    let link = f
+                        .link
+                        .as_deref()
+                        .map_or(String::new(), |url| format!("[download](<{url}>)"));
+                    let _ = write!(md, " {link} |");
+                }
                 let _ = writeln!(md, " {} |", cell(&f.state));
             }
             md.push('\n');
+        }
+        if let Some(until) = &self.links_until {
+            let _ = writeln!(md, "The links work until {until}.\n");
         }
         let total: u64 = self.files.iter().map(|f| f.size).sum();
         let _ = write!(
@@ -334,14 +361,17 @@ mod tests {
     #[test]
     fn a_summary_is_a_table_of_files_with_totals_and_failures() {
         let summary = JobSummary {
-            release: "s3://b/app/1.0/".into(),
+            bucket: "b".into(),
+            release: Some(ReleaseRef::listed("app", "1.0")),
             sealed: Some(true),
+            links_until: None,
             files: vec![
                 SummaryFile {
                     name: "a|b.tgz".into(),
                     size: 2048,
                     crc64: Some(0),
                     sha256: Some("ab".into()),
+                    link: None,
                     state: "sent".into(),
                 },
                 SummaryFile {
@@ -349,6 +379,7 @@ mod tests {
                     size: 0,
                     crc64: None,
                     sha256: None,
+                    link: None,
                     state: "unchanged".into(),
                 },
             ],

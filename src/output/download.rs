@@ -6,8 +6,8 @@ use std::path::PathBuf;
 use serde_json::{Value, json};
 
 use super::ci::{JobSummary, SummaryFile};
-use super::{Report, crc_json, object_json, release_uri, round3, transfer_summary};
-use crate::key::ObjectKey;
+use super::{Report, crc_json, object_json, round3, transfer_summary};
+use crate::key::{ObjectKey, ReleaseRef};
 use crate::transfer::download::{Downloaded, Verified};
 
 pub struct DownloadReport {
@@ -66,13 +66,16 @@ impl Report for DownloadReport {
             Verified::SizeOnly => "downloaded, size checked only",
         };
         Some(JobSummary {
-            release: release_uri(&self.bucket, &self.key),
+            bucket: self.bucket.clone(),
+            release: Some(ReleaseRef::listed(self.key.suite(), self.key.release())),
             sealed: (d.verified == Verified::Manifest).then_some(true),
+            links_until: None,
             files: vec![SummaryFile {
                 name: self.key.filename().to_owned(),
                 size: d.size,
                 crc64: Some(d.crc64),
                 sha256: None,
+                link: None,
                 state: how.to_owned(),
             }],
         })

@@ -236,8 +236,10 @@ impl Report for Batch {
             Some(first) => first,
             // Every file failed: the summary names them, with no release to show.
             None if !self.failures().is_empty() => ci::JobSummary {
-                release: String::new(),
+                bucket: String::new(),
+                release: None,
                 sealed: None,
+                links_until: None,
                 files: Vec::new(),
             },
             None => return None,
@@ -287,11 +289,6 @@ pub(crate) fn worst_exit_code<'a>(failures: impl IntoIterator<Item = &'a Failure
         .map(|f| f.error.exit_code())
         .max_by_key(|c| severity(*c))
         .unwrap_or(code::OK)
-}
-
-/// The URI of the release `key` belongs to (`s3://bucket/suite/release/`).
-fn release_uri(bucket: &str, key: &ObjectKey) -> String {
-    format!("s3://{bucket}/{}/{}/", key.suite(), key.release())
 }
 
 /// The fields every JSON result about one object starts with.

@@ -4,6 +4,7 @@ use serde_json::{Value, json};
 
 use super::ci::{JobSummary, SummaryFile};
 use super::{Report, round3};
+use crate::key::ReleaseRef;
 use crate::manifest::Origin;
 use crate::release::promote::FileCopy;
 use crate::release::seal::Sealed;
@@ -66,8 +67,13 @@ impl Report for PromoteReport {
     fn job_summary(&self) -> Option<JobSummary> {
         let files = &self.sealed.manifest.files;
         Some(JobSummary {
-            release: self.uri(),
+            bucket: self.bucket.clone(),
+            release: Some(ReleaseRef::listed(
+                &self.sealed.manifest.suite,
+                &self.sealed.manifest.release,
+            )),
             sealed: Some(true),
+            links_until: None,
             files: self
                 .copies
                 .iter()
@@ -76,6 +82,7 @@ impl Report for PromoteReport {
                     size: c.size,
                     crc64: files.get(&c.filename).map(|e| e.crc64),
                     sha256: files.get(&c.filename).and_then(|e| e.sha256.clone()),
+                    link: None,
                     state: match c.copied {
                         Copied::Copied { .. } => "copied",
                         Copied::Unchanged => "unchanged",

@@ -4,6 +4,7 @@ use serde_json::{Value, json};
 
 use super::ci::{JobSummary, SummaryFile};
 use super::{Report, round3};
+use crate::key::ReleaseRef;
 use crate::manifest::{MANIFEST_NAME, SHA256SUMS_NAME};
 use crate::release::seal::Sealed;
 
@@ -24,8 +25,13 @@ impl SealReport {
     /// The release and every file its manifest lists (`state` for each).
     fn sealed_summary(&self, state: impl Fn(&str) -> String) -> JobSummary {
         JobSummary {
-            release: self.uri(),
+            bucket: self.bucket.clone(),
+            release: Some(ReleaseRef::listed(
+                &self.sealed.manifest.suite,
+                &self.sealed.manifest.release,
+            )),
             sealed: Some(true),
+            links_until: None,
             files: self
                 .sealed
                 .manifest
@@ -36,6 +42,7 @@ impl SealReport {
                     size: entry.size,
                     crc64: Some(entry.crc64),
                     sha256: entry.sha256.clone(),
+                    link: None,
                     state: state(name),
                 })
                 .collect(),

@@ -3,8 +3,8 @@
 use serde_json::{Value, json};
 
 use super::ci::{JobSummary, SummaryFile};
-use super::{Report, crc_json, object_json, release_uri, round3, transfer_summary};
-use crate::key::ObjectKey;
+use super::{Report, crc_json, object_json, round3, transfer_summary};
+use crate::key::{ObjectKey, ReleaseRef};
 use crate::transfer::upload::Uploaded;
 
 pub struct UploadReport {
@@ -67,13 +67,16 @@ impl Report for UploadReport {
     fn job_summary(&self) -> Option<JobSummary> {
         let u = &self.uploaded;
         Some(JobSummary {
-            release: release_uri(&self.bucket, &self.key),
+            bucket: self.bucket.clone(),
+            release: Some(ReleaseRef::listed(self.key.suite(), self.key.release())),
             sealed: None,
+            links_until: None,
             files: vec![SummaryFile {
                 name: self.key.filename().to_owned(),
                 size: u.size,
                 crc64: Some(u.crc64),
                 sha256: None,
+                link: None,
                 state: if u.unchanged { "unchanged" } else { "sent" }.to_owned(),
             }],
         })

@@ -6,6 +6,7 @@ use serde_json::{Value, json};
 use super::ci::{JobSummary, SummaryFile};
 use super::{Failure, Report, crc_json};
 use crate::error::{Error, code};
+use crate::key::ReleaseRef;
 use crate::release::verify::{Status, Verification};
 
 pub struct VerifyReport {
@@ -155,8 +156,10 @@ impl Report for VerifyReport {
 
     fn job_summary(&self) -> Option<JobSummary> {
         Some(JobSummary {
-            release: format!("s3://{}/{}/{}/", self.bucket, self.suite, self.release),
+            bucket: self.bucket.clone(),
+            release: Some(ReleaseRef::listed(&self.suite, &self.release)),
             sealed: Some(self.verification.sealed),
+            links_until: None,
             files: self
                 .verification
                 .files
@@ -166,6 +169,7 @@ impl Report for VerifyReport {
                     size: f.size.unwrap_or(0),
                     crc64: f.crc64,
                     sha256: None,
+                    link: None,
                     state: word(&f.status).to_owned(),
                 })
                 .collect(),
