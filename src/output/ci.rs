@@ -280,6 +280,18 @@ impl JobSummary {
             crate::values::count(self.files.len(), "file"),
             human_bytes(total)
         );
+        // How many files each state has, in the order the table first shows them.
+        let mut states: Vec<(&str, usize)> = Vec::new();
+        for f in &self.files {
+            match states.iter_mut().find(|(s, _)| *s == f.state) {
+                Some((_, n)) => *n += 1,
+                None => states.push((&f.state, 1)),
+            }
+        }
+        if states.len() > 1 {
+            let counts: Vec<String> = states.iter().map(|(s, n)| format!("{n} {s}")).collect();
+            let _ = write!(md, " ({})", counts.join(", "));
+        }
         if !failed.is_empty() {
             let _ = write!(md, "; {} failed", failed.len());
         }
@@ -392,7 +404,7 @@ mod tests {
              | File | Size | CRC64NVME | SHA-256 | |\n|---|---:|---|---|---|\n\
              | `a\\|b.tgz` | 2.0 KiB | `AAAAAAAAAAA=` | `ab` | sent |\n\
              | ``c`d`` | 0 B |  |  | unchanged |\n\n\
-             2 files, 2.0 KiB; 1 failed; 1.2 s.\n\n\
+             2 files, 2.0 KiB (1 sent, 1 unchanged); 1 failed; 1.2 s.\n\n\
              **Failed:**\n\n- `e\\nf`: HTTP 403 \\| denied\n\n"
         );
     }
