@@ -550,10 +550,15 @@ mod tests {
         assert_eq!(s.bucket, "b");
         assert_eq!(s.client.endpoint_url, None);
         assert!(!s.client.path_style);
-        assert_eq!(s.client.max_attempts, DEFAULT_MAX_ATTEMPTS);
-        assert_eq!(s.transfer.part_size, DEFAULT_PART_SIZE);
-        assert_eq!(s.transfer.concurrency, DEFAULT_CONCURRENCY);
+        // The numbers the README's settings table and `--help` document, not the constants.
+        assert_eq!(s.client.max_attempts, 5);
+        assert_eq!(s.transfer.part_size, 16 * 1024 * 1024);
+        assert_eq!(s.transfer.concurrency, 16);
+        assert_eq!(s.transfer.max_requests, 256);
         assert_eq!(s.client.timeout, Duration::from_secs(10));
+        assert_eq!(s.progress_interval, Duration::from_secs(10));
+        assert_eq!(s.client.limits.upload, None);
+        assert_eq!(s.client.limits.download, None);
     }
 
     #[test]

@@ -331,7 +331,9 @@ fn with_region(mut loader: ConfigLoader, settings: &ClientSettings) -> ConfigLoa
     match (&settings.region, &settings.endpoint_url) {
         (Some(region), _) => loader = loader.region(Region::new(region.clone())),
         // A custom endpoint never needs the instance-metadata probe (a network round trip
-        // with timeouts off EC2) just to learn a region name.
+        // with timeouts off EC2) just to learn a region name. The chain always ends in a
+        // region: given none, aws-config's credential chain would resolve one itself, and its
+        // resolver asks instance metadata.
         (None, Some(_)) => {
             let mut profile_region = ProfileFileRegionProvider::builder();
             if let Some(profile) = &settings.profile {
@@ -339,7 +341,8 @@ fn with_region(mut loader: ConfigLoader, settings: &ClientSettings) -> ConfigLoa
             }
             loader = loader.region(
                 RegionProviderChain::first_try(EnvironmentVariableRegionProvider::new())
-                    .or_else(profile_region.build()),
+                    .or_else(profile_region.build())
+                    .or_else(Region::from_static(FALLBACK_REGION)),
             );
         }
         // AWS itself: aws-config's own chain (environment, profile, instance metadata unless
