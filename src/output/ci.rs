@@ -23,6 +23,7 @@ use crate::cli::{Cli, Command};
 use crate::environment::Environment;
 use crate::error::Error;
 use crate::key::ReleaseRef;
+use crate::manifest::Manifest;
 use crate::values::{CiChoice, human_bytes};
 
 /// The CI system s3blob writes for.
@@ -213,6 +214,29 @@ pub struct JobSummary {
 }
 
 impl JobSummary {
+    /// A sealed release: every file its manifest lists, `state` saying what this command did
+    /// with each.
+    pub fn sealed(bucket: &str, manifest: &Manifest, state: impl Fn(&str) -> String) -> Self {
+        JobSummary {
+            bucket: bucket.to_owned(),
+            release: Some(ReleaseRef::listed(&manifest.suite, &manifest.release)),
+            sealed: Some(true),
+            links_until: None,
+            files: manifest
+                .files
+                .iter()
+                .map(|(name, entry)| SummaryFile {
+                    name: name.clone(),
+                    size: entry.size,
+                    crc64: Some(entry.crc64),
+                    sha256: entry.sha256.clone(),
+                    link: None,
+                    state: state(name),
+                })
+                .collect(),
+        }
+    }
+
     /// The Markdown section for `command`: a heading with the release, whether it is sealed,
     /// a table of files, totals and time, then the failures (file and reason).
     pub fn markdown(&self, command: &str, failed: &[(String, String)], seconds: f64) -> String {

@@ -2,9 +2,8 @@
 
 use serde_json::{Value, json};
 
-use super::ci::{JobSummary, SummaryFile};
+use super::ci::JobSummary;
 use super::{Report, round3};
-use crate::key::ReleaseRef;
 use crate::manifest::Origin;
 use crate::release::promote::FileCopy;
 use crate::release::seal::Sealed;
@@ -65,32 +64,20 @@ impl Report for PromoteReport {
     }
 
     fn job_summary(&self) -> Option<JobSummary> {
-        let files = &self.sealed.manifest.files;
-        Some(JobSummary {
-            bucket: self.bucket.clone(),
-            release: Some(ReleaseRef::listed(
-                &self.sealed.manifest.suite,
-                &self.sealed.manifest.release,
-            )),
-            sealed: Some(true),
-            links_until: None,
-            files: self
-                .copies
-                .iter()
-                .map(|c| SummaryFile {
-                    name: c.filename.clone(),
-                    size: c.size,
-                    crc64: files.get(&c.filename).map(|e| e.crc64),
-                    sha256: files.get(&c.filename).and_then(|e| e.sha256.clone()),
-                    link: None,
-                    state: match c.copied {
-                        Copied::Copied { .. } => "copied",
-                        Copied::Unchanged => "unchanged",
-                    }
-                    .to_owned(),
-                })
-                .collect(),
-        })
+        Some(JobSummary::sealed(
+            &self.bucket,
+            &self.sealed.manifest,
+            |name| {
+                match self.copies.iter().find(|c| c.filename == name) {
+                    Some(FileCopy {
+                        copied: Copied::Unchanged,
+                        ..
+                    }) => "unchanged",
+                    _ => "copied",
+                }
+                .to_owned()
+            },
+        ))
     }
 
     fn summary(&self) -> String {

@@ -2,9 +2,8 @@
 
 use serde_json::{Value, json};
 
-use super::ci::{JobSummary, SummaryFile};
+use super::ci::JobSummary;
 use super::{Report, round3};
-use crate::key::ReleaseRef;
 use crate::manifest::{MANIFEST_NAME, SHA256SUMS_NAME};
 use crate::release::seal::Sealed;
 
@@ -21,42 +20,17 @@ impl SealReport {
     }
 }
 
-impl SealReport {
-    /// The release and every file its manifest lists (`state` for each).
-    fn sealed_summary(&self, state: impl Fn(&str) -> String) -> JobSummary {
-        JobSummary {
-            bucket: self.bucket.clone(),
-            release: Some(ReleaseRef::listed(
-                &self.sealed.manifest.suite,
-                &self.sealed.manifest.release,
-            )),
-            sealed: Some(true),
-            links_until: None,
-            files: self
-                .sealed
-                .manifest
-                .files
-                .iter()
-                .map(|(name, entry)| SummaryFile {
-                    name: name.clone(),
-                    size: entry.size,
-                    crc64: Some(entry.crc64),
-                    sha256: entry.sha256.clone(),
-                    link: None,
-                    state: state(name),
-                })
-                .collect(),
-        }
-    }
-}
-
 impl Report for SealReport {
     fn text(&self) -> String {
         self.uri()
     }
 
     fn job_summary(&self) -> Option<JobSummary> {
-        Some(self.sealed_summary(|_| "sealed".to_owned()))
+        Some(JobSummary::sealed(
+            &self.bucket,
+            &self.sealed.manifest,
+            |_| "sealed".to_owned(),
+        ))
     }
 
     fn json(&self) -> Value {
@@ -136,6 +110,10 @@ impl Report for Published {
                 .find(|f| f.name == name)
                 .map_or_else(|| "sealed".to_owned(), |f| f.state.clone())
         };
-        Some(self.seal.sealed_summary(state_of))
+        Some(JobSummary::sealed(
+            &self.seal.bucket,
+            &self.seal.sealed.manifest,
+            state_of,
+        ))
     }
 }
