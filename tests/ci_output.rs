@@ -422,3 +422,67 @@ fn a_gitlab_section_is_balanced_even_on_sigint() {
         run.stderr
     );
 }
+
+/// At the default interval, a throttled download of about 40 seconds keeps the log alive: a
+/// progress line arrives at least every 10 seconds (measured by the test as lines arrive, with
+/// slack for a loaded machine), never with a carriage return.
+#[test]
+fn a_forty_second_download_logs_a_line_at_least_every_ten_seconds() {
+    let server = Server::start_throttled(256 * 1024);
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    server.plant("app/1.0/big.bin", &data(10 * MIB, 9));
+    let mut child = server.spawn(
+        d,
+        &[
+            "download",
+            "--suite",
+            "app",
+            "--release",
+            "1.0",
+            "--filename",
+            "big.bin",
+            "-o",
+            "big.bin",
+        ],
+    );
+    let stderr = child.stderr.take().unwrap();
+    let started = std::time::Instant::now();
+    let reader = std::thread::spawn(move || {
+        let mut lines = Vec::new();
+        let mut raw = Vec::new();
+        let mut reader = BufReader::new(stderr);
+        loop {
+            raw.clear();
+            if reader.read_until(b'\n', &mut raw).unwrap() == 0 {
+                break;
+            }
+            lines.push((
+                started.elapsed(),
+                String::from_utf8_lossy(&raw).into_owned(),
+            ));
+        }
+        lines
+    });
+    let status = child.wait().unwrap();
+    let lines = reader.join().unwrap();
+    let all: String = lines.iter().map(|(_, l)| l.as_str()).collect();
+    assert!(status.success(), "{all}");
+    assert!(!all.contains('\r'), "{all:?}");
+    let progress: Vec<std::time::Duration> = lines
+        .iter()
+        .filter(|(_, l)| l.trim_start().starts_with("INFO download: "))
+        .map(|(t, _)| *t)
+        .collect();
+    assert!(progress.len() >= 3, "{all}");
+    let mut last = std::time::Duration::ZERO;
+    for t in &progress {
+        assert!(
+            *t - last <= std::time::Duration::from_secs(15),
+            "a gap of {:?} before the line at {t:?}:\n{all}",
+            *t - last
+        );
+        last = *t;
+    }
+    assert!(std::fs::read(d.join("big.bin")).unwrap() == data(10 * MIB, 9));
+}
