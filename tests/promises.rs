@@ -342,3 +342,58 @@ fn a_presigned_url_with_temporary_credentials_carries_the_session_token() {
         "{url}"
     );
 }
+
+/// A store that answers a losing CompleteMultipartUpload with an error s3blob cannot read as
+/// a refusal (moto answers 200 with an error body): the key holds another writer's object, so
+/// this upload lost the race to it: exit 6, as a refusal would have said, its upload aborted
+/// and the other object left as it is.
+#[test]
+fn a_completion_lost_to_another_writer_is_exit_6_whatever_the_answer() {
+    let server = Server::start_faulty();
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    std::fs::write(d.join("big.bin"), data(11 * MIB, 6)).unwrap();
+    // The other writer's object lands unseen: the look before writing finds the key free.
+    server.plant("app/1.0/big.bin", b"the other writer's bytes");
+    let faults = server.faults();
+    faults.inject(
+        Op::HeadObject,
+        1,
+        common::Fault::Error {
+            status: 404,
+            code: "NoSuchKey",
+        },
+    );
+    faults.inject(
+        Op::CompleteMultipartUpload,
+        1,
+        common::Fault::Error {
+            status: 200,
+            code: "PreconditionFailed",
+        },
+    );
+    let out = server.run(
+        d,
+        &[
+            "upload",
+            "--part-size",
+            "5MiB",
+            "--suite",
+            "app",
+            "--release",
+            "1.0",
+            "big.bin",
+        ],
+    );
+    assert_eq!(out.code, 6, "{}", out.stderr);
+    assert!(
+        out.stderr.contains("s3://artifacts/app/1.0/big.bin"),
+        "{}",
+        out.stderr
+    );
+    assert_eq!(
+        server.object("app/1.0/big.bin").unwrap(),
+        b"the other writer's bytes"
+    );
+    assert_eq!(server.open_uploads(), 0);
+}

@@ -108,6 +108,14 @@ pub(super) async fn finish(
                     warn!(%key, "completing the upload reported an error, but the object is stored intact: {err}");
                     Ok(Uploaded::stored(size, crc64, e.etag, count))
                 }
+                // Other bytes hold the key, and this upload was not to replace them: another
+                // writer got there first, as a refusal would have said (some stores answer a
+                // losing completion with a 200 whose body is an error).
+                Ok(Some(e)) if !req.overwrite => {
+                    debug!(%key, "completing the upload failed ({err}) and the key holds another object");
+                    crate::transfer::abort_multipart(client, &req.bucket, &key, upload_id).await;
+                    existing::judge(&req.bucket, &req.key, e, size, crc64)
+                }
                 _ => {
                     crate::transfer::abort_multipart(client, &req.bucket, &key, upload_id).await;
                     Err(err)
