@@ -156,7 +156,7 @@ fn a_transfer_that_is_not_moving_says_it_is_waiting() {
     let waiting = progress_lines(&stderr, "upload")[0];
     assert_eq!(
         waiting,
-        "upload: 0 B of 18 B (0%) done; nothing finished in the last 1s"
+        "upload: 0 B of 18 B (0%) done; nothing finished in the last 1s; waiting on 1 request to the store"
     );
     assert_eq!(
         server.object("app/1.0/a.bin").unwrap(),

@@ -70,7 +70,7 @@ pub async fn run(cx: &Context<'_>, args: DownloadArgs) -> Result<Outcome, Error>
             .collect()
     };
     let budget = Budget::for_settings(&settings.transfer);
-    let progress = super::progress_for(cx, &settings, "download");
+    let progress = super::progress_for(cx, &settings, "download", &budget);
     let size_only = Arc::new(AtomicUsize::new(0));
     let request = |(filename, size_hint): &(String, Option<u64>), dest: PathBuf| {
         let key = ObjectKey::new(&args.key.suite, &release, filename)?;

@@ -29,6 +29,7 @@ use crate::output::{Batch, Failure, Outcome, Text};
 use crate::progress::{Bar, LogLines, Quiet, SharedProgress};
 use crate::s3;
 use crate::shutdown::Shutdown;
+use crate::transfer::budget::Budget;
 
 /// What every command runs with besides its own flags: the global flags, the environment it
 /// was started in (`.env` merged in), and the shutdown signal.
@@ -208,13 +209,24 @@ where
 /// The progress display `--progress` asks for: a bar on stderr when a person is watching (or
 /// when forced); in a log (stderr not a terminal, as in CI), a line every `--progress-interval`
 /// so a long transfer never leaves the log silent; nothing with `--progress never` or `-q`.
-fn progress_for(cx: &Context<'_>, settings: &Settings, label: &str) -> SharedProgress {
+fn progress_for(
+    cx: &Context<'_>,
+    settings: &Settings,
+    label: &str,
+    budget: &Budget,
+) -> SharedProgress {
     let global = cx.global;
     match global.progress {
         ProgressMode::Always => Arc::new(Bar::new(label, true)),
         ProgressMode::Never => Arc::new(Quiet),
         ProgressMode::Auto if global.quiet => Arc::new(Quiet),
         ProgressMode::Auto if std::io::stderr().is_terminal() => Arc::new(Bar::new(label, false)),
-        ProgressMode::Auto => Arc::new(LogLines::new(label, settings.progress_interval)),
+        ProgressMode::Auto => {
+            let budget = budget.clone();
+            Arc::new(
+                LogLines::new(label, settings.progress_interval)
+                    .counting_requests(move || budget.in_flight()),
+            )
+        }
     }
 }

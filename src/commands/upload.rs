@@ -105,7 +105,7 @@ pub async fn run(cx: &Context<'_>, args: UploadArgs) -> Result<Outcome, Error> {
     let (settings, client) = super::connect(cx, (&args.tuning).into()).await?;
     let budget = Budget::for_settings(&settings.transfer);
     let header = ChecksumHeader::new(settings.transfer.checksum_header);
-    let progress = super::progress_for(cx, &settings, "upload");
+    let progress = super::progress_for(cx, &settings, "upload", &budget);
     // A batch looks at the release once (one listing) instead of a HEAD per file; a single
     // file is one HEAD either way.
     let release = ReleaseRef::new(&args.key.suite, &args.key.release)?;
