@@ -5,6 +5,7 @@ mod classify;
 pub mod limit;
 pub mod proxy;
 mod route;
+mod socket;
 mod trust;
 mod watchdog;
 

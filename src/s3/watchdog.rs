@@ -21,6 +21,7 @@ use std::time::Duration;
 
 use tokio::time::Instant;
 
+use aws_smithy_runtime_api::client::connection::CaptureSmithyConnection;
 use aws_smithy_runtime_api::client::connector_metadata::ConnectorMetadata;
 use aws_smithy_runtime_api::client::http::{
     HttpClient, HttpConnector, HttpConnectorFuture, HttpConnectorSettings, SharedHttpClient,
@@ -34,6 +35,7 @@ use bytes::Bytes;
 use http_body::{Body, Frame, SizeHint};
 
 use super::limit::{Gate, Limited, TokenBucket};
+use super::socket;
 
 /// Bodies are handed to the connection in pieces this big at most, so that progress shows at
 /// a useful grain even on a slow link (a 256 KiB read would take 5 s at 50 KB/s).
@@ -132,11 +134,10 @@ impl HttpConnector for Watchdog {
         if body.content_length() == Some(0) {
             clock.sent();
         }
-        *request.body_mut() = SdkBody::from_body_1_x(Tracked::new(
-            body,
-            clock.clone(),
-            self.buckets.upload.clone(),
-        ));
+        let connection = request.extension::<CaptureSmithyConnection>().cloned();
+        *request.body_mut() = SdkBody::from_body_1_x(
+            Tracked::new(body, clock.clone(), self.buckets.upload.clone()).on(connection),
+        );
         // A server-side copy is work the server does before it answers: wait for that too.
         let limit = self.limit
             + request
@@ -147,7 +148,10 @@ impl HttpConnector for Watchdog {
         HttpConnectorFuture::new(async move {
             let response = tokio::select! {
                 r = response => r,
-                cut = watch(&clock, limit) => Err(ConnectorError::timeout(Box::new(cut))),
+                cut = watch(&clock, limit) => {
+                    tracing::debug!("attempt cut: {cut}");
+                    Err(ConnectorError::timeout(Box::new(cut)))
+                }
             };
             match download {
                 Some(bucket) => response.map(|r| {
@@ -202,13 +206,46 @@ impl aws_smithy_runtime_api::client::interceptors::Intercept for ExpectServerWor
 /// Resolves when one of the limits is passed.
 async fn watch(clock: &Clock, limit: Duration) -> Cut {
     let tick = (limit / 4).clamp(Duration::from_millis(50), Duration::from_secs(1));
+    let mut acked = None;
     loop {
         tokio::time::sleep(tick).await;
-        match clock.since_sent() {
-            Some(waited) if waited >= limit + clock.drain() => return Cut::Silent(limit),
-            Some(_) => {}
-            None if clock.since_progress() >= limit => return Cut::Stalled(limit),
-            None => {}
+        if clock.since_sent().is_none() {
+            if clock.since_progress() >= limit {
+                return Cut::Stalled(limit);
+            }
+            continue;
+        }
+        // The whole body is handed over; the server cannot answer before it has it.
+        match clock
+            .connection
+            .get()
+            .and_then(socket::Connection::delivery)
+        {
+            Some(now) => {
+                if acked != Some(now.acked) {
+                    acked = Some(now.acked);
+                    clock.moved();
+                }
+                // Still delivering, or delivered and waiting for the answer: either way the
+                // clock runs from the last byte the server acknowledged.
+                if clock.since_progress() >= limit {
+                    return if now.waiting {
+                        Cut::Stalled(limit)
+                    } else {
+                        Cut::Silent(limit)
+                    };
+                }
+            }
+            // Where the connection cannot be asked: the time the buffers may take to drain
+            // at the rate the body went.
+            None => {
+                if clock
+                    .since_sent()
+                    .is_some_and(|w| w >= limit + clock.drain())
+                {
+                    return Cut::Silent(limit);
+                }
+            }
         }
     }
 }
@@ -224,6 +261,9 @@ struct Clock {
     sent: AtomicU64,
     /// Body bytes handed to the connection.
     bytes: AtomicU64,
+    /// The socket the body goes out on, when it could be found: once the body is handed
+    /// over, what it has delivered tells a slow link from a silent server.
+    connection: std::sync::OnceLock<socket::Connection>,
 }
 
 const NOT_YET: u64 = u64::MAX;
@@ -235,6 +275,7 @@ impl Clock {
             progress: AtomicU64::new(0),
             sent: AtomicU64::new(NOT_YET),
             bytes: AtomicU64::new(0),
+            connection: std::sync::OnceLock::new(),
         }
     }
 
@@ -302,6 +343,9 @@ struct Tracked {
     /// The upload cap, if any; waiting for it is not a stall.
     bucket: Option<Arc<TokenBucket>>,
     gate: Gate,
+    /// The connection the request goes out on, until its socket's unsent bytes are capped
+    /// (before the first byte of the body): then "taken" means sent, not buffered.
+    connection: Option<CaptureSmithyConnection>,
 }
 
 impl Tracked {
@@ -314,6 +358,35 @@ impl Tracked {
             clock,
             bucket,
             gate: Gate::default(),
+            connection: None,
+        }
+    }
+
+    /// Caps the unsent bytes of the connection the body goes out on (see [`socket`]).
+    fn on(mut self, connection: Option<CaptureSmithyConnection>) -> Self {
+        self.connection = connection;
+        self
+    }
+
+    /// Once, when the body first moves: hyper polls the body only once the connection is up.
+    fn cap_unsent(&mut self) {
+        let Some(connection) = self.connection.take() else {
+            return;
+        };
+        let Some(metadata) = connection.get() else {
+            tracing::debug!("no connection to cap the unsent bytes of");
+            return;
+        };
+        let (Some(local), Some(peer)) = (metadata.local_addr(), metadata.remote_addr()) else {
+            return;
+        };
+        match socket::cap_unsent(local, peer, socket::UNSENT_AT_MOST) {
+            Ok(Some(socket)) => {
+                tracing::trace!(%local, %peer, "unsent bytes capped");
+                let _ = self.clock.connection.set(socket);
+            }
+            Ok(None) => tracing::trace!(%local, %peer, "unsent bytes not capped: no such socket"),
+            Err(e) => tracing::debug!(%local, %peer, "unsent bytes not capped: {e}"),
         }
     }
 
@@ -345,6 +418,7 @@ impl Body for Tracked {
         cx: &mut Context<'_>,
     ) -> Poll<Option<Result<Frame<Bytes>, Self::Error>>> {
         let this = &mut *self;
+        this.cap_unsent();
         if let Some(bucket) = &this.bucket
             && this.gate.poll_open(bucket, cx).is_pending()
         {
