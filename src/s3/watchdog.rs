@@ -82,6 +82,8 @@ pub struct Guarded {
     inner: SharedHttpClient,
     limit: Duration,
     buckets: Buckets,
+    /// Requests may go through a proxy: see [`watch`].
+    behind_proxy: bool,
 }
 
 impl Guarded {
@@ -90,7 +92,14 @@ impl Guarded {
             inner,
             limit,
             buckets,
+            behind_proxy: false,
         }
+    }
+
+    /// Requests may go through a proxy (one is configured).
+    pub fn behind_proxy(mut self, behind_proxy: bool) -> Self {
+        self.behind_proxy = behind_proxy;
+        self
     }
 }
 
@@ -104,6 +113,7 @@ impl HttpClient for Guarded {
             inner: self.inner.http_connector(settings, components),
             limit: self.limit,
             buckets: self.buckets.clone(),
+            behind_proxy: self.behind_proxy,
         })
     }
 
@@ -125,6 +135,7 @@ struct Watchdog {
     inner: SharedHttpConnector,
     limit: Duration,
     buckets: Buckets,
+    behind_proxy: bool,
 }
 
 impl HttpConnector for Watchdog {
@@ -145,10 +156,11 @@ impl HttpConnector for Watchdog {
                 .map_or(Duration::ZERO, |w| w.0);
         let response = self.inner.call(request);
         let download = self.buckets.download.clone();
+        let behind_proxy = self.behind_proxy;
         HttpConnectorFuture::new(async move {
             let response = tokio::select! {
                 r = response => r,
-                cut = watch(&clock, limit) => {
+                cut = watch(&clock, limit, behind_proxy) => {
                     tracing::debug!("attempt cut: {cut}");
                     Err(ConnectorError::timeout(Box::new(cut)))
                 }
@@ -204,7 +216,11 @@ impl aws_smithy_runtime_api::client::interceptors::Intercept for ExpectServerWor
 }
 
 /// Resolves when one of the limits is passed.
-async fn watch(clock: &Clock, limit: Duration) -> Cut {
+///
+/// Behind a proxy the socket's peer is the proxy, which may have taken the whole body and still
+/// be passing it on over a slow link: there an answer is also awaited for as long as it would
+/// be without the socket's word.
+async fn watch(clock: &Clock, limit: Duration, behind_proxy: bool) -> Cut {
     let tick = (limit / 4).clamp(Duration::from_millis(50), Duration::from_secs(1));
     let mut acked = None;
     loop {
@@ -229,11 +245,16 @@ async fn watch(clock: &Clock, limit: Duration) -> Cut {
                 // Still delivering, or delivered and waiting for the answer: either way the
                 // clock runs from the last byte the server acknowledged.
                 if clock.since_progress() >= limit {
-                    return if now.waiting {
-                        Cut::Stalled(limit)
-                    } else {
-                        Cut::Silent(limit)
-                    };
+                    if now.waiting {
+                        return Cut::Stalled(limit);
+                    }
+                    if !behind_proxy
+                        || clock
+                            .since_sent()
+                            .is_some_and(|w| w >= limit + clock.drain())
+                    {
+                        return Cut::Silent(limit);
+                    }
                 }
             }
             // Where the connection cannot be asked: the time the buffers may take to drain
@@ -498,10 +519,10 @@ mod tests {
         // Sent, then nothing: cut after the limit.
         let clock = Clock::new();
         clock.sent();
-        assert_eq!(watch(&clock, limit).await, Cut::Silent(limit));
+        assert_eq!(watch(&clock, limit, false).await, Cut::Silent(limit));
         // Never sent, never moving: a stall.
         let clock = Clock::new();
-        assert_eq!(watch(&clock, limit).await, Cut::Stalled(limit));
+        assert_eq!(watch(&clock, limit, false).await, Cut::Stalled(limit));
     }
 
     #[test]
