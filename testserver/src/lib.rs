@@ -608,7 +608,7 @@ pub async fn serve_backend<B: S3>(
                 });
             }
             Some(rate) => {
-                let io = throttle::Throttled::new(socket, rate);
+                let io = throttle::Throttled::new(socket, rate).counted(stats.clone());
                 let conn = http
                     .serve_connection(TokioIo::new(io), service)
                     .into_owned();
