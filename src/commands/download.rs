@@ -126,7 +126,7 @@ pub async fn run(cx: &Context<'_>, args: DownloadArgs) -> Result<Outcome, Error>
         .await
         .map(|b| Box::new(b) as Outcome);
         // One directory sync for every rename into it.
-        crate::atomic_file::sync_dir(&dir)?;
+        crate::platform::atomic_file::sync_dir(&dir)?;
         report
     } else {
         let file = files.first().cloned().unwrap_or_default();
@@ -234,17 +234,14 @@ fn name_fits(bucket: &str, key: &ObjectKey, dest: &Path) -> Result<(), Error> {
         Some(d) if !d.as_os_str().is_empty() => d,
         _ => Path::new("."),
     };
-    let max = rustix::fs::statvfs(dir)
-        .ok()
-        .and_then(|s| usize::try_from(s.f_namemax).ok())
-        .filter(|&n| n > 0)
-        .unwrap_or(255);
-    let len = name.len();
+    let max = crate::platform::name_max(dir);
+    let len = crate::platform::name_len(name);
     if len <= max {
         return Ok(());
     }
+    let unit = crate::platform::NAME_UNIT;
     Err(Error::Other(format!(
-        "cannot download s3://{bucket}/{key} into {}: the file name is {len} bytes and the file system there holds at most {max}; fetch it under a shorter name with --filename NAME -o - > SHORTER-NAME",
+        "cannot download s3://{bucket}/{key} into {}: the file name is {len} {unit} and the file system there holds at most {max}; fetch it under a shorter name with --filename NAME -o - > SHORTER-NAME",
         dir.display()
     )))
 }
