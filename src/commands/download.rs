@@ -11,7 +11,8 @@ use tracing::{info, warn};
 use crate::cli::DownloadArgs;
 use crate::commands::Context;
 use crate::error::Error;
-use crate::key::{ObjectKey, ReleaseRef};
+use crate::escape::escape;
+use crate::key::{ObjectKey, ReleaseRef, case_collision, windows_name_problem};
 use crate::output::download::DownloadReport;
 use crate::output::{Batch, Outcome};
 use crate::progress::SharedProgress;
@@ -60,6 +61,19 @@ pub async fn run(cx: &Context<'_>, args: DownloadArgs) -> Result<Outcome, Error>
             &manifest,
         )
         .await?
+        .into_iter()
+        .filter(|(name, _)| match windows_name_problem(name) {
+            Some(problem) if crate::platform::WINDOWS_NAMES => {
+                warn!(
+                    "skipping s3://{bucket}/{}/{release}/{}: the name {problem}",
+                    args.key.suite,
+                    escape(name)
+                );
+                false
+            }
+            _ => true,
+        })
+        .collect()
     } else {
         // The same file named twice is fetched once.
         let mut seen = std::collections::HashSet::new();
@@ -69,12 +83,16 @@ pub async fn run(cx: &Context<'_>, args: DownloadArgs) -> Result<Outcome, Error>
             .map(|f| (f.clone(), None))
             .collect()
     };
+    if several && crate::platform::CASE_INSENSITIVE {
+        one_file_per_name(&bucket, &args.key.suite, &release, &files)?;
+    }
     let budget = Budget::for_settings(&settings.transfer);
     let progress = super::progress_for(cx, &settings, "download");
     let size_only = Arc::new(AtomicUsize::new(0));
     let request = |(filename, size_hint): &(String, Option<u64>), dest: PathBuf| {
         let key = ObjectKey::new(&args.key.suite, &release, filename)?;
         if !to_stdout {
+            windows_can_hold(&bucket, &key, &dest)?;
             name_fits(&bucket, &key, &dest)?;
         }
         Ok::<_, Error>(DownloadRequest {
@@ -221,6 +239,41 @@ impl Job {
             downloaded,
             seconds: started.elapsed().as_secs_f64(),
         }))
+    }
+}
+
+/// On Windows, refuses before any request a destination whose name Windows cannot hold (a
+/// device name, `:`, a trailing dot, ...): Windows would write something else, or nothing.
+/// Elsewhere such names are ordinary and pass.
+fn windows_can_hold(bucket: &str, key: &ObjectKey, dest: &Path) -> Result<(), Error> {
+    let Some(name) = dest.file_name().and_then(|n| n.to_str()) else {
+        return Ok(());
+    };
+    match windows_name_problem(name) {
+        Some(problem) if crate::platform::WINDOWS_NAMES => Err(Error::Other(format!(
+            "cannot download s3://{bucket}/{key} to {}: the name {problem}; fetch it under another name with -o NEWNAME (or -o - > NEWNAME)",
+            escape(&dest.display().to_string())
+        ))),
+        _ => Ok(()),
+    }
+}
+
+/// On a file system that folds case (Windows, macOS), refuses a batch holding two names that
+/// differ only in case, before anything is written: the second would silently replace the
+/// first.
+fn one_file_per_name(
+    bucket: &str,
+    suite: &str,
+    release: &str,
+    files: &[(String, Option<u64>)],
+) -> Result<(), Error> {
+    match case_collision(files.iter().map(|(name, _)| name.as_str())) {
+        Some((a, b)) => Err(Error::Other(format!(
+            "s3://{bucket}/{suite}/{release}/: the files {} and {} differ only in case, and this file system takes them for one file; nothing was downloaded: fetch them one at a time with --filename NAME -o NEWNAME",
+            escape(a),
+            escape(b)
+        ))),
+        None => Ok(()),
     }
 }
 

@@ -1,7 +1,16 @@
-//! File names as this system counts them.
+//! File names as this system counts and compares them.
 
 use std::ffi::OsStr;
 use std::path::Path;
+
+/// Whether a download refuses the names Windows cannot hold (device names such as `CON`, `:`
+/// and the like, a trailing dot or space): Windows builds. Elsewhere those names are valid
+/// and s3blob stays silent about them.
+pub(crate) const WINDOWS_NAMES: bool = cfg!(windows);
+
+/// Whether two names that differ only in case are one file here: Windows and macOS, whose
+/// usual file systems (NTFS, APFS) fold case.
+pub(crate) const CASE_INSENSITIVE: bool = cfg!(any(windows, target_os = "macos"));
 
 /// What [`name_len`] counts.
 #[cfg(unix)]
