@@ -205,6 +205,11 @@ impl Server {
             .env("AWS_REGION", "us-east-1")
             .env("AWS_ENDPOINT_URL", &self.endpoint)
             .env("S3BLOB_BUCKET", BUCKET);
+        // Windows cannot start its network stack without SystemRoot.
+        #[cfg(windows)]
+        if let Some(root) = std::env::var_os("SYSTEMROOT") {
+            cmd.env("SYSTEMROOT", root);
+        }
         cmd
     }
 
