@@ -248,7 +248,8 @@ fn downloads_a_whole_release_into_a_directory() {
     assert_eq!(v["failed"], 0);
     // Named twice, fetched once.
     assert_eq!(v["files"].as_array().unwrap().len(), 2);
-    assert_eq!(v["files"][1]["path"], "two/b.zip");
+    let path = format!("two{}b.zip", std::path::MAIN_SEPARATOR);
+    assert_eq!(v["files"][1]["path"], path.as_str());
     assert_eq!(v["files"][1]["verified"], "checksum");
 }
 
