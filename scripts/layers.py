@@ -28,7 +28,9 @@ LAYERS = [
             "inspect",
             "credentials",
             "environment",
-            "atomic_file",
+            # What differs between operating systems (cfg lives here only): positioned I/O,
+            # the atomic file, name rules, limits, signals.
+            "platform",
             "shutdown",
             # Sinks the engine is handed: the progress display and the log on stderr.
             "progress",

@@ -17,8 +17,9 @@
 //! - **adapters**: [`s3`] (the one client, the translation of its errors, where requests go),
 //!   [`listing`] (ListObjectsV2), [`inspect`] (HeadObject), [`credentials`] (the AWS chain, its
 //!   failures in one line), [`environment`] (the process environment with `.env`'s plain
-//!   settings), [`atomic_file`], [`progress`], [`logging`] (stderr, credentials masked),
-//!   [`shutdown`] (SIGINT/SIGTERM).
+//!   settings), [`platform`] (what differs between operating systems: positioned I/O, the atomic
+//!   file, name rules, limits, signals), [`progress`], [`logging`] (stderr, credentials
+//!   masked), [`shutdown`] (SIGINT/SIGTERM; Ctrl-C, Ctrl-Break and console close on Windows).
 //! - **core**: [`key`] (the `suite/release/filename` key and the reserved names), [`manifest`]
 //!   (the manifest format), [`plan`] (part and range math), [`checksum`] (CRC64NVME),
 //!   [`values`] (what users type), [`attributes`] (metadata and the like), [`escape`] (server
@@ -35,7 +36,6 @@
 // (`cli`), its resolution (`config`, `environment`), the core formats and `run`.
 #![allow(rustdoc::private_intra_doc_links)]
 
-pub(crate) mod atomic_file;
 pub(crate) mod attributes;
 pub mod checksum;
 pub mod cli;
@@ -52,6 +52,7 @@ pub mod logging;
 pub mod manifest;
 pub(crate) mod output;
 pub mod plan;
+pub mod platform;
 pub(crate) mod progress;
 pub mod release;
 pub(crate) mod s3;

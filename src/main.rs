@@ -11,7 +11,7 @@ use s3blob::shutdown::Shutdown;
 use s3blob::{Ci, CiOutput, Section};
 
 fn main() -> ExitCode {
-    raise_open_file_limit();
+    s3blob::platform::raise_open_file_limit();
     let mut ci = None;
     match run(&mut ci) {
         Ok(code) => code,
@@ -42,7 +42,7 @@ fn run(ci: &mut Option<CiOutput>) -> anyhow::Result<ExitCode> {
         Err(e) => return Ok(argument_error(&e)),
     };
     let (env, notes) = prepare_environment(&cli.global)?;
-    limit_malloc_arenas(malloc_arenas(&cli.command));
+    s3blob::platform::limit_malloc_arenas(malloc_arenas(&cli.command));
     let which = Ci::resolve(cli.global.ci_output, &env)?;
     s3blob::logging::init(
         cli.global.verbose,
@@ -178,25 +178,6 @@ fn tuning_of(command: &s3blob::cli::Command) -> Option<s3blob::config::Tuning> {
     })
 }
 
-/// Raises the soft limit on open files to the hard one (at most 65,536): a batch keeps
-/// `--max-requests` connections and as many files open, and the usual soft limit of 1,024 is
-/// not enough for 512 of each. A failure leaves the limit as it was; opening then fails with a
-/// clear error naming the file.
-fn raise_open_file_limit() {
-    use rustix::process::{Resource, getrlimit, setrlimit};
-    let limit = getrlimit(Resource::Nofile);
-    let want = limit.maximum.map_or(65_536, |max| max.min(65_536));
-    if limit.current.is_some_and(|cur| cur < want) {
-        let _ = setrlimit(
-            Resource::Nofile,
-            rustix::process::Rlimit {
-                current: Some(want),
-                maximum: limit.maximum,
-            },
-        );
-    }
-}
-
 /// How many malloc arenas the command gets: one for a single transfer, a few for a batch.
 ///
 /// By default glibc gives each thread that allocates concurrently its own arena, up to 8 per
@@ -223,25 +204,3 @@ fn malloc_arenas(command: &s3blob::cli::Command) -> i32 {
         _ => 1,
     }
 }
-
-/// Sets glibc's `M_ARENA_MAX` to `arenas`. A `GLIBC_TUNABLES` that sets
-/// `glibc.malloc.arena_max` is left to decide (for measuring). Called before any thread starts.
-#[cfg(all(target_os = "linux", target_env = "gnu"))]
-#[allow(unsafe_code)]
-fn limit_malloc_arenas(arenas: i32) {
-    if std::env::var_os("GLIBC_TUNABLES")
-        .is_some_and(|t| t.to_string_lossy().contains("glibc.malloc.arena_max"))
-    {
-        return;
-    }
-    // SAFETY: mallopt takes two integers and touches only malloc's own state, under malloc's
-    // lock; it is called before this process starts any thread. A failure (return value 0)
-    // leaves glibc's default in place, which is only a memory cost.
-    unsafe {
-        libc::mallopt(libc::M_ARENA_MAX, arenas);
-    }
-}
-
-/// Other allocators (musl, macOS, Windows) have no glibc arenas to limit.
-#[cfg(not(all(target_os = "linux", target_env = "gnu")))]
-fn limit_malloc_arenas(_arenas: i32) {}
