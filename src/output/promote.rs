@@ -51,6 +51,7 @@ impl Report for PromoteReport {
                 "bucket": self.origin.bucket,
                 "suite": self.origin.suite,
                 "release": self.origin.release,
+                "signed_by": self.origin.signed_by,
             },
             "files": self.copies.iter().map(|c| json!({
                 "filename": c.filename,
@@ -60,6 +61,7 @@ impl Report for PromoteReport {
             })).collect::<Vec<_>>(),
             "sealed_at": m.sealed_at,
             "unchanged": self.sealed.unchanged,
+            "signed_by": self.sealed.signed_by.map(|k| k.to_string()),
             "seconds": round3(self.seconds),
         })
     }
@@ -94,8 +96,12 @@ impl Report for PromoteReport {
     }
 
     fn summary(&self) -> String {
+        let signed = match self.sealed.signed_by {
+            Some(k) => format!(", signed by {k}"),
+            None => String::new(),
+        };
         format!(
-            "promoted s3://{}/{}/{}/ to {}: {} file(s), {} copied on the server, {} already there, sealed in {:.2} s",
+            "promoted s3://{}/{}/{}/ to {}: {} file(s), {} copied on the server, {} already there, sealed{signed} in {:.2} s",
             self.origin.bucket,
             self.origin.suite,
             self.origin.release,

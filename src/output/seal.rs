@@ -72,15 +72,20 @@ impl Report for SealReport {
             "sha256sums": m.files.contains_key(SHA256SUMS_NAME) && m.has_sha256(),
             "sealed_at": m.sealed_at,
             "unchanged": self.sealed.unchanged,
+            "signed_by": self.sealed.signed_by.map(|k| k.to_string()),
             "seconds": round3(self.seconds),
         })
     }
 
     fn summary(&self) -> String {
         let n = self.sealed.manifest.files.len();
+        let signed = match self.sealed.signed_by {
+            Some(k) => format!(", signed by {k}"),
+            None => String::new(),
+        };
         if self.sealed.unchanged {
             format!(
-                "{} was already sealed with these {}",
+                "{} was already sealed with these {}{signed}",
                 self.uri(),
                 crate::values::count(n, "file")
             )
@@ -92,7 +97,7 @@ impl Report for SealReport {
             };
             let files = crate::values::count(n, "file");
             format!(
-                "sealed {} ({files}{sums}) in {:.2} s",
+                "sealed {} ({files}{sums}){signed} in {:.2} s",
                 self.uri(),
                 self.seconds
             )
