@@ -154,6 +154,28 @@ fn a_release_signed_with_a_generated_encrypted_key_round_trips_and_minisign_veri
         .json();
     assert_eq!(v["signature"]["status"], "trusted", "{v}");
     assert_eq!(v["signature"]["key"], id.as_str(), "{v}");
+    // The job summary says so too.
+    server
+        .run(
+            d,
+            &[
+                "verify",
+                "--suite",
+                "app",
+                "--release",
+                "1.0",
+                "--trusted-key",
+                &public,
+                "--summary-file",
+                "summary.md",
+            ],
+        )
+        .ok();
+    let summary = std::fs::read_to_string(d.join("summary.md")).unwrap();
+    assert!(
+        summary.contains(&format!("Signed: signed by {id} (trusted).")),
+        "{summary}"
+    );
     let text = server.run(d, &["verify", "--suite", "app", "--release", "1.0"]);
     assert!(
         text.ok()

@@ -69,6 +69,7 @@ impl Report for PromoteReport {
     fn job_summary(&self) -> Option<JobSummary> {
         let files = &self.sealed.manifest.files;
         Some(JobSummary {
+            signed: self.sealed.signed_by.map(|k| format!("signed by {k}")),
             bucket: self.bucket.clone(),
             release: Some(ReleaseRef::listed(
                 &self.sealed.manifest.suite,

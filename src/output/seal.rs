@@ -25,6 +25,7 @@ impl SealReport {
     /// The release and every file its manifest lists (`state` for each).
     fn sealed_summary(&self, state: impl Fn(&str) -> String) -> JobSummary {
         JobSummary {
+            signed: self.sealed.signed_by.map(|k| format!("signed by {k}")),
             bucket: self.bucket.clone(),
             release: Some(ReleaseRef::listed(
                 &self.sealed.manifest.suite,

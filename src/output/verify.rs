@@ -171,6 +171,8 @@ impl Report for VerifyReport {
 
     fn job_summary(&self) -> Option<JobSummary> {
         Some(JobSummary {
+            signed: (self.verification.signature != Verdict::Unsigned)
+                .then(|| self.verification.signature.describe()),
             bucket: self.bucket.clone(),
             release: Some(ReleaseRef::listed(&self.suite, &self.release)),
             sealed: Some(self.verification.sealed),
