@@ -21,6 +21,9 @@ use crate::error::Error;
 /// The variable holding the password of an encrypted secret key.
 pub const PASSWORD_VARIABLE: &str = "S3BLOB_SIGN_KEY_PASSWORD";
 
+/// How a refusal ends (a warning that passes over a release leaves it out).
+pub const REFUSED: &str = ". Refused: nothing was written";
+
 /// The untrusted comment of the signatures s3blob writes (minisign shows it; nothing checks it).
 const UNTRUSTED_COMMENT: &str = "signature from s3blob secret key";
 
@@ -348,7 +351,7 @@ pub fn require(verdict: &Verdict, what: &str, keys: &[TrustedKey]) -> Result<(),
         other => format!("it has a {}", other.describe()),
     };
     Err(Error::Integrity(format!(
-        "{what}: {found}; trusted keys: {trusted}. Refused: nothing was written"
+        "{what}: {found}; trusted keys: {trusted}{REFUSED}"
     )))
 }
 

@@ -746,6 +746,33 @@ fn promote_checks_the_source_re_signs_and_records_the_signer() {
         assert!(sums.status.success(), "{said}");
         assert!(said.contains("stable/1.0"), "{said}");
     }
+    // An open release cannot be signed: --allow-open does not pass it with trusted keys.
+    std::fs::write(d.join("o.bin"), b"open").unwrap();
+    server
+        .run(
+            d,
+            &["upload", "--suite", "app", "--release", "9.0", "o.bin"],
+        )
+        .ok();
+    server
+        .run(
+            d,
+            &[
+                "promote",
+                "--suite",
+                "app",
+                "--release",
+                "9.0",
+                "--to-suite",
+                "stable",
+                "--allow-open",
+                "--trusted-key",
+                &ci,
+                "--sign-key",
+                "rel.key",
+            ],
+        )
+        .fails(5, &["app/9.0/", "not sealed"]);
     // Without a signing key, a promote that checks signatures warns that the copy is unsigned.
     let warned = server.run(
         d,

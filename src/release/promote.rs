@@ -67,10 +67,10 @@ pub async fn promote(
     let source_uri = format!("s3://{}/{}", req.from_bucket, from.prefix());
     let dest_uri = format!("s3://{}/{}", req.to_bucket, to.prefix());
     // The source, with its signature judged (and required, with trusted keys).
+    // (With trusted keys an open release is refused even with --allow-open: it cannot be
+    // signed.)
     let checked = signed::fetch(client, &req.from_bucket, from, &req.trusted).await?;
-    if !(req.allow_open && checked.manifest.is_none()) {
-        signed::require(&checked, &req.from_bucket, from, &req.trusted)?;
-    }
+    signed::require(&checked, &req.from_bucket, from, &req.trusted)?;
     let origin = Origin {
         bucket: req.from_bucket.clone(),
         suite: from.suite().to_owned(),

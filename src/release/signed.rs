@@ -93,8 +93,9 @@ pub fn require(
     let what = format!("s3://{bucket}/{}", release.prefix());
     if !keys.is_empty() && checked.manifest.is_none() {
         return Err(Error::Integrity(format!(
-            "{what}: it is not sealed, so not signed; trusted keys: {}. Refused: nothing was written",
-            signature::ids(keys)
+            "{what}: it is not sealed, so not signed; trusted keys: {}{}",
+            signature::ids(keys),
+            signature::REFUSED
         )));
     }
     signature::require(&checked.verdict, &what, keys)
@@ -212,6 +213,7 @@ pub async fn resolve(
                     return Ok(name.clone());
                 }
                 Err(Error::Integrity(why)) => {
+                    let why = why.strip_suffix(signature::REFUSED).unwrap_or(&why);
                     warn!("--release latest: skipping {name}: {why}");
                 }
                 Err(e) => return Err(e),
