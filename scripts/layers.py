@@ -37,7 +37,7 @@ LAYERS = [
             "logging",
         ],
     ),
-    ("core", ["key", "checksum", "values", "error", "escape", "attributes", "manifest", "plan", "tasks"]),
+    ("core", ["key", "checksum", "values", "error", "escape", "attributes", "manifest", "signature", "plan", "tasks"]),
 ]
 RANK = {m: i for i, (_, mods) in enumerate(LAYERS) for m in mods}
 NAME = {i: name for i, (name, _) in enumerate(LAYERS)}

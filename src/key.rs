@@ -11,6 +11,14 @@ use std::fmt;
 /// never show it as a file.
 pub const MANIFEST_NAME: &str = ".s3blob-manifest.json";
 
+/// The manifest's signature inside a release (minisign format); reserved like the manifest:
+/// no upload may use it, listings never show it as a file, and it goes with the release.
+pub const MANIFEST_SIGNATURE_NAME: &str = ".s3blob-manifest.json.minisig";
+
+/// The signature of `SHA256SUMS` that a signed `--sha256sums` seal writes beside it (a file of
+/// the release, listed in its manifest), for `minisign -Vm SHA256SUMS`.
+pub const SHA256SUMS_SIGNATURE_NAME: &str = "SHA256SUMS.minisig";
+
 /// The file `--sha256sums` writes into a release, in the format `sha256sum -c` reads.
 pub const SHA256SUMS_NAME: &str = "SHA256SUMS";
 
@@ -39,11 +47,11 @@ impl ObjectKey {
         check_part("--suite", suite)?;
         check_part("--release", release)?;
         check_part("--filename", filename)?;
-        if filename == MANIFEST_NAME {
+        if filename == MANIFEST_NAME || filename == MANIFEST_SIGNATURE_NAME {
             return Err(KeyError {
                 flag: "--filename",
                 value: filename.to_owned(),
-                reason: "the name is reserved for the release's manifest; choose another"
+                reason: "the name is reserved for the release's manifest and its signature; choose another"
                     .to_owned(),
             });
         }
@@ -129,6 +137,11 @@ impl ReleaseRef {
     /// The key of the release's manifest.
     pub fn manifest_key(&self) -> String {
         manifest_key(&self.suite, &self.release)
+    }
+
+    /// The key of the release's manifest signature.
+    pub fn signature_key(&self) -> String {
+        format!("{}/{}/{MANIFEST_SIGNATURE_NAME}", self.suite, self.release)
     }
 
     /// The key of file `filename` of the release.
@@ -392,6 +405,7 @@ mod tests {
 
     #[test]
     fn the_manifest_name_is_reserved() {
+        assert!(ObjectKey::new("s", "r", MANIFEST_SIGNATURE_NAME).is_err());
         let err = ObjectKey::new("s", "r", MANIFEST_NAME).unwrap_err();
         assert_eq!(err.flag, "--filename");
         assert!(err.reason.contains("reserved"), "{err}");

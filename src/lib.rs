@@ -21,7 +21,8 @@
 //!   file, name rules, limits, signals), [`progress`], [`logging`] (stderr, credentials
 //!   masked), [`shutdown`] (SIGINT/SIGTERM; Ctrl-C, Ctrl-Break and console close on Windows).
 //! - **core**: [`key`] (the `suite/release/filename` key and the reserved names), [`manifest`]
-//!   (the manifest format), [`plan`] (part and range math), [`checksum`] (CRC64NVME),
+//!   (the manifest format), [`signature`] (minisign keys, signing and checking a
+//!   release's manifest), [`plan`] (part and range math), [`checksum`] (CRC64NVME),
 //!   [`values`] (what users type), [`attributes`] (metadata and the like), [`escape`] (server
 //!   strings made safe for a terminal), [`tasks`] (many jobs a few at a time), [`error`] (every
 //!   failure kind and its exit code).
@@ -57,6 +58,7 @@ pub(crate) mod progress;
 pub mod release;
 pub(crate) mod s3;
 pub mod shutdown;
+pub(crate) mod signature;
 pub(crate) mod tasks;
 pub(crate) mod transfer;
 pub(crate) mod values;

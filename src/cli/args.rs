@@ -132,6 +132,9 @@ pub struct UploadArgs {
     pub sha256sums: bool,
 
     #[command(flatten)]
+    pub sign: SignArgs,
+
+    #[command(flatten)]
     pub attributes: AttributeArgs,
 
     #[command(flatten)]
@@ -252,6 +255,9 @@ pub struct SealArgs {
     /// store a SHA256SUMS file in the release
     #[arg(long)]
     pub sha256sums: bool,
+
+    #[command(flatten)]
+    pub sign: SignArgs,
 }
 
 #[derive(Debug, Args)]
@@ -315,6 +321,9 @@ pub struct PromoteArgs {
     /// refused: it may be half-published, and a promoted release is sealed
     #[arg(long)]
     pub allow_open: bool,
+
+    #[command(flatten)]
+    pub sign: SignArgs,
 
     #[command(flatten)]
     pub tuning: CopyTuningArgs,
@@ -399,4 +408,39 @@ pub struct CompletionsArgs {
     /// The shell to complete for
     #[arg(value_enum)]
     pub shell: clap_complete::Shell,
+}
+
+/// Signing a release when it is sealed.
+#[derive(Debug, Default, Args)]
+#[command(next_help_heading = "Signing")]
+pub struct SignArgs {
+    /// Sign the release's manifest (and SHA256SUMS) with this minisign secret key file; an
+    /// encrypted key's password comes from S3BLOB_SIGN_KEY_PASSWORD (never prompted)
+    /// [env: S3BLOB_SIGN_KEY, holding the key's text itself]
+    #[arg(long, value_name = "FILE")]
+    pub sign_key: Option<PathBuf>,
+}
+
+#[derive(Debug, Args)]
+pub struct KeyCommandArgs {
+    #[command(subcommand)]
+    pub action: KeyAction,
+}
+
+#[derive(Debug, clap::Subcommand)]
+pub enum KeyAction {
+    /// Write NAME.key (the secret key, encrypted with S3BLOB_SIGN_KEY_PASSWORD unless
+    /// --no-password) and NAME.pub, and print the public key line; never overwrites a file
+    Generate(KeyGenerateArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct KeyGenerateArgs {
+    /// Write NAME.key and NAME.pub
+    #[arg(long, value_name = "NAME")]
+    pub out: PathBuf,
+
+    /// Leave the secret key unencrypted (keep it in a CI secret, not in a file others can read)
+    #[arg(long)]
+    pub no_password: bool,
 }

@@ -10,8 +10,9 @@ mod args;
 
 pub use args::{
     AttributeArgs, CompletionsArgs, CopyTuningArgs, DeleteArgs, DownloadArgs, DownloadTuningArgs,
-    KeyArgs, ListArgs, ManArgs, ObjectArgs, PresignArgs, PromoteArgs, PruneArgs, PublishKeyArgs,
-    SealArgs, SseArg, Tuning, UploadArgs, UploadTuningArgs, VerifyArgs,
+    KeyAction, KeyArgs, KeyCommandArgs, KeyGenerateArgs, ListArgs, ManArgs, ObjectArgs,
+    PresignArgs, PromoteArgs, PruneArgs, PublishKeyArgs, SealArgs, SignArgs, SseArg, Tuning,
+    UploadArgs, UploadTuningArgs, VerifyArgs,
 };
 
 /// Shown after every `--help`: scripts need the exit codes more than anything else.
@@ -168,6 +169,12 @@ pub struct GlobalArgs {
     #[arg(hide_short_help = true, long, global = true, value_name = "DURATION", value_parser = values::parse_expiry)]
     pub summary_links: Option<std::time::Duration>,
 
+    /// A minisign public key (the `RW...` line, or a .pub file) whose signature a release must
+    /// carry to be downloaded, verified, listed, promoted or taken as latest; repeat it for key
+    /// rotation [env: S3BLOB_TRUSTED_KEYS, comma separated; default: none, nothing required]
+    #[arg(long = "trusted-key", global = true, value_name = "KEY")]
+    pub trusted_keys: Vec<String>,
+
     /// More logging on stderr (-v: debug, -vv: debug including the AWS SDK); RUST_LOG also works
     #[arg(short, long, global = true, action = ArgAction::Count, conflicts_with = "quiet")]
     pub verbose: u8,
@@ -298,6 +305,14 @@ pub enum Command {
         after_help!()
     ))]
     Doctor,
+    /// Make a minisign key pair for signing releases (see `--sign-key`, `--trusted-key`)
+    #[command(after_help = concat!(
+        "Examples:\n",
+        "  S3BLOB_SIGN_KEY_PASSWORD=... s3blob key generate --out release-signing\n",
+        "  s3blob key generate --out ci-signing --no-password\n\n",
+        after_help!()
+    ))]
+    Key(KeyCommandArgs),
     /// Print a presigned URL that downloads an artifact without credentials until it expires
     #[command(after_help = concat!(
         "Example:\n  url=$(s3blob presign --suite myapp --release 1.4.2 --filename myapp.tar.gz --expires 2h)\n",
@@ -335,6 +350,7 @@ impl Command {
             Command::Seal(_) => "seal",
             Command::Verify(_) => "verify",
             Command::Doctor => "doctor",
+            Command::Key(_) => "key",
             Command::Presign(_) => "presign",
             Command::Completions(_) => "completions",
             Command::Man(_) => "man",

@@ -52,7 +52,17 @@ pub async fn run(cx: &Context<'_>, args: DownloadArgs) -> Result<Outcome, Error>
     let (settings, client, release) =
         super::connect_to_release(cx, (&args.tuning).into(), &args.key).await?;
     let bucket = settings.bucket.clone();
-    let manifest = ManifestCell::new(&client, &bucket, &args.key.suite, &release);
+    // With trusted keys the release must carry a valid signature by one of them before any
+    // byte is fetched, and every file is then checked against that signed manifest.
+    let keys = super::key::trusted_keys(cx)?;
+    let manifest = if keys.is_empty() {
+        ManifestCell::new(&client, &bucket, &args.key.suite, &release)
+    } else {
+        let release_ref = ReleaseRef::new(&args.key.suite, &release)?;
+        let checked =
+            crate::release::signed::fetch_required(&client, &bucket, &release_ref, &keys).await?;
+        ManifestCell::known(checked.manifest)
+    };
     let files: Vec<(String, Option<u64>)> = if args.all {
         files::to_fetch(
             &client,

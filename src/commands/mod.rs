@@ -3,6 +3,7 @@
 pub mod delete;
 pub mod doctor;
 pub mod download;
+pub mod key;
 pub mod list;
 pub mod presign;
 pub mod promote;
@@ -80,6 +81,7 @@ async fn run_command(
         Command::Seal(args) => seal::run(cx, args).await,
         Command::Verify(args) => verify::run(cx, args).await,
         Command::Doctor => doctor::run(cx).await,
+        Command::Key(args) => key::run(cx, args).await,
         Command::Completions(args) => {
             let mut script = Vec::new();
             clap_complete::generate(args.shell, &mut Cli::command(), "s3blob", &mut script);
@@ -130,13 +132,15 @@ async fn connect_to_release(
     tuning: Tuning,
     key: &crate::cli::KeyArgs,
 ) -> Result<(Settings, Client, String), Error> {
+    let keys = self::key::trusted_keys(cx)?;
     let (settings, client) = connect(cx, tuning).await?;
-    let release = crate::release::state::resolve(
+    let release = crate::release::signed::resolve(
         &client,
         &settings.bucket,
         &key.suite,
         &key.release,
         settings.transfer.concurrency,
+        &keys,
     )
     .await?;
     Ok((settings, client, release))

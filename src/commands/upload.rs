@@ -101,6 +101,16 @@ fn plan(args: &UploadArgs) -> Result<Vec<(PathBuf, ObjectKey)>, Error> {
 
 pub async fn run(cx: &Context<'_>, args: UploadArgs) -> Result<Outcome, Error> {
     let keys = plan(&args)?;
+    // A bad signing key is refused before any byte is sent.
+    let sign = if args.seal {
+        super::key::signing_key(cx, &args.sign)?
+    } else if args.sign.sign_key.is_some() {
+        return Err(Error::Usage(
+            "--sign-key signs the release when it is sealed: add --seal, or sign later with `s3blob seal --sign-key`".to_owned(),
+        ));
+    } else {
+        None
+    };
     let started = Instant::now();
     let (settings, client) = super::connect(cx, (&args.tuning).into()).await?;
     let budget = Budget::for_settings(&settings.transfer);
@@ -238,6 +248,7 @@ pub async fn run(cx: &Context<'_>, args: UploadArgs) -> Result<Outcome, Error> {
         settings: settings.transfer,
         budget,
         header,
+        sign,
     };
     sealed_after(&client, &req, report, started, cx).await
 }

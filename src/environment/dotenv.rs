@@ -68,6 +68,15 @@ pub(super) fn refusal(name: &str) -> Option<(&'static str, Option<&'static str>)
             return Some(("it weakens a check", Some("--checksum-header")));
         }
         "S3BLOB_ENV_FILE" => return Some(("it names a file", Some("--env-file"))),
+        "S3BLOB_SIGN_KEY" | "S3BLOB_SIGN_KEY_PASSWORD" => {
+            return Some(("it is a signing secret", Some("--sign-key")));
+        }
+        "S3BLOB_TRUSTED_KEYS" => {
+            return Some((
+                "it chooses whose signatures are trusted",
+                Some("--trusted-key"),
+            ));
+        }
         "SSL_CERT_FILE" | "SSL_CERT_DIR" => "it chooses which certificate authorities are trusted",
         n if super::PROXY_VARIABLES.contains(&n) => "it chooses where requests go",
         "HOME" | "USERPROFILE" => "it chooses which AWS config files are read",

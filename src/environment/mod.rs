@@ -338,6 +338,8 @@ fn is_secret(name: &str) -> bool {
             | "AWS_SECRET_ACCESS_KEY"
             | "AWS_SESSION_TOKEN"
             | "AWS_CONTAINER_AUTHORIZATION_TOKEN"
+            | "S3BLOB_SIGN_KEY"
+            | "S3BLOB_SIGN_KEY_PASSWORD"
     )
 }
 

@@ -211,6 +211,8 @@ pub struct JobSummary {
     pub files: Vec<SummaryFile>,
     /// When the files' download links stop working (RFC 3339), if there are links.
     pub links_until: Option<String>,
+    /// `signed by KEYID` (and what it is worth to this command), for a signed release.
+    pub signed: Option<String>,
 }
 
 impl JobSummary {
@@ -218,6 +220,7 @@ impl JobSummary {
     /// with each.
     pub fn sealed(bucket: &str, manifest: &Manifest, state: impl Fn(&str) -> String) -> Self {
         JobSummary {
+            signed: None,
             bucket: bucket.to_owned(),
             release: Some(ReleaseRef::listed(&manifest.suite, &manifest.release)),
             sealed: Some(true),
@@ -254,6 +257,9 @@ impl JobSummary {
                     None => "not sealed by this command",
                 };
                 let _ = writeln!(md, "Release {uri}, {sealed}.\n");
+                if let Some(signed) = &self.signed {
+                    let _ = writeln!(md, "Signed: {signed}.\n");
+                }
             }
         }
         let sha = self.files.iter().any(|f| f.sha256.is_some());
@@ -401,6 +407,7 @@ mod tests {
             release: Some(ReleaseRef::listed("app", "1.0")),
             sealed: Some(true),
             links_until: None,
+            signed: Some("signed by 0123456789ABCDEF (trusted)".into()),
             files: vec![
                 SummaryFile {
                     name: "a|b.tgz".into(),
@@ -425,6 +432,7 @@ mod tests {
             summary.markdown("upload", &failed, 1.25),
             "### s3blob upload: `s3://b/app/1.0/`\n\n\
              Release `s3://b/app/1.0/`, sealed: complete and immutable.\n\n\
+             Signed: signed by 0123456789ABCDEF (trusted).\n\n\
              | File | Size | CRC64NVME | SHA-256 | |\n|---|---:|---|---|---|\n\
              | `a\\|b.tgz` | 2.0 KiB | `AAAAAAAAAAA=` | `ab` | sent |\n\
              | ``c`d`` | 0 B |  |  | unchanged |\n\n\

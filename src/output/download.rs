@@ -66,6 +66,7 @@ impl Report for DownloadReport {
             Verified::SizeOnly => "downloaded, size checked only",
         };
         Some(JobSummary {
+            signed: None,
             bucket: self.bucket.clone(),
             release: Some(ReleaseRef::listed(self.key.suite(), self.key.release())),
             sealed: (d.verified == Verified::Manifest).then_some(true),

@@ -240,6 +240,7 @@ impl Report for Batch {
                 release: None,
                 sealed: None,
                 links_until: None,
+                signed: None,
                 files: Vec::new(),
             },
             None => return None,

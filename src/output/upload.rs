@@ -67,6 +67,7 @@ impl Report for UploadReport {
     fn job_summary(&self) -> Option<JobSummary> {
         let u = &self.uploaded;
         Some(JobSummary {
+            signed: None,
             bucket: self.bucket.clone(),
             release: Some(ReleaseRef::listed(self.key.suite(), self.key.release())),
             sealed: None,

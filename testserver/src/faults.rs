@@ -44,6 +44,9 @@ pub enum Op {
     HeadManifest,
     PutManifest,
     DeleteManifest,
+    /// Any request on a manifest's signature (`.../.s3blob-manifest.json.minisig`), also
+    /// bookkeeping.
+    Signature,
     ListObjectsV2,
     DeleteObject,
     /// `POST /bucket?delete`: DeleteObjects.
@@ -70,8 +73,13 @@ impl Op {
             .split_once('/')
             .is_some_and(|(_, k)| !k.is_empty());
         let manifest = req.uri().path().ends_with(&format!("/{MANIFEST_NAME}"));
+        let signature = req
+            .uri()
+            .path()
+            .ends_with(&format!("/{MANIFEST_NAME}.minisig"));
         let copy = req.headers().contains_key("x-amz-copy-source");
         match *req.method() {
+            _ if signature => Op::Signature,
             http::Method::GET if manifest => Op::GetManifest,
             http::Method::HEAD if manifest => Op::HeadManifest,
             http::Method::PUT if manifest => Op::PutManifest,
