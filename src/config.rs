@@ -134,6 +134,14 @@ pub fn resolve(global: &GlobalArgs, tuning: Tuning, env: &Environment) -> Result
     )?
     .unwrap_or(Trust::Auto)
     .resolve(endpoint_url.is_none());
+    // Only a command that can resume (upload) reads the variable.
+    let resumable = match tuning.resumable {
+        None => false,
+        Some(true) => true,
+        Some(false) => {
+            layered(None, env, "S3BLOB_RESUMABLE", values::parse_switch)?.unwrap_or(false)
+        }
+    };
     let timeout = layered(global.timeout, env, "S3BLOB_TIMEOUT", values::parse_seconds)?
         .unwrap_or(DEFAULT_TIMEOUT_SECS);
     let ca_bundle = match (&global.ca_bundle, env.get("AWS_CA_BUNDLE")) {
@@ -198,6 +206,7 @@ pub fn resolve(global: &GlobalArgs, tuning: Tuning, env: &Environment) -> Result
             max_attempts,
             checksum_header,
             trust_conditional_writes,
+            resumable,
         },
     })
 }
@@ -572,6 +581,7 @@ mod tests {
         let t = Tuning {
             part_size: Some(16 * MIB),
             concurrency: Some(3),
+            resumable: None,
         };
         // Even garbage in a variable is ignored when the flag decides.
         let env = env_of(&[

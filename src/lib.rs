@@ -11,11 +11,12 @@
 //!   whole releases (manifest first).
 //! - **engine**: [`transfer`]: one object up ([`transfer::upload`]: a [`PartSource`] cut into
 //!   parts, one send loop, single PUT or multipart, the existing key judged first, a failed
-//!   multipart upload aborted) or down ([`transfer::download`]: the first ranged GET, one range
+//!   multipart upload aborted or, with `--resumable`, kept, and an interrupted one of the same
+//!   file resumed after its stored parts are checked) or down ([`transfer::download`]: the first ranged GET, one range
 //!   scheduler, a sink that appears only verified), server-side copies, the budget of requests
 //!   in flight. It asks the release layer through [`transfer::SealedRelease`].
 //! - **adapters**: [`s3`] (the one client, the translation of its errors, where requests go),
-//!   [`listing`] (ListObjectsV2), [`inspect`] (HeadObject), [`credentials`] (the AWS chain, its
+//!   [`listing`] (ListObjectsV2, ListMultipartUploads), [`inspect`] (HeadObject), [`credentials`] (the AWS chain, its
 //!   failures in one line), [`environment`] (the process environment with `.env`'s plain
 //!   settings), [`platform`] (what differs between operating systems: positioned I/O, the atomic
 //!   file, name rules, limits, signals), [`progress`], [`logging`] (stderr, credentials

@@ -164,6 +164,7 @@ fn expectation(name: &str) -> (&'static [i32], bool) {
         | "S3BLOB_MAX_REQUESTS"
         | "S3BLOB_CHECKSUM_HEADER"
         | "S3BLOB_CONDITIONAL_WRITES"
+        | "S3BLOB_RESUMABLE"
         | "RUST_LOG"
         | "AWS_PROFILE"
         | "S3BLOB_LIMIT_RATE"

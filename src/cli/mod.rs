@@ -12,7 +12,8 @@ pub use args::{
     AttributeArgs, CompletionsArgs, CopyTuningArgs, DeleteArgs, DownloadArgs, DownloadTuningArgs,
     KeyAction, KeyArgs, KeyCommandArgs, KeyGenerateArgs, ListArgs, ManArgs, ObjectArgs,
     PresignArgs, PromoteArgs, PruneArgs, PublishKeyArgs, SealArgs, SignArgs, SseArg, Tuning,
-    UploadArgs, UploadTuningArgs, VerifyArgs,
+    UploadArgs, UploadTuningArgs, UploadsAbortArgs, UploadsAction, UploadsArgs, UploadsFilterArgs,
+    UploadsListArgs, VerifyArgs,
 };
 
 /// Shown after every `--help`: scripts need the exit codes more than anything else.
@@ -273,6 +274,18 @@ pub enum Command {
         after_help!()
     ))]
     Prune(PruneArgs),
+    /// List or abort unfinished multipart uploads: those kept by `upload --resumable`, left by a
+    /// crash, or any other client's
+    #[command(after_help = concat!(
+        "Examples:\n",
+        "  s3blob uploads list --suite myapp\n",
+        "  s3blob uploads abort --suite myapp --release 1.4.2 --yes\n",
+        "  s3blob uploads abort --older-than 7d --dry-run\n\n",
+        "Parts of an unfinished upload are stored, and billed, until it is completed or aborted;\n",
+        "a bucket lifecycle rule (AbortIncompleteMultipartUpload) aborts them after some days.\n\n",
+        after_help!()
+    ))]
+    Uploads(UploadsArgs),
     /// Seal a release: check every file and write its manifest, so the release is complete,
     /// immutable, and what `--release latest` may name
     #[command(after_help = concat!(
@@ -347,6 +360,7 @@ impl Command {
             Command::Delete(_) => "delete",
             Command::Promote(_) => "promote",
             Command::Prune(_) => "prune",
+            Command::Uploads(_) => "uploads",
             Command::Seal(_) => "seal",
             Command::Verify(_) => "verify",
             Command::Doctor => "doctor",

@@ -11,6 +11,7 @@ pub mod prune;
 pub mod seal;
 pub mod stat;
 pub mod upload;
+pub mod uploads;
 pub mod verify;
 
 use std::future::Future;
@@ -76,6 +77,7 @@ async fn run_command(
         Command::Stat(args) => stat::run(cx, args).await,
         Command::Delete(args) => delete::run(cx, args).await,
         Command::Prune(args) => prune::run(cx, args).await,
+        Command::Uploads(args) => uploads::run(cx, args).await,
         Command::Promote(args) => promote::run(cx, args).await,
         Command::Presign(args) => presign::run(cx, args).await,
         Command::Seal(args) => seal::run(cx, args).await,

@@ -116,6 +116,11 @@ pub async fn run(cx: &Context<'_>, args: UploadArgs) -> Result<Outcome, Error> {
     let budget = Budget::for_settings(&settings.transfer);
     let header = ChecksumHeader::new(settings.transfer.checksum_header);
     let progress = super::progress_for(cx, &settings, "upload", &budget);
+    if settings.transfer.resumable && keys.iter().any(|(p, _)| p.as_os_str() == "-") {
+        tracing::warn!(
+            "stdin is never resumable (its bytes cannot be read again): an interrupted upload from stdin is aborted"
+        );
+    }
     // A batch looks at the release once (one listing) instead of a HEAD per file; a single
     // file is one HEAD either way.
     let release = ReleaseRef::new(&args.key.suite, &args.key.release)?;

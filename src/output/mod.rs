@@ -15,6 +15,7 @@ pub mod prune;
 pub mod seal;
 pub mod stat;
 pub mod upload;
+pub mod uploads;
 pub mod verify;
 
 use serde_json::{Value, json};

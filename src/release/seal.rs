@@ -353,6 +353,7 @@ mod tests {
                 max_attempts: DEFAULT_MAX_ATTEMPTS,
                 checksum_header: Default::default(),
                 trust_conditional_writes: false,
+                resumable: false,
             },
             budget: Budget::new(1, 1),
             header: ChecksumHeader::default(),

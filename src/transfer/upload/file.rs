@@ -195,6 +195,12 @@ impl PartSource for FileSource {
         self.bytes.as_ref().map(|b| md5::Md5::digest(b).into())
     }
 
+    fn planned(&self) -> Option<Vec<(u64, u64)>> {
+        let lens = self.ranges.iter().map(|r| r.end - r.start);
+        (!self.single && self.crcs.len() == self.ranges.len())
+            .then(|| lens.zip(self.crcs.iter().copied()).collect())
+    }
+
     fn check_unchanged(&self) -> Result<(), Error> {
         let path = &self.path;
         let after = std::fs::metadata(path).map_err(|e| Error::local_io("read", path, &e))?;
