@@ -284,6 +284,15 @@ impl Batch {
     }
 }
 
+/// `; N failed` after a summary, or nothing when none failed.
+fn failed_suffix(failed: usize) -> String {
+    if failed == 0 {
+        String::new()
+    } else {
+        format!("; {failed} failed")
+    }
+}
+
 /// The most serious exit code among `failures` ([`severity`]), 0 for none.
 pub(crate) fn worst_exit_code<'a>(failures: impl IntoIterator<Item = &'a Failure>) -> u8 {
     failures

@@ -152,11 +152,7 @@ impl Report for UploadsReport {
             Some(false) => format!(
                 "aborted {} upload(s) under {under}{}",
                 self.aborted.len(),
-                if self.failures.is_empty() {
-                    String::new()
-                } else {
-                    format!("; {} failed", self.failures.len())
-                }
+                super::failed_suffix(self.failures.len())
             ),
         }
     }
