@@ -186,19 +186,21 @@ pub async fn ensure(
     }
 }
 
-/// `release` itself, or for `latest` the highest sealed release of `suite` signed by one of
-/// the trusted `keys` (looked for from the top; each sealed release passed over is named in
-/// one warning saying why). Without keys this is [`state::resolve`].
+/// The release `asked` names: itself, or for `latest` the highest sealed release of its suite
+/// signed by one of the trusted `keys` (looked for from the top; each sealed release passed
+/// over is named in one warning saying why). Without keys this is [`state::resolve`].
 pub async fn resolve(
     client: &Client,
     bucket: &str,
-    suite: &str,
-    release: &str,
+    asked: &ReleaseRef,
     concurrency: usize,
     keys: &[TrustedKey],
-) -> Result<String, Error> {
-    if keys.is_empty() || release != super::LATEST {
-        return state::resolve(client, bucket, suite, release, concurrency).await;
+) -> Result<ReleaseRef, Error> {
+    let suite = asked.suite();
+    if keys.is_empty() || asked.release() != super::LATEST {
+        let release = state::resolve(client, bucket, suite, asked.release(), concurrency).await?;
+        // A listed name `latest` stood for is checked like a typed one.
+        return Ok(ReleaseRef::new(suite, &release)?);
     }
     let all = state::releases(client, bucket, suite).await?;
     for chunk in all.rchunks(concurrency.max(1)) {
@@ -210,7 +212,7 @@ pub async fn resolve(
                     info!(
                         "--release latest is {name}, the highest sealed release of {suite} signed by a trusted key"
                     );
-                    return Ok(name.clone());
+                    return Ok(candidate);
                 }
                 Err(Error::Integrity(why)) => {
                     let why = why.strip_suffix(signature::REFUSED).unwrap_or(&why);
