@@ -11,9 +11,9 @@ mod args;
 pub use args::{
     AttributeArgs, CompletionsArgs, CopyTuningArgs, DeleteArgs, DownloadArgs, DownloadTuningArgs,
     KeyAction, KeyArgs, KeyCommandArgs, KeyGenerateArgs, ListArgs, ManArgs, ObjectArgs,
-    PresignArgs, PromoteArgs, PruneArgs, PublishKeyArgs, SealArgs, SignArgs, SseArg, Tuning,
-    UploadArgs, UploadTuningArgs, UploadsAbortArgs, UploadsAction, UploadsArgs, UploadsFilterArgs,
-    UploadsListArgs, VerifyArgs,
+    PresignArgs, PromoteArgs, PruneArgs, PublishKeyArgs, RangeTuningArgs, SealArgs, SignArgs,
+    SseArg, Tuning, UploadArgs, UploadTuningArgs, UploadsAbortArgs, UploadsAction, UploadsArgs,
+    UploadsFilterArgs, UploadsListArgs, VerifyArgs,
 };
 
 /// Shown after every `--help`: scripts need the exit codes more than anything else.

@@ -21,6 +21,11 @@ fn check(args: &DownloadArgs, json: bool) -> Result<(), Error> {
                 .to_owned(),
         ));
     }
+    if to_stdout && args.tuning.resumable {
+        return Err(Error::Usage(
+            "--resumable keeps a partial file beside the destination; -o - writes to stdout, which cannot be resumed: drop one of them".to_owned(),
+        ));
+    }
     if to_stdout && json {
         return Err(Error::Usage(
             "--json cannot be combined with -o -: stdout carries the file".to_owned(),

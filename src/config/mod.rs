@@ -138,7 +138,7 @@ pub fn resolve(global: &GlobalArgs, tuning: Tuning, env: &Environment) -> Result
     )?
     .unwrap_or(Trust::Auto)
     .resolve(endpoint_url.is_none());
-    // Only a command that can resume (upload) reads the variable.
+    // Only a command that can resume (upload, download) reads the variable.
     let resumable = match tuning.resumable {
         None => false,
         Some(true) => true,
