@@ -18,7 +18,6 @@ use crate::listing::Lister;
 use crate::output::Outcome;
 use crate::output::list::{Entry, FileEntry, Listed};
 use crate::release::files as release_files;
-use crate::release::state;
 
 pub async fn run(cx: &Context<'_>, args: ListArgs, out: &mut dyn Write) -> Result<Outcome, Error> {
     if let Some(suite) = &args.suite {
@@ -35,12 +34,15 @@ pub async fn run(cx: &Context<'_>, args: ListArgs, out: &mut dyn Write) -> Resul
         json: cx.global.json,
         count: 0,
         closed: false,
+        signature: None,
     };
     // `list --concurrency` is the command's own name for --max-requests.
     let concurrency = args.concurrency.unwrap_or(settings.transfer.max_requests);
     let what = match (&args.suite, &args.release) {
         (None, _) => suites(&client, bucket, &mut printer).await?,
-        (Some(suite), None) => releases(&client, bucket, suite, concurrency, &mut printer).await?,
+        (Some(suite), None) => {
+            releases(&client, bucket, suite, concurrency, &keys, &mut printer).await?
+        }
         (Some(suite), Some(release)) => {
             let release = crate::release::signed::resolve(
                 &client,
@@ -65,6 +67,7 @@ pub async fn run(cx: &Context<'_>, args: ListArgs, out: &mut dyn Write) -> Resul
     Ok(Box::new(Listed {
         count: printer.count,
         what,
+        signature: printer.signature,
     }))
 }
 
@@ -84,29 +87,34 @@ async fn suites(
     Ok("suites")
 }
 
-/// The releases of `suite` in version order, each sealed or open (one HEAD per release).
+/// The releases of `suite` in version order, each sealed or open and what its signature is
+/// worth (see `signed::overview` for what that reads).
 async fn releases(
     client: &Client,
     bucket: &str,
     suite: &str,
     concurrency: usize,
+    keys: &[crate::signature::TrustedKey],
     printer: &mut Printer<'_>,
 ) -> Result<&'static str, Error> {
     let releases = crate::release::state::releases(client, bucket, suite).await?;
     if releases.is_empty() {
         return Err(no_such_suite(bucket, suite));
     }
-    let sealed = state::sealed(client, bucket, suite, &releases, concurrency).await?;
+    let sealed =
+        crate::release::signed::overview(client, bucket, suite, &releases, concurrency, keys)
+            .await?;
     let width = releases
         .iter()
         .map(|r| r.chars().count())
         .max()
         .unwrap_or(0);
-    for (release, sealed) in releases.iter().zip(sealed) {
+    for (release, (sealed, signature)) in releases.iter().zip(&sealed) {
         let entry = Entry::Release {
             suite,
             release,
-            sealed,
+            sealed: *sealed,
+            signature,
             width,
         };
         if !printer.print(&entry)? {
@@ -129,16 +137,17 @@ async fn files(
     let prefix = release.prefix();
     let mut pages = release_files::Pages::new(client, bucket, release);
     // With trusted keys, nothing is listed unless the release is signed by one of them.
-    let (manifest, mut page) = if keys.is_empty() {
+    let (checked, mut page) = if keys.is_empty() {
         tokio::join!(
-            state::fetch(client, bucket, release.suite(), release.release()),
+            crate::release::signed::fetch(client, bucket, release, keys),
             pages.next_page()
         )
     } else {
         let checked = crate::release::signed::fetch_required(client, bucket, release, keys).await?;
-        (Ok(checked.manifest), pages.next_page().await)
+        (Ok(checked), pages.next_page().await)
     };
-    let manifest = manifest?;
+    let crate::release::signed::Checked { manifest, verdict } = checked?;
+    printer.signature = Some(verdict.clone());
     'pages: while let Some(current) = page? {
         let checksums = match &manifest {
             Some(m) => current
@@ -157,7 +166,7 @@ async fn files(
             None => checksums(client, bucket, &current, concurrency).await?,
         };
         for (file, checksum) in current.iter().zip(checksums) {
-            let entry = file_entry(bucket, release, file, checksum)?;
+            let entry = file_entry(bucket, release, file, checksum, &verdict)?;
             if !printer.print(&Entry::File(&entry))? {
                 break 'pages;
             }
@@ -186,6 +195,8 @@ struct Printer<'a> {
     count: u64,
     /// The reader has gone.
     closed: bool,
+    /// The signature of the release whose files are listed, for the summary.
+    signature: Option<crate::signature::Verdict>,
 }
 
 impl Printer<'_> {
@@ -218,6 +229,7 @@ fn file_entry(
     release: &ReleaseRef,
     file: &release_files::Listed,
     checksum: Option<(u64, ChecksumSource)>,
+    signature: &crate::signature::Verdict,
 ) -> Result<FileEntry, Error> {
     let object = &file.object;
     Ok(FileEntry {
@@ -228,6 +240,7 @@ fn file_entry(
         etag: object.e_tag().map(str::to_owned),
         storage_class: object.storage_class().map(|c| c.as_str().to_owned()),
         checksum,
+        signature: signature.clone(),
     })
 }
 

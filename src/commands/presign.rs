@@ -10,9 +10,11 @@ use crate::commands::Context;
 use crate::config::Tuning;
 use crate::error::Error;
 use crate::inspect;
+use crate::key::ReleaseRef;
 use crate::output::ci::JobSummary;
 use crate::output::presign::PresignReport;
 use crate::output::{Failure, Outcome, Report};
+use crate::release::signed;
 use crate::s3::classify;
 
 /// `report` with a presigned download link for each file of its job summary, working for
@@ -91,13 +93,41 @@ impl Report for Linked {
 
 pub async fn run(cx: &Context<'_>, args: PresignArgs) -> Result<Outcome, Error> {
     let o = &args.object;
+    let keys = super::key::trusted_keys(cx)?;
     let (settings, client) = super::connect(cx, Tuning::default()).await?;
     let bucket = settings.bucket;
-    let key =
-        super::object_key(&client, &bucket, &o.key.suite, &o.key.release, &o.filename).await?;
+    let key = super::object_key(
+        &client,
+        &bucket,
+        &o.key.suite,
+        &o.key.release,
+        &o.filename,
+        &keys,
+    )
+    .await?;
     let k = key.to_string();
     // A URL to nothing would only fail later, in someone else's hands.
-    inspect::head(&client, &bucket, &k).await?;
+    let info = inspect::head(&client, &bucket, &k).await?;
+    // Whoever follows the link checks nothing: with trusted keys, the object must be what a
+    // manifest signed by one of them lists.
+    if !keys.is_empty() {
+        let release = ReleaseRef::listed(key.suite(), key.release());
+        let checked = signed::fetch(&client, &bucket, &release, &keys).await?;
+        let standing = signed::standing(
+            checked.manifest.as_ref(),
+            key.filename(),
+            info.size,
+            info.checksum.map(|(crc, _)| crc),
+        );
+        signed::require_presignable(
+            &checked,
+            &bucket,
+            &release,
+            key.filename(),
+            &standing,
+            &keys,
+        )?;
+    }
     let now = SystemTime::now();
     let config = PresigningConfig::builder()
         .start_time(now)
