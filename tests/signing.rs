@@ -1240,3 +1240,39 @@ fn presign_with_trusted_keys_refuses_a_file_its_signed_manifest_does_not_vouch_f
     server.plant("app/1.0/late.bin", b"late");
     run(presign("1.0", "late.bin"), true).fails(5, &["app/1.0/late.bin", "not in"]);
 }
+
+#[test]
+fn stat_shows_a_damaged_manifest_rather_than_failing() {
+    let server = Server::start();
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    let public = generate(&server, d, "k", true);
+    seal_signed(&server, d, "1.0", &[], &["--sign-key", "k.key"]);
+    let key = format!("app/1.0/{MANIFEST_NAME}");
+    let stored = String::from_utf8(server.object(&key).unwrap()).unwrap();
+    server.plant(&key, stored.replace("a.bin", "x.bin").as_bytes());
+    for trusted in [false, true] {
+        let mut args = vec!["--json"];
+        args.extend(stat_args("1.0", "a.bin"));
+        let run = if trusted {
+            with_key(&server, d, &public, &args)
+        } else {
+            server.run(d, &args)
+        };
+        let v = run.json();
+        assert_eq!(v["manifest"], "damaged", "{v}");
+        assert_eq!(v["signature"]["status"], "invalid", "{v}");
+        assert!(run.stderr.contains(MANIFEST_NAME), "{}", run.stderr);
+    }
+    // Those who need the release whole still refuse it.
+    with_key(
+        &server,
+        d,
+        &public,
+        &stat_args("1.0", "a.bin")
+            .into_iter()
+            .map(|a| if a == "stat" { "presign" } else { a })
+            .collect::<Vec<_>>(),
+    )
+    .fails(5, &[MANIFEST_NAME]);
+}

@@ -9,7 +9,8 @@ use crate::inspect;
 use crate::key::ReleaseRef;
 use crate::output::Outcome;
 use crate::output::stat::StatReport;
-use crate::release::signed;
+use crate::release::signed::{self, Standing};
+use crate::signature::Verdict;
 
 pub async fn run(cx: &Context<'_>, args: ObjectArgs) -> Result<Outcome, Error> {
     let keys = super::key::trusted_keys(cx)?;
@@ -31,18 +32,33 @@ pub async fn run(cx: &Context<'_>, args: ObjectArgs) -> Result<Outcome, Error> {
         inspect::head(&client, &bucket, &object),
         signed::fetch(&client, &bucket, &release, &keys)
     );
-    let (info, checked) = (info?, checked?);
-    let standing = signed::standing(
-        checked.manifest.as_ref(),
-        key.filename(),
-        info.size,
-        info.checksum.map(|(crc, _)| crc),
-    );
+    let info = info?;
+    let (signature, standing) = match checked {
+        Ok(checked) => {
+            let standing = signed::standing(
+                checked.manifest.as_ref(),
+                key.filename(),
+                info.size,
+                info.checksum.map(|(crc, _)| crc),
+            );
+            (checked.verdict, standing)
+        }
+        // A damaged manifest is something to show, not a reason to show nothing.
+        Err(Error::Integrity(why)) => {
+            tracing::warn!("{why}");
+            let verdict = Verdict::Invalid {
+                key: None,
+                why: "the manifest it signs fails its own check".to_owned(),
+            };
+            (verdict, Standing::Damaged)
+        }
+        Err(e) => return Err(e),
+    };
     Ok(Box::new(StatReport {
         bucket,
         key,
         info,
-        signature: checked.verdict,
+        signature,
         manifest: standing,
     }))
 }

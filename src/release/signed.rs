@@ -291,6 +291,8 @@ pub enum Standing {
     Unchecked,
     /// In the release but not in its manifest (put there after sealing).
     NotListed,
+    /// The release's manifest fails its own check, so nothing can be compared.
+    Damaged,
 }
 
 impl Standing {
@@ -302,6 +304,7 @@ impl Standing {
             Standing::Differs(_) => "differs",
             Standing::Unchecked => "unchecked",
             Standing::NotListed => "not listed",
+            Standing::Damaged => "damaged",
         }
     }
 
@@ -316,6 +319,10 @@ impl Standing {
                     .to_owned()
             }
             Standing::NotListed => "not listed (put in the release after sealing)".to_owned(),
+            Standing::Damaged => {
+                "the release's manifest fails its own check (damaged or altered; verify says more)"
+                    .to_owned()
+            }
         }
     }
 }
@@ -386,6 +393,7 @@ pub fn require_presignable(
             "{uri} is not in the signed manifest of its release (put there after sealing), so no signature covers it"
         ),
         Standing::NotSealed => format!("{uri}: its release is not sealed, so not signed"),
+        Standing::Damaged => format!("{uri}: the manifest of its release fails its own check"),
     };
     Err(Error::Integrity(format!("{why}{NO_LINK}")))
 }
