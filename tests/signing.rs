@@ -1239,6 +1239,14 @@ fn presign_with_trusted_keys_refuses_a_file_its_signed_manifest_does_not_vouch_f
     run(presign("1.0", "b.bin"), true).fails(5, &["app/1.0/b.bin", "signed manifest"]);
     server.plant("app/1.0/late.bin", b"late");
     run(presign("1.0", "late.bin"), true).fails(5, &["app/1.0/late.bin", "not in"]);
+    // Same size, the stored checksum left as the manifest lists it (as a writer who sets the
+    // metadata too would leave it): only the bytes tell, and presign reads them.
+    assert_eq!(server.object("app/1.0/a.bin").unwrap(), b"a of 1.0");
+    server.plant("app/1.0/a.bin", b"A OF 1.0");
+    // stat compares the stored values only, and cannot see it.
+    assert_eq!(server.stat(d, "app", "1.0", "a.bin")["manifest"], "matches");
+    run(presign("1.0", "a.bin"), true).fails(5, &["app/1.0/a.bin"]);
+    run(presign("1.0", "a.bin"), false).ok();
 }
 
 #[test]

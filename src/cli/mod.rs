@@ -329,8 +329,8 @@ pub enum Command {
     ))]
     Key(KeyCommandArgs),
     /// Print a presigned URL that downloads an artifact without credentials until it expires
-    /// (with --trusted-key, only for an artifact that a signature by a trusted key covers: exit
-    /// 5 otherwise)
+    /// (with --trusted-key, only for an artifact whose bytes, read once, a signature by a
+    /// trusted key covers: exit 5 otherwise)
     #[command(after_help = concat!(
         "Example:\n  url=$(s3blob presign --suite myapp --release 1.4.2 --filename myapp.tar.gz --expires 2h)\n",
         "  curl -fo myapp.tar.gz \"$url\"\n\n",

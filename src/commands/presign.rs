@@ -10,7 +10,6 @@ use crate::commands::Context;
 use crate::config::Tuning;
 use crate::error::Error;
 use crate::inspect;
-use crate::key::ReleaseRef;
 use crate::output::ci::JobSummary;
 use crate::output::presign::PresignReport;
 use crate::output::{Failure, Outcome, Report};
@@ -108,26 +107,9 @@ pub async fn run(cx: &Context<'_>, args: PresignArgs) -> Result<Outcome, Error> 
     let k = key.to_string();
     // A URL to nothing would only fail later, in someone else's hands.
     let info = inspect::head(&client, &bucket, &k).await?;
-    // Whoever follows the link checks nothing: with trusted keys, the object must be what a
-    // manifest signed by one of them lists.
-    if !keys.is_empty() {
-        let release = ReleaseRef::listed(key.suite(), key.release());
-        let checked = signed::fetch(&client, &bucket, &release, &keys).await?;
-        let standing = signed::standing(
-            checked.manifest.as_ref(),
-            key.filename(),
-            info.size,
-            info.checksum.map(|(crc, _)| crc),
-        );
-        signed::require_presignable(
-            &checked,
-            &bucket,
-            &release,
-            key.filename(),
-            &standing,
-            &keys,
-        )?;
-    }
+    // Whoever follows the link checks nothing: with trusted keys, the object's bytes must be
+    // what a manifest signed by one of them lists.
+    signed::check_presign(&client, &bucket, &key, &info, &keys, settings.transfer).await?;
     let now = SystemTime::now();
     let config = PresigningConfig::builder()
         .start_time(now)

@@ -14,10 +14,13 @@ use tracing::{info, warn};
 use super::state;
 use crate::checksum;
 use crate::error::Error;
-use crate::key::ReleaseRef;
+use crate::inspect::ObjectInfo;
+use crate::key::{ObjectKey, ReleaseRef};
 use crate::manifest::Manifest;
 use crate::s3::{classify, status};
 use crate::signature::{self, KeyId, SigningKey, TrustedKey, Verdict};
+use crate::transfer::TransferSettings;
+use crate::transfer::budget::Budget;
 
 /// A release's manifest (if sealed) and what its signature is worth.
 #[derive(Debug, Clone)]
@@ -312,7 +315,7 @@ impl Standing {
     pub fn describe(&self) -> String {
         match self {
             Standing::NotSealed => "none (the release is not sealed)".to_owned(),
-            Standing::Matches => "matches (size and CRC64NVME as listed)".to_owned(),
+            Standing::Matches => "matches (size and stored CRC64NVME as listed)".to_owned(),
             Standing::Differs(why) => format!("differs: {why}"),
             Standing::Unchecked => {
                 "listed, but the object has no stored checksum to compare (download checks its bytes)"
@@ -362,7 +365,7 @@ pub fn standing(
 /// by one of them ([`require`], exit 5) and the object is what that signed manifest lists
 /// ([`Standing::Matches`], else exit 5): whoever follows a link checks nothing. Without keys
 /// anything passes.
-pub fn require_presignable(
+fn require_presignable(
     checked: &Checked,
     bucket: &str,
     release: &ReleaseRef,
@@ -386,9 +389,9 @@ pub fn require_presignable(
         Standing::Differs(why) => {
             format!("{uri} is not what the signed manifest of its release lists: {why}")
         }
-        Standing::Unchecked => format!(
-            "{uri} has no stored checksum to compare with the signed manifest of its release; `s3blob download` checks its bytes"
-        ),
+        Standing::Unchecked => {
+            format!("{uri} could not be compared with the signed manifest of its release")
+        }
         Standing::NotListed => format!(
             "{uri} is not in the signed manifest of its release (put there after sealing), so no signature covers it"
         ),
@@ -396,6 +399,72 @@ pub fn require_presignable(
         Standing::Damaged => format!("{uri}: the manifest of its release fails its own check"),
     };
     Err(Error::Integrity(format!("{why}{NO_LINK}")))
+}
+
+/// What `presign` with trusted `keys` requires before it makes a link to `key` (whose HEAD is
+/// `info`): its release signed by one of them, and the object's bytes what that signed
+/// manifest lists. The HEAD's size and stored checksum are compared first (cheap, and enough
+/// to refuse); then the object is read whole (nothing written) and its size, CRC64NVME and,
+/// where listed, SHA-256 compared, since a stored checksum is metadata that whoever can
+/// write to the bucket can set. Without keys nothing is read and anything passes.
+pub async fn check_presign(
+    client: &Client,
+    bucket: &str,
+    key: &ObjectKey,
+    info: &ObjectInfo,
+    keys: &[TrustedKey],
+    settings: TransferSettings,
+) -> Result<(), Error> {
+    if keys.is_empty() {
+        return Ok(());
+    }
+    let release = ReleaseRef::listed(key.suite(), key.release());
+    let checked = fetch(client, bucket, &release, keys).await?;
+    let mut standing = standing(
+        checked.manifest.as_ref(),
+        key.filename(),
+        info.size,
+        info.checksum.map(|(crc, _)| crc),
+    );
+    let trusted = matches!(checked.verdict, Verdict::Trusted(_));
+    if let (true, Some(manifest), Standing::Matches | Standing::Unchecked) =
+        (trusted, &checked.manifest, &standing)
+    {
+        standing = read_against(client, bucket, key, manifest, settings).await?;
+    }
+    require_presignable(&checked, bucket, &release, key.filename(), &standing, keys)
+}
+
+/// Reads `key` whole through the download engine (nothing written) and compares what arrived
+/// with its entry in `manifest`.
+async fn read_against(
+    client: &Client,
+    bucket: &str,
+    key: &ObjectKey,
+    manifest: &Manifest,
+    settings: TransferSettings,
+) -> Result<Standing, Error> {
+    let Some(entry) = manifest.files.get(key.filename()) else {
+        return Ok(Standing::NotListed);
+    };
+    let budget = Budget::for_settings(&settings);
+    let (got, sha256) = match super::read::read_whole(client, bucket, key, settings, &budget).await
+    {
+        Ok(read) => read,
+        // The bytes do not match the object's own stored checksum: not what was sealed.
+        Err(Error::Integrity(why)) => return Ok(Standing::Differs(why)),
+        Err(e) => return Err(e),
+    };
+    let listed = standing(Some(manifest), key.filename(), got.size, Some(got.crc64));
+    Ok(match (listed, &entry.sha256) {
+        (Standing::Matches, Some(want)) if !want.eq_ignore_ascii_case(&sha256) => {
+            Standing::Differs(format!(
+                "its bytes' SHA-256 is {sha256}, the manifest lists {want}"
+            ))
+        }
+        (Standing::Differs(why), _) => Standing::Differs(format!("its bytes differ: {why}")),
+        (other, _) => other,
+    })
 }
 
 #[cfg(test)]
