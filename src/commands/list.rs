@@ -18,7 +18,6 @@ use crate::output::Outcome;
 use crate::output::list::{Entry, FileEntry, Listed};
 use crate::release::catalog::Catalog;
 use crate::release::files as release_files;
-use crate::release::state;
 
 pub async fn run(cx: &Context<'_>, args: ListArgs, out: &mut dyn Write) -> Result<Outcome, Error> {
     if let Some(suite) = &args.suite {
@@ -35,12 +34,15 @@ pub async fn run(cx: &Context<'_>, args: ListArgs, out: &mut dyn Write) -> Resul
         json: cx.global.json,
         count: 0,
         closed: false,
+        signature: None,
     };
     // `list --concurrency` is the command's own name for --max-requests.
     let concurrency = args.concurrency.unwrap_or(settings.transfer.max_requests);
     let what = match (&args.suite, &args.release) {
         (None, _) => suites(&client, bucket, &mut printer).await?,
-        (Some(suite), None) => releases(&client, bucket, suite, concurrency, &mut printer).await?,
+        (Some(suite), None) => {
+            releases(&client, bucket, suite, concurrency, &keys, &mut printer).await?
+        }
         (Some(suite), Some(release)) => {
             let asked = ReleaseRef::new(suite, release)?;
             let release =
@@ -52,6 +54,7 @@ pub async fn run(cx: &Context<'_>, args: ListArgs, out: &mut dyn Write) -> Resul
     Ok(Box::new(Listed {
         count: printer.count,
         what,
+        signature: printer.signature,
     }))
 }
 
@@ -71,29 +74,34 @@ async fn suites(
     Ok("suites")
 }
 
-/// The releases of `suite` in version order, each sealed or open (one HEAD per release).
+/// The releases of `suite` in version order, each sealed or open and what its signature is
+/// worth (see `signed::overview` for what that reads).
 async fn releases(
     client: &Client,
     bucket: &str,
     suite: &str,
     concurrency: usize,
+    keys: &[crate::signature::TrustedKey],
     printer: &mut Printer<'_>,
 ) -> Result<&'static str, Error> {
     let releases = crate::release::state::releases(client, bucket, suite).await?;
     if releases.is_empty() {
         return Err(no_such_suite(bucket, suite));
     }
-    let sealed = state::sealed(client, bucket, suite, &releases, concurrency).await?;
+    let sealed =
+        crate::release::signed::overview(client, bucket, suite, &releases, concurrency, keys)
+            .await?;
     let width = releases
         .iter()
         .map(|r| r.chars().count())
         .max()
         .unwrap_or(0);
-    for (release, sealed) in releases.iter().zip(sealed) {
+    for (release, (sealed, signature)) in releases.iter().zip(&sealed) {
         let entry = Entry::Release {
             suite,
             release,
-            sealed,
+            sealed: *sealed,
+            signature,
             width,
         };
         if !printer.print(&entry)? {
@@ -114,9 +122,11 @@ async fn files(
     printer: &mut Printer<'_>,
 ) -> Result<&'static str, Error> {
     let mut catalog = Catalog::open(client, bucket, release, concurrency, keys).await?;
+    let verdict = catalog.verdict().clone();
+    printer.signature = Some(verdict.clone());
     'pages: while let Some(page) = catalog.next_page().await? {
         for (file, checksum) in &page {
-            let entry = file_entry(bucket, release, file, *checksum)?;
+            let entry = file_entry(bucket, release, file, *checksum, &verdict)?;
             if !printer.print(&Entry::File(&entry))? {
                 break 'pages;
             }
@@ -145,6 +155,8 @@ struct Printer<'a> {
     count: u64,
     /// The reader has gone.
     closed: bool,
+    /// The signature of the release whose files are listed, for the summary.
+    signature: Option<crate::signature::Verdict>,
 }
 
 impl Printer<'_> {
@@ -177,6 +189,7 @@ fn file_entry(
     release: &ReleaseRef,
     file: &release_files::Listed,
     checksum: Option<(u64, ChecksumSource)>,
+    signature: &crate::signature::Verdict,
 ) -> Result<FileEntry, Error> {
     let object = &file.object;
     Ok(FileEntry {
@@ -187,5 +200,6 @@ fn file_entry(
         etag: object.e_tag().map(str::to_owned),
         storage_class: object.storage_class().map(|c| c.as_str().to_owned()),
         checksum,
+        signature: signature.clone(),
     })
 }

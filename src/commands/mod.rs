@@ -143,24 +143,27 @@ async fn connect_to_release(
     Ok((settings, client, release))
 }
 
-/// The key of one artifact, with `--release latest` resolved to the suite's highest release.
+/// The key of one artifact, with `--release latest` resolved to the suite's highest sealed
+/// release (with trusted `keys`, the highest signed by one of them).
 async fn object_key(
     client: &Client,
     bucket: &str,
     suite: &str,
     release: &str,
     filename: &str,
+    keys: &[crate::signature::TrustedKey],
 ) -> Result<ObjectKey, Error> {
     let key = ObjectKey::new(suite, release, filename)?;
     if release != crate::release::LATEST {
         return Ok(key);
     }
-    let release = crate::release::state::resolve(
+    let release = crate::release::signed::resolve(
         client,
         bucket,
         suite,
         release,
         crate::config::DEFAULT_CONCURRENCY,
+        keys,
     )
     .await?;
     Ok(ObjectKey::new(suite, &release, filename)?)

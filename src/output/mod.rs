@@ -316,6 +316,17 @@ fn key_fields(bucket: &str, key: &ObjectKey) -> Value {
     })
 }
 
+/// A release's signature as `verify`, `list` and `stat` show it in JSON: `status`
+/// (`trusted`, `not trusted`, `no trusted keys given`, `invalid`, `unsigned`), the signer's
+/// `key` id, and the `text` the plain output shows.
+fn signature_json(verdict: &crate::signature::Verdict) -> Value {
+    json!({
+        "status": verdict.status(),
+        "key": verdict.key().map(|k| k.to_string()),
+        "text": verdict.describe(),
+    })
+}
+
 /// A CRC64NVME the transfer itself computed and checked.
 fn crc_json(crc: u64) -> Value {
     json!({ "algorithm": "CRC64NVME", "value": checksum::to_base64(crc) })

@@ -11,7 +11,7 @@ use crate::error::Error;
 use crate::inspect::{self, ChecksumSource};
 use crate::key::ReleaseRef;
 use crate::manifest::Manifest;
-use crate::signature::TrustedKey;
+use crate::signature::{TrustedKey, Verdict};
 
 /// A listed file and its stored CRC64NVME with where it was read, when known.
 pub type Described = (Listed, Option<(u64, ChecksumSource)>);
@@ -22,6 +22,8 @@ pub struct Catalog {
     release: ReleaseRef,
     pages: Pages,
     manifest: Option<Manifest>,
+    /// What the release's signature says (read with its manifest).
+    verdict: Verdict,
     /// The first page, fetched alongside the manifest.
     first: Option<Result<Option<Vec<Listed>>, Error>>,
     concurrency: usize,
@@ -38,24 +40,31 @@ impl Catalog {
         trusted: &[TrustedKey],
     ) -> Result<Self, Error> {
         let mut pages = Pages::new(client, bucket, release);
-        let (manifest, first) = if trusted.is_empty() {
+        let (checked, first) = if trusted.is_empty() {
             tokio::join!(
-                super::state::fetch(client, bucket, release.suite(), release.release()),
+                super::signed::fetch(client, bucket, release, trusted),
                 pages.next_page()
             )
         } else {
             let checked = super::signed::fetch_required(client, bucket, release, trusted).await?;
-            (Ok(checked.manifest), pages.next_page().await)
+            (Ok(checked), pages.next_page().await)
         };
+        let super::signed::Checked { manifest, verdict } = checked?;
         Ok(Self {
             client: client.clone(),
             bucket: bucket.to_owned(),
             release: release.clone(),
             pages,
-            manifest: manifest?,
+            manifest,
+            verdict,
             first: Some(first),
             concurrency,
         })
+    }
+
+    /// What the release's signature says: who signed it, whether a trusted key did.
+    pub fn verdict(&self) -> &Verdict {
+        &self.verdict
     }
 
     /// The next page's files with their checksums, or `None` when the listing is complete.
