@@ -300,3 +300,43 @@ fn a_reader_that_stops_early_is_not_an_error() {
     );
     assert!(!String::from_utf8_lossy(&out.stderr).contains("error"));
 }
+
+/// Suites are printed page by page as they arrive: with the second page of the listing held at
+/// the server, the first page's 1,000 suites are already on stdout.
+#[test]
+fn suites_are_printed_page_by_page() {
+    use std::io::BufRead;
+    let server = Server::start_faulty();
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    for i in 0..1005 {
+        server.plant(&format!("s{i:04}/1/f"), b"x");
+    }
+    let faults = server.faults();
+    faults.inject(
+        common::Op::ListObjectsV2,
+        1,
+        common::Fault::Delay(std::time::Duration::ZERO),
+    );
+    let second_page = faults.hold(common::Op::ListObjectsV2, 1);
+    let mut child = server.spawn(d, &["list"]);
+    let stdout = std::io::BufReader::new(child.stdout.take().unwrap());
+    let (tx, rx) = std::sync::mpsc::channel();
+    let reader = std::thread::spawn(move || {
+        for line in stdout.lines() {
+            if tx.send(line.unwrap()).is_err() {
+                break;
+            }
+        }
+    });
+    let first: Vec<String> = rx.iter().take(1000).collect();
+    assert_eq!(first.first().map(String::as_str), Some("s0000"));
+    assert_eq!(first.last().map(String::as_str), Some("s0999"));
+    // Those lines came before the second page was let through.
+    second_page.release();
+    let rest: Vec<String> = rx.iter().collect();
+    reader.join().unwrap();
+    assert_eq!(rest.len(), 5, "{rest:?}");
+    assert_eq!(rest.last().map(String::as_str), Some("s1004"));
+    assert!(child.wait().unwrap().success());
+}

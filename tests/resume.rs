@@ -506,3 +506,35 @@ fn a_store_without_listmultipartuploads() {
     );
     assert!(server.object(KEY).unwrap() == bytes);
 }
+
+/// `uploads abort` aborts an upload that is still running: its parts are held at the server
+/// while the abort runs, and once they go on, the upload fails (it cannot complete an upload
+/// that is gone) and nothing is stored.
+#[test]
+fn uploads_abort_fails_an_upload_still_running() {
+    let server = Server::start_faulty();
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    std::fs::write(d.join("big.bin"), data(SIZE, 41)).unwrap();
+    let f = server.faults();
+    let parts = f.hold(Op::UploadPart, PARTS);
+    let upload = server.spawn(d, &args(&[]));
+    wait_for("a part held", || f.count(Op::UploadPart) >= 1);
+    let abort = server.run(d, &["uploads", "abort", "--suite", "s", "--yes"]);
+    assert!(
+        abort.ok().contains("s3://artifacts/s/1/big.bin"),
+        "{}",
+        abort.stdout
+    );
+    assert_eq!(server.open_uploads(), 0);
+    parts.release();
+    let out = Run::from(upload.wait_with_output().unwrap());
+    assert_ne!(out.code, 0, "{}", out.stderr);
+    assert!(
+        out.stderr.contains("s3://artifacts/s/1/big.bin"),
+        "{}",
+        out.stderr
+    );
+    assert!(server.object(KEY).is_none());
+    assert_eq!(server.open_uploads(), 0);
+}
