@@ -321,22 +321,26 @@ fn suites_are_printed_page_by_page() {
     let second_page = faults.hold(common::Op::ListObjectsV2, 1);
     let mut child = server.spawn(d, &["list"]);
     let stdout = std::io::BufReader::new(child.stdout.take().unwrap());
-    let (tx, rx) = std::sync::mpsc::channel();
+    let lines = std::sync::Arc::new(std::sync::Mutex::new(Vec::<String>::new()));
+    let seen = lines.clone();
     let reader = std::thread::spawn(move || {
         for line in stdout.lines() {
-            if tx.send(line.unwrap()).is_err() {
-                break;
-            }
+            seen.lock().unwrap().push(line.unwrap());
         }
     });
-    let first: Vec<String> = rx.iter().take(1000).collect();
-    assert_eq!(first.first().map(String::as_str), Some("s0000"));
-    assert_eq!(first.last().map(String::as_str), Some("s0999"));
-    // Those lines came before the second page was let through.
+    common::wait_for("the first page's suites on stdout", || {
+        lines.lock().unwrap().len() >= 1000
+    });
+    {
+        let first = lines.lock().unwrap();
+        assert_eq!(first.len(), 1000, "the second page is still held");
+        assert_eq!(first[0], "s0000");
+        assert_eq!(first[999], "s0999");
+    }
     second_page.release();
-    let rest: Vec<String> = rx.iter().collect();
     reader.join().unwrap();
-    assert_eq!(rest.len(), 5, "{rest:?}");
-    assert_eq!(rest.last().map(String::as_str), Some("s1004"));
+    let all = lines.lock().unwrap();
+    assert_eq!(all.len(), 1005);
+    assert_eq!(all[1004], "s1004");
     assert!(child.wait().unwrap().success());
 }
