@@ -38,9 +38,7 @@ done
 # the files themselves.
 # browse is left out: under Wine, `list` into a reader that closes early and a listing of many
 # pages (its requests timing out on a loaded machine) failed; not yet understood.
-# windows_names is left out until a bug it found is fixed: a name with a drive prefix
-# (`a:b.txt`) joined to -o DIR replaces the directory on Windows, so the check sees `b.txt`.
-TESTS=(roundtrip integrity overwrite releases batch metadata presign)
+TESTS=(roundtrip integrity overwrite releases batch metadata presign windows_names)
 
 log() { printf '[windows %s] %s\n' "$(date +%H:%M:%S)" "$*" >&2; }
 fail() { log "FAILED: $*"; exit 1; }
