@@ -294,3 +294,25 @@ fn an_interruption_before_any_range_is_complete_keeps_nothing() {
         assert!(left.is_empty(), "stall_body {stall_body}: {left:?}");
     }
 }
+
+/// A download whose bytes turn out not to be the object's (a body corrupted on the way)
+/// removes the partial file and its record, even with `--resumable`: they cannot be trusted.
+#[test]
+fn a_download_whose_bytes_are_not_the_objects_keeps_nothing() {
+    let bytes = data(SIZE, 47);
+    let (server, dir) = stored(&bytes);
+    let d = dir.path();
+    let f = server.faults();
+    f.inject(Op::GetObject, FETCHED, Fault::Delay(Duration::ZERO));
+    f.inject(Op::GetObject, 1, Fault::FlipByte(1000));
+    let out = server.run(d, &args(&["--resumable"]));
+    f.clear();
+    assert_eq!(out.code, 5, "{}", out.stderr);
+    assert!(
+        !out.stderr.contains("kept the partial download"),
+        "{}",
+        out.stderr
+    );
+    let left: Vec<_> = std::fs::read_dir(d.join("out")).unwrap().collect();
+    assert!(left.is_empty(), "{left:?}");
+}
