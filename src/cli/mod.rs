@@ -7,6 +7,7 @@ use clap::{ArgAction, Args, Parser, Subcommand, ValueEnum};
 use crate::values;
 
 mod args;
+mod tuning;
 
 pub use args::{
     AttributeArgs, CompletionsArgs, CopyTuningArgs, DeleteArgs, DownloadArgs, DownloadTuningArgs,
