@@ -61,16 +61,25 @@ if [[ ${#missing[@]} -gt 0 ]]; then
 fi
 
 TARGET_DIR=${CARGO_TARGET_DIR:-$REPO/target}
-# Rust's std links `-lunwind` statically for musl; gcc's unwinder provides the same _Unwind_* API.
+# Rust's std links `-lunwind` statically for musl; gcc's unwinder (libgcc_eh.a) provides the
+# same _Unwind_* API. gcc 12's calls glibc's _dl_find_object first: a stub answering "not found"
+# (-1) sends it down its dl_iterate_phdr path, which musl has.
 linkdir=$TARGET_DIR/musl-link/$target
 mkdir -p "$linkdir"
-ln -sf "$("$cc" -print-libgcc-file-name | xargs dirname)/libgcc_eh.a" "$linkdir/libunwind.a"
+printf 'struct dl_find_object;\nint _dl_find_object(void *pc, struct dl_find_object *r) { (void)pc; (void)r; return -1; }\n' >"$linkdir/stub.c"
+"$cc" -O2 -fPIC -c "$linkdir/stub.c" -o "$linkdir/dl_find_object_stub.o"
+rm -f "$linkdir/libunwind.a"
+cp "$("$cc" -print-libgcc-file-name | xargs dirname)/libgcc_eh.a" "$linkdir/libunwind.a"
+ar rcs "$linkdir/libunwind.a" "$linkdir/dl_find_object_stub.o"
 
 triple=${target//-/_}
 TRIPLE=${triple^^}
 export "CC_$triple=$cc" "AR_$triple=ar"
 export "CARGO_TARGET_${TRIPLE}_LINKER=$cc"
-export "CARGO_TARGET_${TRIPLE}_RUSTFLAGS=-C target-feature=+crt-static -L native=$linkdir"
+# link-self-contained=no: Debian's rustc ships no musl crt objects, musl-gcc brings its own.
+# relocation-model=static: a plain -static link (musl-gcc's specs turn -static-pie into a PIE
+# that asks for /lib/ld-musl-x86_64.so.1).
+export "CARGO_TARGET_${TRIPLE}_RUSTFLAGS=-C target-feature=+crt-static -C link-self-contained=no -C relocation-model=static -L native=$linkdir"
 
 log "building s3blob for $target (profile $profile; the standard library too)"
 start=$SECONDS
@@ -84,7 +93,7 @@ log "built in $((SECONDS - start)) s: $bin ($(stat -c %s "$bin") bytes)"
 # Static: `file` says "statically linked" (or "static-pie linked"), ldd finds no loader.
 desc=$(file -b "$bin")
 log "file: $desc"
-[[ $desc == *static* ]] || { log "FAILED: $bin is not statically linked"; exit 1; }
+[[ $desc == *"statically linked"* && $desc != *interpreter* ]] || { log "FAILED: $bin is not statically linked"; exit 1; }
 if ldd "$bin" >/dev/null 2>&1 && ! ldd "$bin" 2>&1 | grep -q 'statically linked'; then
     log "FAILED: ldd lists libraries: $(ldd "$bin" 2>&1 | tr '\n' ' ')"
     exit 1
