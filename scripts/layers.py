@@ -28,14 +28,16 @@ LAYERS = [
             "inspect",
             "credentials",
             "environment",
-            "atomic_file",
+            # What differs between operating systems (cfg lives here only): positioned I/O,
+            # the atomic file, name rules, limits, signals.
+            "platform",
             "shutdown",
             # Sinks the engine is handed: the progress display and the log on stderr.
             "progress",
             "logging",
         ],
     ),
-    ("core", ["key", "checksum", "values", "error", "escape", "attributes", "manifest", "plan", "tasks"]),
+    ("core", ["key", "checksum", "values", "error", "escape", "attributes", "manifest", "signature", "plan", "tasks"]),
 ]
 RANK = {m: i for i, (_, mods) in enumerate(LAYERS) for m in mods}
 NAME = {i: name for i, (name, _) in enumerate(LAYERS)}

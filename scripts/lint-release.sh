@@ -20,7 +20,7 @@ if [[ ! -x $venv/bin/actionlint || ! -x $venv/bin/hadolint ]]; then
 fi
 
 echo "shellcheck: install.sh and the release scripts"
-shellcheck install.sh scripts/package.sh scripts/musl.sh scripts/install-check.sh scripts/lint-release.sh
+shellcheck install.sh scripts/package.sh scripts/install-check.sh scripts/lint-release.sh
 echo "shellcheck: the Action's bash steps"
 python3 - action.yml <<'PY' | while IFS= read -r -d '' body; do shellcheck -s bash - <<<"$body"; done
 import re, sys

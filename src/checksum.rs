@@ -6,9 +6,7 @@
 //! checksums of its parts without a second pass. S3 transmits it as the base64 of the
 //! big-endian 8 bytes.
 
-use std::fs::File;
 use std::io;
-use std::os::unix::fs::FileExt;
 
 use aws_smithy_types::base64;
 use crc_fast::CrcAlgorithm::Crc64Nvme;
@@ -17,10 +15,6 @@ use crc_fast::CrcAlgorithm::Crc64Nvme;
 /// writes checksums). It travels with the object on every server, including those that do not
 /// keep S3 checksums for multipart objects, and comes back on every GET, ranged or not.
 pub const METADATA_KEY: &str = "s3blob-crc64nvme";
-
-/// Buffer for reading a file to checksum it: large enough to keep syscalls cheap, small
-/// enough to keep memory flat.
-const READ_BUFFER: usize = 256 * 1024;
 
 /// An incremental CRC64NVME over a stream of bytes.
 #[derive(Clone)]
@@ -140,30 +134,6 @@ impl tokio::io::AsyncWrite for Sha256Writer {
     }
 }
 
-/// The CRC64NVME of `len` bytes of `file` from `offset`, read with positioned reads so several
-/// threads can checksum different parts of one open file. Fails if the file is shorter.
-pub fn file_range(file: &File, offset: u64, len: u64) -> io::Result<u64> {
-    let mut buf = vec![0u8; READ_BUFFER.min(usize::try_from(len).unwrap_or(READ_BUFFER))];
-    let mut crc = Crc64::default();
-    let mut pos = offset;
-    let end = offset + len;
-    while pos < end {
-        let want = usize::try_from(end - pos)
-            .unwrap_or(usize::MAX)
-            .min(buf.len());
-        let n = file.read_at(&mut buf[..want], pos)?;
-        if n == 0 {
-            return Err(io::Error::new(
-                io::ErrorKind::UnexpectedEof,
-                "the file became shorter while it was being read",
-            ));
-        }
-        crc.update(&buf[..n]);
-        pos += n as u64;
-    }
-    Ok(crc.value())
-}
-
 /// A cheap random number (not for secrets): the time to the nanosecond and the process id,
 /// hashed with a per-process random key. For retry jitter and one-off ids.
 pub fn random_u64() -> u64 {
@@ -240,19 +210,5 @@ mod tests {
         }
         assert_eq!(from_base64("not base64!"), None);
         assert_eq!(from_base64("AAAA"), None); // 3 bytes
-    }
-
-    #[test]
-    fn file_ranges() {
-        let data: Vec<u8> = (0..1_000_000u32).map(|i| (i % 251) as u8).collect();
-        let mut f = tempfile::tempfile().unwrap();
-        std::io::Write::write_all(&mut f, &data).unwrap();
-        assert_eq!(file_range(&f, 0, data.len() as u64).unwrap(), crc64(&data));
-        assert_eq!(
-            file_range(&f, 5, 300_000).unwrap(),
-            crc64(&data[5..300_005])
-        );
-        assert_eq!(file_range(&f, 7, 0).unwrap(), 0);
-        assert!(file_range(&f, 999_999, 2).is_err());
     }
 }

@@ -134,6 +134,14 @@ pub fn resolve(global: &GlobalArgs, tuning: Tuning, env: &Environment) -> Result
     )?
     .unwrap_or(Trust::Auto)
     .resolve(endpoint_url.is_none());
+    // Only a command that can resume (upload) reads the variable.
+    let resumable = match tuning.resumable {
+        None => false,
+        Some(true) => true,
+        Some(false) => {
+            layered(None, env, "S3BLOB_RESUMABLE", values::parse_switch)?.unwrap_or(false)
+        }
+    };
     let timeout = layered(global.timeout, env, "S3BLOB_TIMEOUT", values::parse_seconds)?
         .unwrap_or(DEFAULT_TIMEOUT_SECS);
     let ca_bundle = match (&global.ca_bundle, env.get("AWS_CA_BUNDLE")) {
@@ -198,6 +206,7 @@ pub fn resolve(global: &GlobalArgs, tuning: Tuning, env: &Environment) -> Result
             max_attempts,
             checksum_header,
             trust_conditional_writes,
+            resumable,
         },
     })
 }
@@ -423,6 +432,13 @@ pub fn origins(global: &GlobalArgs, tuning: Tuning, env: &Environment) -> Vec<Se
         &crate::values::human_duration(DEFAULT_PROGRESS_INTERVAL),
     ));
     out.push(layer(
+        "ci output",
+        global.ci_output.map(|v| format!("{v:?}").to_lowercase()),
+        "--ci-output",
+        &["S3BLOB_CI_OUTPUT"],
+        "auto",
+    ));
+    out.push(layer(
         "checksum header",
         global
             .checksum_header
@@ -543,10 +559,15 @@ mod tests {
         assert_eq!(s.bucket, "b");
         assert_eq!(s.client.endpoint_url, None);
         assert!(!s.client.path_style);
-        assert_eq!(s.client.max_attempts, DEFAULT_MAX_ATTEMPTS);
-        assert_eq!(s.transfer.part_size, DEFAULT_PART_SIZE);
-        assert_eq!(s.transfer.concurrency, DEFAULT_CONCURRENCY);
+        // The numbers the README's settings table and `--help` document, not the constants.
+        assert_eq!(s.client.max_attempts, 5);
+        assert_eq!(s.transfer.part_size, 16 * 1024 * 1024);
+        assert_eq!(s.transfer.concurrency, 16);
+        assert_eq!(s.transfer.max_requests, 256);
         assert_eq!(s.client.timeout, Duration::from_secs(10));
+        assert_eq!(s.progress_interval, Duration::from_secs(10));
+        assert_eq!(s.client.limits.upload, None);
+        assert_eq!(s.client.limits.download, None);
     }
 
     #[test]
@@ -560,6 +581,7 @@ mod tests {
         let t = Tuning {
             part_size: Some(16 * MIB),
             concurrency: Some(3),
+            resumable: None,
         };
         // Even garbage in a variable is ignored when the flag decides.
         let env = env_of(&[

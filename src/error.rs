@@ -62,11 +62,29 @@ pub enum Error {
     /// the endpoint was never tried.
     #[error("{0}")]
     Proxy(String),
-    /// A signal stopped the transfer; everything it had started was cleaned up.
-    #[error("interrupted by {signal}; nothing was left behind")]
+    /// A signal stopped the transfer; everything it had started was cleaned up, but for the
+    /// uploads kept for resuming (`--resumable`), each named in a line of its own.
+    #[error("interrupted by {signal}; {}", left_behind())]
     Interrupted { signal: Signal },
     #[error("{0}")]
     Other(String),
+}
+
+/// Whether this process kept an unfinished upload for resuming (`--resumable`): then an
+/// interruption did leave something behind, on purpose.
+static KEPT_UPLOAD: std::sync::atomic::AtomicBool = std::sync::atomic::AtomicBool::new(false);
+
+/// Records that an interrupted upload was kept for resuming.
+pub fn note_kept_upload() {
+    KEPT_UPLOAD.store(true, std::sync::atomic::Ordering::Relaxed);
+}
+
+fn left_behind() -> &'static str {
+    if KEPT_UPLOAD.load(std::sync::atomic::Ordering::Relaxed) {
+        "the upload kept for resuming is named above; nothing else was left behind"
+    } else {
+        "nothing was left behind"
+    }
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

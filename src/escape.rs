@@ -39,6 +39,24 @@ pub fn escape_lines(s: &str) -> Cow<'_, str> {
     Cow::Owned(s.split('\n').map(escape).collect::<Vec<_>>().join("\n"))
 }
 
+/// A GitHub Actions workflow command (`::error title=…::message`) as one line: the message
+/// escaped as GitHub documents for a command's data (`%`, CR and LF as `%25`, `%0D`, `%0A`, so a
+/// message of several lines stays one command and shows its lines), the title likewise for a
+/// property (`:` and `,` as well), and then anything else hazardous shown visibly.
+pub fn workflow_command(command: &str, title: &str, message: &str) -> String {
+    let data = |s: &str| {
+        s.replace('%', "%25")
+            .replace('\r', "%0D")
+            .replace('\n', "%0A")
+    };
+    let property = data(title).replace(':', "%3A").replace(',', "%2C");
+    format!(
+        "::{command} title={}::{}",
+        escape(&property),
+        escape(&data(message))
+    )
+}
+
 fn push(out: &mut String, c: char) {
     match c {
         '\n' => out.push_str("\\n"),
@@ -78,6 +96,18 @@ mod tests {
             assert_eq!(escape(input), want, "{input:?}");
         }
         assert!(matches!(escape("ok"), Cow::Borrowed(_)));
+    }
+
+    #[test]
+    fn workflow_commands_are_one_line_escaped_as_github_documents() {
+        assert_eq!(
+            workflow_command("error", "s3blob upload: a%b:c,d\ne", "s/r/50%:x\ny\r\u{1b}"),
+            "::error title=s3blob upload%3A a%25b%3Ac%2Cd%0Ae::s/r/50%25:x%0Ay%0D\\u{1b}"
+        );
+        assert_eq!(
+            workflow_command("warning", "s3blob", "plain"),
+            "::warning title=s3blob::plain"
+        );
     }
 
     #[test]

@@ -11,6 +11,14 @@ use std::fmt;
 /// never show it as a file.
 pub const MANIFEST_NAME: &str = ".s3blob-manifest.json";
 
+/// The manifest's signature inside a release (minisign format); reserved like the manifest:
+/// no upload may use it, listings never show it as a file, and it goes with the release.
+pub const MANIFEST_SIGNATURE_NAME: &str = ".s3blob-manifest.json.minisig";
+
+/// The signature of `SHA256SUMS` that a signed `--sha256sums` seal writes beside it (a file of
+/// the release, listed in its manifest), for `minisign -Vm SHA256SUMS`.
+pub const SHA256SUMS_SIGNATURE_NAME: &str = "SHA256SUMS.minisig";
+
 /// The file `--sha256sums` writes into a release, in the format `sha256sum -c` reads.
 pub const SHA256SUMS_NAME: &str = "SHA256SUMS";
 
@@ -39,11 +47,11 @@ impl ObjectKey {
         check_part("--suite", suite)?;
         check_part("--release", release)?;
         check_part("--filename", filename)?;
-        if filename == MANIFEST_NAME {
+        if filename == MANIFEST_NAME || filename == MANIFEST_SIGNATURE_NAME {
             return Err(KeyError {
                 flag: "--filename",
                 value: filename.to_owned(),
-                reason: "the name is reserved for the release's manifest; choose another"
+                reason: "the name is reserved for the release's manifest and its signature; choose another"
                     .to_owned(),
             });
         }
@@ -131,6 +139,11 @@ impl ReleaseRef {
         manifest_key(&self.suite, &self.release)
     }
 
+    /// The key of the release's manifest signature.
+    pub fn signature_key(&self) -> String {
+        format!("{}/{}/{MANIFEST_SIGNATURE_NAME}", self.suite, self.release)
+    }
+
     /// The key of file `filename` of the release.
     pub fn key(&self, filename: &str) -> Result<ObjectKey, KeyError> {
         ObjectKey::new(&self.suite, &self.release, filename)
@@ -165,6 +178,64 @@ pub fn listed_name_problem(name: &str) -> Option<String> {
     check_part("--filename", name)
         .err()
         .map(|e| format!("the name {}; s3blob does not download it", e.reason))
+}
+
+/// Why Windows cannot hold `name` as a file name, in words about the name; `None` when it can.
+/// Pure, so the rules are tested everywhere; `platform` says where they apply. Windows refuses
+/// `\ / : * ? " < > |`, a name ending in a dot or a space, the device names (`CON`, `PRN`,
+/// `AUX`, `NUL`, `COM1`-`COM9`, `LPT1`-`LPT9`, also with an extension: `nul.txt`), and names
+/// over 255 UTF-16 units.
+pub fn windows_name_problem(name: &str) -> Option<String> {
+    if let Some(c) = name.chars().find(|c| WINDOWS_FORBIDDEN.contains(c)) {
+        return Some(format!(
+            "contains {c:?}, which Windows does not allow in a file name"
+        ));
+    }
+    if name.ends_with('.') || name.ends_with(' ') {
+        return Some("ends with a dot or a space, which Windows drops from a file name".to_owned());
+    }
+    // The device name is what comes before the first dot, trailing spaces ignored.
+    let stem = name.split('.').next().unwrap_or(name).trim_end_matches(' ');
+    if is_windows_device(stem) {
+        return Some(format!(
+            "is the device name {} on Windows, not a file",
+            stem.to_ascii_uppercase()
+        ));
+    }
+    let units = name.encode_utf16().count();
+    (units > 255)
+        .then(|| format!("is {units} UTF-16 units long; Windows holds at most 255 in a file name"))
+}
+
+/// The characters Windows refuses in a file name (control characters are refused everywhere).
+const WINDOWS_FORBIDDEN: [char; 9] = ['\\', '/', ':', '*', '?', '"', '<', '>', '|'];
+
+fn is_windows_device(stem: &str) -> bool {
+    let upper = stem.to_ascii_uppercase();
+    match upper.as_str() {
+        "CON" | "PRN" | "AUX" | "NUL" => true,
+        _ => match upper
+            .strip_prefix("COM")
+            .or_else(|| upper.strip_prefix("LPT"))
+        {
+            Some(n) => matches!(n.as_bytes(), [b'1'..=b'9']),
+            None => false,
+        },
+    }
+}
+
+/// The first pair of `names` that one file system folding case (Windows, macOS) would take for
+/// the same file, in the order given; `None` when every name is distinct there.
+pub fn case_collision<'a>(names: impl IntoIterator<Item = &'a str>) -> Option<(&'a str, &'a str)> {
+    let mut seen = std::collections::HashMap::new();
+    for name in names {
+        if let Some(first) = seen.insert(name.to_lowercase(), name)
+            && first != name
+        {
+            return Some((first, name));
+        }
+    }
+    None
 }
 
 /// Checks one part; the rules keep keys unambiguous (`/` is the hierarchy separator) and keep the
@@ -261,7 +332,80 @@ mod tests {
     }
 
     #[test]
+    fn names_windows_cannot_hold() {
+        let refused = [
+            "a:b",
+            "a\\b",
+            "a*b",
+            "what?",
+            "q\"uote",
+            "<x>",
+            "a|b",
+            "dot.",
+            "space ",
+            "CON",
+            "con",
+            "Con.txt",
+            "nul.tar.gz",
+            "PRN",
+            "aux",
+            "COM1",
+            "com9.log",
+            "LPT1",
+            "lpt9",
+            "NUL .txt",
+        ];
+        for name in refused {
+            assert!(windows_name_problem(name).is_some(), "{name:?} passed");
+        }
+        let held = [
+            "app.tar.gz",
+            "CONSOLE",
+            "con_log",
+            "COM0",
+            "COM10",
+            "LPT",
+            "lpt0.txt",
+            ".hidden",
+            "a b",
+            "ünïcödé",
+            "x.CON",
+            "a;b=c,d[e]{f}",
+            "NULL",
+        ];
+        for name in held {
+            assert_eq!(windows_name_problem(name), None, "{name:?} refused");
+        }
+        // Length counts UTF-16 units: 255 of them fit whatever their UTF-8 length.
+        assert_eq!(windows_name_problem(&"é".repeat(255)), None);
+        assert_eq!(windows_name_problem(&"😀".repeat(127)), None, "254 units");
+        let long = windows_name_problem(&"😀".repeat(128)).unwrap();
+        assert!(long.contains("256 UTF-16 units"), "{long}");
+        assert_eq!(
+            windows_name_problem("CON.txt").unwrap(),
+            "is the device name CON on Windows, not a file"
+        );
+        assert_eq!(
+            windows_name_problem("a:b").unwrap(),
+            "contains ':', which Windows does not allow in a file name"
+        );
+    }
+
+    #[test]
+    fn names_differing_only_in_case() {
+        assert_eq!(case_collision(["a.txt", "b.txt", "c.txt"]), None);
+        assert_eq!(
+            case_collision(["README", "app.tgz", "readme"]),
+            Some(("README", "readme"))
+        );
+        assert_eq!(case_collision(["Ünï", "ünÏ"]), Some(("Ünï", "ünÏ")));
+        // The same name twice is one file, not a collision.
+        assert_eq!(case_collision(["a", "a"]), None);
+    }
+
+    #[test]
     fn the_manifest_name_is_reserved() {
+        assert!(ObjectKey::new("s", "r", MANIFEST_SIGNATURE_NAME).is_err());
         let err = ObjectKey::new("s", "r", MANIFEST_NAME).unwrap_err();
         assert_eq!(err.flag, "--filename");
         assert!(err.reason.contains("reserved"), "{err}");

@@ -11,16 +11,19 @@
 //!   whole releases (manifest first).
 //! - **engine**: [`transfer`]: one object up ([`transfer::upload`]: a [`PartSource`] cut into
 //!   parts, one send loop, single PUT or multipart, the existing key judged first, a failed
-//!   multipart upload aborted) or down ([`transfer::download`]: the first ranged GET, one range
+//!   multipart upload aborted or, with `--resumable`, kept, and an interrupted one of the same
+//!   file resumed after its stored parts are checked) or down ([`transfer::download`]: the first ranged GET, one range
 //!   scheduler, a sink that appears only verified), server-side copies, the budget of requests
 //!   in flight. It asks the release layer through [`transfer::SealedRelease`].
 //! - **adapters**: [`s3`] (the one client, the translation of its errors, where requests go),
-//!   [`listing`] (ListObjectsV2), [`inspect`] (HeadObject), [`credentials`] (the AWS chain, its
+//!   [`listing`] (ListObjectsV2, ListMultipartUploads), [`inspect`] (HeadObject), [`credentials`] (the AWS chain, its
 //!   failures in one line), [`environment`] (the process environment with `.env`'s plain
-//!   settings), [`atomic_file`], [`progress`], [`logging`] (stderr, credentials masked),
-//!   [`shutdown`] (SIGINT/SIGTERM).
+//!   settings), [`platform`] (what differs between operating systems: positioned I/O, the atomic
+//!   file, name rules, limits, signals), [`progress`], [`logging`] (stderr, credentials
+//!   masked), [`shutdown`] (SIGINT/SIGTERM; Ctrl-C, Ctrl-Break and console close on Windows).
 //! - **core**: [`key`] (the `suite/release/filename` key and the reserved names), [`manifest`]
-//!   (the manifest format), [`plan`] (part and range math), [`checksum`] (CRC64NVME),
+//!   (the manifest format), [`signature`] (minisign keys, signing and checking a
+//!   release's manifest), [`plan`] (part and range math), [`checksum`] (CRC64NVME),
 //!   [`values`] (what users type), [`attributes`] (metadata and the like), [`escape`] (server
 //!   strings made safe for a terminal), [`tasks`] (many jobs a few at a time), [`error`] (every
 //!   failure kind and its exit code).
@@ -35,7 +38,6 @@
 // (`cli`), its resolution (`config`, `environment`), the core formats and `run`.
 #![allow(rustdoc::private_intra_doc_links)]
 
-pub(crate) mod atomic_file;
 pub(crate) mod attributes;
 pub mod checksum;
 pub mod cli;
@@ -52,12 +54,15 @@ pub mod logging;
 pub mod manifest;
 pub(crate) mod output;
 pub mod plan;
+pub mod platform;
 pub(crate) mod progress;
 pub mod release;
 pub(crate) mod s3;
 pub mod shutdown;
+pub(crate) mod signature;
 pub(crate) mod tasks;
 pub(crate) mod transfer;
 pub(crate) mod values;
 
 pub use commands::run;
+pub use output::ci::{Ci, CiOutput, Section};

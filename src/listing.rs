@@ -126,6 +126,83 @@ impl Lister {
     }
 }
 
+/// An unfinished multipart upload, as ListMultipartUploads shows it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Unfinished {
+    pub key: String,
+    pub upload_id: String,
+    /// When it was created; `None` if the store did not say.
+    pub initiated: Option<aws_smithy_types::DateTime>,
+}
+
+/// Every unfinished multipart upload whose key starts with `prefix`, across all pages
+/// (ListMultipartUploads), in the store's order (by key). A store without the operation
+/// answers with the error `classify` gives it (naming ListMultipartUploads).
+pub async fn unfinished_uploads(
+    client: &Client,
+    bucket: &str,
+    prefix: &str,
+) -> Result<Vec<Unfinished>, Error> {
+    let mut out = Vec::new();
+    let (mut key_marker, mut id_marker) = (None::<String>, None::<String>);
+    loop {
+        debug!(%prefix, ?key_marker, "ListMultipartUploads");
+        let page = client
+            .list_multipart_uploads()
+            .bucket(bucket)
+            .prefix(prefix)
+            .encoding_type(EncodingType::Url)
+            .set_key_marker(key_marker.take())
+            .set_upload_id_marker(id_marker.take())
+            .send()
+            .await
+            .map_err(|e| {
+                classify(
+                    &e,
+                    "list the unfinished uploads under",
+                    bucket,
+                    Some(prefix),
+                )
+            })?;
+        let encoded = page.encoding_type() == Some(&EncodingType::Url);
+        for up in page.uploads() {
+            let (Some(raw), Some(id)) = (up.key(), up.upload_id()) else {
+                continue;
+            };
+            let key = if encoded {
+                url_decode(raw).unwrap_or_else(|| raw.to_owned())
+            } else {
+                raw.to_owned()
+            };
+            out.push(Unfinished {
+                key,
+                upload_id: id.to_owned(),
+                initiated: up.initiated().copied(),
+            });
+        }
+        match (
+            page.is_truncated(),
+            page.next_key_marker(),
+            page.next_upload_id_marker(),
+        ) {
+            (Some(true), Some(k), id) if !k.is_empty() => {
+                key_marker = Some(if encoded {
+                    url_decode(k).unwrap_or_else(|| k.to_owned())
+                } else {
+                    k.to_owned()
+                });
+                id_marker = id.map(str::to_owned);
+            }
+            (Some(true), _, _) => {
+                return Err(Error::Other(format!(
+                    "cannot list the unfinished uploads under s3://{bucket}/{prefix}: the server said the listing continues but gave no marker"
+                )));
+            }
+            _ => return Ok(out),
+        }
+    }
+}
+
 /// A key as ListObjectsV2 sends it with `encoding-type=url`: percent-encoded UTF-8, with `+`
 /// for a space (as S3 writes it). `None` for a malformed escape or bytes that are not UTF-8.
 pub fn url_decode(s: &str) -> Option<String> {

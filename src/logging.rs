@@ -24,7 +24,9 @@ use crate::error::Error;
 const MASK: &str = "** redacted **";
 
 /// Installs the stderr logger. A `RUST_LOG` that is not a valid filter is a usage error.
-pub fn init(verbose: u8, quiet: bool, env: &Environment) -> Result<(), Error> {
+/// `annotate`: s3blob's warnings are also written as GitHub Actions `::warning` annotations,
+/// whatever the verbosity (`-q` included).
+pub fn init(verbose: u8, quiet: bool, annotate: bool, env: &Environment) -> Result<(), Error> {
     let default = match (quiet, verbose) {
         (true, _) => "s3blob=error",
         (false, 0) => "s3blob=info",
@@ -53,14 +55,66 @@ pub fn init(verbose: u8, quiet: bool, env: &Environment) -> Result<(), Error> {
     .filter(|v| v.len() >= 4)
     .collect();
     let ansi = io::stderr().is_terminal();
+    let annotations = annotate.then(|| Annotations {
+        writer: Redacting {
+            secrets: secrets.clone(),
+            ansi: false,
+        },
+    });
     let layer = tracing_subscriber::fmt::layer()
         .with_writer(Redacting { secrets, ansi })
         .with_ansi(ansi)
         .with_target(verbose > 0)
         .without_time()
         .with_filter(filter.and(guard));
-    tracing_subscriber::registry().with(layer).init();
+    tracing_subscriber::registry()
+        .with(layer)
+        .with(annotations)
+        .init();
     Ok(())
+}
+
+/// s3blob's warnings as GitHub Actions annotations (`::warning title=s3blob::…`), on stderr
+/// where the runner reads them too, masked like every other line.
+struct Annotations {
+    writer: Redacting,
+}
+
+impl<S: tracing::Subscriber> Layer<S> for Annotations {
+    fn on_event(
+        &self,
+        event: &tracing::Event<'_>,
+        _ctx: tracing_subscriber::layer::Context<'_, S>,
+    ) {
+        let meta = event.metadata();
+        if *meta.level() != tracing::Level::WARN || !meta.target().starts_with("s3blob") {
+            return;
+        }
+        let mut message = Message(String::new());
+        event.record(&mut message);
+        let line = crate::escape::workflow_command("warning", "s3blob", &message.0);
+        let _ = self
+            .writer
+            .make_writer()
+            .write_all(format!("{line}\n").as_bytes());
+    }
+}
+
+/// An event's message field.
+struct Message(String);
+
+impl tracing::field::Visit for Message {
+    fn record_debug(&mut self, field: &tracing::field::Field, value: &dyn std::fmt::Debug) {
+        if field.name() == "message" {
+            self.0 = format!("{value:?}");
+        }
+    }
+
+    fn record_str(&mut self, field: &tracing::field::Field, value: &str) {
+        if field.name() == "message" {
+            self.0 = value.to_owned();
+        }
+    }
 }
 
 /// Where the SDK's Debug output puts credential values: after `open`, up to `close`.

@@ -8,15 +8,20 @@ use s3blob::cli::Cli;
 use s3blob::environment::{self, Environment};
 use s3blob::error::{Error, code};
 use s3blob::shutdown::Shutdown;
+use s3blob::{Ci, CiOutput, Section};
 
 fn main() -> ExitCode {
-    raise_open_file_limit();
-    match run() {
+    s3blob::platform::raise_open_file_limit();
+    let mut ci = None;
+    match run(&mut ci) {
         Ok(code) => code,
         Err(err) => {
             // Messages carry what servers sent (keys, error texts): shown, never obeyed.
             let message = format!("{err:#}");
             eprintln!("s3blob: error: {}", s3blob::escape::escape(&message));
+            if let Some(ci) = &ci {
+                ci.error(&message);
+            }
             // The library's errors carry their kind (and so their exit code) through any
             // context added here; anything else is "other".
             ExitCode::from(
@@ -27,7 +32,8 @@ fn main() -> ExitCode {
     }
 }
 
-fn run() -> anyhow::Result<ExitCode> {
+/// `ci` is filled in as soon as the CI output is known, for `main` to annotate an error.
+fn run(ci: &mut Option<CiOutput>) -> anyhow::Result<ExitCode> {
     // Parsing reads no variable a .env could set (clap takes nothing from the environment
     // here), so it comes first: the environment is then prepared with what the flags say
     // (--env-file, --profile), still on this one thread.
@@ -36,8 +42,17 @@ fn run() -> anyhow::Result<ExitCode> {
         Err(e) => return Ok(argument_error(&e)),
     };
     let (env, notes) = prepare_environment(&cli.global)?;
-    limit_malloc_arenas(malloc_arenas(&cli.command));
-    s3blob::logging::init(cli.global.verbose, cli.global.quiet, &env)?;
+    s3blob::platform::limit_malloc_arenas(malloc_arenas(&cli.command));
+    let which = Ci::resolve(cli.global.ci_output, &env)?;
+    s3blob::logging::init(
+        cli.global.verbose,
+        cli.global.quiet,
+        which == Ci::Github,
+        &env,
+    )?;
+    let ci = ci.insert(CiOutput::new(which, &cli));
+    // A GitLab section holds the command's log; it ends before the result and any error.
+    let section = (which == Ci::Gitlab).then(|| Section::start(ci.command));
     for note in notes {
         match note {
             environment::Note::Warn(text) => tracing::warn!("{text}"),
@@ -64,6 +79,7 @@ fn run() -> anyhow::Result<ExitCode> {
     });
     // Do not wait for checksum threads of an interrupted upload.
     runtime.shutdown_background();
+    drop(section);
     let report = result?;
 
     let summary = report.summary();
@@ -81,6 +97,7 @@ fn run() -> anyhow::Result<ExitCode> {
     for line in report.failure_lines() {
         eprintln!("s3blob: error: {}", s3blob::escape::escape(&line));
     }
+    ci.finish(&report, &env);
     Ok(ExitCode::from(report.exit_code()))
 }
 
@@ -161,25 +178,6 @@ fn tuning_of(command: &s3blob::cli::Command) -> Option<s3blob::config::Tuning> {
     })
 }
 
-/// Raises the soft limit on open files to the hard one (at most 65,536): a batch keeps
-/// `--max-requests` connections and as many files open, and the usual soft limit of 1,024 is
-/// not enough for 512 of each. A failure leaves the limit as it was; opening then fails with a
-/// clear error naming the file.
-fn raise_open_file_limit() {
-    use rustix::process::{Resource, getrlimit, setrlimit};
-    let limit = getrlimit(Resource::Nofile);
-    let want = limit.maximum.map_or(65_536, |max| max.min(65_536));
-    if limit.current.is_some_and(|cur| cur < want) {
-        let _ = setrlimit(
-            Resource::Nofile,
-            rustix::process::Rlimit {
-                current: Some(want),
-                maximum: limit.maximum,
-            },
-        );
-    }
-}
-
 /// How many malloc arenas the command gets: one for a single transfer, a few for a batch.
 ///
 /// By default glibc gives each thread that allocates concurrently its own arena, up to 8 per
@@ -206,25 +204,3 @@ fn malloc_arenas(command: &s3blob::cli::Command) -> i32 {
         _ => 1,
     }
 }
-
-/// Sets glibc's `M_ARENA_MAX` to `arenas`. A `GLIBC_TUNABLES` that sets
-/// `glibc.malloc.arena_max` is left to decide (for measuring). Called before any thread starts.
-#[cfg(all(target_os = "linux", target_env = "gnu"))]
-#[allow(unsafe_code)]
-fn limit_malloc_arenas(arenas: i32) {
-    if std::env::var_os("GLIBC_TUNABLES")
-        .is_some_and(|t| t.to_string_lossy().contains("glibc.malloc.arena_max"))
-    {
-        return;
-    }
-    // SAFETY: mallopt takes two integers and touches only malloc's own state, under malloc's
-    // lock; it is called before this process starts any thread. A failure (return value 0)
-    // leaves glibc's default in place, which is only a memory cost.
-    unsafe {
-        libc::mallopt(libc::M_ARENA_MAX, arenas);
-    }
-}
-
-/// Other allocators (musl, macOS, Windows) have no glibc arenas to limit.
-#[cfg(not(all(target_os = "linux", target_env = "gnu")))]
-fn limit_malloc_arenas(_arenas: i32) {}

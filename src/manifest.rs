@@ -40,6 +40,9 @@ pub struct Origin {
     pub bucket: String,
     pub suite: String,
     pub release: String,
+    /// The key id whose signature of the source was verified when it was promoted (written
+    /// only when there was one; manifests without it read as before).
+    pub signed_by: Option<String>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -89,6 +92,9 @@ impl Manifest {
         if let Some(o) = &self.promoted_from {
             v["promoted_from"] =
                 json!({ "bucket": o.bucket, "suite": o.suite, "release": o.release });
+            if let Some(k) = &o.signed_by {
+                v["promoted_from"]["signed_by"] = json!(k);
+            }
         }
         v[SELF_CHECK] = json!("");
         let blank = v.to_string();
@@ -149,6 +155,10 @@ impl Manifest {
                 bucket: o["bucket"].as_str().unwrap_or_default().to_owned(),
                 suite: o["suite"].as_str().unwrap_or_default().to_owned(),
                 release: o["release"].as_str().unwrap_or_default().to_owned(),
+                signed_by: o
+                    .get("signed_by")
+                    .and_then(Value::as_str)
+                    .map(str::to_owned),
             }),
             _ => None,
         };
@@ -261,7 +271,12 @@ mod tests {
             bucket: "staging".into(),
             suite: "app".into(),
             release: "1.0-rc1".into(),
+            signed_by: None,
         });
+        let back = Manifest::parse(promoted.to_json().as_bytes(), "k").unwrap();
+        assert_eq!(back, promoted);
+        assert!(!promoted.to_json().contains("signed_by"));
+        promoted.promoted_from.as_mut().unwrap().signed_by = Some("0123456789ABCDEF".into());
         let back = Manifest::parse(promoted.to_json().as_bytes(), "k").unwrap();
         assert_eq!(back, promoted);
     }

@@ -184,6 +184,8 @@ struct LineState {
     files: AtomicUsize,
     files_done: AtomicUsize,
     finished: AtomicBool,
+    /// How many requests are in flight, when the command says how to tell.
+    in_flight: std::sync::OnceLock<Box<dyn Fn() -> usize + Send + Sync>>,
 }
 
 impl LogLines {
@@ -197,6 +199,7 @@ impl LogLines {
             files: AtomicUsize::new(0),
             files_done: AtomicUsize::new(0),
             finished: AtomicBool::new(false),
+            in_flight: std::sync::OnceLock::new(),
         });
         let weak = Arc::downgrade(&state);
         tokio::spawn(async move {
@@ -221,11 +224,20 @@ impl LogLines {
                     elapsed: now - started,
                 };
                 let moved = snapshot.done.saturating_sub(last_done);
-                tracing::info!("{}", line(&state.label, &snapshot, moved, now - last_at));
+                let in_flight = state.in_flight.get().map(|count| count());
+                let text = line(&state.label, &snapshot, moved, now - last_at, in_flight);
+                tracing::info!("{text}");
                 (last_done, last_at) = (snapshot.done, now);
             }
         });
         Self { state }
+    }
+
+    /// With `count` telling how many requests are in flight, a line of a transfer that is not
+    /// moving says what it waits on: the store, or local work.
+    pub fn counting_requests(self, count: impl Fn() -> usize + Send + Sync + 'static) -> Self {
+        let _ = self.state.in_flight.set(Box::new(count));
+        self
     }
 }
 
@@ -264,7 +276,13 @@ struct Snapshot {
 /// One progress line: `upload: 1.2 GiB of 20.0 GiB (6%), 48.3 MiB/s, ETA 6m; 3 of 12 files
 /// done`, or when nothing finished in `since` (the time since the last line) the totals and
 /// that.
-fn line(label: &str, s: &Snapshot, moved: u64, since: Duration) -> String {
+fn line(
+    label: &str,
+    s: &Snapshot,
+    moved: u64,
+    since: Duration,
+    in_flight: Option<usize>,
+) -> String {
     let amount = match s.total {
         Some(total) if total > 0 => format!(
             "{} of {} ({}%)",
@@ -282,8 +300,16 @@ fn line(label: &str, s: &Snapshot, moved: u64, since: Duration) -> String {
     if moved == 0 {
         // Ticks come a hair early or late: 0.999 s is "the last 1s".
         let since = Duration::from_secs_f64(since.as_secs_f64().round());
+        let waiting = match in_flight {
+            None => String::new(),
+            Some(0) => {
+                "; no request in flight (local work: reading, checksumming or writing)".to_owned()
+            }
+            Some(1) => "; waiting on 1 request to the store".to_owned(),
+            Some(n) => format!("; waiting on {n} requests to the store"),
+        };
         return format!(
-            "{label}: {amount} done; nothing finished in the last {}{files}",
+            "{label}: {amount} done; nothing finished in the last {}{waiting}{files}",
             human_duration(since)
         );
     }
@@ -320,13 +346,13 @@ mod tests {
         let mib = 1024 * 1024;
         let s = snap(100 * mib, Some(1000 * mib), 12, 3, 10);
         assert_eq!(
-            line("upload", &s, 50 * mib, Duration::from_secs(10)),
+            line("upload", &s, 50 * mib, Duration::from_secs(10), Some(4)),
             "upload: 100.0 MiB of 1000.0 MiB (10%), 10.0 MiB/s, ETA 1m; 3 of 12 files done"
         );
         // A stream: no total to speak of, so no percent and no ETA; one file, no file count.
         let s = snap(100 * mib, None, 1, 0, 10);
         assert_eq!(
-            line("upload", &s, mib, Duration::from_secs(10)),
+            line("upload", &s, mib, Duration::from_secs(10), None),
             "upload: 100.0 MiB, 10.0 MiB/s"
         );
     }
@@ -335,8 +361,17 @@ mod tests {
     fn a_line_says_when_nothing_finished() {
         let s = snap(5, Some(10), 0, 0, 40);
         assert_eq!(
-            line("download", &s, 0, Duration::from_secs(20)),
+            line("download", &s, 0, Duration::from_secs(20), None),
             "download: 5 B of 10 B (50%) done; nothing finished in the last 20s"
+        );
+        // What it waits on, when the command counts its requests.
+        assert_eq!(
+            line("download", &s, 0, Duration::from_secs(20), Some(3)),
+            "download: 5 B of 10 B (50%) done; nothing finished in the last 20s; waiting on 3 requests to the store"
+        );
+        assert_eq!(
+            line("upload", &s, 0, Duration::from_secs(20), Some(0)),
+            "upload: 5 B of 10 B (50%) done; nothing finished in the last 20s; no request in flight (local work: reading, checksumming or writing)"
         );
     }
 }

@@ -1,4 +1,5 @@
-//! The shutdown signal handed to every transfer: SIGINT or SIGTERM (or a test) triggers it, and
+//! The shutdown signal handed to every transfer: SIGINT or SIGTERM (Windows: Ctrl-C, Ctrl-Break,
+//! closing the console; see `platform`), or a test, triggers it, and
 //! each transfer then cleans up (aborts its multipart upload, removes its temporary file) and
 //! returns `Error::Interrupted`.
 
@@ -52,17 +53,13 @@ impl Shutdown {
         }
     }
 
-    /// Triggers on SIGINT or SIGTERM. Must be called inside the tokio runtime.
+    /// Triggers on SIGINT or SIGTERM (Windows: Ctrl-C or Ctrl-Break as SIGINT, closing the
+    /// console as SIGTERM). Must be called inside the tokio runtime.
     pub fn listen_for_signals(&self) -> std::io::Result<()> {
-        use tokio::signal::unix::{SignalKind, signal};
-        let mut int = signal(SignalKind::interrupt())?;
-        let mut term = signal(SignalKind::terminate())?;
+        let stop = crate::platform::stop_requested()?;
         let this = self.clone();
         tokio::spawn(async move {
-            let sig = tokio::select! {
-                _ = int.recv() => Signal::Interrupt,
-                _ = term.recv() => Signal::Terminate,
-            };
+            let sig = stop.await;
             tracing::warn!("{sig} received; cleaning up");
             this.trigger(sig);
         });

@@ -39,6 +39,15 @@ pub fn parse_part_size(s: &str) -> Result<u64, String> {
     }
 }
 
+/// Parses an on/off setting given by a variable: 1, true, yes or on; 0, false, no or off.
+pub fn parse_switch(s: &str) -> Result<bool, String> {
+    match s.trim().to_ascii_lowercase().as_str() {
+        "1" | "true" | "yes" | "on" => Ok(true),
+        "0" | "false" | "no" | "off" => Ok(false),
+        _ => Err("not an on/off value; use 1 or 0 (also true/false, yes/no, on/off)".to_owned()),
+    }
+}
+
 /// Parses a duration: seconds, or a number followed by s, m, h, d or w.
 pub fn parse_duration(s: &str) -> Result<Duration, String> {
     let (num, unit) =
@@ -208,6 +217,27 @@ impl Trust {
             Trust::Trusted => true,
             Trust::Untrusted => false,
         }
+    }
+}
+
+/// Which CI system's output to add (`--ci-output`, `S3BLOB_CI_OUTPUT`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum CiChoice {
+    /// GitHub Actions or GitLab CI when the environment says the job runs there.
+    Auto,
+    Github,
+    Gitlab,
+    None,
+}
+
+/// `auto`, `github`, `gitlab` or `none`.
+pub fn parse_ci_choice(v: &str) -> Result<CiChoice, String> {
+    match v.trim().to_ascii_lowercase().as_str() {
+        "auto" => Ok(CiChoice::Auto),
+        "github" => Ok(CiChoice::Github),
+        "gitlab" => Ok(CiChoice::Gitlab),
+        "none" | "off" => Ok(CiChoice::None),
+        _ => Err("not one of auto, github, gitlab, none".to_owned()),
     }
 }
 

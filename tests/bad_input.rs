@@ -77,6 +77,8 @@ fn bad_key_parts_are_usage_errors_naming_the_flag() {
     );
 }
 
+// Unix only: a FIFO (mkfifo) and file modes.
+#[cfg(unix)]
 #[test]
 fn local_path_problems() {
     let (server, dir) = setup();
@@ -112,6 +114,8 @@ fn local_path_problems() {
     assert!(stored_keys(&server).is_empty());
 }
 
+// Unix only: a file name that is not UTF-8 bytes (Windows names are UTF-16).
+#[cfg(unix)]
 #[test]
 fn non_utf8_file_name_needs_filename() {
     use std::os::unix::ffi::OsStrExt;
@@ -249,6 +253,8 @@ fn no_bucket_at_all() {
     common::Run::from(out).fails(2, &["--bucket", "S3BLOB_BUCKET"]);
 }
 
+// Unix only: a directory made unwritable by its mode.
+#[cfg(unix)]
 #[test]
 fn output_directory_missing_or_unwritable() {
     let (server, dir) = setup();

@@ -211,10 +211,11 @@ fn downloads_a_whole_release_into_a_directory() {
             "3",
         ],
     );
-    // Key order, one path per file.
+    // Key order, one path per file (joined with the platform's separator: `\` on Windows).
+    let sep = std::path::MAIN_SEPARATOR;
     assert_eq!(
         out.ok(),
-        "dist/new/SHA256SUMS\ndist/new/a.tar.gz\ndist/new/b.zip"
+        format!("dist/new{sep}SHA256SUMS\ndist/new{sep}a.tar.gz\ndist/new{sep}b.zip")
     );
     for (i, (name, len)) in files.iter().enumerate() {
         assert!(
@@ -247,7 +248,8 @@ fn downloads_a_whole_release_into_a_directory() {
     assert_eq!(v["failed"], 0);
     // Named twice, fetched once.
     assert_eq!(v["files"].as_array().unwrap().len(), 2);
-    assert_eq!(v["files"][1]["path"], "two/b.zip");
+    let path = format!("two{}b.zip", std::path::MAIN_SEPARATOR);
+    assert_eq!(v["files"][1]["path"], path.as_str());
     assert_eq!(v["files"][1]["verified"], "checksum");
 }
 
@@ -281,7 +283,10 @@ fn a_failed_download_does_not_hide_the_others() {
     );
     // Missing (3) ranks above already exists (6).
     assert_eq!(out.code, 3, "{}", out.stderr);
-    assert_eq!(out.stdout, "out/a.bin\n");
+    assert_eq!(
+        out.stdout,
+        format!("out{}a.bin\n", std::path::MAIN_SEPARATOR)
+    );
     assert!(
         out.stderr
             .contains("2 of the files failed: nope.bin, kept.bin"),

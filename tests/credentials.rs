@@ -4,6 +4,8 @@
 //! server's log proves which credentials (session token included) signed every request. No
 //! credential appears in any output, at `-vv` included. Failures are one line with the hint for
 //! the case.
+// Unix only: credential processes and SSO helpers are `#!/bin/sh` scripts with an executable mode.
+#![cfg(unix)]
 
 mod common;
 

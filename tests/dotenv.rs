@@ -4,6 +4,8 @@
 //! touched by a `credential_process`, no connection on a listener the `.env` named, no trust in
 //! a CA it named, the same requests as without it. Under `CI` the file is not read at all
 //! unless `--env-file` (or `S3BLOB_ENV_FILE`) names it; a file others can write is refused.
+// Unix only: most cases set file modes, owners or FIFOs (the owner and mode check is Unix only).
+#![cfg(unix)]
 
 mod common;
 

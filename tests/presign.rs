@@ -97,3 +97,54 @@ fn presign_checks_its_input() {
     );
     assert!(latest.ok().contains("/app/1.0/app.bin?"));
 }
+
+/// `--summary-links`: the job summary's table links each file with a presigned URL that a
+/// plain HTTP client downloads without credentials, and says until when.
+#[test]
+fn summary_links_download_each_file() {
+    let server = Server::start();
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    let files = [("a.bin", data(5000, 3)), ("b.txt", b"notes".to_vec())];
+    for (name, bytes) in &files {
+        std::fs::write(d.join(name), bytes).unwrap();
+    }
+    server
+        .run(
+            d,
+            &[
+                "upload",
+                "--seal",
+                "--summary-file",
+                "summary.md",
+                "--summary-links",
+                "10m",
+                "--suite",
+                "app",
+                "--release",
+                "1.0",
+                "a.bin",
+                "b.txt",
+            ],
+        )
+        .ok();
+    let md = std::fs::read_to_string(d.join("summary.md")).unwrap();
+    assert!(md.contains("| File | Size | CRC64NVME | Link | |"), "{md}");
+    assert!(md.contains("The links work until 20"), "{md}");
+    for (name, bytes) in &files {
+        let row = md
+            .lines()
+            .find(|l| l.starts_with(&format!("| `{name}` |")))
+            .unwrap_or_else(|| panic!("no row for {name}:\n{md}"));
+        let url = row
+            .split("[download](<")
+            .nth(1)
+            .and_then(|rest| rest.split_once(">)"))
+            .map(|(url, _)| url)
+            .unwrap_or_else(|| panic!("no link in {row}"));
+        assert!(url.contains("X-Amz-Expires=600"), "{url}");
+        let (status, body) = http_get(url);
+        assert_eq!(status, 200, "{url}");
+        assert_eq!(&body, bytes);
+    }
+}

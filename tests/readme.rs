@@ -9,6 +9,8 @@
 //!   the README, so the list cannot go stale;
 //! - CI snippets (YAML) contribute their `run:` commands, with `VERSION` set as a CI would set
 //!   it, and `make` (the user's own build step) is a stub that records its arguments.
+// Unix only: the README's blocks are bash, run with Unix tools.
+#![cfg(unix)]
 
 use std::path::{Path, PathBuf};
 use std::process::Command;

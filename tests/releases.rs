@@ -315,6 +315,7 @@ fn verify_and_verify_deep_catch_a_corrupted_object() {
 }
 
 #[test]
+#[cfg_attr(windows, ignore = "runs sha256sum, a Unix tool")]
 fn sha256sums_that_sha256sum_accepts() {
     let server = Server::start();
     let dir = tempfile::tempdir().unwrap();

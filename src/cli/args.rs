@@ -50,6 +50,8 @@ pub struct ObjectArgs {
 pub struct Tuning {
     pub part_size: Option<u64>,
     pub concurrency: Option<usize>,
+    /// `Some` for a command that can resume (upload): whether `--resumable` was given.
+    pub resumable: Option<bool>,
 }
 
 /// How an upload is cut up and sent.
@@ -67,6 +69,15 @@ pub struct UploadTuningArgs {
     /// --max-requests) [env: S3BLOB_CONCURRENCY; default: 16]
     #[arg(long, value_name = "N", value_parser = values::parse_concurrency)]
     pub concurrency: Option<usize>,
+
+    /// Keep an interrupted multipart upload (SIGINT, SIGTERM, the network failing past the
+    /// retries) instead of aborting it, so that the same command run again sends only the parts
+    /// still missing. Without it an interrupted upload is aborted, but one left by a crash is
+    /// still resumed. Stored parts are checked against the file (size and CRC64NVME) before
+    /// they are used; stdin is never resumable. `s3blob uploads` lists and removes what is kept
+    /// [env: S3BLOB_RESUMABLE=1]
+    #[arg(long)]
+    pub resumable: bool,
 }
 
 /// How a download is cut into ranges and fetched.
@@ -89,6 +100,7 @@ impl From<&UploadTuningArgs> for Tuning {
         Tuning {
             part_size: t.part_size,
             concurrency: t.concurrency,
+            resumable: Some(t.resumable),
         }
     }
 }
@@ -98,6 +110,7 @@ impl From<&DownloadTuningArgs> for Tuning {
         Tuning {
             part_size: t.part_size,
             concurrency: t.concurrency,
+            resumable: None,
         }
     }
 }
@@ -130,6 +143,9 @@ pub struct UploadArgs {
     /// it in the manifest and store a SHA256SUMS file in the release
     #[arg(long, requires = "seal")]
     pub sha256sums: bool,
+
+    #[command(flatten)]
+    pub sign: SignArgs,
 
     #[command(flatten)]
     pub attributes: AttributeArgs,
@@ -252,6 +268,9 @@ pub struct SealArgs {
     /// store a SHA256SUMS file in the release
     #[arg(long)]
     pub sha256sums: bool,
+
+    #[command(flatten)]
+    pub sign: SignArgs,
 }
 
 #[derive(Debug, Args)]
@@ -317,6 +336,9 @@ pub struct PromoteArgs {
     pub allow_open: bool,
 
     #[command(flatten)]
+    pub sign: SignArgs,
+
+    #[command(flatten)]
     pub tuning: CopyTuningArgs,
 }
 
@@ -341,6 +363,7 @@ impl From<&CopyTuningArgs> for Tuning {
         Tuning {
             part_size: t.part_size,
             concurrency: t.concurrency,
+            resumable: None,
         }
     }
 }
@@ -399,4 +422,103 @@ pub struct CompletionsArgs {
     /// The shell to complete for
     #[arg(value_enum)]
     pub shell: clap_complete::Shell,
+}
+
+/// Signing a release when it is sealed.
+#[derive(Debug, Default, Args)]
+#[command(next_help_heading = "Signing")]
+pub struct SignArgs {
+    /// Sign the release's manifest (and SHA256SUMS) with this minisign secret key file; an
+    /// encrypted key's password comes from S3BLOB_SIGN_KEY_PASSWORD (never prompted)
+    /// [env: S3BLOB_SIGN_KEY, holding the key's text itself]
+    #[arg(long, value_name = "FILE")]
+    pub sign_key: Option<PathBuf>,
+}
+
+#[derive(Debug, Args)]
+pub struct KeyCommandArgs {
+    #[command(subcommand)]
+    pub action: KeyAction,
+}
+
+#[derive(Debug, clap::Subcommand)]
+pub enum KeyAction {
+    /// Write NAME.key (the secret key, encrypted with S3BLOB_SIGN_KEY_PASSWORD unless
+    /// --no-password) and NAME.pub, and print the public key line; never overwrites a file
+    Generate(KeyGenerateArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct KeyGenerateArgs {
+    /// Write NAME.key and NAME.pub
+    #[arg(long, value_name = "NAME")]
+    pub out: PathBuf,
+
+    /// Leave the secret key unencrypted (keep it in a CI secret, not in a file others can read)
+    #[arg(long)]
+    pub no_password: bool,
+}
+
+/// `s3blob uploads`: the unfinished multipart uploads of the bucket.
+#[derive(Debug, Args)]
+pub struct UploadsArgs {
+    #[command(subcommand)]
+    pub action: UploadsAction,
+}
+
+#[derive(Debug, clap::Subcommand)]
+pub enum UploadsAction {
+    /// List unfinished multipart uploads (s3blob's and any other client's): key, upload id,
+    /// when it started and its age
+    #[command(after_help = concat!(
+        "Examples:\n",
+        "  s3blob uploads list\n",
+        "  s3blob uploads list --suite myapp --older-than 1d --json\n"
+    ))]
+    List(UploadsListArgs),
+    /// Abort unfinished multipart uploads, so their stored parts stop being billed (an upload
+    /// still running then fails)
+    #[command(after_help = concat!(
+        "Examples:\n",
+        "  s3blob uploads abort --suite myapp --release 1.4.2 --dry-run\n",
+        "  s3blob uploads abort --older-than 7d --yes\n"
+    ))]
+    Abort(UploadsAbortArgs),
+}
+
+/// Which unfinished uploads: under a suite, a release, older than an age.
+#[derive(Debug, Args)]
+pub struct UploadsFilterArgs {
+    /// Only uploads of this suite's keys [default: the whole bucket]
+    #[arg(long, value_name = "SUITE")]
+    pub suite: Option<String>,
+
+    /// Only uploads of this release of --suite
+    #[arg(long, value_name = "RELEASE", requires = "suite")]
+    pub release: Option<String>,
+
+    /// Only uploads started longer ago than this, e.g. 12h or 7d
+    #[arg(long, value_name = "AGE", value_parser = values::parse_duration)]
+    pub older_than: Option<std::time::Duration>,
+}
+
+#[derive(Debug, Args)]
+pub struct UploadsListArgs {
+    #[command(flatten)]
+    pub filter: UploadsFilterArgs,
+}
+
+#[derive(Debug, Args)]
+#[command(group = clap::ArgGroup::new("confirm").required(true).args(["dry_run", "yes"]))]
+pub struct UploadsAbortArgs {
+    #[command(flatten)]
+    pub filter: UploadsFilterArgs,
+
+    /// Print what would be aborted, abort nothing
+    #[arg(long)]
+    pub dry_run: bool,
+
+    /// Confirm the aborts (required unless --dry-run: s3blob never prompts)
+    #[arg(long)]
+    pub yes: bool,
 }

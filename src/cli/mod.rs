@@ -10,8 +10,10 @@ mod args;
 
 pub use args::{
     AttributeArgs, CompletionsArgs, CopyTuningArgs, DeleteArgs, DownloadArgs, DownloadTuningArgs,
-    KeyArgs, ListArgs, ManArgs, ObjectArgs, PresignArgs, PromoteArgs, PruneArgs, PublishKeyArgs,
-    SealArgs, SseArg, Tuning, UploadArgs, UploadTuningArgs, VerifyArgs,
+    KeyAction, KeyArgs, KeyCommandArgs, KeyGenerateArgs, ListArgs, ManArgs, ObjectArgs,
+    PresignArgs, PromoteArgs, PruneArgs, PublishKeyArgs, SealArgs, SignArgs, SseArg, Tuning,
+    UploadArgs, UploadTuningArgs, UploadsAbortArgs, UploadsAction, UploadsArgs, UploadsFilterArgs,
+    UploadsListArgs, VerifyArgs,
 };
 
 /// Shown after every `--help`: scripts need the exit codes more than anything else.
@@ -152,6 +154,28 @@ pub struct GlobalArgs {
     #[arg(hide_short_help = true, long, global = true, value_name = "DURATION", value_parser = values::parse_duration)]
     pub progress_interval: Option<std::time::Duration>,
 
+    /// CI output besides the log: github adds error and warning annotations and a job summary
+    /// ($GITHUB_STEP_SUMMARY), gitlab puts the command's log in a collapsible section; auto
+    /// picks by GITHUB_ACTIONS / GITLAB_CI [env: S3BLOB_CI_OUTPUT; default: auto]
+    #[arg(hide_short_help = true, long, global = true, value_name = "WHICH", value_parser = values::parse_ci_choice)]
+    pub ci_output: Option<values::CiChoice>,
+
+    /// Append a Markdown summary of what was published, fetched or verified (the release, each
+    /// file's size and checksums) to FILE, as GitHub's job summary shows it
+    #[arg(hide_short_help = true, long, global = true, value_name = "FILE")]
+    pub summary_file: Option<PathBuf>,
+
+    /// In the job summary, a presigned download link for each file, working for DURATION (at
+    /// most 7d): anyone with the summary can then fetch the files until it expires
+    #[arg(hide_short_help = true, long, global = true, value_name = "DURATION", value_parser = values::parse_expiry)]
+    pub summary_links: Option<std::time::Duration>,
+
+    /// A minisign public key (the `RW...` line, or a .pub file) whose signature a release must
+    /// carry to be downloaded, verified, listed, promoted or taken as latest; repeat it for key
+    /// rotation [env: S3BLOB_TRUSTED_KEYS, comma separated; default: none, nothing required]
+    #[arg(long = "trusted-key", global = true, value_name = "KEY")]
+    pub trusted_keys: Vec<String>,
+
     /// More logging on stderr (-v: debug, -vv: debug including the AWS SDK); RUST_LOG also works
     #[arg(short, long, global = true, action = ArgAction::Count, conflicts_with = "quiet")]
     pub verbose: u8,
@@ -250,6 +274,18 @@ pub enum Command {
         after_help!()
     ))]
     Prune(PruneArgs),
+    /// List or abort unfinished multipart uploads: those kept by `upload --resumable`, left by a
+    /// crash, or any other client's
+    #[command(after_help = concat!(
+        "Examples:\n",
+        "  s3blob uploads list --suite myapp\n",
+        "  s3blob uploads abort --suite myapp --release 1.4.2 --yes\n",
+        "  s3blob uploads abort --older-than 7d --dry-run\n\n",
+        "Parts of an unfinished upload are stored, and billed, until it is completed or aborted;\n",
+        "a bucket lifecycle rule (AbortIncompleteMultipartUpload) aborts them after some days.\n\n",
+        after_help!()
+    ))]
+    Uploads(UploadsArgs),
     /// Seal a release: check every file and write its manifest, so the release is complete,
     /// immutable, and what `--release latest` may name
     #[command(after_help = concat!(
@@ -282,6 +318,14 @@ pub enum Command {
         after_help!()
     ))]
     Doctor,
+    /// Make a minisign key pair for signing releases (see `--sign-key`, `--trusted-key`)
+    #[command(after_help = concat!(
+        "Examples:\n",
+        "  S3BLOB_SIGN_KEY_PASSWORD=... s3blob key generate --out release-signing\n",
+        "  s3blob key generate --out ci-signing --no-password\n\n",
+        after_help!()
+    ))]
+    Key(KeyCommandArgs),
     /// Print a presigned URL that downloads an artifact without credentials until it expires
     #[command(after_help = concat!(
         "Example:\n  url=$(s3blob presign --suite myapp --release 1.4.2 --filename myapp.tar.gz --expires 2h)\n",
@@ -316,9 +360,11 @@ impl Command {
             Command::Delete(_) => "delete",
             Command::Promote(_) => "promote",
             Command::Prune(_) => "prune",
+            Command::Uploads(_) => "uploads",
             Command::Seal(_) => "seal",
             Command::Verify(_) => "verify",
             Command::Doctor => "doctor",
+            Command::Key(_) => "key",
             Command::Presign(_) => "presign",
             Command::Completions(_) => "completions",
             Command::Man(_) => "man",

@@ -11,7 +11,8 @@ use tracing::{info, warn};
 use crate::cli::DownloadArgs;
 use crate::commands::Context;
 use crate::error::Error;
-use crate::key::{ObjectKey, ReleaseRef};
+use crate::escape::escape;
+use crate::key::{ObjectKey, ReleaseRef, case_collision, windows_name_problem};
 use crate::output::download::DownloadReport;
 use crate::output::{Batch, Outcome};
 use crate::progress::SharedProgress;
@@ -51,7 +52,17 @@ pub async fn run(cx: &Context<'_>, args: DownloadArgs) -> Result<Outcome, Error>
     let (settings, client, release) =
         super::connect_to_release(cx, (&args.tuning).into(), &args.key).await?;
     let bucket = settings.bucket.clone();
-    let manifest = ManifestCell::new(&client, &bucket, &args.key.suite, &release);
+    // With trusted keys the release must carry a valid signature by one of them before any
+    // byte is fetched, and every file is then checked against that signed manifest.
+    let keys = super::key::trusted_keys(cx)?;
+    let manifest = if keys.is_empty() {
+        ManifestCell::new(&client, &bucket, &args.key.suite, &release)
+    } else {
+        let release_ref = ReleaseRef::new(&args.key.suite, &release)?;
+        let checked =
+            crate::release::signed::fetch_required(&client, &bucket, &release_ref, &keys).await?;
+        ManifestCell::known(checked.manifest)
+    };
     let files: Vec<(String, Option<u64>)> = if args.all {
         files::to_fetch(
             &client,
@@ -60,6 +71,19 @@ pub async fn run(cx: &Context<'_>, args: DownloadArgs) -> Result<Outcome, Error>
             &manifest,
         )
         .await?
+        .into_iter()
+        .filter(|(name, _)| match windows_name_problem(name) {
+            Some(problem) if crate::platform::WINDOWS_NAMES => {
+                warn!(
+                    "skipping s3://{bucket}/{}/{release}/{}: the name {problem}",
+                    args.key.suite,
+                    escape(name)
+                );
+                false
+            }
+            _ => true,
+        })
+        .collect()
     } else {
         // The same file named twice is fetched once.
         let mut seen = std::collections::HashSet::new();
@@ -69,12 +93,16 @@ pub async fn run(cx: &Context<'_>, args: DownloadArgs) -> Result<Outcome, Error>
             .map(|f| (f.clone(), None))
             .collect()
     };
+    if several && crate::platform::CASE_INSENSITIVE {
+        one_file_per_name(&bucket, &args.key.suite, &release, &files)?;
+    }
     let budget = Budget::for_settings(&settings.transfer);
-    let progress = super::progress_for(cx, &settings, "download");
+    let progress = super::progress_for(cx, &settings, "download", &budget);
     let size_only = Arc::new(AtomicUsize::new(0));
     let request = |(filename, size_hint): &(String, Option<u64>), dest: PathBuf| {
         let key = ObjectKey::new(&args.key.suite, &release, filename)?;
         if !to_stdout {
+            windows_can_hold(&bucket, &key, &dest)?;
             name_fits(&bucket, &key, &dest)?;
         }
         Ok::<_, Error>(DownloadRequest {
@@ -126,7 +154,7 @@ pub async fn run(cx: &Context<'_>, args: DownloadArgs) -> Result<Outcome, Error>
         .await
         .map(|b| Box::new(b) as Outcome);
         // One directory sync for every rename into it.
-        crate::atomic_file::sync_dir(&dir)?;
+        crate::platform::atomic_file::sync_dir(&dir)?;
         report
     } else {
         let file = files.first().cloned().unwrap_or_default();
@@ -224,6 +252,41 @@ impl Job {
     }
 }
 
+/// On Windows, refuses before any request a destination whose name Windows cannot hold (a
+/// device name, `:`, a trailing dot, ...): Windows would write something else, or nothing.
+/// Elsewhere such names are ordinary and pass.
+fn windows_can_hold(bucket: &str, key: &ObjectKey, dest: &Path) -> Result<(), Error> {
+    let Some(name) = dest.file_name().and_then(|n| n.to_str()) else {
+        return Ok(());
+    };
+    match windows_name_problem(name) {
+        Some(problem) if crate::platform::WINDOWS_NAMES => Err(Error::Other(format!(
+            "cannot download s3://{bucket}/{key} to {}: the name {problem}; fetch it under another name with -o NEWNAME (or -o - > NEWNAME)",
+            escape(&dest.display().to_string())
+        ))),
+        _ => Ok(()),
+    }
+}
+
+/// On a file system that folds case (Windows, macOS), refuses a batch holding two names that
+/// differ only in case, before anything is written: the second would silently replace the
+/// first.
+fn one_file_per_name(
+    bucket: &str,
+    suite: &str,
+    release: &str,
+    files: &[(String, Option<u64>)],
+) -> Result<(), Error> {
+    match case_collision(files.iter().map(|(name, _)| name.as_str())) {
+        Some((a, b)) => Err(Error::Other(format!(
+            "s3://{bucket}/{suite}/{release}/: the files {} and {} differ only in case, and this file system takes them for one file; nothing was downloaded: fetch them one at a time with --filename NAME -o NEWNAME",
+            escape(a),
+            escape(b)
+        ))),
+        None => Ok(()),
+    }
+}
+
 /// Refuses, before any request, a destination whose name is longer than its directory's file
 /// system allows (255 bytes on most): a name anyone who can write to the bucket may choose.
 fn name_fits(bucket: &str, key: &ObjectKey, dest: &Path) -> Result<(), Error> {
@@ -234,17 +297,14 @@ fn name_fits(bucket: &str, key: &ObjectKey, dest: &Path) -> Result<(), Error> {
         Some(d) if !d.as_os_str().is_empty() => d,
         _ => Path::new("."),
     };
-    let max = rustix::fs::statvfs(dir)
-        .ok()
-        .and_then(|s| usize::try_from(s.f_namemax).ok())
-        .filter(|&n| n > 0)
-        .unwrap_or(255);
-    let len = name.len();
+    let max = crate::platform::name_max(dir);
+    let len = crate::platform::name_len(name);
     if len <= max {
         return Ok(());
     }
+    let unit = crate::platform::NAME_UNIT;
     Err(Error::Other(format!(
-        "cannot download s3://{bucket}/{key} into {}: the file name is {len} bytes and the file system there holds at most {max}; fetch it under a shorter name with --filename NAME -o - > SHORTER-NAME",
+        "cannot download s3://{bucket}/{key} into {}: the file name is {len} {unit} and the file system there holds at most {max}; fetch it under a shorter name with --filename NAME -o - > SHORTER-NAME",
         dir.display()
     )))
 }

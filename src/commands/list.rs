@@ -27,6 +27,7 @@ pub async fn run(cx: &Context<'_>, args: ListArgs, out: &mut dyn Write) -> Resul
     if let Some(release) = &args.release {
         check_part("--release", release)?;
     }
+    let keys = super::key::trusted_keys(cx)?;
     let (settings, client) = super::connect(cx, Tuning::default()).await?;
     let bucket = settings.bucket.as_str();
     let mut printer = Printer {
@@ -41,12 +42,21 @@ pub async fn run(cx: &Context<'_>, args: ListArgs, out: &mut dyn Write) -> Resul
         (None, _) => suites(&client, bucket, &mut printer).await?,
         (Some(suite), None) => releases(&client, bucket, suite, concurrency, &mut printer).await?,
         (Some(suite), Some(release)) => {
-            let release = state::resolve(&client, bucket, suite, release, concurrency).await?;
+            let release = crate::release::signed::resolve(
+                &client,
+                bucket,
+                suite,
+                release,
+                concurrency,
+                &keys,
+            )
+            .await?;
             files(
                 &client,
                 bucket,
                 &ReleaseRef::new(suite, &release)?,
                 concurrency,
+                &keys,
                 &mut printer,
             )
             .await?
@@ -113,14 +123,21 @@ async fn files(
     bucket: &str,
     release: &ReleaseRef,
     concurrency: usize,
+    keys: &[crate::signature::TrustedKey],
     printer: &mut Printer<'_>,
 ) -> Result<&'static str, Error> {
     let prefix = release.prefix();
     let mut pages = release_files::Pages::new(client, bucket, release);
-    let (manifest, mut page) = tokio::join!(
-        state::fetch(client, bucket, release.suite(), release.release()),
-        pages.next_page()
-    );
+    // With trusted keys, nothing is listed unless the release is signed by one of them.
+    let (manifest, mut page) = if keys.is_empty() {
+        tokio::join!(
+            state::fetch(client, bucket, release.suite(), release.release()),
+            pages.next_page()
+        )
+    } else {
+        let checked = crate::release::signed::fetch_required(client, bucket, release, keys).await?;
+        (Ok(checked.manifest), pages.next_page().await)
+    };
     let manifest = manifest?;
     'pages: while let Some(current) = page? {
         let checksums = match &manifest {

@@ -3,6 +3,7 @@
 pub mod delete;
 pub mod doctor;
 pub mod download;
+pub mod key;
 pub mod list;
 pub mod presign;
 pub mod promote;
@@ -10,6 +11,7 @@ pub mod prune;
 pub mod seal;
 pub mod stat;
 pub mod upload;
+pub mod uploads;
 pub mod verify;
 
 use std::future::Future;
@@ -29,6 +31,7 @@ use crate::output::{Batch, Failure, Outcome, Text};
 use crate::progress::{Bar, LogLines, Quiet, SharedProgress};
 use crate::s3;
 use crate::shutdown::Shutdown;
+use crate::transfer::budget::Budget;
 
 /// What every command runs with besides its own flags: the global flags, the environment it
 /// was started in (`.env` merged in), and the shutdown signal.
@@ -55,7 +58,11 @@ pub async fn run(
     // file of a batch its file, each part or range its number: lines of files moving at once
     // can be told apart. At the default level the spans are off and lines are bare.
     let span = tracing::debug_span!("s3blob", command = cli.command.name());
-    run_command(cli.command, &cx, out).instrument(span).await
+    let report = run_command(cli.command, &cx, out).instrument(span).await?;
+    match cli.global.summary_links {
+        Some(expires) => presign::summary_links(&cx, report, expires).await,
+        None => Ok(report),
+    }
 }
 
 async fn run_command(
@@ -70,11 +77,13 @@ async fn run_command(
         Command::Stat(args) => stat::run(cx, args).await,
         Command::Delete(args) => delete::run(cx, args).await,
         Command::Prune(args) => prune::run(cx, args).await,
+        Command::Uploads(args) => uploads::run(cx, args).await,
         Command::Promote(args) => promote::run(cx, args).await,
         Command::Presign(args) => presign::run(cx, args).await,
         Command::Seal(args) => seal::run(cx, args).await,
         Command::Verify(args) => verify::run(cx, args).await,
         Command::Doctor => doctor::run(cx).await,
+        Command::Key(args) => key::run(cx, args).await,
         Command::Completions(args) => {
             let mut script = Vec::new();
             clap_complete::generate(args.shell, &mut Cli::command(), "s3blob", &mut script);
@@ -125,13 +134,15 @@ async fn connect_to_release(
     tuning: Tuning,
     key: &crate::cli::KeyArgs,
 ) -> Result<(Settings, Client, String), Error> {
+    let keys = self::key::trusted_keys(cx)?;
     let (settings, client) = connect(cx, tuning).await?;
-    let release = crate::release::state::resolve(
+    let release = crate::release::signed::resolve(
         &client,
         &settings.bucket,
         &key.suite,
         &key.release,
         settings.transfer.concurrency,
+        &keys,
     )
     .await?;
     Ok((settings, client, release))
@@ -204,13 +215,24 @@ where
 /// The progress display `--progress` asks for: a bar on stderr when a person is watching (or
 /// when forced); in a log (stderr not a terminal, as in CI), a line every `--progress-interval`
 /// so a long transfer never leaves the log silent; nothing with `--progress never` or `-q`.
-fn progress_for(cx: &Context<'_>, settings: &Settings, label: &str) -> SharedProgress {
+fn progress_for(
+    cx: &Context<'_>,
+    settings: &Settings,
+    label: &str,
+    budget: &Budget,
+) -> SharedProgress {
     let global = cx.global;
     match global.progress {
         ProgressMode::Always => Arc::new(Bar::new(label, true)),
         ProgressMode::Never => Arc::new(Quiet),
         ProgressMode::Auto if global.quiet => Arc::new(Quiet),
         ProgressMode::Auto if std::io::stderr().is_terminal() => Arc::new(Bar::new(label, false)),
-        ProgressMode::Auto => Arc::new(LogLines::new(label, settings.progress_interval)),
+        ProgressMode::Auto => {
+            let budget = budget.clone();
+            Arc::new(
+                LogLines::new(label, settings.progress_interval)
+                    .counting_requests(move || budget.in_flight()),
+            )
+        }
     }
 }

@@ -43,6 +43,13 @@ pub async fn run(cx: &Context<'_>, args: PromoteArgs) -> Result<Outcome, Error> 
             "nothing to promote to: give --to-suite, --to-release or --to-bucket".into(),
         ));
     }
+    let trusted = super::key::trusted_keys(cx)?;
+    let sign = super::key::signing_key(cx, &args.sign)?;
+    if sign.is_none() && !trusted.is_empty() {
+        tracing::warn!(
+            "promote: the source is checked against trusted keys, but no --sign-key (or S3BLOB_SIGN_KEY) is given: the copy will be unsigned, and consumers who require a signature will refuse it"
+        );
+    }
     let (settings, client, release) =
         super::connect_to_release(cx, (&args.tuning).into(), &args.key).await?;
     let bucket = settings.bucket.clone();
@@ -67,6 +74,8 @@ pub async fn run(cx: &Context<'_>, args: PromoteArgs) -> Result<Outcome, Error> 
             .and_then(|v| v.trim().parse().ok())
             .unwrap_or(COPY_OBJECT_MAX),
         settings: settings.transfer,
+        trusted,
+        sign,
     };
     let promoted = promote::promote(&client, &req, cx.shutdown).await?;
     Ok(Box::new(PromoteReport {

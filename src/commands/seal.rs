@@ -33,6 +33,7 @@ pub async fn run(cx: &Context<'_>, args: SealArgs) -> Result<Outcome, Error> {
             "--file {SHA256SUMS_NAME} and --sha256sums: s3blob writes that file itself with --sha256sums"
         )));
     }
+    let sign = super::key::signing_key(cx, &args.sign)?;
     let started = Instant::now();
     let (settings, client) = super::connect(cx, Tuning::default()).await?;
     let req = SealRequest {
@@ -47,6 +48,7 @@ pub async fn run(cx: &Context<'_>, args: SealArgs) -> Result<Outcome, Error> {
         settings: settings.transfer,
         budget: Budget::for_settings(&settings.transfer),
         header: ChecksumHeader::new(settings.transfer.checksum_header),
+        sign,
     };
     let sealed = seal::seal(&client, &req, cx.shutdown).await?;
     Ok(Box::new(SealReport {

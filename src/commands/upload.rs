@@ -101,11 +101,26 @@ fn plan(args: &UploadArgs) -> Result<Vec<(PathBuf, ObjectKey)>, Error> {
 
 pub async fn run(cx: &Context<'_>, args: UploadArgs) -> Result<Outcome, Error> {
     let keys = plan(&args)?;
+    // A bad signing key is refused before any byte is sent.
+    let sign = if args.seal {
+        super::key::signing_key(cx, &args.sign)?
+    } else if args.sign.sign_key.is_some() {
+        return Err(Error::Usage(
+            "--sign-key signs the release when it is sealed: add --seal, or sign later with `s3blob seal --sign-key`".to_owned(),
+        ));
+    } else {
+        None
+    };
     let started = Instant::now();
     let (settings, client) = super::connect(cx, (&args.tuning).into()).await?;
     let budget = Budget::for_settings(&settings.transfer);
     let header = ChecksumHeader::new(settings.transfer.checksum_header);
-    let progress = super::progress_for(cx, &settings, "upload");
+    let progress = super::progress_for(cx, &settings, "upload", &budget);
+    if settings.transfer.resumable && keys.iter().any(|(p, _)| p.as_os_str() == "-") {
+        tracing::warn!(
+            "stdin is never resumable (its bytes cannot be read again): an interrupted upload from stdin is aborted"
+        );
+    }
     // A batch looks at the release once (one listing) instead of a HEAD per file; a single
     // file is one HEAD either way.
     let release = ReleaseRef::new(&args.key.suite, &args.key.release)?;
@@ -238,6 +253,7 @@ pub async fn run(cx: &Context<'_>, args: UploadArgs) -> Result<Outcome, Error> {
         settings: settings.transfer,
         budget,
         header,
+        sign,
     };
     sealed_after(&client, &req, report, started, cx).await
 }

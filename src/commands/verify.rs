@@ -12,6 +12,7 @@ use crate::transfer::budget::Budget;
 pub async fn run(cx: &Context<'_>, args: VerifyArgs) -> Result<Outcome, Error> {
     check_part("--suite", &args.key.suite)?;
     check_part("--release", &args.key.release)?;
+    let trusted = super::key::trusted_keys(cx)?;
     let (settings, client, release) =
         super::connect_to_release(cx, (&args.tuning).into(), &args.key).await?;
     let bucket = settings.bucket.clone();
@@ -22,6 +23,7 @@ pub async fn run(cx: &Context<'_>, args: VerifyArgs) -> Result<Outcome, Error> {
         deep: args.deep,
         settings: settings.transfer,
         budget: Budget::for_settings(&settings.transfer),
+        trusted,
     };
     let verification = verify::verify(&client, &req, cx.shutdown).await?;
     if !verification.sealed {

@@ -22,6 +22,8 @@ pub const DOTENV_ALLOWED: &[&str] = &[
     "S3BLOB_TIMEOUT",
     "S3BLOB_LIMIT_RATE",
     "S3BLOB_PROGRESS_INTERVAL",
+    "S3BLOB_CI_OUTPUT",
+    "S3BLOB_RESUMABLE",
     "AWS_MAX_ATTEMPTS",
     "RUST_LOG",
     "AWS_ACCESS_KEY_ID",
@@ -67,6 +69,15 @@ pub(super) fn refusal(name: &str) -> Option<(&'static str, Option<&'static str>)
             return Some(("it weakens a check", Some("--checksum-header")));
         }
         "S3BLOB_ENV_FILE" => return Some(("it names a file", Some("--env-file"))),
+        "S3BLOB_SIGN_KEY" | "S3BLOB_SIGN_KEY_PASSWORD" => {
+            return Some(("it is a signing secret", Some("--sign-key")));
+        }
+        "S3BLOB_TRUSTED_KEYS" => {
+            return Some((
+                "it chooses whose signatures are trusted",
+                Some("--trusted-key"),
+            ));
+        }
         "SSL_CERT_FILE" | "SSL_CERT_DIR" => "it chooses which certificate authorities are trusted",
         n if super::PROXY_VARIABLES.contains(&n) => "it chooses where requests go",
         "HOME" | "USERPROFILE" => "it chooses which AWS config files are read",
@@ -207,40 +218,28 @@ pub fn read(choice: &Choice) -> Result<DotEnv, Error> {
 }
 
 /// Opens without blocking on a FIFO (one named `.env` would otherwise hang the command).
-#[cfg(unix)]
 fn open(path: &Path) -> std::io::Result<std::fs::File> {
-    use std::os::unix::fs::OpenOptionsExt;
-    std::fs::OpenOptions::new()
-        .read(true)
-        .custom_flags(libc::O_NONBLOCK)
-        .open(path)
+    crate::platform::open_nonblocking(path)
 }
 
-#[cfg(not(unix))]
-fn open(path: &Path) -> std::io::Result<std::fs::File> {
-    std::fs::File::open(path)
-}
-
-#[cfg(unix)]
+/// Refuses a file someone else owns or others can write (where the system has owners and
+/// modes: not on Windows).
 fn check_owner(shown: &str, meta: &std::fs::Metadata) -> Result<(), Error> {
-    use std::os::unix::fs::MetadataExt;
-    let me = rustix::process::geteuid().as_raw();
-    if meta.uid() != me && meta.uid() != 0 {
+    let (Some((uid, mode)), Some(me)) =
+        (crate::platform::file_owner(meta), crate::platform::my_uid())
+    else {
+        return Ok(());
+    };
+    if uid != me && uid != 0 {
         return Err(Error::Usage(format!(
-            "refusing to read {shown}: it is owned by uid {}, not by you (uid {me}); check where it came from, then chown it or remove it",
-            meta.uid()
+            "refusing to read {shown}: it is owned by uid {uid}, not by you (uid {me}); check where it came from, then chown it or remove it"
         )));
     }
-    if meta.mode() & 0o022 != 0 {
+    if mode & 0o022 != 0 {
         return Err(Error::Usage(format!(
             "refusing to read {shown}: it is writable by group or others (mode {:o}); run chmod go-w {shown}",
-            meta.mode() & 0o7777
+            mode & 0o7777
         )));
     }
-    Ok(())
-}
-
-#[cfg(not(unix))]
-fn check_owner(_shown: &str, _meta: &std::fs::Metadata) -> Result<(), Error> {
     Ok(())
 }

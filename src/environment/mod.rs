@@ -89,7 +89,11 @@ fn relevant(name: &str) -> bool {
         || name.starts_with("S3BLOB_")
         || name == "RUST_LOG"
         || PROXY_VARIABLES.contains(&name)
+        || CI_VARIABLES.contains(&name)
 }
+
+/// What tells s3blob it runs under a CI system, and where GitHub's job summary goes.
+const CI_VARIABLES: [&str; 3] = ["GITHUB_ACTIONS", "GITHUB_STEP_SUMMARY", "GITLAB_CI"];
 
 /// The proxy variables, read as curl and the AWS CLI read them (by the S3 adapter).
 pub const PROXY_VARIABLES: [&str; 8] = [
@@ -334,6 +338,8 @@ fn is_secret(name: &str) -> bool {
             | "AWS_SECRET_ACCESS_KEY"
             | "AWS_SESSION_TOKEN"
             | "AWS_CONTAINER_AUTHORIZATION_TOKEN"
+            | "S3BLOB_SIGN_KEY"
+            | "S3BLOB_SIGN_KEY_PASSWORD"
     )
 }
 

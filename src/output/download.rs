@@ -5,8 +5,9 @@ use std::path::PathBuf;
 
 use serde_json::{Value, json};
 
+use super::ci::{JobSummary, SummaryFile};
 use super::{Report, crc_json, object_json, round3, transfer_summary};
-use crate::key::ObjectKey;
+use crate::key::{ObjectKey, ReleaseRef};
 use crate::transfer::download::{Downloaded, Verified};
 
 pub struct DownloadReport {
@@ -54,6 +55,31 @@ impl Report for DownloadReport {
                 "seconds": round3(self.seconds),
             }),
         )
+    }
+
+    fn job_summary(&self) -> Option<JobSummary> {
+        let d = &self.downloaded;
+        let how = match d.verified {
+            Verified::Manifest => "downloaded, checked against the manifest",
+            Verified::Metadata => "downloaded, checked against its CRC64NVME",
+            Verified::ServerChecksum => "downloaded, checked against the store's CRC64NVME",
+            Verified::SizeOnly => "downloaded, size checked only",
+        };
+        Some(JobSummary {
+            signed: None,
+            bucket: self.bucket.clone(),
+            release: Some(ReleaseRef::listed(self.key.suite(), self.key.release())),
+            sealed: (d.verified == Verified::Manifest).then_some(true),
+            links_until: None,
+            files: vec![SummaryFile {
+                name: self.key.filename().to_owned(),
+                size: d.size,
+                crc64: Some(d.crc64),
+                sha256: None,
+                link: None,
+                state: how.to_owned(),
+            }],
+        })
     }
 
     fn summary(&self) -> String {

@@ -4,6 +4,7 @@
 //! for `list`). The schema is in the README. Rendering is pure, so it is tested here, one module
 //! per command.
 
+pub mod ci;
 pub mod delete;
 pub mod doctor;
 pub mod download;
@@ -14,6 +15,7 @@ pub mod prune;
 pub mod seal;
 pub mod stat;
 pub mod upload;
+pub mod uploads;
 pub mod verify;
 
 use serde_json::{Value, json};
@@ -62,6 +64,11 @@ pub trait Report: Send {
     /// What stderr says about the failures, after the result ([`failure_lines`]).
     fn failure_lines(&self) -> Vec<String> {
         failure_lines(&self.failures())
+    }
+    /// What a CI job summary shows ([`ci::JobSummary`]): the release and its files; `None` for
+    /// a result that publishes or fetches nothing.
+    fn job_summary(&self) -> Option<ci::JobSummary> {
+        None
     }
 }
 
@@ -220,6 +227,32 @@ impl Report for Batch {
             .collect()
     }
 
+    fn job_summary(&self) -> Option<ci::JobSummary> {
+        let mut parts = self
+            .results
+            .iter()
+            .filter_map(|r| r.as_ref().ok())
+            .filter_map(|r| r.job_summary());
+        let mut summary = match parts.next() {
+            Some(first) => first,
+            // Every file failed: the summary names them, with no release to show.
+            None if !self.failures().is_empty() => ci::JobSummary {
+                bucket: String::new(),
+                release: None,
+                sealed: None,
+                links_until: None,
+                signed: None,
+                files: Vec::new(),
+            },
+            None => return None,
+        };
+        for part in parts {
+            summary.sealed = summary.sealed.or(part.sealed);
+            summary.files.extend(part.files);
+        }
+        Some(summary)
+    }
+
     fn failure_lines(&self) -> Vec<String> {
         match self.results.as_slice() {
             // One file: its error is the whole story.
@@ -248,6 +281,15 @@ impl Batch {
             verb,
             results: vec![result],
         })
+    }
+}
+
+/// `; N failed` after a summary, or nothing when none failed.
+fn failed_suffix(failed: usize) -> String {
+    if failed == 0 {
+        String::new()
+    } else {
+        format!("; {failed} failed")
     }
 }
 

@@ -2,6 +2,7 @@
 
 use serde_json::{Value, json};
 
+use super::ci::JobSummary;
 use super::{Report, round3};
 use crate::manifest::Origin;
 use crate::release::promote::FileCopy;
@@ -49,6 +50,7 @@ impl Report for PromoteReport {
                 "bucket": self.origin.bucket,
                 "suite": self.origin.suite,
                 "release": self.origin.release,
+                "signed_by": self.origin.signed_by,
             },
             "files": self.copies.iter().map(|c| json!({
                 "filename": c.filename,
@@ -58,13 +60,35 @@ impl Report for PromoteReport {
             })).collect::<Vec<_>>(),
             "sealed_at": m.sealed_at,
             "unchanged": self.sealed.unchanged,
+            "signed_by": self.sealed.signed_by.map(|k| k.to_string()),
             "seconds": round3(self.seconds),
         })
     }
 
+    fn job_summary(&self) -> Option<JobSummary> {
+        {
+            let mut summary = JobSummary::sealed(&self.bucket, &self.sealed.manifest, |name| {
+                match self.copies.iter().find(|c| c.filename == name) {
+                    Some(FileCopy {
+                        copied: Copied::Unchanged,
+                        ..
+                    }) => "unchanged",
+                    _ => "copied",
+                }
+                .to_owned()
+            });
+            summary.signed = self.sealed.signed_by.map(|k| format!("signed by {k}"));
+            Some(summary)
+        }
+    }
+
     fn summary(&self) -> String {
+        let signed = match self.sealed.signed_by {
+            Some(k) => format!(", signed by {k}"),
+            None => String::new(),
+        };
         format!(
-            "promoted s3://{}/{}/{}/ to {}: {} file(s), {} copied on the server, {} already there, sealed in {:.2} s",
+            "promoted s3://{}/{}/{}/ to {}: {} file(s), {} copied on the server, {} already there, sealed{signed} in {:.2} s",
             self.origin.bucket,
             self.origin.suite,
             self.origin.release,

@@ -118,11 +118,7 @@ impl Report for PruneReport {
                 "removed {} release(s) of {}, kept {kept}{}",
                 self.removed.len(),
                 self.suite,
-                if self.failures.is_empty() {
-                    String::new()
-                } else {
-                    format!("; {} failed", self.failures.len())
-                }
+                super::failed_suffix(self.failures.len())
             )
         }
     }

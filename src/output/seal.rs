@@ -2,6 +2,7 @@
 
 use serde_json::{Value, json};
 
+use super::ci::JobSummary;
 use super::{Report, round3};
 use crate::manifest::{MANIFEST_NAME, SHA256SUMS_NAME};
 use crate::release::seal::Sealed;
@@ -24,6 +25,15 @@ impl Report for SealReport {
         self.uri()
     }
 
+    fn job_summary(&self) -> Option<JobSummary> {
+        {
+            let mut summary =
+                JobSummary::sealed(&self.bucket, &self.sealed.manifest, |_| "sealed".to_owned());
+            summary.signed = self.sealed.signed_by.map(|k| format!("signed by {k}"));
+            Some(summary)
+        }
+    }
+
     fn json(&self) -> Value {
         let m = &self.sealed.manifest;
         json!({
@@ -37,15 +47,20 @@ impl Report for SealReport {
             "sha256sums": m.files.contains_key(SHA256SUMS_NAME) && m.has_sha256(),
             "sealed_at": m.sealed_at,
             "unchanged": self.sealed.unchanged,
+            "signed_by": self.sealed.signed_by.map(|k| k.to_string()),
             "seconds": round3(self.seconds),
         })
     }
 
     fn summary(&self) -> String {
         let n = self.sealed.manifest.files.len();
+        let signed = match self.sealed.signed_by {
+            Some(k) => format!(", signed by {k}"),
+            None => String::new(),
+        };
         if self.sealed.unchanged {
             format!(
-                "{} was already sealed with these {}",
+                "{} was already sealed with these {}{signed}",
                 self.uri(),
                 crate::values::count(n, "file")
             )
@@ -57,7 +72,7 @@ impl Report for SealReport {
             };
             let files = crate::values::count(n, "file");
             format!(
-                "sealed {} ({files}{sums}) in {:.2} s",
+                "sealed {} ({files}{sums}){signed} in {:.2} s",
                 self.uri(),
                 self.seconds
             )
@@ -89,5 +104,23 @@ impl Report for Published {
 
     fn bytes(&self) -> u64 {
         self.uploads.bytes()
+    }
+
+    /// Every file of the sealed release, those this upload sent or found unchanged marked so.
+    fn job_summary(&self) -> Option<JobSummary> {
+        let uploads = self.uploads.job_summary();
+        let state_of = |name: &str| {
+            uploads
+                .iter()
+                .flat_map(|u| &u.files)
+                .find(|f| f.name == name)
+                .map_or_else(|| "sealed".to_owned(), |f| f.state.clone())
+        };
+        {
+            let mut summary =
+                JobSummary::sealed(&self.seal.bucket, &self.seal.sealed.manifest, state_of);
+            summary.signed = self.seal.sealed.signed_by.map(|k| format!("signed by {k}"));
+            Some(summary)
+        }
     }
 }

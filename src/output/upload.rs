@@ -2,8 +2,9 @@
 
 use serde_json::{Value, json};
 
+use super::ci::{JobSummary, SummaryFile};
 use super::{Report, crc_json, object_json, round3, transfer_summary};
-use crate::key::ObjectKey;
+use crate::key::{ObjectKey, ReleaseRef};
 use crate::transfer::upload::Uploaded;
 
 pub struct UploadReport {
@@ -61,6 +62,25 @@ impl Report for UploadReport {
 
     fn unchanged(&self) -> bool {
         self.uploaded.unchanged
+    }
+
+    fn job_summary(&self) -> Option<JobSummary> {
+        let u = &self.uploaded;
+        Some(JobSummary {
+            signed: None,
+            bucket: self.bucket.clone(),
+            release: Some(ReleaseRef::listed(self.key.suite(), self.key.release())),
+            sealed: None,
+            links_until: None,
+            files: vec![SummaryFile {
+                name: self.key.filename().to_owned(),
+                size: u.size,
+                crc64: Some(u.crc64),
+                sha256: None,
+                link: None,
+                state: if u.unchanged { "unchanged" } else { "sent" }.to_owned(),
+            }],
+        })
     }
 }
 

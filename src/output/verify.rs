@@ -3,9 +3,12 @@
 
 use serde_json::{Value, json};
 
+use super::ci::{JobSummary, SummaryFile};
 use super::{Failure, Report, crc_json};
 use crate::error::{Error, code};
+use crate::key::ReleaseRef;
 use crate::release::verify::{Status, Verification};
+use crate::signature::Verdict;
 
 pub struct VerifyReport {
     pub bucket: String,
@@ -69,6 +72,14 @@ fn word(status: &Status) -> &'static str {
 
 impl Report for VerifyReport {
     fn text(&self) -> String {
+        // A line only for a signed release: an unsigned one reads as it always did.
+        let signature = (self.verification.signature != Verdict::Unsigned).then(|| {
+            format!(
+                "{:<10}{}",
+                "signature",
+                self.verification.signature.describe()
+            )
+        });
         self.verification
             .files
             .iter()
@@ -81,6 +92,7 @@ impl Report for VerifyReport {
                 ),
                 status => format!("{:<10}{}", word(status), f.filename),
             })
+            .chain(signature)
             .collect::<Vec<_>>()
             .join("\n")
     }
@@ -110,6 +122,11 @@ impl Report for VerifyReport {
             "suite": self.suite,
             "release": self.release,
             "sealed": self.verification.sealed,
+            "signature": {
+                "status": self.verification.signature.status(),
+                "key": self.verification.signature.key().map(|k| k.to_string()),
+                "text": self.verification.signature.describe(),
+            },
             "deep": self.deep,
             "files": files,
             "unlisted": self.verification.unlisted,
@@ -152,6 +169,30 @@ impl Report for VerifyReport {
         }
     }
 
+    fn job_summary(&self) -> Option<JobSummary> {
+        Some(JobSummary {
+            signed: (self.verification.signature != Verdict::Unsigned)
+                .then(|| self.verification.signature.describe()),
+            bucket: self.bucket.clone(),
+            release: Some(ReleaseRef::listed(&self.suite, &self.release)),
+            sealed: Some(self.verification.sealed),
+            links_until: None,
+            files: self
+                .verification
+                .files
+                .iter()
+                .map(|f| SummaryFile {
+                    name: f.filename.clone(),
+                    size: f.size.unwrap_or(0),
+                    crc64: f.crc64,
+                    sha256: None,
+                    link: None,
+                    state: word(&f.status).to_owned(),
+                })
+                .collect(),
+        })
+    }
+
     fn failures(&self) -> Vec<&Failure> {
         self.failures.iter().collect()
     }
@@ -181,6 +222,7 @@ mod tests {
                 sealed: true,
                 files,
                 unlisted: vec!["extra".into()],
+                signature: crate::signature::Verdict::Unsigned,
             },
         )
     }

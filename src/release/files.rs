@@ -15,7 +15,7 @@ use tracing::warn;
 
 use crate::error::Error;
 use crate::escape::escape;
-use crate::key::{MANIFEST_NAME, ReleaseRef, listed_name_problem};
+use crate::key::{MANIFEST_NAME, MANIFEST_SIGNATURE_NAME, ReleaseRef, listed_name_problem};
 use crate::listing::Lister;
 use crate::release::state::ManifestCell;
 
@@ -98,6 +98,10 @@ fn what_is<'a>(release: &ReleaseRef, key: &'a str) -> Kind<'a> {
     };
     if name == MANIFEST_NAME {
         return Kind::Manifest;
+    }
+    // The manifest's signature belongs to the manifest, not to the files.
+    if name == MANIFEST_SIGNATURE_NAME {
+        return Kind::NotAFile;
     }
     if let Some(problem) = listed_name_problem(name) {
         return Kind::Refused(problem);
@@ -196,6 +200,10 @@ mod tests {
         let r = ReleaseRef::new("s", "1").unwrap();
         assert_eq!(what_is(&r, "s/1/a.tar.gz"), Kind::File("a.tar.gz"));
         assert_eq!(what_is(&r, "s/1/.s3blob-manifest.json"), Kind::Manifest);
+        assert_eq!(
+            what_is(&r, "s/1/.s3blob-manifest.json.minisig"),
+            Kind::NotAFile
+        );
         assert_eq!(what_is(&r, "s/1/"), Kind::NotAFile);
         assert_eq!(what_is(&r, "s/1/sub/a"), Kind::NotAFile);
         assert_eq!(what_is(&r, "other/1/a"), Kind::NotAFile);

@@ -7,6 +7,8 @@
 //! - [`state`]: reading a release's manifest, sealed or open, and which release `latest` means
 //!   (the highest sealed one);
 //! - [`seal`]: checking every file of a release and writing its manifest, create-only;
+//! - [`signed`]: a release's manifest with its signature, judged together; signing a sealed
+//!   release;
 //! - [`verify`]: checking a stored release against its manifest without downloading it;
 //! - [`promote`]: copying a release on the server elsewhere and sealing the copy;
 //! - [`remove`]: removing a whole release, manifest first.
@@ -20,6 +22,7 @@ pub mod promote;
 mod read;
 pub mod remove;
 pub mod seal;
+pub mod signed;
 pub mod state;
 pub mod verify;
 mod write;

@@ -13,16 +13,19 @@ use aws_sdk_s3::Client;
 use tracing::warn;
 
 use super::seal::{self, Known, SealRequest, Sealed};
-use super::{files, state};
+use super::{files, signed, state};
 use crate::error::{Error, severity};
 use crate::inspect;
 use crate::key::ReleaseRef;
+use crate::key::SHA256SUMS_SIGNATURE_NAME;
 use crate::manifest::{Entry, Manifest, Origin, SHA256SUMS_NAME};
 use crate::shutdown::Shutdown;
+use crate::signature::{SigningKey, TrustedKey, Verdict};
 use crate::transfer::TransferSettings;
 use crate::transfer::budget::Budget;
 use crate::transfer::copy::{self, Copied, CopyRequest};
 use crate::transfer::upload::ChecksumHeader;
+use std::sync::Arc;
 
 pub struct PromoteRequest {
     pub from_bucket: String,
@@ -35,6 +38,10 @@ pub struct PromoteRequest {
     /// Objects above this many bytes are copied in parts (UploadPartCopy).
     pub multipart_above: u64,
     pub settings: TransferSettings,
+    /// The source must be signed by one of these (none: anything goes).
+    pub trusted: Vec<TrustedKey>,
+    /// The promoter's key: the copy is signed with it.
+    pub sign: Option<Arc<SigningKey>>,
 }
 
 /// One file of a promoted release.
@@ -59,27 +66,31 @@ pub async fn promote(
     let (from, to) = (&req.from, &req.to);
     let source_uri = format!("s3://{}/{}", req.from_bucket, from.prefix());
     let dest_uri = format!("s3://{}/{}", req.to_bucket, to.prefix());
+    // The source, with its signature judged (and required, with trusted keys).
+    // (With trusted keys an open release is refused even with --allow-open: it cannot be
+    // signed.)
+    let checked = signed::fetch(client, &req.from_bucket, from, &req.trusted).await?;
+    signed::require(&checked, &req.from_bucket, from, &req.trusted)?;
     let origin = Origin {
         bucket: req.from_bucket.clone(),
         suite: from.suite().to_owned(),
         release: from.release().to_owned(),
+        signed_by: match checked.verdict {
+            Verdict::Trusted(k) => Some(k.to_string()),
+            _ => None,
+        },
     };
 
     // What to copy: the manifest's files, or (allowed open) what the release holds now.
-    let (files, sha256sums) = match state::fetch(
-        client,
-        &req.from_bucket,
-        from.suite(),
-        from.release(),
-    )
-    .await?
-    {
+    let (files, sha256sums) = match checked.manifest {
         Some(manifest) => {
             let sha = manifest.has_sha256();
             let mut files = manifest.files;
             if sha {
-                // Written again at the destination by its seal, with the same lines.
+                // Written again at the destination by its seal, with the same lines (and
+                // signed again there, by the promoter's key, for the new release's name).
                 files.remove(SHA256SUMS_NAME);
+                files.remove(SHA256SUMS_SIGNATURE_NAME);
             }
             (files, sha)
         }
@@ -163,6 +174,7 @@ pub async fn promote(
         settings: req.settings,
         budget: Budget::for_settings(&req.settings),
         header,
+        sign: req.sign.clone(),
     };
     let sealed = seal::seal(client, &seal_req, shutdown).await?;
     Ok(Promoted {

@@ -12,14 +12,16 @@
 use std::collections::BTreeMap;
 
 use aws_sdk_s3::Client;
-use tracing::{debug, info};
+use tracing::{debug, info, warn};
 
 use super::{read, state, write};
 use crate::error::Error;
 use crate::inspect::{self, ChecksumSource};
+use crate::key::SHA256SUMS_SIGNATURE_NAME;
 use crate::key::{ObjectKey, ReleaseRef};
 use crate::manifest::{self, Entry, Manifest, Origin, SHA256SUMS_NAME};
 use crate::shutdown::Shutdown;
+use crate::signature::{KeyId, SigningKey};
 use crate::transfer::TransferSettings;
 use crate::transfer::budget::Budget;
 use crate::transfer::upload::ChecksumHeader;
@@ -54,14 +56,18 @@ pub struct SealRequest {
     pub budget: Budget,
     /// Whether writes carry the checksum header (shared with the command's uploads).
     pub header: ChecksumHeader,
+    /// `--sign-key` / `S3BLOB_SIGN_KEY`: sign the manifest (and `SHA256SUMS`).
+    pub sign: Option<std::sync::Arc<SigningKey>>,
 }
 
 /// The outcome: the manifest that is stored.
 pub struct Sealed {
     pub manifest: Manifest,
     /// The release was already sealed with exactly these files (a retried job): nothing
-    /// written.
+    /// written (but a signature, when one was missing).
     pub unchanged: bool,
+    /// The key whose valid signature the release now carries.
+    pub signed_by: Option<KeyId>,
 }
 
 pub async fn seal(
@@ -69,7 +75,17 @@ pub async fn seal(
     req: &SealRequest,
     shutdown: &Shutdown,
 ) -> Result<Sealed, Error> {
-    shutdown.guard(seal_inner(client, req)).await
+    shutdown
+        .guard(async {
+            let mut sealed = seal_inner(client, req).await?;
+            if let Some(key) = &req.sign {
+                let release = ReleaseRef::new(&req.suite, &req.release)?;
+                sealed.signed_by =
+                    Some(super::signed::ensure(client, &req.bucket, &release, key).await?);
+            }
+            Ok(sealed)
+        })
+        .await
 }
 
 async fn seal_inner(client: &Client, req: &SealRequest) -> Result<Sealed, Error> {
@@ -95,15 +111,38 @@ async fn seal_inner(client: &Client, req: &SealRequest) -> Result<Sealed, Error>
             sizes.remove(SHA256SUMS_NAME);
         }
     }
+    // Its signature, from an earlier, interrupted signed seal: written again when signing.
+    if sizes.contains_key(SHA256SUMS_SIGNATURE_NAME) {
+        let key = format!("{prefix}{SHA256SUMS_SIGNATURE_NAME}");
+        let info = inspect::head(client, &req.bucket, &key).await?;
+        if info.metadata.contains_key(GENERATED_METADATA) {
+            sizes.remove(SHA256SUMS_SIGNATURE_NAME);
+            if !(req.sha256sums && req.sign.is_some()) {
+                warn!(
+                    "{uri}{SHA256SUMS_SIGNATURE_NAME} is left from an earlier signed seal; it is not part of this release"
+                );
+            }
+        }
+    }
     if sizes.is_empty() {
         return Err(Error::NotFound(format!(
             "{uri} holds no files; nothing to seal (check --suite and --release)"
         )));
     }
     let mut files = describe_all(client, req, &sizes).await?;
+    let seal_id = manifest::new_seal_id();
     if req.sha256sums {
-        let (name, entry) = write::sha256sums(client, req, &files).await?;
-        files.insert(name, entry);
+        let text = manifest::sha256sums(&files);
+        let entry = write::generated(client, req, SHA256SUMS_NAME, &text, "sha256sums").await?;
+        files.insert(SHA256SUMS_NAME.to_owned(), entry);
+        if let Some(key) = &req.sign {
+            let comment =
+                crate::signature::file_comment(&req.suite, &req.release, &seal_id, SHA256SUMS_NAME);
+            let sig = key.sign(text.as_bytes(), &comment)?;
+            let entry =
+                write::generated(client, req, SHA256SUMS_SIGNATURE_NAME, &sig, "signature").await?;
+            files.insert(SHA256SUMS_SIGNATURE_NAME.to_owned(), entry);
+        }
     }
     let manifest = Manifest {
         suite: req.suite.clone(),
@@ -113,7 +152,7 @@ async fn seal_inner(client: &Client, req: &SealRequest) -> Result<Sealed, Error>
         ))
         .unwrap_or_default(),
         sealed_by: format!("s3blob {}", env!("CARGO_PKG_VERSION")),
-        seal_id: manifest::new_seal_id(),
+        seal_id,
         files,
         promoted_from: req.promoted_from.clone(),
     };
@@ -148,6 +187,7 @@ async fn already_sealed(
         return Ok(Sealed {
             manifest,
             unchanged: true,
+            signed_by: None,
         });
     }
     Err(Error::AlreadyExists(format!(
@@ -313,9 +353,11 @@ mod tests {
                 max_attempts: DEFAULT_MAX_ATTEMPTS,
                 checksum_header: Default::default(),
                 trust_conditional_writes: false,
+                resumable: false,
             },
             budget: Budget::new(1, 1),
             header: ChecksumHeader::default(),
+            sign: None,
         }
     }
 

@@ -30,6 +30,18 @@ pub async fn fetch(
     suite: &str,
     release: &str,
 ) -> Result<Option<Manifest>, Error> {
+    Ok(fetch_raw(client, bucket, suite, release)
+        .await?
+        .map(|(m, _)| m))
+}
+
+/// Like [`fetch`], with the manifest's bytes as stored (what a signature signs).
+pub async fn fetch_raw(
+    client: &Client,
+    bucket: &str,
+    suite: &str,
+    release: &str,
+) -> Result<Option<(Manifest, Vec<u8>)>, Error> {
     // A manifest being replaced right now (two seals racing on a server that lets both
     // through) can be read half old, half new where the server does not replace an object's
     // bytes and metadata together: read it again before calling it altered.
@@ -50,7 +62,7 @@ async fn fetch_once(
     bucket: &str,
     suite: &str,
     release: &str,
-) -> Result<Option<Manifest>, Error> {
+) -> Result<Option<(Manifest, Vec<u8>)>, Error> {
     let key = manifest_key(suite, release);
     let out = match client.get_object().bucket(bucket).key(&key).send().await {
         Ok(out) => out,
@@ -74,7 +86,8 @@ async fn fetch_once(
         .into_bytes();
     // The manifest carries its own checksum (its metadata may come from another writer on
     // servers that do not replace an object atomically).
-    Manifest::parse(&bytes, &format!("s3://{bucket}/{key}")).map(Some)
+    let manifest = Manifest::parse(&bytes, &format!("s3://{bucket}/{key}"))?;
+    Ok(Some((manifest, bytes.to_vec())))
 }
 
 /// Whether each of `releases` of `suite` is sealed: one HEAD of each manifest, `concurrency`

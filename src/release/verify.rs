@@ -8,12 +8,13 @@ use std::collections::BTreeMap;
 
 use aws_sdk_s3::Client;
 
-use super::{read, state};
+use super::{read, signed};
 use crate::error::Error;
 use crate::inspect;
 use crate::key::{ObjectKey, ReleaseRef};
 use crate::manifest::Entry;
 use crate::shutdown::Shutdown;
+use crate::signature::{TrustedKey, Verdict};
 use crate::transfer::TransferSettings;
 use crate::transfer::budget::Budget;
 
@@ -24,6 +25,8 @@ pub struct VerifyRequest {
     pub deep: bool,
     pub settings: TransferSettings,
     pub budget: Budget,
+    /// The release must be signed by one of these (none: its signature is only reported).
+    pub trusted: Vec<TrustedKey>,
 }
 
 /// What was found for one file.
@@ -52,6 +55,8 @@ pub struct Verification {
     pub files: Vec<FileCheck>,
     /// Objects of a sealed release that its manifest does not list.
     pub unlisted: Vec<String>,
+    /// What the manifest's signature is worth.
+    pub signature: Verdict,
 }
 
 pub async fn verify(
@@ -65,11 +70,13 @@ pub async fn verify(
 async fn verify_inner(client: &Client, req: &VerifyRequest) -> Result<Verification, Error> {
     let release = ReleaseRef::new(&req.suite, &req.release)?;
     let prefix = release.prefix();
-    let (manifest, present) = tokio::join!(
-        state::fetch(client, &req.bucket, &req.suite, &req.release),
+    let (checked, present) = tokio::join!(
+        signed::fetch(client, &req.bucket, &release, &req.trusted),
         super::files::list(client, &req.bucket, &release)
     );
-    let (manifest, present) = (manifest?, present?);
+    let (checked, present) = (checked?, present?);
+    signed::require(&checked, &req.bucket, &release, &req.trusted)?;
+    let (manifest, signature) = (checked.manifest, checked.verdict);
     let present: Vec<String> = present.files.into_keys().collect();
     if present.is_empty() && manifest.is_none() {
         return Err(Error::NotFound(format!(
@@ -117,6 +124,7 @@ async fn verify_inner(client: &Client, req: &VerifyRequest) -> Result<Verificati
         sealed: manifest.is_some(),
         files: checks,
         unlisted,
+        signature,
     })
 }
 

@@ -1,7 +1,6 @@
 //! The two objects sealing writes: `SHA256SUMS` (when asked), and last the manifest,
 //! create-only, read back so that only the manifest that is stored counts.
 
-use std::collections::BTreeMap;
 use std::sync::Arc;
 
 use aws_sdk_s3::Client;
@@ -14,27 +13,29 @@ use crate::attributes::ObjectAttributes;
 use crate::checksum;
 use crate::error::Error;
 use crate::key::ObjectKey;
-use crate::manifest::{self, Entry, Manifest, SHA256SUMS_NAME};
+use crate::manifest::{Entry, Manifest};
 use crate::progress::{Quiet, SharedProgress};
 use crate::s3::{classify, status};
 use crate::shutdown::Shutdown;
 use crate::transfer::upload::{self, StdinSource, UploadRequest};
 
-/// Writes `SHA256SUMS` for `files` (replacing one s3blob wrote before) and returns its entry.
-pub(super) async fn sha256sums(
+/// Writes a file s3blob makes for the release (`SHA256SUMS`, its signature), replacing one
+/// s3blob wrote before, and returns its entry; `what` marks it as s3blob's.
+pub(super) async fn generated(
     client: &Client,
     req: &SealRequest,
-    files: &BTreeMap<String, Entry>,
-) -> Result<(String, Entry), Error> {
-    let text = manifest::sha256sums(files);
+    name: &str,
+    text: &str,
+    what: &str,
+) -> Result<Entry, Error> {
     let attributes = ObjectAttributes {
         content_type: "text/plain; charset=utf-8".to_owned(),
-        metadata: [(GENERATED_METADATA.to_owned(), "sha256sums".to_owned())].into(),
+        metadata: [(GENERATED_METADATA.to_owned(), what.to_owned())].into(),
         ..ObjectAttributes::default()
     };
     let up = UploadRequest {
         bucket: req.bucket.clone(),
-        key: ObjectKey::new(&req.suite, &req.release, SHA256SUMS_NAME)?,
+        key: ObjectKey::new(&req.suite, &req.release, name)?,
         overwrite: true,
         attributes: attributes.clone(),
         settings: req.settings,
@@ -54,7 +55,7 @@ pub(super) async fn sha256sums(
         content_type: Some(attributes.content_type),
         sha256: Some(checksum::sha256_hex(text.as_bytes())),
     };
-    Ok((SHA256SUMS_NAME.to_owned(), entry))
+    Ok(entry)
 }
 
 /// Writes the manifest create-only and reads it back: only the manifest that is stored
@@ -92,6 +93,7 @@ pub(super) async fn manifest(
                 Some(stored) if stored.same_files(&manifest.files) => Ok(Sealed {
                     manifest: stored,
                     unchanged: true,
+                    signed_by: None,
                 }),
                 _ => Err(Error::AlreadyExists(format!(
                     "{uri} was sealed by another job at the same moment, with other files; this seal did not take effect"
@@ -113,6 +115,7 @@ pub(super) async fn manifest(
         Some(stored) if stored == manifest => Ok(Sealed {
             manifest,
             unchanged: false,
+            signed_by: None,
         }),
         _ => Err(Error::AlreadyExists(format!(
             "{uri} was sealed by another job at the same moment (its manifest replaced this one); this seal did not take effect: check the release"

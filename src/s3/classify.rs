@@ -330,6 +330,9 @@ fn lacking(operation: &str) -> &'static str {
         "CopyObject" | "UploadPartCopy" => {
             "it cannot copy objects on the server, which promote needs; every other command still works: to promote, download the release (s3blob download --all) and upload it to the destination"
         }
+        "ListMultipartUploads" => {
+            "it cannot list unfinished multipart uploads, which `s3blob uploads` and resuming an upload need; every other command still works, and a lifecycle rule (AbortIncompleteMultipartUpload) removes what uploads leave behind"
+        }
         _ => {
             "the commands that do not need it still work; s3blob doctor shows what this store supports"
         }

@@ -5,6 +5,7 @@ mod classify;
 pub mod limit;
 pub mod proxy;
 mod route;
+mod socket;
 mod trust;
 mod watchdog;
 
@@ -134,11 +135,10 @@ pub async fn client(settings: &ClientSettings) -> Result<Client, Error> {
             .download
             .map(|r| std::sync::Arc::new(limit::TokenBucket::new(r))),
     };
-    let http = SharedHttpClient::new(Guarded::new(
-        routed(direct),
-        settings.timeout,
-        buckets.clone(),
-    ));
+    let behind_proxy = !proxies.is_empty();
+    let http = SharedHttpClient::new(
+        Guarded::new(routed(direct), settings.timeout, buckets.clone()).behind_proxy(behind_proxy),
+    );
     // Backoff from 200 ms (the SDK's default starts at 1 s): a stalled server then fails the
     // command within a minute, 5 cut attempts included.
     let retry = RetryConfig::standard()
@@ -171,11 +171,14 @@ pub async fn client(settings: &ClientSettings) -> Result<Client, Error> {
             // A plain-http endpoint needs no TLS, nor the system's root certificates (~4 ms
             // to load, half the start-up of a small transfer). Only the S3 calls use this
             // client; the credential providers keep the TLS one.
-            config = config.http_client(Guarded::new(
-                routed(aws_smithy_http_client::Builder::new().build_http()),
-                settings.timeout,
-                buckets,
-            ));
+            config = config.http_client(
+                Guarded::new(
+                    routed(aws_smithy_http_client::Builder::new().build_http()),
+                    settings.timeout,
+                    buckets,
+                )
+                .behind_proxy(behind_proxy),
+            );
         }
     }
     if let Some(warning) = settings
@@ -331,7 +334,9 @@ fn with_region(mut loader: ConfigLoader, settings: &ClientSettings) -> ConfigLoa
     match (&settings.region, &settings.endpoint_url) {
         (Some(region), _) => loader = loader.region(Region::new(region.clone())),
         // A custom endpoint never needs the instance-metadata probe (a network round trip
-        // with timeouts off EC2) just to learn a region name.
+        // with timeouts off EC2) just to learn a region name. The chain always ends in a
+        // region: given none, aws-config's credential chain would resolve one itself, and its
+        // resolver asks instance metadata.
         (None, Some(_)) => {
             let mut profile_region = ProfileFileRegionProvider::builder();
             if let Some(profile) = &settings.profile {
@@ -339,7 +344,8 @@ fn with_region(mut loader: ConfigLoader, settings: &ClientSettings) -> ConfigLoa
             }
             loader = loader.region(
                 RegionProviderChain::first_try(EnvironmentVariableRegionProvider::new())
-                    .or_else(profile_region.build()),
+                    .or_else(profile_region.build())
+                    .or_else(Region::from_static(FALLBACK_REGION)),
             );
         }
         // AWS itself: aws-config's own chain (environment, profile, instance metadata unless

@@ -21,6 +21,7 @@ use std::time::Duration;
 
 use tokio::time::Instant;
 
+use aws_smithy_runtime_api::client::connection::CaptureSmithyConnection;
 use aws_smithy_runtime_api::client::connector_metadata::ConnectorMetadata;
 use aws_smithy_runtime_api::client::http::{
     HttpClient, HttpConnector, HttpConnectorFuture, HttpConnectorSettings, SharedHttpClient,
@@ -34,6 +35,7 @@ use bytes::Bytes;
 use http_body::{Body, Frame, SizeHint};
 
 use super::limit::{Gate, Limited, TokenBucket};
+use super::socket;
 
 /// Bodies are handed to the connection in pieces this big at most, so that progress shows at
 /// a useful grain even on a slow link (a 256 KiB read would take 5 s at 50 KB/s).
@@ -80,6 +82,8 @@ pub struct Guarded {
     inner: SharedHttpClient,
     limit: Duration,
     buckets: Buckets,
+    /// Requests may go through a proxy: see [`watch`].
+    behind_proxy: bool,
 }
 
 impl Guarded {
@@ -88,7 +92,14 @@ impl Guarded {
             inner,
             limit,
             buckets,
+            behind_proxy: false,
         }
+    }
+
+    /// Requests may go through a proxy (one is configured).
+    pub fn behind_proxy(mut self, behind_proxy: bool) -> Self {
+        self.behind_proxy = behind_proxy;
+        self
     }
 }
 
@@ -102,6 +113,7 @@ impl HttpClient for Guarded {
             inner: self.inner.http_connector(settings, components),
             limit: self.limit,
             buckets: self.buckets.clone(),
+            behind_proxy: self.behind_proxy,
         })
     }
 
@@ -123,6 +135,7 @@ struct Watchdog {
     inner: SharedHttpConnector,
     limit: Duration,
     buckets: Buckets,
+    behind_proxy: bool,
 }
 
 impl HttpConnector for Watchdog {
@@ -132,11 +145,10 @@ impl HttpConnector for Watchdog {
         if body.content_length() == Some(0) {
             clock.sent();
         }
-        *request.body_mut() = SdkBody::from_body_1_x(Tracked::new(
-            body,
-            clock.clone(),
-            self.buckets.upload.clone(),
-        ));
+        let connection = request.extension::<CaptureSmithyConnection>().cloned();
+        *request.body_mut() = SdkBody::from_body_1_x(
+            Tracked::new(body, clock.clone(), self.buckets.upload.clone()).on(connection),
+        );
         // A server-side copy is work the server does before it answers: wait for that too.
         let limit = self.limit
             + request
@@ -144,10 +156,14 @@ impl HttpConnector for Watchdog {
                 .map_or(Duration::ZERO, |w| w.0);
         let response = self.inner.call(request);
         let download = self.buckets.download.clone();
+        let behind_proxy = self.behind_proxy;
         HttpConnectorFuture::new(async move {
             let response = tokio::select! {
                 r = response => r,
-                cut = watch(&clock, limit) => Err(ConnectorError::timeout(Box::new(cut))),
+                cut = watch(&clock, limit, behind_proxy) => {
+                    tracing::debug!("attempt cut: {cut}");
+                    Err(ConnectorError::timeout(Box::new(cut)))
+                }
             };
             match download {
                 Some(bucket) => response.map(|r| {
@@ -200,15 +216,57 @@ impl aws_smithy_runtime_api::client::interceptors::Intercept for ExpectServerWor
 }
 
 /// Resolves when one of the limits is passed.
-async fn watch(clock: &Clock, limit: Duration) -> Cut {
+///
+/// Behind a proxy the socket's peer is the proxy, which may have taken the whole body and still
+/// be passing it on over a slow link: there an answer is also awaited for as long as it would
+/// be without the socket's word.
+async fn watch(clock: &Clock, limit: Duration, behind_proxy: bool) -> Cut {
     let tick = (limit / 4).clamp(Duration::from_millis(50), Duration::from_secs(1));
+    let mut acked = None;
     loop {
         tokio::time::sleep(tick).await;
-        match clock.since_sent() {
-            Some(waited) if waited >= limit + clock.drain() => return Cut::Silent(limit),
-            Some(_) => {}
-            None if clock.since_progress() >= limit => return Cut::Stalled(limit),
-            None => {}
+        if clock.since_sent().is_none() {
+            if clock.since_progress() >= limit {
+                return Cut::Stalled(limit);
+            }
+            continue;
+        }
+        // The whole body is handed over; the server cannot answer before it has it.
+        match clock
+            .connection
+            .get()
+            .and_then(socket::Connection::delivery)
+        {
+            Some(now) => {
+                if acked != Some(now.acked) {
+                    acked = Some(now.acked);
+                    clock.moved();
+                }
+                // Still delivering, or delivered and waiting for the answer: either way the
+                // clock runs from the last byte the server acknowledged.
+                if clock.since_progress() >= limit {
+                    if now.waiting {
+                        return Cut::Stalled(limit);
+                    }
+                    if !behind_proxy
+                        || clock
+                            .since_sent()
+                            .is_some_and(|w| w >= limit + clock.drain())
+                    {
+                        return Cut::Silent(limit);
+                    }
+                }
+            }
+            // Where the connection cannot be asked: the time the buffers may take to drain
+            // at the rate the body went.
+            None => {
+                if clock
+                    .since_sent()
+                    .is_some_and(|w| w >= limit + clock.drain())
+                {
+                    return Cut::Silent(limit);
+                }
+            }
         }
     }
 }
@@ -224,6 +282,9 @@ struct Clock {
     sent: AtomicU64,
     /// Body bytes handed to the connection.
     bytes: AtomicU64,
+    /// The socket the body goes out on, when it could be found: once the body is handed
+    /// over, what it has delivered tells a slow link from a silent server.
+    connection: std::sync::OnceLock<socket::Connection>,
 }
 
 const NOT_YET: u64 = u64::MAX;
@@ -235,6 +296,7 @@ impl Clock {
             progress: AtomicU64::new(0),
             sent: AtomicU64::new(NOT_YET),
             bytes: AtomicU64::new(0),
+            connection: std::sync::OnceLock::new(),
         }
     }
 
@@ -302,6 +364,9 @@ struct Tracked {
     /// The upload cap, if any; waiting for it is not a stall.
     bucket: Option<Arc<TokenBucket>>,
     gate: Gate,
+    /// The connection the request goes out on, until its socket's unsent bytes are capped
+    /// (before the first byte of the body): then "taken" means sent, not buffered.
+    connection: Option<CaptureSmithyConnection>,
 }
 
 impl Tracked {
@@ -314,6 +379,35 @@ impl Tracked {
             clock,
             bucket,
             gate: Gate::default(),
+            connection: None,
+        }
+    }
+
+    /// Caps the unsent bytes of the connection the body goes out on (see [`socket`]).
+    fn on(mut self, connection: Option<CaptureSmithyConnection>) -> Self {
+        self.connection = connection;
+        self
+    }
+
+    /// Once, when the body first moves: hyper polls the body only once the connection is up.
+    fn cap_unsent(&mut self) {
+        let Some(connection) = self.connection.take() else {
+            return;
+        };
+        let Some(metadata) = connection.get() else {
+            tracing::debug!("no connection to cap the unsent bytes of");
+            return;
+        };
+        let (Some(local), Some(peer)) = (metadata.local_addr(), metadata.remote_addr()) else {
+            return;
+        };
+        match socket::cap_unsent(local, peer, socket::UNSENT_AT_MOST) {
+            Ok(Some(socket)) => {
+                tracing::trace!(%local, %peer, "unsent bytes capped");
+                let _ = self.clock.connection.set(socket);
+            }
+            Ok(None) => tracing::trace!(%local, %peer, "unsent bytes not capped: no such socket"),
+            Err(e) => tracing::debug!(%local, %peer, "unsent bytes not capped: {e}"),
         }
     }
 
@@ -345,6 +439,7 @@ impl Body for Tracked {
         cx: &mut Context<'_>,
     ) -> Poll<Option<Result<Frame<Bytes>, Self::Error>>> {
         let this = &mut *self;
+        this.cap_unsent();
         if let Some(bucket) = &this.bucket
             && this.gate.poll_open(bucket, cx).is_pending()
         {
@@ -424,10 +519,10 @@ mod tests {
         // Sent, then nothing: cut after the limit.
         let clock = Clock::new();
         clock.sent();
-        assert_eq!(watch(&clock, limit).await, Cut::Silent(limit));
+        assert_eq!(watch(&clock, limit, false).await, Cut::Silent(limit));
         // Never sent, never moving: a stall.
         let clock = Clock::new();
-        assert_eq!(watch(&clock, limit).await, Cut::Stalled(limit));
+        assert_eq!(watch(&clock, limit, false).await, Cut::Stalled(limit));
     }
 
     #[test]

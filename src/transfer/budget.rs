@@ -22,6 +22,8 @@ pub struct Budget {
     bytes: Arc<Semaphore>,
     /// The bytes budget in units: the most one request may take.
     units: u32,
+    /// `--max-requests`: the requests semaphore's size.
+    max_requests: usize,
 }
 
 /// The right to have one request in flight, carrying up to the bytes it was acquired for;
@@ -51,7 +53,14 @@ impl Budget {
             requests: Arc::new(Semaphore::new(requests.max(1))),
             bytes: Arc::new(Semaphore::new(units as usize)),
             units,
+            max_requests: requests.max(1),
         }
+    }
+
+    /// The requests in flight now (for a progress line that says what a transfer waits on).
+    pub fn in_flight(&self) -> usize {
+        self.max_requests
+            .saturating_sub(self.requests.available_permits())
     }
 
     /// Waits until a request carrying `bytes` of body (sent or received; 0 for a HEAD) may go.
@@ -104,7 +113,9 @@ mod tests {
         let a = budget.acquire(0).await;
         let _b = other.acquire(10).await;
         assert!(blocked(&budget, 0).await, "a third request must wait");
+        assert_eq!(budget.in_flight(), 2);
         drop(a);
+        assert_eq!(budget.in_flight(), 1);
         let _c = budget.acquire(0).await;
     }
 

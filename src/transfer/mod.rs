@@ -46,6 +46,9 @@ pub struct TransferSettings {
     /// The store enforces `If-None-Match: *`, so a create-only write needs no look before and
     /// no read-back after.
     pub trust_conditional_writes: bool,
+    /// Keep an interrupted multipart upload of a file for the next run instead of aborting it
+    /// (`--resumable`, `S3BLOB_RESUMABLE`).
+    pub resumable: bool,
 }
 
 /// Buffer for streaming a file into a request body: 256 KiB keeps syscall overhead low (4 KiB
@@ -63,6 +66,36 @@ pub fn backoff(attempt: u32) -> Duration {
 /// A value in `cap/2..=cap`.
 fn jitter(cap: u64) -> u64 {
     cap / 2 + crate::checksum::random_u64() % (cap / 2 + 1)
+}
+
+/// Aborts the unfinished upload `upload_id` of `key` on request (`s3blob uploads abort`): its
+/// failure is the caller's to report. One already gone (finished or aborted meanwhile) is no
+/// failure: `Ok(false)`.
+pub(crate) async fn abort_unfinished(
+    client: &aws_sdk_s3::Client,
+    bucket: &str,
+    key: &str,
+    upload_id: &str,
+) -> Result<bool, crate::error::Error> {
+    let sent = client
+        .abort_multipart_upload()
+        .bucket(bucket)
+        .key(key)
+        .upload_id(upload_id)
+        .send()
+        .await;
+    match sent {
+        Ok(_) => Ok(true),
+        Err(e) if aws_sdk_s3::error::ProvideErrorMetadata::code(&e) == Some("NoSuchUpload") => {
+            Ok(false)
+        }
+        Err(e) => Err(crate::s3::classify(
+            &e,
+            "abort the upload of",
+            bucket,
+            Some(key),
+        )),
+    }
 }
 
 /// How long aborting a multipart upload may take before the command gives up on it: the

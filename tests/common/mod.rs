@@ -205,6 +205,11 @@ impl Server {
             .env("AWS_REGION", "us-east-1")
             .env("AWS_ENDPOINT_URL", &self.endpoint)
             .env("S3BLOB_BUCKET", BUCKET);
+        // Windows cannot start its network stack without SystemRoot.
+        #[cfg(windows)]
+        if let Some(root) = std::env::var_os("SYSTEMROOT") {
+            cmd.env("SYSTEMROOT", root);
+        }
         cmd
     }
 
@@ -223,6 +228,7 @@ impl Server {
     /// it. `cwd` is then opened to that user (`nobody`), who must reach what the test gives.
     pub fn run_unprivileged(&self, cwd: &Path, args: &[&str]) -> Run {
         let mut cmd = self.cmd(cwd);
+        #[cfg(unix)]
         if rustix::process::geteuid().is_root() {
             use std::os::unix::fs::PermissionsExt;
             use std::os::unix::process::CommandExt;
@@ -488,9 +494,12 @@ impl Run {
 /// Writes a settings file (`.env`) as a user's own would be: readable and writable by its
 /// owner only, whatever the umask (s3blob refuses one that group or others may write).
 pub fn write_dotenv(path: &Path, text: impl AsRef<[u8]>) {
-    use std::os::unix::fs::PermissionsExt;
     std::fs::write(path, text).unwrap();
-    std::fs::set_permissions(path, std::fs::Permissions::from_mode(0o600)).unwrap();
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        std::fs::set_permissions(path, std::fs::Permissions::from_mode(0o600)).unwrap();
+    }
 }
 
 /// Deterministic, incompressible test data.

@@ -31,6 +31,10 @@ pub enum Op {
     CopyObject,
     CreateMultipartUpload,
     UploadPart,
+    /// `PUT ?partNumber=10000&uploadId`: the part s3blob stores first in a multipart upload of
+    /// a file to describe it, so a later run can resume it (its own bookkeeping, told apart like
+    /// the manifest's requests: never part of the object).
+    DescribeUpload,
     /// `PUT ?partNumber&uploadId` with `x-amz-copy-source`: a part copied on the server.
     UploadPartCopy,
     CompleteMultipartUpload,
@@ -44,7 +48,14 @@ pub enum Op {
     HeadManifest,
     PutManifest,
     DeleteManifest,
+    /// Any request on a manifest's signature (`.../.s3blob-manifest.json.minisig`), also
+    /// bookkeeping.
+    Signature,
     ListObjectsV2,
+    /// `GET /bucket?uploads`: the bucket's unfinished multipart uploads.
+    ListMultipartUploads,
+    /// `GET /bucket/key?uploadId=ID`: the parts of one.
+    ListParts,
     DeleteObject,
     /// `POST /bucket?delete`: DeleteObjects.
     DeleteObjects,
@@ -70,13 +81,21 @@ impl Op {
             .split_once('/')
             .is_some_and(|(_, k)| !k.is_empty());
         let manifest = req.uri().path().ends_with(&format!("/{MANIFEST_NAME}"));
+        let signature = req
+            .uri()
+            .path()
+            .ends_with(&format!("/{MANIFEST_NAME}.minisig"));
         let copy = req.headers().contains_key("x-amz-copy-source");
         match *req.method() {
+            _ if signature => Op::Signature,
             http::Method::GET if manifest => Op::GetManifest,
             http::Method::HEAD if manifest => Op::HeadManifest,
             http::Method::PUT if manifest => Op::PutManifest,
             http::Method::DELETE if manifest => Op::DeleteManifest,
             http::Method::PUT if has_key && has("partNumber") && copy => Op::UploadPartCopy,
+            http::Method::PUT if has_key && query.split('&').any(|kv| kv == "partNumber=10000") => {
+                Op::DescribeUpload
+            }
             http::Method::PUT if has_key && has("partNumber") => Op::UploadPart,
             http::Method::PUT if has_key && copy => Op::CopyObject,
             http::Method::PUT if has_key => Op::PutObject,
@@ -85,7 +104,9 @@ impl Op {
             http::Method::DELETE if has("uploadId") => Op::AbortMultipartUpload,
             http::Method::DELETE if has_key => Op::DeleteObject,
             http::Method::POST if has("delete") => Op::DeleteObjects,
+            http::Method::GET if has_key && has("uploadId") => Op::ListParts,
             http::Method::GET if has_key => Op::GetObject,
+            http::Method::GET if has("uploads") => Op::ListMultipartUploads,
             http::Method::GET if has("list-type") => Op::ListObjectsV2,
             http::Method::HEAD if has_key => Op::HeadObject,
             _ => Op::Other,

@@ -11,6 +11,7 @@ pub mod mem;
 pub mod stats;
 pub mod throttle;
 pub mod tls;
+pub mod uploads;
 
 pub use mem::Memory;
 pub use throttle::NetModel;
@@ -25,7 +26,8 @@ use s3s::{S3, S3Error, S3ErrorCode, S3Request, S3Response, S3Result};
 /// reading in a bucket that does not exist is `NoSuchBucket` (s3s-fs would create the bucket,
 /// or answer NoSuchKey); `If-Match` on GET and `x-amz-copy-source-if-match` on UploadPartCopy
 /// are honoured; a multipart upload's full-object
-/// CRC64NVME is kept and returned; listings are URL-encoded when asked.
+/// CRC64NVME is kept and returned; listings are URL-encoded when asked; unfinished uploads and
+/// their parts are listed as S3 lists them ([`uploads`]).
 pub struct Strict {
     fs: s3s_fs::FileSystem,
     root: PathBuf,
@@ -40,6 +42,8 @@ pub struct Strict {
     /// it and returns it on a whole GET and on a HEAD that asks; s3s-fs drops it. Kept, not
     /// checked against the parts.
     multipart_crc64: std::sync::Mutex<std::collections::HashMap<(String, String), String>>,
+    /// The unfinished uploads and their parts as S3 lists them (s3s-fs cannot).
+    on_disk: uploads::OnDisk,
 }
 
 /// Ways real S3-compatible stores depart from S3 that a test can switch on.
@@ -64,6 +68,9 @@ pub struct Personality {
     /// system cannot, so s3s-fs cannot keep them (a directory marker `suite/release/`, which
     /// consoles create for "folders"; a name over 255 bytes). Reading one answers NoSuchKey.
     pub listed_only: std::sync::Mutex<std::collections::BTreeMap<String, i64>>,
+    /// Entries per page of ListMultipartUploads and ListParts at most (0: S3's 1,000), so a
+    /// test sees a client follow several pages.
+    pub page_limit: std::sync::atomic::AtomicUsize,
 }
 
 impl Personality {
@@ -103,6 +110,7 @@ impl Strict {
             personality: Default::default(),
             objects: tokio::sync::RwLock::new(()),
             multipart_crc64: Default::default(),
+            on_disk: Default::default(),
         })
     }
 
@@ -114,6 +122,12 @@ impl Strict {
         let mut strict = Self::new(root)?;
         strict.personality = personality;
         Ok(strict)
+    }
+
+    fn page_limit(&self) -> usize {
+        self.personality
+            .page_limit
+            .load(std::sync::atomic::Ordering::Relaxed)
     }
 
     fn ignores_conditions(&self) -> bool {
@@ -362,7 +376,37 @@ impl S3 for Strict {
         &self,
         req: S3Request<UploadPartInput>,
     ) -> S3Result<S3Response<UploadPartOutput>> {
-        self.fs.upload_part(req).await
+        let (id, n) = (req.input.upload_id.clone(), req.input.part_number);
+        let out = self.fs.upload_part(req).await?;
+        if let Some(etag) = &out.output.e_tag {
+            self.on_disk.part_stored(&self.root, &id, n, etag.value());
+        }
+        Ok(out)
+    }
+    async fn list_multipart_uploads(
+        &self,
+        req: S3Request<ListMultipartUploadsInput>,
+    ) -> S3Result<S3Response<ListMultipartUploadsOutput>> {
+        self.check_bucket(&req.input.bucket)?;
+        let all = uploads::OnDisk::uploads(&self.root, &req.input.bucket)?;
+        Ok(S3Response::new(uploads::uploads_page(
+            &req.input.bucket,
+            all,
+            &req.input,
+            self.page_limit(),
+        )))
+    }
+    async fn list_parts(
+        &self,
+        req: S3Request<ListPartsInput>,
+    ) -> S3Result<S3Response<ListPartsOutput>> {
+        self.check_bucket(&req.input.bucket)?;
+        let parts = self.on_disk.parts(&self.root, &req.input.upload_id).await?;
+        Ok(S3Response::new(uploads::parts_page(
+            parts,
+            &req.input,
+            self.page_limit(),
+        )))
     }
     async fn complete_multipart_upload(
         &self,
@@ -382,7 +426,9 @@ impl S3 for Strict {
         let _whole = self.objects.write().await;
         let (bucket, key) = (req.input.bucket.clone(), req.input.key.clone());
         let crc = req.input.checksum_crc64nvme.clone();
+        let id = req.input.upload_id.clone();
         let out = self.fs.complete_multipart_upload(req).await?;
+        self.on_disk.forget(&id);
         self.set_multipart_crc64(&bucket, &key, crc);
         Ok(out)
     }
@@ -390,7 +436,10 @@ impl S3 for Strict {
         &self,
         req: S3Request<AbortMultipartUploadInput>,
     ) -> S3Result<S3Response<AbortMultipartUploadOutput>> {
-        self.fs.abort_multipart_upload(req).await
+        let id = req.input.upload_id.clone();
+        let out = self.fs.abort_multipart_upload(req).await?;
+        self.on_disk.forget(&id);
+        Ok(out)
     }
     async fn create_bucket(
         &self,
@@ -608,7 +657,7 @@ pub async fn serve_backend<B: S3>(
                 });
             }
             Some(rate) => {
-                let io = throttle::Throttled::new(socket, rate);
+                let io = throttle::Throttled::new(socket, rate).counted(stats.clone());
                 let conn = http
                     .serve_connection(TokioIo::new(io), service)
                     .into_owned();

@@ -35,13 +35,15 @@ options:
   -h, --help           this text
 
 counters (for benchmarks): GET /__s3blob/stats, without authentication and without the
---s3-model/--latency-ms delay, answers {\"connections\": N, \"requests\": M, \"accepted\": A}:
+--s3-model/--latency-ms delay, answers {\"connections\": N, \"requests\": M, \"accepted\": A,
+\"received\": B}:
   connections          TCP connections accepted so far, not counting those that asked
                        for the stats (so a reader opening a fresh connection before and
                        after a command, e.g. curl, sees the command's own connections as
                        the difference)
   requests             HTTP requests passed to S3 so far (the stats requests left out)
-  accepted             every TCP connection accepted, stats readers included";
+  accepted             every TCP connection accepted, stats readers included
+  received             bytes read from connections under --bandwidth (0 without it)";
 
 struct Opts {
     root: Option<PathBuf>,

@@ -146,6 +146,9 @@ impl Object {
 struct Part {
     data: Blob,
     etag: String,
+    /// The CRC64NVME UploadPart carried (trusted, like every checksum here), for ListParts.
+    crc64nvme: Option<String>,
+    stored: SystemTime,
 }
 
 struct Upload {
@@ -156,6 +159,7 @@ struct Upload {
     cache_control: Option<CacheControl>,
     checksum_type: Option<ChecksumType>,
     parts: BTreeMap<i32, Part>,
+    initiated: SystemTime,
 }
 
 #[derive(Default)]
@@ -785,6 +789,7 @@ impl S3 for Memory {
             cache_control: input.cache_control,
             checksum_type: input.checksum_type.clone(),
             parts: BTreeMap::new(),
+            initiated: SystemTime::now(),
         };
         self.lock().uploads.insert(id.clone(), upload);
         Ok(S3Response::new(CreateMultipartUploadOutput {
@@ -832,6 +837,8 @@ impl S3 for Memory {
                 Part {
                     data,
                     etag: etag.clone(),
+                    crc64nvme: crc.clone(),
+                    stored: SystemTime::now(),
                 },
             );
         }
@@ -840,6 +847,61 @@ impl S3 for Memory {
             checksum_crc64nvme: crc,
             ..Default::default()
         }))
+    }
+
+    async fn list_multipart_uploads(
+        &self,
+        req: S3Request<ListMultipartUploadsInput>,
+    ) -> S3Result<S3Response<ListMultipartUploadsOutput>> {
+        let input = req.input;
+        self.check_bucket(&input.bucket)?;
+        let all = self
+            .lock()
+            .uploads
+            .iter()
+            .filter(|(_, u)| u.bucket == input.bucket)
+            .map(|(id, u)| crate::uploads::Unfinished {
+                key: u.key.clone(),
+                upload_id: id.clone(),
+                initiated: u.initiated,
+            })
+            .collect();
+        Ok(S3Response::new(crate::uploads::uploads_page(
+            &input.bucket,
+            all,
+            &input,
+            0,
+        )))
+    }
+
+    async fn list_parts(
+        &self,
+        req: S3Request<ListPartsInput>,
+    ) -> S3Result<S3Response<ListPartsOutput>> {
+        let input = req.input;
+        let parts = {
+            let st = self.lock();
+            let upload = st
+                .uploads
+                .get(&input.upload_id)
+                .filter(|u| u.bucket == input.bucket && u.key == input.key)
+                .ok_or_else(no_such_upload)?;
+            upload
+                .parts
+                .iter()
+                .map(|(n, p)| s3s::dto::Part {
+                    part_number: Some(*n),
+                    size: i64::try_from(p.data.len).ok(),
+                    e_tag: Some(ETag::Strong(p.etag.clone())),
+                    checksum_crc64nvme: p.crc64nvme.clone(),
+                    last_modified: Some(Timestamp::from(p.stored)),
+                    ..Default::default()
+                })
+                .collect()
+        };
+        Ok(S3Response::new(crate::uploads::parts_page(
+            parts, &input, 0,
+        )))
     }
 
     async fn complete_multipart_upload(
@@ -1095,6 +1157,8 @@ impl S3 for Memory {
                 Part {
                     data,
                     etag: etag.clone(),
+                    crc64nvme: None,
+                    stored: SystemTime::now(),
                 },
             );
         }

@@ -21,6 +21,7 @@ pub struct Stats {
     accepted: AtomicU64,
     stats_connections: AtomicU64,
     requests: AtomicU64,
+    received: AtomicU64,
 }
 
 /// A snapshot of [`Stats`].
@@ -32,14 +33,18 @@ pub struct Snapshot {
     pub requests: u64,
     /// Every TCP connection accepted, stats readers included.
     pub accepted: u64,
+    /// Bytes read from connections under a bandwidth cap (`--bandwidth`), headers and bodies,
+    /// stats requests included (a few hundred bytes each): what the clients sent over the
+    /// capped link, a body sent twice counted twice. 0 without a cap.
+    pub received: u64,
 }
 
 impl Snapshot {
     /// The JSON body of the stats response.
     pub fn to_json(self) -> String {
         format!(
-            "{{\"connections\": {}, \"requests\": {}, \"accepted\": {}}}\n",
-            self.connections, self.requests, self.accepted
+            "{{\"connections\": {}, \"requests\": {}, \"accepted\": {}, \"received\": {}}}\n",
+            self.connections, self.requests, self.accepted, self.received
         )
     }
 }
@@ -58,7 +63,13 @@ impl Stats {
             connections: accepted.saturating_sub(readers),
             requests: self.requests.load(Ordering::Relaxed),
             accepted,
+            received: self.received.load(Ordering::Relaxed),
         }
+    }
+
+    /// Counts `n` bytes read from a capped connection.
+    pub fn received(&self, n: usize) {
+        self.received.fetch_add(n as u64, Ordering::Relaxed);
     }
 
     /// The service for one accepted connection: answers the stats path, counts and passes on
@@ -155,7 +166,9 @@ mod tests {
         let first = get(addr, STATS_PATH).await;
         assert!(first.starts_with("HTTP/1.1 200"), "{first}");
         assert!(
-            first.contains("{\"connections\": 0, \"requests\": 0, \"accepted\": 1}"),
+            first.contains(
+                "{\"connections\": 0, \"requests\": 0, \"accepted\": 1, \"received\": 0}"
+            ),
             "{first}"
         );
         // Two S3 requests (unsigned, so refused by s3s) on two connections.
@@ -165,7 +178,9 @@ mod tests {
         }
         let after = get(addr, STATS_PATH).await;
         assert!(
-            after.contains("{\"connections\": 2, \"requests\": 2, \"accepted\": 4}"),
+            after.contains(
+                "{\"connections\": 2, \"requests\": 2, \"accepted\": 4, \"received\": 0}"
+            ),
             "{after}"
         );
     }

@@ -102,6 +102,8 @@ pub struct Throttled<S> {
     inner: S,
     read: TokenBucket,
     write: TokenBucket,
+    /// Where the bytes read are counted, if anywhere.
+    stats: Option<std::sync::Arc<crate::stats::Stats>>,
 }
 
 impl<S> Throttled<S> {
@@ -111,7 +113,14 @@ impl<S> Throttled<S> {
             inner,
             read: TokenBucket::new(rate),
             write: TokenBucket::new(rate),
+            stats: None,
         }
+    }
+
+    /// Counts the bytes read in `stats`.
+    pub fn counted(mut self, stats: std::sync::Arc<crate::stats::Stats>) -> Self {
+        self.stats = Some(stats);
+        self
     }
 }
 
@@ -134,6 +143,9 @@ impl<S: AsyncRead + Unpin> AsyncRead for Throttled<S> {
         let n = sub.filled().len();
         buf.advance(n);
         this.read.spend(n);
+        if let Some(stats) = &this.stats {
+            stats.received(n);
+        }
         Poll::Ready(Ok(()))
     }
 }

@@ -176,19 +176,19 @@ impl Probe {
                     "list-uploads",
                     Status::Ok,
                     "ListMultipartUploads shows uploads in progress".to_owned(),
-                    "aborts its own unfinished uploads; other tools' can be listed and aborted with the store's tools",
+                    "resumes an interrupted upload of a file (upload --resumable); s3blob uploads lists and aborts unfinished uploads, other tools' included",
                 ),
             Ok(_) => self.push(
                 "list-uploads",
                 Status::Info,
                 "ListMultipartUploads does not show an upload in progress".to_owned(),
-                "aborts its own unfinished uploads; uploads abandoned by other tools cannot be found by listing",
+                "aborts its own unfinished uploads but cannot resume one, and s3blob uploads cannot list them: give the bucket a lifecycle rule (AbortIncompleteMultipartUpload)",
             ),
             Err(e) => self.push(
                 "list-uploads",
                 Status::Info,
                 format!("ListMultipartUploads failed ({})", detail(&e)),
-                "aborts its own unfinished uploads; uploads abandoned by other tools cannot be found by listing",
+                "aborts its own unfinished uploads but cannot resume one, and s3blob uploads cannot list them: give the bucket a lifecycle rule (AbortIncompleteMultipartUpload)",
             ),
         }
     }

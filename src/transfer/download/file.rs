@@ -11,9 +11,9 @@ use bytes::Bytes;
 
 use super::writer::FileWriter;
 use super::{DownloadRequest, Downloaded, Placement, Sink};
-use crate::atomic_file::AtomicFile;
 use crate::checksum;
 use crate::error::Error;
+use crate::platform::atomic_file::AtomicFile;
 use crate::progress::SharedProgress;
 use crate::shutdown::Shutdown;
 
@@ -133,7 +133,6 @@ async fn sha256_of(out: &AtomicFile, len: u64) -> Result<String, Error> {
         .try_clone()
         .map_err(|e| Error::local_io("read", &path, &e))?;
     tokio::task::spawn_blocking(move || {
-        use std::os::unix::fs::FileExt;
         let mut sha = checksum::Sha256::default();
         let mut buf = vec![0u8; crate::transfer::READ_BUFFER];
         let mut pos = 0;
@@ -141,8 +140,7 @@ async fn sha256_of(out: &AtomicFile, len: u64) -> Result<String, Error> {
             let want = usize::try_from(len - pos)
                 .unwrap_or(buf.len())
                 .min(buf.len());
-            let n = file
-                .read_at(&mut buf[..want], pos)
+            let n = crate::platform::read_at(&file, &mut buf[..want], pos)
                 .map_err(|e| Error::local_io("read", &path, &e))?;
             if n == 0 {
                 break;

@@ -84,7 +84,15 @@ pub struct Downloaded {
 pub fn destination(output: Option<&Path>, filename: &str) -> PathBuf {
     match output {
         None => PathBuf::from(filename),
-        Some(p) if p.is_dir() || p.as_os_str().to_string_lossy().ends_with('/') => p.join(filename),
+        // A trailing separator (`/`; on Windows `\` too) names a directory, existing or not.
+        Some(p)
+            if p.is_dir()
+                || p.as_os_str()
+                    .to_string_lossy()
+                    .ends_with(std::path::is_separator) =>
+        {
+            p.join(filename)
+        }
         Some(p) => p.to_owned(),
     }
 }

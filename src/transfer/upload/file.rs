@@ -21,6 +21,7 @@ use super::{Body, Part, PartSource, Shape};
 use crate::checksum;
 use crate::error::Error;
 use crate::plan::{self, UploadPlan};
+use crate::platform::read_at;
 
 /// Files up to this size are read into memory whole (a batch holds at most `--max-requests`
 /// of them at once: 256 x 128 KiB = 32 MiB at worst).
@@ -49,8 +50,7 @@ pub struct FileSource {
 pub fn check_uploadable(path: &Path) -> Result<(), Error> {
     regular_file(path)?;
     // Readable, asked without opening it: the upload opens it once, when its turn comes.
-    rustix::fs::access(path, rustix::fs::Access::READ_OK)
-        .map_err(|e| Error::local_io("read", path, &std::io::Error::from(e)))
+    crate::platform::check_readable(path).map_err(|e| Error::local_io("read", path, &e))
 }
 
 /// The metadata of `path`, refused unless it is a regular file.
@@ -195,6 +195,12 @@ impl PartSource for FileSource {
         self.bytes.as_ref().map(|b| md5::Md5::digest(b).into())
     }
 
+    fn planned(&self) -> Option<Vec<(u64, u64)>> {
+        let lens = self.ranges.iter().map(|r| r.end - r.start);
+        (!self.single && self.crcs.len() == self.ranges.len())
+            .then(|| lens.zip(self.crcs.iter().copied()).collect())
+    }
+
     fn check_unchanged(&self) -> Result<(), Error> {
         let path = &self.path;
         let after = std::fs::metadata(path).map_err(|e| Error::local_io("read", path, &e))?;
@@ -226,12 +232,11 @@ async fn read_small(
     sha256: bool,
 ) -> Result<(Bytes, u64, Option<String>), Error> {
     let task = tokio::task::spawn_blocking(move || {
-        use std::os::unix::fs::FileExt;
         let len = usize::try_from(size).unwrap_or(usize::MAX);
         let mut buf = vec![0u8; len];
         let mut pos = 0;
         while pos < len {
-            let n = file.read_at(&mut buf[pos..], pos as u64)?;
+            let n = read_at(&file, &mut buf[pos..], pos as u64)?;
             if n == 0 {
                 return Err(std::io::Error::new(
                     std::io::ErrorKind::UnexpectedEof,
@@ -261,7 +266,6 @@ async fn checksum_in_order(
     ranges: Vec<Range<u64>>,
 ) -> Result<(Vec<u64>, String), Error> {
     let task = tokio::task::spawn_blocking(move || {
-        use std::os::unix::fs::FileExt;
         let mut sha = checksum::Sha256::default();
         let mut buf = vec![0u8; crate::transfer::READ_BUFFER];
         let mut crcs = Vec::with_capacity(ranges.len());
@@ -272,7 +276,7 @@ async fn checksum_in_order(
                 let want = usize::try_from(r.end - pos)
                     .unwrap_or(buf.len())
                     .min(buf.len());
-                let n = file.read_at(&mut buf[..want], pos)?;
+                let n = read_at(&file, &mut buf[..want], pos)?;
                 if n == 0 {
                     return Err(std::io::Error::new(
                         std::io::ErrorKind::UnexpectedEof,
@@ -314,7 +318,7 @@ async fn checksum_parts(
                 let Some(r) = ranges.get(i) else {
                     return Ok(out);
                 };
-                out.push((i, checksum::file_range(&file, r.start, r.end - r.start)?));
+                out.push((i, file_range(&file, r.start, r.end - r.start)?));
             }
         });
     }
@@ -328,6 +332,34 @@ async fn checksum_parts(
         }
     }
     Ok(crcs)
+}
+
+/// The CRC64NVME of `len` bytes of `file` from `offset`, read with positioned reads so several
+/// threads can checksum different parts of one open file. Fails if the file is shorter.
+fn file_range(file: &File, offset: u64, len: u64) -> std::io::Result<u64> {
+    let mut buf = vec![
+        0u8;
+        crate::transfer::READ_BUFFER
+            .min(usize::try_from(len).unwrap_or(crate::transfer::READ_BUFFER))
+    ];
+    let mut crc = checksum::Crc64::default();
+    let mut pos = offset;
+    let end = offset + len;
+    while pos < end {
+        let want = usize::try_from(end - pos)
+            .unwrap_or(usize::MAX)
+            .min(buf.len());
+        let n = read_at(file, &mut buf[..want], pos)?;
+        if n == 0 {
+            return Err(std::io::Error::new(
+                std::io::ErrorKind::UnexpectedEof,
+                "the file became shorter while it was being read",
+            ));
+        }
+        crc.update(&buf[..n]);
+        pos += n as u64;
+    }
+    Ok(crc.value())
 }
 
 #[cfg(test)]
@@ -409,5 +441,22 @@ mod tests {
         let mut source = FileSource::open(tmp.path(), 5 * MIB).unwrap();
         assert!(source.prepare().await.unwrap().single);
         assert_eq!(source.whole().await.unwrap(), (3, checksum::crc64(b"abc")));
+    }
+
+    #[test]
+    fn file_ranges() {
+        let data: Vec<u8> = (0..1_000_000u32).map(|i| (i % 251) as u8).collect();
+        let mut f = tempfile::tempfile().unwrap();
+        std::io::Write::write_all(&mut f, &data).unwrap();
+        assert_eq!(
+            file_range(&f, 0, data.len() as u64).unwrap(),
+            checksum::crc64(&data)
+        );
+        assert_eq!(
+            file_range(&f, 5, 300_000).unwrap(),
+            checksum::crc64(&data[5..300_005])
+        );
+        assert_eq!(file_range(&f, 7, 0).unwrap(), 0);
+        assert!(file_range(&f, 999_999, 2).is_err());
     }
 }

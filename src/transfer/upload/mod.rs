@@ -11,9 +11,11 @@ pub mod file;
 mod header;
 mod multipart;
 mod parts;
+mod resume;
 mod source;
 pub mod stdin;
 
+use std::collections::HashMap;
 use std::future::Future;
 use std::path::Path;
 use std::sync::Arc;
@@ -209,7 +211,7 @@ async fn upload_parts<S: PartSource>(
     if let Some((size, _)) = shape.known {
         progress.start(size);
     }
-    let started = multipart::start(client, req, shape.known.map(|(_, crc)| crc)).await?;
+    let (started, kept, keep) = Box::pin(begin(client, req, source, shape, shutdown)).await?;
     let send = async {
         let assembled = send_parts(
             client,
@@ -217,13 +219,99 @@ async fn upload_parts<S: PartSource>(
             &started,
             source,
             shape.known.is_none(),
+            &kept,
             progress,
         )
         .await?;
         source.check_unchanged()?;
         Ok(assembled)
     };
-    multipart::finish(client, req, &started, send, shutdown).await
+    multipart::finish(client, req, &started, send, shutdown, keep).await
+}
+
+/// The multipart upload the parts go to: an interrupted one of this very file, adopted with the
+/// parts it kept (see [`resume`]), or a new one, described so that a later run can adopt it.
+/// Also whether it may be kept on failure (`--resumable`, and the upload can be identified).
+async fn begin<S: PartSource>(
+    client: &Client,
+    req: &UploadRequest,
+    source: &S,
+    shape: Shape,
+    shutdown: &Shutdown,
+) -> Result<(multipart::Started, HashMap<u64, CompletedPart>, bool), Error> {
+    let wanted = req.settings.resumable;
+    let planned = source
+        .planned()
+        .filter(|p| p.len() < resume::DESCRIPTOR_PART as usize);
+    let (Some(planned), Some((size, crc64))) = (planned, shape.known) else {
+        let started = multipart::start(client, req, shape.known.map(|(_, crc)| crc)).await?;
+        return Ok((started, HashMap::new(), false));
+    };
+    let descriptor = resume::descriptor(req, size, crc64, &planned);
+    let found = shutdown
+        .guard(Box::pin(resume::find(client, req, &planned, &descriptor)))
+        .await;
+    let found = match found {
+        Ok(found) => found,
+        Err(e @ Error::Interrupted { .. }) => return Err(e),
+        Err(e) => {
+            if wanted {
+                warn!("{e}; this upload cannot be resumed and is aborted if interrupted");
+            } else {
+                debug!("not looking for an interrupted upload to resume: {e}");
+            }
+            let started = multipart::start(client, req, Some(crc64)).await?;
+            return Ok((started, HashMap::new(), false));
+        }
+    };
+    if let Some(adopted) = found {
+        tracing::info!(
+            "resuming the interrupted upload of s3://{}/{} (id {}): {} of {} parts ({}) already stored and checked, sending the rest",
+            req.bucket,
+            req.key,
+            adopted.started.id,
+            adopted.kept.len(),
+            planned.len(),
+            crate::values::human_bytes(adopted.kept_bytes)
+        );
+        return Ok((adopted.started, adopted.kept, wanted));
+    }
+    let started = multipart::start(client, req, Some(crc64)).await?;
+    if !started.checksums {
+        if wanted {
+            warn!(
+                "the store takes no CRC64NVME checksums here, so a resumed upload could not be checked: s3://{}/{} is aborted if interrupted",
+                req.bucket, req.key
+            );
+        }
+        return Ok((started, HashMap::new(), false));
+    }
+    let described = shutdown
+        .guard(Box::pin(resume::describe(
+            client, req, &started, descriptor,
+        )))
+        .await;
+    match described {
+        Ok(()) => Ok((started, HashMap::new(), wanted)),
+        Err(e) => {
+            if matches!(e, Error::Interrupted { .. }) {
+                crate::transfer::abort_multipart(
+                    client,
+                    &req.bucket,
+                    &req.key.to_string(),
+                    &started.id,
+                )
+                .await;
+                return Err(e);
+            }
+            if wanted {
+                warn!("{e}; this upload cannot be resumed and is aborted if interrupted");
+            } else {
+                debug!("the upload is not resumable: {e}");
+            }
+            Ok((started, HashMap::new(), false))
+        }
+    }
 }
 
 /// The release's manifest, if the release is sealed (and the request looks).

@@ -69,7 +69,9 @@ enum Completion {
 }
 
 /// Runs `send` (the parts) and completes the upload, both stopped by `shutdown`; whatever
-/// fails, the upload is aborted. A refused completion (the key was taken meanwhile) succeeds
+/// fails, the upload is aborted, unless `keep` (`--resumable`, for an upload the next run can
+/// identify) and the failure is one a later run may get past: a signal, or the network or the
+/// store failing past the retries. A refused completion (the key was taken meanwhile) succeeds
 /// only if the key holds these very bytes.
 pub(super) async fn finish(
     client: &Client,
@@ -77,6 +79,7 @@ pub(super) async fn finish(
     started: &Started,
     send: impl Future<Output = Result<Assembled, Error>>,
     shutdown: &Shutdown,
+    keep: bool,
 ) -> Result<Uploaded, Error> {
     let key = req.key.to_string();
     let upload_id = started.id.as_str();
@@ -88,6 +91,15 @@ pub(super) async fn finish(
     };
     let (size, crc64, count, completion) = match shutdown.guard(work).await {
         Ok(done) => done,
+        Err(err) if keep && resumable_after(&err) => {
+            warn!(
+                "kept s3://{}/{key} upload for resuming: run the same command again, or {}",
+                req.bucket,
+                super::resume::abort_hint(req)
+            );
+            crate::error::note_kept_upload();
+            return Err(err);
+        }
         Err(err) => {
             crate::transfer::abort_multipart(client, &req.bucket, &key, upload_id).await;
             return Err(err);
@@ -108,6 +120,14 @@ pub(super) async fn finish(
                     warn!(%key, "completing the upload reported an error, but the object is stored intact: {err}");
                     Ok(Uploaded::stored(size, crc64, e.etag, count))
                 }
+                // Other bytes hold the key, and this upload was not to replace them: another
+                // writer got there first, as a refusal would have said (some stores answer a
+                // losing completion with a 200 whose body is an error).
+                Ok(Some(e)) if !req.overwrite => {
+                    debug!(%key, "completing the upload failed ({err}) and the key holds another object");
+                    crate::transfer::abort_multipart(client, &req.bucket, &key, upload_id).await;
+                    existing::judge(&req.bucket, &req.key, e, size, crc64)
+                }
                 _ => {
                     crate::transfer::abort_multipart(client, &req.bucket, &key, upload_id).await;
                     Err(err)
@@ -115,6 +135,17 @@ pub(super) async fn finish(
             }
         }
     }
+}
+
+/// Whether an upload that failed this way is worth keeping for the next run: it was stopped
+/// (a signal) or could not get through (the network, the proxy, the store failing past the
+/// retries); not a file that changed, a refusal or a missing bucket, which another run meets
+/// again.
+fn resumable_after(err: &Error) -> bool {
+    matches!(
+        err,
+        Error::Interrupted { .. } | Error::Network(_) | Error::Proxy(_) | Error::Other(_)
+    )
 }
 
 /// One CompleteMultipartUpload with the full-object CRC64NVME, conditional unless overwriting.

@@ -23,6 +23,7 @@ pub(super) async fn send_parts<S: PartSource>(
     started: &multipart::Started,
     source: &mut S,
     announce: bool,
+    kept: &std::collections::HashMap<u64, CompletedPart>,
     progress: &SharedProgress,
 ) -> Result<Assembled, Error> {
     let target = Arc::new(Target {
@@ -41,6 +42,15 @@ pub(super) async fn send_parts<S: PartSource>(
     // One part read ahead, so a stream is read while the parts before it are sent.
     let mut ready = source.next_part().await?;
     loop {
+        // A part an interrupted upload already stored, checked against this one: not sent.
+        if let Some(part) = ready.take_if(|p| kept.contains_key(&p.index)) {
+            size += part.len;
+            crc64 = checksum::combine(crc64, part.crc, part.len);
+            progress.advance(part.len);
+            place(&mut done, part.index, kept[&part.index].clone());
+            ready = source.next_part().await?;
+            continue;
+        }
         let next_len = ready.as_ref().map_or(0, |p| p.len);
         tokio::select! {
             permit = req.budget.acquire(next_len), if ready.is_some() && set.len() < source.window() => {
@@ -61,11 +71,7 @@ pub(super) async fn send_parts<S: PartSource>(
                 let (index, len, part) = joined
                     .map_err(|e| Error::Other(format!("a part upload task failed: {e}")))??;
                 progress.advance(len);
-                let i = usize::try_from(index).unwrap_or(usize::MAX);
-                if done.len() <= i {
-                    done.resize(i + 1, None);
-                }
-                done[i] = Some(part);
+                place(&mut done, index, part);
             }
             else => break,
         }
@@ -76,6 +82,15 @@ pub(super) async fn send_parts<S: PartSource>(
         .map(|(i, p)| p.ok_or_else(|| Error::Other(format!("part {} was never sent", i + 1))))
         .collect::<Result<Vec<_>, _>>()?;
     Ok(Assembled { parts, size, crc64 })
+}
+
+/// Puts part `index` (0-based) in its place among the finished ones.
+fn place(done: &mut Vec<Option<CompletedPart>>, index: u64, part: CompletedPart) {
+    let i = usize::try_from(index).unwrap_or(usize::MAX);
+    if done.len() <= i {
+        done.resize(i + 1, None);
+    }
+    done[i] = Some(part);
 }
 
 /// Sends one part (holding `permit` until it is done); returns its index, length and the

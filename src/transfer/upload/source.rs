@@ -32,6 +32,12 @@ pub trait PartSource: Send {
     fn md5(&self) -> Option<[u8; 16]> {
         None
     }
+    /// After `prepare`: each part's length and CRC64NVME, when the whole multipart plan is
+    /// known before sending (a file; not a stream, nor a single PUT), so that the parts of an
+    /// interrupted upload can be checked against it.
+    fn planned(&self) -> Option<Vec<(u64, u64)>> {
+        None
+    }
     /// After the last part is sent: refuses a source that changed meanwhile (a file).
     fn check_unchanged(&self) -> Result<(), Error>;
     /// How logs name the source.

@@ -10,17 +10,17 @@
 //! named `.NAME.XXXXXX.s3blob-tmp` beside the destination, renamed at the end and removed on
 //! any failure. Either way an existing file at the destination is never touched before the
 //! final step, and an uncommitted `AtomicFile` leaves nothing when dropped.
+//!
+//! Other systems take the named temporary file. macOS: durability is `F_FULLFSYNC` (Apple's
+//! `fsync` does not flush the drive's cache). Windows: `FlushFileBuffers`, then `MoveFileExW`
+//! (with `MOVEFILE_REPLACE_EXISTING` unless `--no-clobber`); a directory cannot be opened to
+//! be synced there, and NTFS journals the rename itself, so there is no directory sync.
 
-use std::fs::{File, Permissions};
-use std::os::fd::AsRawFd;
-use std::os::unix::fs::PermissionsExt;
+use std::fs::File;
+use std::io;
 use std::path::{Path, PathBuf};
 use std::sync::OnceLock;
 
-use rustix::fs::{AtFlags, CWD};
-#[cfg(target_os = "linux")]
-use rustix::fs::{Mode, OFlags};
-use rustix::io::Errno;
 use tempfile::NamedTempFile;
 
 use crate::error::Error;
@@ -53,17 +53,11 @@ impl AtomicFile {
             })
         };
         if unnamed {
-            match open_unnamed(dir) {
-                Ok(file) => return created(Temp::Unnamed(file)),
+            match unnamed::open(dir) {
+                Ok(Some(file)) => return created(Temp::Unnamed(file)),
                 // No O_TMPFILE on this file system (or kernel): a named temporary file.
-                Err(Errno::OPNOTSUPP | Errno::ISDIR | Errno::INVAL | Errno::NOSYS) => {}
-                Err(e) => {
-                    return Err(Error::local_io(
-                        "create a temporary file in",
-                        dir,
-                        &std::io::Error::from(e),
-                    ));
-                }
+                Ok(None) => {}
+                Err(e) => return Err(Error::local_io("create a temporary file in", dir, &e)),
             }
         }
         created(Temp::Named(named_temp(dir, dest)?))
@@ -101,23 +95,23 @@ impl AtomicFile {
         let written = |e: &std::io::Error| Error::local_io("write", &dest, e);
         match temp {
             Temp::Named(t) => {
-                t.as_file()
-                    .sync_all()
-                    .map_err(|e| Error::local_io("write", t.path(), &e))?;
+                durable(t.as_file()).map_err(|e| Error::local_io("write", t.path(), &e))?;
                 persist(t, &dest, no_clobber)
             }
             Temp::Unnamed(file) => {
-                file.sync_all().map_err(|e| written(&e))?;
-                match link(&file, &dest) {
+                durable(&file).map_err(|e| written(&e))?;
+                match unnamed::link(&file, &dest) {
                     Ok(()) => Ok(()),
-                    Err(Errno::EXIST) if no_clobber => Err(exists(&dest)),
+                    Err(e) if e.kind() == io::ErrorKind::AlreadyExists && no_clobber => {
+                        Err(exists(&dest))
+                    }
                     // Replacing a file: a temporary name, then an atomic rename over it.
-                    Err(Errno::EXIST) => {
+                    Err(e) if e.kind() == io::ErrorKind::AlreadyExists => {
                         let dir = parent_dir(&dest);
                         let named = link_temp(&file, dir, &dest)?;
                         persist(named, &dest, false)
                     }
-                    Err(e) => Err(written(&std::io::Error::from(e))),
+                    Err(e) => Err(written(&e)),
                 }
             }
         }
@@ -128,40 +122,90 @@ impl AtomicFile {
 /// `/proc/self/fd` (linking an open file by its descriptor without privileges).
 fn unnamed_supported() -> bool {
     static SUPPORTED: OnceLock<bool> = OnceLock::new();
-    *SUPPORTED.get_or_init(|| cfg!(target_os = "linux") && Path::new("/proc/self/fd").is_dir())
+    *SUPPORTED.get_or_init(unnamed::supported)
 }
 
-/// A file without a name in `dir`, mode 0666 less the umask like any new file.
+/// Linux's unnamed temporary files.
 #[cfg(target_os = "linux")]
-fn open_unnamed(dir: &Path) -> Result<File, Errno> {
-    let flags = OFlags::TMPFILE | OFlags::RDWR | OFlags::CLOEXEC;
-    rustix::fs::openat(CWD, dir, flags, Mode::from_raw_mode(0o666)).map(File::from)
+mod unnamed {
+    use std::fs::File;
+    use std::io;
+    use std::os::fd::AsRawFd;
+    use std::path::Path;
+
+    use rustix::fs::{AtFlags, CWD, Mode, OFlags};
+    use rustix::io::Errno;
+
+    pub(super) fn supported() -> bool {
+        Path::new("/proc/self/fd").is_dir()
+    }
+
+    /// A file without a name in `dir`, mode 0666 less the umask like any new file; `None` if
+    /// the file system (or kernel) has no `O_TMPFILE`.
+    pub(super) fn open(dir: &Path) -> io::Result<Option<File>> {
+        let flags = OFlags::TMPFILE | OFlags::RDWR | OFlags::CLOEXEC;
+        match rustix::fs::openat(CWD, dir, flags, Mode::from_raw_mode(0o666)) {
+            Ok(fd) => Ok(Some(File::from(fd))),
+            Err(Errno::OPNOTSUPP | Errno::ISDIR | Errno::INVAL | Errno::NOSYS) => Ok(None),
+            Err(e) => Err(e.into()),
+        }
+    }
+
+    /// Gives the open, unnamed `file` the name `dest`; fails with `AlreadyExists` if `dest`
+    /// exists.
+    pub(super) fn link(file: &File, dest: &Path) -> io::Result<()> {
+        let fd = format!("/proc/self/fd/{}", file.as_raw_fd());
+        rustix::fs::linkat(CWD, fd.as_str(), CWD, dest, AtFlags::SYMLINK_FOLLOW)
+            .map_err(io::Error::from)
+    }
 }
 
+/// Elsewhere there are no unnamed files: every temporary file is a named one.
 #[cfg(not(target_os = "linux"))]
-fn open_unnamed(_dir: &Path) -> Result<File, Errno> {
-    Err(Errno::NOSYS)
+mod unnamed {
+    use std::fs::File;
+    use std::io;
+    use std::path::Path;
+
+    pub(super) fn supported() -> bool {
+        false
+    }
+
+    pub(super) fn open(_dir: &Path) -> io::Result<Option<File>> {
+        Ok(None)
+    }
+
+    pub(super) fn link(_file: &File, _dest: &Path) -> io::Result<()> {
+        Err(io::Error::from(io::ErrorKind::Unsupported))
+    }
 }
 
-/// Gives the open, unnamed `file` the name `dest`; fails with EEXIST if `dest` exists.
-fn link(file: &File, dest: &Path) -> Result<(), Errno> {
-    let fd = format!("/proc/self/fd/{}", file.as_raw_fd());
-    rustix::fs::linkat(CWD, fd.as_str(), CWD, dest, AtFlags::SYMLINK_FOLLOW)
+/// Makes `file`'s data durable. macOS: `F_FULLFSYNC`, since Apple's `fsync` leaves the data in
+/// the drive's cache (a file system that cannot do it falls back to `fsync`).
+#[cfg(target_vendor = "apple")]
+fn durable(file: &File) -> io::Result<()> {
+    rustix::fs::fcntl_fullfsync(file).or_else(|_| file.sync_all())
+}
+
+/// `fsync` on Unix; `FlushFileBuffers` on Windows.
+#[cfg(not(target_vendor = "apple"))]
+fn durable(file: &File) -> io::Result<()> {
+    file.sync_all()
 }
 
 /// Gives `file` a fresh temporary name beside `dest`, as a `NamedTempFile` (removed on drop).
 fn link_temp(file: &File, dir: &Path, dest: &Path) -> Result<NamedTempFile, Error> {
     for _ in 0..16 {
         let path = dir.join(temp_name(dest, &random_suffix()));
-        match link(file, &path) {
+        match unnamed::link(file, &path) {
             Ok(()) => {
                 let failed = |e: std::io::Error| Error::local_io("write", &path, &e);
                 let reopened = file.try_clone().map_err(failed)?;
                 let named = tempfile::TempPath::try_from_path(&path).map_err(failed)?;
                 return Ok(NamedTempFile::from_parts(reopened, named));
             }
-            Err(Errno::EXIST) => continue,
-            Err(e) => return Err(Error::local_io("write", &path, &std::io::Error::from(e))),
+            Err(e) if e.kind() == io::ErrorKind::AlreadyExists => continue,
+            Err(e) => return Err(Error::local_io("write", &path, &e)),
         }
     }
     Err(Error::Other(format!(
@@ -179,7 +223,7 @@ fn persist(temp: NamedTempFile, dest: &Path, no_clobber: bool) -> Result<(), Err
     match persisted {
         Ok(_) => Ok(()),
         // `e.file` drops here, removing the temporary file.
-        Err(e) if e.error.kind() == std::io::ErrorKind::AlreadyExists => Err(exists(dest)),
+        Err(e) if e.error.kind() == io::ErrorKind::AlreadyExists => Err(exists(dest)),
         Err(e) => Err(Error::local_io("write", dest, &e.error)),
     }
 }
@@ -193,11 +237,14 @@ fn exists(dest: &Path) -> Error {
 
 /// A named temporary file `.NAME.XXXXXX.s3blob-tmp` in `dir`.
 fn named_temp(dir: &Path, dest: &Path) -> Result<NamedTempFile, Error> {
-    tempfile::Builder::new()
-        .prefix(&format!(".{}.", short_name(dest)))
-        .suffix(".s3blob-tmp")
-        // Like any new file: 0666 less the umask (tempfile's default is 0600).
-        .permissions(Permissions::from_mode(0o666))
+    let prefix = format!(".{}.", short_name(dest));
+    let mut builder = tempfile::Builder::new();
+    builder.prefix(&prefix).suffix(".s3blob-tmp");
+    // Like any new file: 0666 less the umask on Unix (tempfile's default is 0600).
+    if let Some(permissions) = super::new_file_permissions() {
+        builder.permissions(permissions);
+    }
+    builder
         .tempfile_in(dir)
         .map_err(|e| Error::local_io("create a temporary file in", dir, &e))
 }
@@ -230,10 +277,17 @@ fn random_suffix() -> String {
 }
 
 /// Makes the renames into `dir` durable.
+#[cfg(unix)]
 pub fn sync_dir(dir: &Path) -> Result<(), Error> {
     File::open(dir)
         .and_then(|d| d.sync_all())
         .map_err(|e| Error::local_io("sync the directory", dir, &e))
+}
+
+/// Windows refuses to open a directory as a file (and NTFS journals renames): nothing to sync.
+#[cfg(windows)]
+pub fn sync_dir(_dir: &Path) -> Result<(), Error> {
+    Ok(())
 }
 
 /// The directory holding `path`; `.` for a bare file name.
@@ -273,12 +327,16 @@ mod tests {
         f.commit(false).unwrap();
         assert_eq!(std::fs::read(&dest).unwrap(), b"new bytes");
         assert_eq!(entries(dir.path()), ["out.bin"]);
-        let mode = std::fs::metadata(&dest).unwrap().permissions().mode();
-        assert_ne!(
-            mode & 0o044,
-            0,
-            "readable like any new file, not 0600: {mode:o}"
-        );
+        #[cfg(unix)]
+        {
+            use std::os::unix::fs::PermissionsExt;
+            let mode = std::fs::metadata(&dest).unwrap().permissions().mode();
+            assert_ne!(
+                mode & 0o044,
+                0,
+                "readable like any new file, not 0600: {mode:o}"
+            );
+        }
     }
 
     fn drop_removes_temp_and_keeps_existing(unnamed: bool) {
