@@ -70,20 +70,29 @@ pub enum Error {
     Other(String),
 }
 
-/// Whether this process kept an unfinished upload for resuming (`--resumable`): then an
-/// interruption did leave something behind, on purpose.
+/// Whether this process kept an unfinished upload or download for resuming (`--resumable`):
+/// then an interruption did leave something behind, on purpose.
 static KEPT_UPLOAD: std::sync::atomic::AtomicBool = std::sync::atomic::AtomicBool::new(false);
+static KEPT_DOWNLOAD: std::sync::atomic::AtomicBool = std::sync::atomic::AtomicBool::new(false);
 
 /// Records that an interrupted upload was kept for resuming.
 pub fn note_kept_upload() {
     KEPT_UPLOAD.store(true, std::sync::atomic::Ordering::Relaxed);
 }
 
+/// Records that an interrupted download's partial file was kept for resuming.
+pub fn note_kept_download() {
+    KEPT_DOWNLOAD.store(true, std::sync::atomic::Ordering::Relaxed);
+}
+
 fn left_behind() -> &'static str {
-    if KEPT_UPLOAD.load(std::sync::atomic::Ordering::Relaxed) {
-        "the upload kept for resuming is named above; nothing else was left behind"
-    } else {
-        "nothing was left behind"
+    use std::sync::atomic::Ordering::Relaxed;
+    match (KEPT_UPLOAD.load(Relaxed), KEPT_DOWNLOAD.load(Relaxed)) {
+        (true, _) => "the upload kept for resuming is named above; nothing else was left behind",
+        (false, true) => {
+            "the partial download kept for resuming is named above; nothing else was left behind"
+        }
+        (false, false) => "nothing was left behind",
     }
 }
 

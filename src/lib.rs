@@ -7,14 +7,15 @@
 //!   resolved into settings), [`commands`] (one module per subcommand), [`output`] (one report
 //!   per command, as text or JSON).
 //! - **use cases**: [`release`]: releases as a unit: the files of a release, version order,
-//!   what `latest` means, the once-fetched manifest, sealing, verifying, promoting, removing
-//!   whole releases (manifest first).
+//!   what `latest` means, the once-fetched manifest; publishing files into a release,
+//!   fetching them, listing them, sealing, verifying, promoting, removing whole releases
+//!   (manifest first).
 //! - **engine**: [`transfer`]: one object up ([`transfer::upload`]: a [`PartSource`] cut into
 //!   parts, one send loop, single PUT or multipart, the existing key judged first, a failed
 //!   multipart upload aborted or, with `--resumable`, kept, and an interrupted one of the same
 //!   file resumed after its stored parts are checked) or down ([`transfer::download`]: the first ranged GET, one range
-//!   scheduler, a sink that appears only verified), server-side copies, the budget of requests
-//!   in flight. It asks the release layer through [`transfer::SealedRelease`].
+//!   scheduler, a sink that appears only verified), server-side copies, batches of files, the
+//!   budget of requests in flight. It asks the release layer through [`transfer::SealedRelease`].
 //! - **adapters**: [`s3`] (the one client, the translation of its errors, where requests go),
 //!   [`listing`] (ListObjectsV2, ListMultipartUploads), [`inspect`] (HeadObject), [`credentials`] (the AWS chain, its
 //!   failures in one line), [`environment`] (the process environment with `.env`'s plain

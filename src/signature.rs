@@ -337,6 +337,39 @@ pub fn check(
     comment_matches().err().unwrap_or(Verdict::Trusted(key))
 }
 
+/// What a stored signature says without the bytes it signed, for listing many releases
+/// cheaply: its key id and whether its trusted comment names `suite`/`release` (any seal id,
+/// since the manifest that holds the seal id is not read). [`Verdict::Unchecked`] or
+/// [`Verdict::Invalid`]; [`check`] is the verdict that verifies.
+pub fn glance(signature: &[u8], suite: &str, release: &str) -> Verdict {
+    let parsed = std::str::from_utf8(signature)
+        .ok()
+        .and_then(|s| SignatureBox::from_string(s).ok());
+    let Some(sig) = parsed else {
+        return Verdict::Invalid {
+            key: None,
+            why: "not a minisign signature (corrupted)".to_owned(),
+        };
+    };
+    let key = KeyId::of(sig.keynum());
+    let prefix = release_comment(suite, release, "");
+    match sig.trusted_comment() {
+        Ok(c) if c.strip_prefix(&prefix).is_some_and(|id| !id.is_empty()) => {
+            Verdict::Unchecked(key)
+        }
+        Ok(c) => Verdict::Invalid {
+            key: Some(key),
+            why: format!(
+                "its trusted comment is {c:?}, not one of {suite}/{release} (a signature of another release)"
+            ),
+        },
+        Err(_) => Verdict::Invalid {
+            key: Some(key),
+            why: "it has no trusted comment".to_owned(),
+        },
+    }
+}
+
 /// With trusted keys, only [`Verdict::Trusted`] passes; anything else is an integrity error
 /// (exit 5) naming `what` (the release), the key id found and the key ids trusted. Without
 /// trusted keys everything passes.
@@ -415,6 +448,31 @@ mod tests {
                 std::slice::from_ref(&pk)
             ),
             Verdict::Invalid { .. }
+        ));
+    }
+
+    #[test]
+    fn a_glance_reads_the_key_id_and_the_release_named_without_the_bytes() {
+        let (sk, _) = pair();
+        let sig = sk
+            .sign(b"manifest", &release_comment("app", "1.0", "abc"))
+            .unwrap();
+        assert_eq!(
+            glance(sig.as_bytes(), "app", "1.0"),
+            Verdict::Unchecked(sk.id())
+        );
+        for (suite, release) in [("app", "1.01"), ("app", "1"), ("other", "1.0")] {
+            assert!(
+                matches!(
+                    glance(sig.as_bytes(), suite, release),
+                    Verdict::Invalid { key: Some(k), .. } if k == sk.id()
+                ),
+                "{suite}/{release}"
+            );
+        }
+        assert!(matches!(
+            glance(b"garbage", "app", "1.0"),
+            Verdict::Invalid { key: None, .. }
         ));
     }
 

@@ -362,7 +362,19 @@ fn copied_in_parts_and_to_another_bucket(server: &Server) {
             "--deep",
         ],
     );
-    assert_eq!(deep.ok().lines().count(), 2, "{}", deep.stdout);
+    let lines: Vec<&str> = deep.ok().lines().collect();
+    assert_eq!(
+        lines.iter().filter(|l| l.starts_with("ok ")).count(),
+        2,
+        "{}",
+        deep.stdout
+    );
+    assert_eq!(
+        lines.len(),
+        3,
+        "two files and the signature: {}",
+        deep.stdout
+    );
 }
 
 #[test]

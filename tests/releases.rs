@@ -56,7 +56,7 @@ fn a_half_published_release_is_never_latest() {
     assert!(run.stderr.contains("not sealed"), "{}", run.stderr);
     // `list` says which is which, plain and JSON.
     let plain = server.run(d, &["list", "--suite", "s"]);
-    assert_eq!(plain.ok(), "1.0  sealed\n2.0  open");
+    assert_eq!(plain.ok(), "1.0  sealed  not signed\n2.0  open");
     let lines = server.run(d, &["--json", "list", "--suite", "s"]);
     let sealed: Vec<bool> = lines
         .json_lines()
@@ -476,10 +476,16 @@ fn listing_a_sealed_release_reads_one_manifest_not_one_head_per_file() {
         1,
         "{ops:?}"
     );
+    // And one GET of its signature (absent here), so that the listing says who signed it.
+    assert_eq!(
+        ops.iter().filter(|o| **o == Op::Signature).count(),
+        1,
+        "{ops:?}"
+    );
     assert_eq!(
         ops.len(),
-        2,
-        "one listing and one GET of the manifest: {ops:?}"
+        3,
+        "one listing, one GET of the manifest and one of its signature: {ops:?}"
     );
     let lines = run.json_lines();
     assert_eq!(lines.len(), 5);

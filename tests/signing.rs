@@ -971,3 +971,316 @@ fn unusable_keys_are_one_line_naming_where_they_came_from() {
         )
         .fails(2, &["--seal"]);
 }
+
+/// `args` with `--trusted-key key` appended, run in `d`.
+fn with_key(server: &Server, d: &Path, key: &str, args: &[&str]) -> Run {
+    let mut all = args.to_vec();
+    all.extend_from_slice(&["--trusted-key", key]);
+    server.run(d, &all)
+}
+
+fn stat_args<'a>(release: &'a str, filename: &'a str) -> Vec<&'a str> {
+    vec![
+        "stat",
+        "--suite",
+        "app",
+        "--release",
+        release,
+        "--filename",
+        filename,
+    ]
+}
+
+/// The `signature` row of `stat`'s plain output.
+fn stat_signature_row(out: &str) -> &str {
+    out.lines()
+        .find_map(|l| l.strip_prefix("signature"))
+        .map_or_else(|| panic!("no signature row in {out}"), str::trim)
+}
+
+#[test]
+fn without_trusted_keys_verify_list_and_stat_say_who_signed_a_release() {
+    let server = Server::start();
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    let public = generate(&server, d, "k", true);
+    let id = key_id(&public);
+    seal_signed(&server, d, "1.0", &[], &["--sign-key", "k.key"]);
+    seal_signed(&server, d, "1.1", &[], &[]);
+    server.put(d, "app", "2.0", "c.bin", b"open", &[]);
+    let signed = format!("signed by {id} (no trusted keys given)");
+
+    // verify: the signer, or `not signed`, in text and JSON.
+    let verify = |release: &str| server.run(d, &["verify", "--suite", "app", "--release", release]);
+    assert!(
+        verify("1.0").ok().contains(&signed),
+        "{}",
+        verify("1.0").stdout
+    );
+    let unsigned = verify("1.1");
+    assert!(
+        unsigned.ok().lines().any(|l| l == "signature not signed"),
+        "{}",
+        unsigned.stdout
+    );
+
+    // list of a suite: each sealed release with its signer; JSON as verify's.
+    let plain = server.run(d, &["list", "--suite", "app"]);
+    assert_eq!(
+        plain.ok(),
+        format!("1.0  sealed  {signed}\n1.1  sealed  not signed\n2.0  open")
+    );
+    let lines = server
+        .run(d, &["--json", "list", "--suite", "app"])
+        .json_lines();
+    let statuses: Vec<(&str, Option<&str>)> = lines
+        .iter()
+        .map(|l| {
+            (
+                l["signature"]["status"].as_str().unwrap(),
+                l["signature"]["key"].as_str(),
+            )
+        })
+        .collect();
+    assert_eq!(
+        statuses,
+        [
+            ("no trusted keys given", Some(id.as_str())),
+            ("unsigned", None),
+            ("unsigned", None)
+        ]
+    );
+
+    // list of a release: the files on stdout as before, the signer in the summary on stderr
+    // and in every JSON line.
+    let files = server.run(d, &["list", "--suite", "app", "--release", "1.0"]);
+    assert_eq!(files.ok().lines().count(), 2, "{}", files.stdout);
+    assert!(files.stderr.contains(&signed), "{}", files.stderr);
+    let files = server.run(d, &["list", "--suite", "app", "--release", "1.1"]);
+    files.ok();
+    assert!(files.stderr.contains("not signed"), "{}", files.stderr);
+    let lines = server
+        .run(d, &["--json", "list", "--suite", "app", "--release", "1.0"])
+        .json_lines();
+    assert_eq!(lines.len(), 2);
+    for l in &lines {
+        assert_eq!(l["signature"]["key"], id.as_str(), "{l}");
+        assert_eq!(l["signature"]["status"], "no trusted keys given", "{l}");
+    }
+
+    // stat of a file: its release's signature, in text and JSON.
+    let out = server.run(d, &stat_args("1.0", "a.bin"));
+    assert_eq!(stat_signature_row(out.ok()), signed);
+    let v = server.stat(d, "app", "1.0", "a.bin");
+    assert_eq!(v["signature"]["status"], "no trusted keys given", "{v}");
+    assert_eq!(v["signature"]["key"], id.as_str(), "{v}");
+    assert_eq!(v["manifest"], "matches", "{v}");
+    let out = server.run(d, &stat_args("1.1", "a.bin"));
+    assert_eq!(stat_signature_row(out.ok()), "not signed");
+    let v = server.stat(d, "app", "2.0", "c.bin");
+    assert_eq!(v["signature"]["status"], "unsigned", "{v}");
+    assert_eq!(v["manifest"], "not sealed", "{v}");
+}
+
+#[test]
+fn with_trusted_keys_list_requires_a_signature_and_stat_says_whether_it_is_trusted() {
+    let server = Server::start();
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    let public = generate(&server, d, "k", true);
+    let other = generate(&server, d, "other", true);
+    let (id, other_id) = (key_id(&public), key_id(&other));
+    seal_signed(&server, d, "1.0", &[], &["--sign-key", "k.key"]);
+    seal_signed(&server, d, "1.1", &[], &["--sign-key", "other.key"]);
+    seal_signed(&server, d, "1.2", &[], &[]);
+    let key = public.as_str();
+
+    // list of a release: only one signed by a trusted key.
+    let ok = with_key(
+        &server,
+        d,
+        key,
+        &["--json", "list", "--suite", "app", "--release", "1.0"],
+    );
+    let lines = ok.json_lines();
+    assert_eq!(lines.len(), 2, "{}", ok.stdout);
+    assert!(lines.iter().all(|l| l["signature"]["status"] == "trusted"));
+    let plain = with_key(
+        &server,
+        d,
+        key,
+        &["list", "--suite", "app", "--release", "1.0"],
+    );
+    assert!(
+        plain.stderr.contains(&format!("signed by {id} (trusted)")),
+        "{}",
+        plain.stderr
+    );
+    with_key(
+        &server,
+        d,
+        key,
+        &["list", "--suite", "app", "--release", "1.1"],
+    )
+    .fails(5, &["app/1.1/", &other_id, "not trusted", &id]);
+    with_key(
+        &server,
+        d,
+        key,
+        &["list", "--suite", "app", "--release", "1.2"],
+    )
+    .fails(5, &["app/1.2/", "not signed", &id]);
+    let latest = with_key(
+        &server,
+        d,
+        key,
+        &["--json", "list", "--suite", "app", "--release", "latest"],
+    );
+    assert!(
+        latest.json_lines().iter().all(|l| l["release"] == "1.0"),
+        "{}",
+        latest.stdout
+    );
+
+    // list of the suite: what each release's signature is worth to this reader.
+    let releases = with_key(&server, d, key, &["list", "--suite", "app"]);
+    assert_eq!(
+        releases.ok(),
+        format!(
+            "1.0  sealed  signed by {id} (trusted)\n\
+             1.1  sealed  signed by {other_id} (not trusted)\n\
+             1.2  sealed  not signed"
+        )
+    );
+
+    // stat of a file in a sealed release: trusted or not, never refused.
+    let out = with_key(&server, d, key, &stat_args("1.0", "a.bin"));
+    assert_eq!(
+        stat_signature_row(out.ok()),
+        format!("signed by {id} (trusted)")
+    );
+    let out = with_key(&server, d, key, &stat_args("1.1", "a.bin"));
+    assert_eq!(
+        stat_signature_row(out.ok()),
+        format!("signed by {other_id} (not trusted)")
+    );
+    let mut json = vec!["--json"];
+    json.extend(stat_args("1.1", "a.bin"));
+    let v = with_key(&server, d, key, &json).json();
+    assert_eq!(v["signature"]["status"], "not trusted", "{v}");
+    assert_eq!(v["signature"]["key"], other_id.as_str(), "{v}");
+    // A file replaced behind the signature: the release is still signed, the file is not
+    // what it signed.
+    server.plant("app/1.0/b.bin", b"replaced, longer than before");
+    let mut json = vec!["--json"];
+    json.extend(stat_args("1.0", "b.bin"));
+    let v = with_key(&server, d, key, &json).json();
+    assert_eq!(v["signature"]["status"], "trusted", "{v}");
+    assert_eq!(v["manifest"], "differs", "{v}");
+    let out = with_key(&server, d, key, &stat_args("1.0", "b.bin"));
+    assert!(
+        out.ok()
+            .lines()
+            .any(|l| l.starts_with("manifest") && l.contains("differs")),
+        "{}",
+        out.stdout
+    );
+}
+
+#[test]
+fn presign_with_trusted_keys_refuses_a_file_its_signed_manifest_does_not_vouch_for() {
+    let server = Server::start();
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    let public = generate(&server, d, "k", true);
+    let other = generate(&server, d, "other", true);
+    let (id, other_id) = (key_id(&public), key_id(&other));
+    seal_signed(&server, d, "1.0", &[], &["--sign-key", "k.key"]);
+    seal_signed(&server, d, "1.1", &[], &["--sign-key", "other.key"]);
+    seal_signed(&server, d, "1.2", &[], &[]);
+    server.put(d, "app", "2.0", "a.bin", b"open", &[]);
+    let key = public.as_str();
+    let presign = |release: &str, filename: &str| {
+        vec![
+            "presign",
+            "--suite",
+            "app",
+            "--release",
+            release,
+            "--filename",
+            filename,
+        ]
+        .into_iter()
+        .map(str::to_owned)
+        .collect::<Vec<_>>()
+    };
+    let run = |args: Vec<String>, trusted: bool| {
+        let mut args: Vec<&str> = args.iter().map(String::as_str).collect();
+        if trusted {
+            args.extend_from_slice(&["--trusted-key", key]);
+        }
+        server.run(d, &args)
+    };
+    // Signed by a trusted key: a link, as without keys.
+    let url = run(presign("1.0", "a.bin"), true);
+    assert!(url.ok().contains("/app/1.0/a.bin?"), "{}", url.stdout);
+    // Without trusted keys nothing is required.
+    run(presign("1.2", "a.bin"), false).ok();
+    run(presign("2.0", "a.bin"), false).ok();
+    // With them: as download, exit 5 naming the release, the key found and the ones trusted.
+    run(presign("1.1", "a.bin"), true).fails(5, &["app/1.1/", &other_id, "not trusted", &id]);
+    run(presign("1.2", "a.bin"), true).fails(5, &["app/1.2/", "not signed", &id]);
+    run(presign("2.0", "a.bin"), true).fails(5, &["app/2.0/", "not sealed", &id]);
+    // `latest` is the highest release signed by a trusted key.
+    let url = run(presign("latest", "a.bin"), true);
+    assert!(url.ok().contains("/app/1.0/a.bin?"), "{}", url.stdout);
+    // A file replaced behind the signature, or added after sealing, gets no link.
+    server.plant("app/1.0/b.bin", b"replaced, longer than before");
+    run(presign("1.0", "b.bin"), true).fails(5, &["app/1.0/b.bin", "signed manifest"]);
+    server.plant("app/1.0/late.bin", b"late");
+    run(presign("1.0", "late.bin"), true).fails(5, &["app/1.0/late.bin", "not in"]);
+    // Same size, the stored checksum left as the manifest lists it (as a writer who sets the
+    // metadata too would leave it): only the bytes tell, and presign reads them.
+    assert_eq!(server.object("app/1.0/a.bin").unwrap(), b"a of 1.0");
+    server.plant("app/1.0/a.bin", b"A OF 1.0");
+    // stat compares the stored values only, and cannot see it.
+    assert_eq!(server.stat(d, "app", "1.0", "a.bin")["manifest"], "matches");
+    run(presign("1.0", "a.bin"), true).fails(5, &["app/1.0/a.bin"]);
+    run(presign("1.0", "a.bin"), false).ok();
+}
+
+#[test]
+fn stat_shows_a_damaged_manifest_rather_than_failing() {
+    let server = Server::start();
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    let public = generate(&server, d, "k", true);
+    seal_signed(&server, d, "1.0", &[], &["--sign-key", "k.key"]);
+    let key = format!("app/1.0/{MANIFEST_NAME}");
+    let stored = String::from_utf8(server.object(&key).unwrap()).unwrap();
+    server.plant(&key, stored.replace("a.bin", "x.bin").as_bytes());
+    for trusted in [false, true] {
+        let mut args = vec!["--json"];
+        args.extend(stat_args("1.0", "a.bin"));
+        let run = if trusted {
+            with_key(&server, d, &public, &args)
+        } else {
+            server.run(d, &args)
+        };
+        let v = run.json();
+        assert_eq!(v["manifest"], "damaged", "{v}");
+        assert_eq!(v["signature"]["status"], "invalid", "{v}");
+        assert!(run.stderr.contains(MANIFEST_NAME), "{}", run.stderr);
+    }
+    // Those who need the release whole still refuse it.
+    with_key(
+        &server,
+        d,
+        &public,
+        &stat_args("1.0", "a.bin")
+            .into_iter()
+            .map(|a| if a == "stat" { "presign" } else { a })
+            .collect::<Vec<_>>(),
+    )
+    .fails(5, &[MANIFEST_NAME]);
+}

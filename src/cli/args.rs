@@ -50,7 +50,8 @@ pub struct ObjectArgs {
 pub struct Tuning {
     pub part_size: Option<u64>,
     pub concurrency: Option<usize>,
-    /// `Some` for a command that can resume (upload): whether `--resumable` was given.
+    /// `Some` for a command that can resume (upload, download): whether `--resumable` was
+    /// given.
     pub resumable: Option<bool>,
 }
 
@@ -80,10 +81,10 @@ pub struct UploadTuningArgs {
     pub resumable: bool,
 }
 
-/// How a download is cut into ranges and fetched.
+/// How an object is cut into ranges and fetched (download, verify --deep).
 #[derive(Debug, Default, Args)]
 #[command(next_help_heading = "Transfer")]
-pub struct DownloadTuningArgs {
+pub struct RangeTuningArgs {
     /// Size of each ranged GET, e.g. 8MiB [env: S3BLOB_PART_SIZE; default: 16MiB]
     #[arg(long, value_name = "SIZE", value_parser = values::parse_part_size)]
     pub part_size: Option<u64>,
@@ -93,6 +94,24 @@ pub struct DownloadTuningArgs {
     /// --max-requests) [env: S3BLOB_CONCURRENCY; default: 16]
     #[arg(long, value_name = "N", value_parser = values::parse_concurrency)]
     pub concurrency: Option<usize>,
+}
+
+/// How a download is fetched, and whether it may be resumed.
+#[derive(Debug, Default, Args)]
+#[command(next_help_heading = "Transfer")]
+pub struct DownloadTuningArgs {
+    #[command(flatten)]
+    pub ranges: RangeTuningArgs,
+
+    /// Keep an interrupted download (SIGINT, SIGTERM, the network failing past the retries) as
+    /// `.NAME.s3blob-partial` beside the destination, with a record of the ranges done, so
+    /// that the same command run again fetches only what is missing, if the object is
+    /// unchanged (same ETag). The ranges kept are read back and checked before they are used,
+    /// and the whole file is verified as always; the destination appears only complete.
+    /// Without it an interrupted download leaves nothing, but a partial file kept earlier is
+    /// still continued. Not for -o - [env: S3BLOB_RESUMABLE=1]
+    #[arg(long)]
+    pub resumable: bool,
 }
 
 impl From<&UploadTuningArgs> for Tuning {
@@ -105,12 +124,21 @@ impl From<&UploadTuningArgs> for Tuning {
     }
 }
 
-impl From<&DownloadTuningArgs> for Tuning {
-    fn from(t: &DownloadTuningArgs) -> Self {
+impl From<&RangeTuningArgs> for Tuning {
+    fn from(t: &RangeTuningArgs) -> Self {
         Tuning {
             part_size: t.part_size,
             concurrency: t.concurrency,
             resumable: None,
+        }
+    }
+}
+
+impl From<&DownloadTuningArgs> for Tuning {
+    fn from(t: &DownloadTuningArgs) -> Self {
+        Tuning {
+            resumable: Some(t.resumable),
+            ..(&t.ranges).into()
         }
     }
 }
@@ -284,7 +312,7 @@ pub struct VerifyArgs {
     pub deep: bool,
 
     #[command(flatten)]
-    pub tuning: DownloadTuningArgs,
+    pub tuning: RangeTuningArgs,
 }
 
 #[derive(Debug, Args)]

@@ -11,9 +11,9 @@ mod args;
 pub use args::{
     AttributeArgs, CompletionsArgs, CopyTuningArgs, DeleteArgs, DownloadArgs, DownloadTuningArgs,
     KeyAction, KeyArgs, KeyCommandArgs, KeyGenerateArgs, ListArgs, ManArgs, ObjectArgs,
-    PresignArgs, PromoteArgs, PruneArgs, PublishKeyArgs, SealArgs, SignArgs, SseArg, Tuning,
-    UploadArgs, UploadTuningArgs, UploadsAbortArgs, UploadsAction, UploadsArgs, UploadsFilterArgs,
-    UploadsListArgs, VerifyArgs,
+    PresignArgs, PromoteArgs, PruneArgs, PublishKeyArgs, RangeTuningArgs, SealArgs, SignArgs,
+    SseArg, Tuning, UploadArgs, UploadTuningArgs, UploadsAbortArgs, UploadsAction, UploadsArgs,
+    UploadsFilterArgs, UploadsListArgs, VerifyArgs,
 };
 
 /// Shown after every `--help`: scripts need the exit codes more than anything else.
@@ -171,8 +171,9 @@ pub struct GlobalArgs {
     pub summary_links: Option<std::time::Duration>,
 
     /// A minisign public key (the `RW...` line, or a .pub file) whose signature a release must
-    /// carry to be downloaded, verified, listed, promoted or taken as latest; repeat it for key
-    /// rotation [env: S3BLOB_TRUSTED_KEYS, comma separated; default: none, nothing required]
+    /// carry to be downloaded, verified, listed, promoted, presigned or taken as latest (stat
+    /// and list --suite report it); repeat it for key rotation [env: S3BLOB_TRUSTED_KEYS, comma
+    /// separated; default: none, nothing required, signers only reported]
     #[arg(long = "trusted-key", global = true, value_name = "KEY")]
     pub trusted_keys: Vec<String>,
 
@@ -227,12 +228,13 @@ pub enum Command {
     #[command(after_help = concat!(
         "Examples:\n",
         "  s3blob list                                   # suites\n",
-        "  s3blob list --suite myapp                     # releases, lowest to highest version\n",
+        "  s3blob list --suite myapp                     # releases, lowest to highest version; who signed\n",
         "  s3blob list --suite myapp --release latest    # files: size, last modified, checksum, name\n\n",
         after_help!()
     ))]
     List(ListArgs),
-    /// Show an artifact's size, content type, dates, checksum and metadata
+    /// Show an artifact's size, content type, dates, checksum and metadata, whether it is what
+    /// its release's manifest lists, and who signed that release
     #[command(after_help = concat!(
         "Example:\n  s3blob stat --suite myapp --release 1.4.2 --filename myapp.tar.gz\n\n",
         after_help!()
@@ -327,6 +329,8 @@ pub enum Command {
     ))]
     Key(KeyCommandArgs),
     /// Print a presigned URL that downloads an artifact without credentials until it expires
+    /// (with --trusted-key, only for an artifact whose bytes, read once, a signature by a
+    /// trusted key covers: exit 5 otherwise)
     #[command(after_help = concat!(
         "Example:\n  url=$(s3blob presign --suite myapp --release 1.4.2 --filename myapp.tar.gz --expires 2h)\n",
         "  curl -fo myapp.tar.gz \"$url\"\n\n",

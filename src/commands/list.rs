@@ -5,20 +5,19 @@
 use std::io::Write;
 
 use aws_sdk_s3::Client;
-use tracing::{debug, warn};
 
 use crate::cli::ListArgs;
 use crate::commands::Context;
 use crate::config::Tuning;
 use crate::error::Error;
 use crate::escape::escape;
-use crate::inspect::{self, ChecksumSource, rfc3339};
+use crate::inspect::{ChecksumSource, rfc3339};
 use crate::key::{ReleaseRef, check_part};
 use crate::listing::Lister;
 use crate::output::Outcome;
 use crate::output::list::{Entry, FileEntry, Listed};
+use crate::release::catalog::Catalog;
 use crate::release::files as release_files;
-use crate::release::state;
 
 pub async fn run(cx: &Context<'_>, args: ListArgs, out: &mut dyn Write) -> Result<Outcome, Error> {
     if let Some(suite) = &args.suite {
@@ -35,36 +34,27 @@ pub async fn run(cx: &Context<'_>, args: ListArgs, out: &mut dyn Write) -> Resul
         json: cx.global.json,
         count: 0,
         closed: false,
+        signature: None,
     };
     // `list --concurrency` is the command's own name for --max-requests.
     let concurrency = args.concurrency.unwrap_or(settings.transfer.max_requests);
     let what = match (&args.suite, &args.release) {
         (None, _) => suites(&client, bucket, &mut printer).await?,
-        (Some(suite), None) => releases(&client, bucket, suite, concurrency, &mut printer).await?,
+        (Some(suite), None) => {
+            releases(&client, bucket, suite, concurrency, &keys, &mut printer).await?
+        }
         (Some(suite), Some(release)) => {
-            let release = crate::release::signed::resolve(
-                &client,
-                bucket,
-                suite,
-                release,
-                concurrency,
-                &keys,
-            )
-            .await?;
-            files(
-                &client,
-                bucket,
-                &ReleaseRef::new(suite, &release)?,
-                concurrency,
-                &keys,
-                &mut printer,
-            )
-            .await?
+            let asked = ReleaseRef::new(suite, release)?;
+            let release =
+                crate::release::signed::resolve(&client, bucket, &asked, concurrency, &keys)
+                    .await?;
+            files(&client, bucket, &release, concurrency, &keys, &mut printer).await?
         }
     };
     Ok(Box::new(Listed {
         count: printer.count,
         what,
+        signature: printer.signature,
     }))
 }
 
@@ -84,29 +74,34 @@ async fn suites(
     Ok("suites")
 }
 
-/// The releases of `suite` in version order, each sealed or open (one HEAD per release).
+/// The releases of `suite` in version order, each sealed or open and what its signature is
+/// worth (see `signed::overview` for what that reads).
 async fn releases(
     client: &Client,
     bucket: &str,
     suite: &str,
     concurrency: usize,
+    keys: &[crate::signature::TrustedKey],
     printer: &mut Printer<'_>,
 ) -> Result<&'static str, Error> {
     let releases = crate::release::state::releases(client, bucket, suite).await?;
     if releases.is_empty() {
         return Err(no_such_suite(bucket, suite));
     }
-    let sealed = state::sealed(client, bucket, suite, &releases, concurrency).await?;
+    let sealed =
+        crate::release::signed::overview(client, bucket, suite, &releases, concurrency, keys)
+            .await?;
     let width = releases
         .iter()
         .map(|r| r.chars().count())
         .max()
         .unwrap_or(0);
-    for (release, sealed) in releases.iter().zip(sealed) {
+    for (release, (sealed, signature)) in releases.iter().zip(&sealed) {
         let entry = Entry::Release {
             suite,
             release,
-            sealed,
+            sealed: *sealed,
+            signature,
             width,
         };
         if !printer.print(&entry)? {
@@ -126,47 +121,21 @@ async fn files(
     keys: &[crate::signature::TrustedKey],
     printer: &mut Printer<'_>,
 ) -> Result<&'static str, Error> {
-    let prefix = release.prefix();
-    let mut pages = release_files::Pages::new(client, bucket, release);
-    // With trusted keys, nothing is listed unless the release is signed by one of them.
-    let (manifest, mut page) = if keys.is_empty() {
-        tokio::join!(
-            state::fetch(client, bucket, release.suite(), release.release()),
-            pages.next_page()
-        )
-    } else {
-        let checked = crate::release::signed::fetch_required(client, bucket, release, keys).await?;
-        (Ok(checked.manifest), pages.next_page().await)
-    };
-    let manifest = manifest?;
-    'pages: while let Some(current) = page? {
-        let checksums = match &manifest {
-            Some(m) => current
-                .iter()
-                .map(|f| {
-                    let listed = m.files.get(&f.name).map(|e| (e.crc64, ChecksumSource::Manifest));
-                    if listed.is_none() {
-                        warn!(
-                            "s3://{bucket}/{prefix}{} is in the release but not in its manifest (added after sealing)",
-                            f.name
-                        );
-                    }
-                    listed
-                })
-                .collect(),
-            None => checksums(client, bucket, &current, concurrency).await?,
-        };
-        for (file, checksum) in current.iter().zip(checksums) {
-            let entry = file_entry(bucket, release, file, checksum)?;
+    let mut catalog = Catalog::open(client, bucket, release, concurrency, keys).await?;
+    let verdict = catalog.verdict().clone();
+    printer.signature = Some(verdict.clone());
+    'pages: while let Some(page) = catalog.next_page().await? {
+        for (file, checksum) in &page {
+            let entry = file_entry(bucket, release, file, *checksum, &verdict)?;
             if !printer.print(&Entry::File(&entry))? {
                 break 'pages;
             }
         }
-        page = pages.next_page().await;
     }
     if printer.count == 0 && !printer.closed {
         return Err(Error::NotFound(format!(
-            "s3://{bucket}/{prefix} holds no files; check --suite and --release (s3blob list --suite {} shows the releases)",
+            "s3://{bucket}/{} holds no files; check --suite and --release (s3blob list --suite {} shows the releases)",
+            release.prefix(),
             release.suite()
         )));
     }
@@ -186,6 +155,8 @@ struct Printer<'a> {
     count: u64,
     /// The reader has gone.
     closed: bool,
+    /// The signature of the release whose files are listed, for the summary.
+    signature: Option<crate::signature::Verdict>,
 }
 
 impl Printer<'_> {
@@ -218,6 +189,7 @@ fn file_entry(
     release: &ReleaseRef,
     file: &release_files::Listed,
     checksum: Option<(u64, ChecksumSource)>,
+    signature: &crate::signature::Verdict,
 ) -> Result<FileEntry, Error> {
     let object = &file.object;
     Ok(FileEntry {
@@ -228,31 +200,6 @@ fn file_entry(
         etag: object.e_tag().map(str::to_owned),
         storage_class: object.storage_class().map(|c| c.as_str().to_owned()),
         checksum,
+        signature: signature.clone(),
     })
-}
-
-/// The stored checksum of each object (ListObjectsV2 does not return checksum values), by
-/// `concurrency` HEADs at a time; an object deleted since the listing simply has none.
-async fn checksums(
-    client: &Client,
-    bucket: &str,
-    files: &[release_files::Listed],
-    concurrency: usize,
-) -> Result<Vec<Option<(u64, ChecksumSource)>>, Error> {
-    crate::tasks::each(files, concurrency, |file| {
-        let (client, bucket) = (client.clone(), bucket.to_owned());
-        let key = file.object.key().map(str::to_owned);
-        async move {
-            let Some(key) = key else { return Ok(None) };
-            match inspect::head(&client, &bucket, &key).await {
-                Ok(info) => Ok(info.checksum),
-                Err(Error::NotFound(m)) => {
-                    debug!("gone since the listing: {m}");
-                    Ok(None)
-                }
-                Err(e) => Err(e),
-            }
-        }
-    })
-    .await
 }

@@ -14,7 +14,6 @@ pub mod upload;
 pub mod uploads;
 pub mod verify;
 
-use std::future::Future;
 use std::io::{IsTerminal, Write};
 use std::sync::Arc;
 
@@ -26,8 +25,8 @@ use crate::cli::{Cli, Command, GlobalArgs, ProgressMode};
 use crate::config::{self, Settings, Tuning};
 use crate::environment::Environment;
 use crate::error::Error;
-use crate::key::ObjectKey;
-use crate::output::{Batch, Failure, Outcome, Text};
+use crate::key::{ObjectKey, ReleaseRef};
+use crate::output::{Outcome, Text};
 use crate::progress::{Bar, LogLines, Quiet, SharedProgress};
 use crate::s3;
 use crate::shutdown::Shutdown;
@@ -133,83 +132,41 @@ async fn connect_to_release(
     cx: &Context<'_>,
     tuning: Tuning,
     key: &crate::cli::KeyArgs,
-) -> Result<(Settings, Client, String), Error> {
+) -> Result<(Settings, Client, ReleaseRef), Error> {
+    let asked = ReleaseRef::new(&key.suite, &key.release)?;
     let keys = self::key::trusted_keys(cx)?;
     let (settings, client) = connect(cx, tuning).await?;
-    let release = crate::release::signed::resolve(
-        &client,
-        &settings.bucket,
-        &key.suite,
-        &key.release,
-        settings.transfer.concurrency,
-        &keys,
-    )
-    .await?;
+    let concurrency = settings.transfer.concurrency;
+    let release =
+        crate::release::signed::resolve(&client, &settings.bucket, &asked, concurrency, &keys)
+            .await?;
     Ok((settings, client, release))
 }
 
-/// The key of one artifact, with `--release latest` resolved to the suite's highest release.
+/// The key of one artifact, with `--release latest` resolved to the suite's highest sealed
+/// release (with trusted `keys`, the highest signed by one of them).
 async fn object_key(
     client: &Client,
     bucket: &str,
     suite: &str,
     release: &str,
     filename: &str,
+    keys: &[crate::signature::TrustedKey],
 ) -> Result<ObjectKey, Error> {
     let key = ObjectKey::new(suite, release, filename)?;
     if release != crate::release::LATEST {
         return Ok(key);
     }
-    let release = crate::release::state::resolve(
+    let release = crate::release::signed::resolve(
         client,
         bucket,
         suite,
         release,
         crate::config::DEFAULT_CONCURRENCY,
+        keys,
     )
     .await?;
     Ok(ObjectKey::new(suite, &release, filename)?)
-}
-
-/// Runs `transfer` on every item, `limit` files at a time (their requests share the budget),
-/// and collects the outcomes in the order given. `label` names an item in failure reports;
-/// `verb` is what the summary says was done to each (`uploaded`).
-async fn batch<T, F, Fut>(
-    command: &'static str,
-    verb: &'static str,
-    items: Vec<(String, T)>,
-    limit: usize,
-    progress: &SharedProgress,
-    transfer: F,
-) -> Result<Batch, Error>
-where
-    T: Send + 'static,
-    F: Fn(T) -> Fut,
-    Fut: Future<Output = Result<Outcome, Error>> + Send + 'static,
-{
-    // Files start in order, each when one of `limit` places is free; their outcomes come back
-    // in the order given, every failure kept.
-    progress.files(items.len());
-    let results = crate::tasks::each(items, limit, |(label, item)| {
-        let span = tracing::debug_span!("file", file = %label);
-        let work = transfer(item).instrument(span);
-        let progress = progress.clone();
-        async move {
-            let work = async move {
-                let outcome = work.await;
-                progress.file_done();
-                outcome
-            };
-            Ok::<_, Error>(work.await.map_err(|error| Failure { file: label, error }))
-        }
-    })
-    .await
-    .map_err(|e| e.reworded(|m| format!("{command}: {m}")))?;
-    Ok(Batch {
-        command,
-        verb,
-        results,
-    })
 }
 
 /// The progress display `--progress` asks for: a bar on stderr when a person is watching (or

@@ -13,6 +13,7 @@ use crate::inspect;
 use crate::output::ci::JobSummary;
 use crate::output::presign::PresignReport;
 use crate::output::{Failure, Outcome, Report};
+use crate::release::signed;
 use crate::s3::classify;
 
 /// `report` with a presigned download link for each file of its job summary, working for
@@ -91,13 +92,24 @@ impl Report for Linked {
 
 pub async fn run(cx: &Context<'_>, args: PresignArgs) -> Result<Outcome, Error> {
     let o = &args.object;
+    let keys = super::key::trusted_keys(cx)?;
     let (settings, client) = super::connect(cx, Tuning::default()).await?;
     let bucket = settings.bucket;
-    let key =
-        super::object_key(&client, &bucket, &o.key.suite, &o.key.release, &o.filename).await?;
+    let key = super::object_key(
+        &client,
+        &bucket,
+        &o.key.suite,
+        &o.key.release,
+        &o.filename,
+        &keys,
+    )
+    .await?;
     let k = key.to_string();
     // A URL to nothing would only fail later, in someone else's hands.
-    inspect::head(&client, &bucket, &k).await?;
+    let info = inspect::head(&client, &bucket, &k).await?;
+    // Whoever follows the link checks nothing: with trusted keys, the object's bytes must be
+    // what a manifest signed by one of them lists.
+    signed::check_presign(&client, &bucket, &key, &info, &keys, settings.transfer).await?;
     let now = SystemTime::now();
     let config = PresigningConfig::builder()
         .start_time(now)

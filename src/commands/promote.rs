@@ -53,9 +53,12 @@ pub async fn run(cx: &Context<'_>, args: PromoteArgs) -> Result<Outcome, Error> 
     let (settings, client, release) =
         super::connect_to_release(cx, (&args.tuning).into(), &args.key).await?;
     let bucket = settings.bucket.clone();
-    let from = ReleaseRef::new(&args.key.suite, &release)?;
+    let from = release;
     let to_bucket = args.to_bucket.clone().unwrap_or_else(|| bucket.clone());
-    let to = ReleaseRef::new(&to_suite, args.to_release.as_deref().unwrap_or(&release))?;
+    let to = ReleaseRef::new(
+        &to_suite,
+        args.to_release.as_deref().unwrap_or(from.release()),
+    )?;
     if (&to_bucket, &to) == (&bucket, &from) {
         return Err(Error::Usage(format!(
             "the destination is the release itself (s3://{bucket}/{}): give another --to-suite, --to-release or --to-bucket",

@@ -15,6 +15,7 @@ pub async fn run(cx: &Context<'_>, args: VerifyArgs) -> Result<Outcome, Error> {
     let trusted = super::key::trusted_keys(cx)?;
     let (settings, client, release) =
         super::connect_to_release(cx, (&args.tuning).into(), &args.key).await?;
+    let release = release.release().to_owned();
     let bucket = settings.bucket.clone();
     let req = VerifyRequest {
         bucket: bucket.clone(),

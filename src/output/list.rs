@@ -2,20 +2,24 @@
 
 use serde_json::{Value, json};
 
-use super::{Report, checksum_json, key_fields};
+use super::{Report, checksum_json, key_fields, signature_json};
 use crate::checksum;
 use crate::inspect::ChecksumSource;
 use crate::key::ObjectKey;
+use crate::signature::Verdict;
 use crate::values::human_bytes;
 
 /// One line of `list` output.
 pub enum Entry<'a> {
     Suite(&'a str),
     /// `width`: the longest release name of the listing, so the state column lines up.
+    /// `signature`: what the release's signature is worth to this reader (an open release is
+    /// unsigned).
     Release {
         suite: &'a str,
         release: &'a str,
         sealed: bool,
+        signature: &'a Verdict,
         width: usize,
     },
     File(&'a FileEntry),
@@ -33,6 +37,9 @@ pub struct FileEntry {
     /// The stored CRC64NVME, which ListObjectsV2 does not return (from the release's manifest
     /// when it is sealed, else read with a HEAD).
     pub checksum: Option<(u64, ChecksumSource)>,
+    /// The signature of the release the file belongs to (JSON only: the plain listing says
+    /// it once, in its summary).
+    pub signature: Verdict,
 }
 
 impl Entry<'_> {
@@ -44,23 +51,34 @@ impl Entry<'_> {
                 Entry::Release {
                     release,
                     sealed,
+                    signature,
                     width,
                     ..
                 },
                 false,
-            ) => format!(
-                "{release:<width$}  {}",
-                if *sealed { "sealed" } else { "open" }
-            ),
+            ) => {
+                if *sealed {
+                    format!("{release:<width$}  sealed  {}", signature.describe())
+                } else {
+                    format!("{release:<width$}  open")
+                }
+            }
             (
                 Entry::Release {
                     suite,
                     release,
                     sealed,
+                    signature,
                     ..
                 },
                 true,
-            ) => json!({ "suite": suite, "release": release, "sealed": sealed }).to_string(),
+            ) => json!({
+                "suite": suite,
+                "release": release,
+                "sealed": sealed,
+                "signature": signature_json(signature),
+            })
+            .to_string(),
             (Entry::File(f), false) => format!(
                 "{:>10}  {:<20}  {:<12}  {}",
                 human_bytes(f.size),
@@ -76,6 +94,7 @@ impl Entry<'_> {
                 v["etag"] = json!(f.etag);
                 v["storage_class"] = json!(f.storage_class);
                 v["checksum"] = checksum_json(f.checksum);
+                v["signature"] = signature_json(&f.signature);
                 v.to_string()
             }
         }
@@ -87,6 +106,8 @@ pub struct Listed {
     pub count: u64,
     /// "suites", "releases" or "files".
     pub what: &'static str,
+    /// For the files of a release: what its signature is worth to this reader.
+    pub signature: Option<Verdict>,
 }
 
 impl Report for Listed {
@@ -99,15 +120,23 @@ impl Report for Listed {
     }
 
     fn json(&self) -> Value {
-        json!({ "command": "list", self.what: self.count })
+        let mut v = json!({ "command": "list", self.what: self.count });
+        if let Some(signature) = &self.signature {
+            v["signature"] = signature_json(signature);
+        }
+        v
     }
 
     fn summary(&self) -> String {
         let noun = self.what.strip_suffix('s').unwrap_or(self.what);
-        format!(
+        let listed = format!(
             "listed {}",
             crate::values::count(usize::try_from(self.count).unwrap_or(usize::MAX), noun)
-        )
+        );
+        match &self.signature {
+            Some(signature) => format!("{listed}; release signature: {}", signature.describe()),
+            None => listed,
+        }
     }
 }
 
@@ -125,6 +154,7 @@ mod tests {
             etag: None,
             storage_class: None,
             checksum: Some((0, ChecksumSource::Metadata)),
+            signature: Verdict::Unsigned,
         };
         let (small, big) = (file(3), file(5 << 30));
         let (a, b) = (
@@ -140,21 +170,25 @@ mod tests {
         let v: Value = serde_json::from_str(&Entry::File(&small).render(true)).unwrap();
         assert_eq!(v["filename"], "app.tar.gz");
         assert_eq!(v["checksum"]["source"], "s3blob-metadata");
+        assert_eq!(v["signature"]["status"], "unsigned");
+        let unsigned = Verdict::Unsigned;
         let r = Entry::Release {
             suite: "s",
             release: "1.0",
             sealed: true,
+            signature: &unsigned,
             width: 5,
         };
-        assert_eq!(r.render(false), "1.0    sealed");
+        assert_eq!(r.render(false), "1.0    sealed  not signed");
         assert_eq!(
             r.render(true),
-            r#"{"suite":"s","release":"1.0","sealed":true}"#
+            r#"{"suite":"s","release":"1.0","sealed":true,"signature":{"status":"unsigned","key":null,"text":"not signed"}}"#
         );
         let open = Entry::Release {
             suite: "s",
             release: "1.10",
             sealed: false,
+            signature: &unsigned,
             width: 5,
         };
         assert_eq!(open.render(false), "1.10   open");

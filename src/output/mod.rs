@@ -93,13 +93,7 @@ impl Report for Text {
     }
 }
 
-/// One file of a batch that failed.
-#[derive(Debug)]
-pub struct Failure {
-    /// The file as the user named it (a local path for upload, a filename for download).
-    pub file: String,
-    pub error: Error,
-}
+pub use crate::transfer::batch::Failure;
 
 /// The error lines for a batch's failures: each distinct error once (with how many files it
 /// hit, when more than one: a listing that fails fails every file the same way), then one line
@@ -263,23 +257,31 @@ impl Report for Batch {
 }
 
 impl Batch {
-    /// A command's single file as a batch of one; an error that belongs to the file (not
-    /// to the command as a whole, such as a usage error) becomes its failure.
-    pub fn one(
+    /// The report of the files a command moved, each made by `report`. When the user asked
+    /// for one file (`single`), its usage error (a flag that cannot work for it) is the
+    /// command's error, not a failed file.
+    pub fn of<R>(
         command: &'static str,
         verb: &'static str,
-        file: String,
-        result: Result<Outcome, Error>,
+        files: crate::transfer::batch::Outcomes<R>,
+        single: bool,
+        report: impl Fn(R) -> Outcome,
     ) -> Result<Batch, Error> {
-        let result = match result {
-            Err(error @ Error::Usage(_)) => return Err(error),
-            Err(error) => Err(Failure { file, error }),
-            Ok(report) => Ok(report),
-        };
+        let mut results = Vec::with_capacity(files.len());
+        for file in files {
+            match file {
+                Err(Failure {
+                    error: error @ Error::Usage(_),
+                    ..
+                }) if single => return Err(error),
+                Err(failure) => results.push(Err(failure)),
+                Ok(done) => results.push(Ok(report(done))),
+            }
+        }
         Ok(Batch {
             command,
             verb,
-            results: vec![result],
+            results,
         })
     }
 }
@@ -311,6 +313,17 @@ fn key_fields(bucket: &str, key: &ObjectKey) -> Value {
         "suite": key.suite(),
         "release": key.release(),
         "filename": key.filename(),
+    })
+}
+
+/// A release's signature as `verify`, `list` and `stat` show it in JSON: `status`
+/// (`trusted`, `not trusted`, `no trusted keys given`, `invalid`, `unsigned`), the signer's
+/// `key` id, and the `text` the plain output shows.
+fn signature_json(verdict: &crate::signature::Verdict) -> Value {
+    json!({
+        "status": verdict.status(),
+        "key": verdict.key().map(|k| k.to_string()),
+        "text": verdict.describe(),
     })
 }
 

@@ -2,21 +2,31 @@
 
 use serde_json::{Value, json};
 
-use super::{Report, checksum_json, object_json};
+use super::{Report, checksum_json, object_json, signature_json};
 use crate::checksum;
 use crate::inspect::ObjectInfo;
 use crate::key::ObjectKey;
+use crate::release::signed::Standing;
+use crate::signature::Verdict;
 use crate::values::human_bytes;
 
 pub struct StatReport {
     pub bucket: String,
     pub key: ObjectKey,
     pub info: ObjectInfo,
+    /// What the signature of the object's release is worth to this reader.
+    pub signature: Verdict,
+    /// How the object stands against its release's manifest.
+    pub manifest: Standing,
 }
 
 impl Report for StatReport {
     fn text(&self) -> String {
-        stat_text(&self.bucket, &self.key, &self.info)
+        let release = [
+            ("manifest", self.manifest.describe()),
+            ("signature", self.signature.describe()),
+        ];
+        stat_text(&self.bucket, &self.key, &self.info, &release)
     }
 
     fn json(&self) -> Value {
@@ -36,6 +46,12 @@ impl Report for StatReport {
                 "server_side_encryption": info.server_side_encryption,
                 "sse_kms_key_id": info.sse_kms_key_id,
                 "metadata": info.metadata,
+                "manifest": self.manifest.status(),
+                "manifest_detail": match &self.manifest {
+                    Standing::Differs(why) => Some(why.as_str()),
+                    _ => None,
+                },
+                "signature": signature_json(&self.signature),
             }),
         )
     }
@@ -45,8 +61,14 @@ impl Report for StatReport {
     }
 }
 
-/// `stat` for people: aligned `field  value` lines.
-fn stat_text(bucket: &str, key: &ObjectKey, info: &ObjectInfo) -> String {
+/// `stat` for people: aligned `field  value` lines; `release`'s rows (what the release says
+/// about the object) come before the metadata, which may take several lines.
+fn stat_text(
+    bucket: &str,
+    key: &ObjectKey,
+    info: &ObjectInfo,
+    release: &[(&'static str, String)],
+) -> String {
     let mut rows: Vec<(&str, String)> = vec![
         ("uri", format!("s3://{bucket}/{key}")),
         (
@@ -77,6 +99,7 @@ fn stat_text(bucket: &str, key: &ObjectKey, info: &ObjectInfo) -> String {
             None => "none (only the size can be verified)".to_owned(),
         },
     ));
+    rows.extend(release.iter().cloned());
     for (i, (k, v)) in info.metadata.iter().enumerate() {
         rows.push((if i == 0 { "metadata" } else { "" }, format!("{k}={v}")));
     }
@@ -103,6 +126,8 @@ mod tests {
             bucket: "b".into(),
             key,
             info,
+            signature: Verdict::Unsigned,
+            manifest: Standing::NotSealed,
         }
         .render(false)
         .unwrap();
@@ -112,6 +137,8 @@ mod tests {
              size           2048 (2.0 KiB)\n\
              content-type   application/gzip\n\
              checksum       none (only the size can be verified)\n\
+             manifest       none (the release is not sealed)\n\
+             signature      not signed\n\
              metadata       a=1\n\
              \x20              b=2"
         );

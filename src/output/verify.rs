@@ -4,7 +4,7 @@
 use serde_json::{Value, json};
 
 use super::ci::{JobSummary, SummaryFile};
-use super::{Failure, Report, crc_json};
+use super::{Failure, Report, crc_json, signature_json};
 use crate::error::{Error, code};
 use crate::key::ReleaseRef;
 use crate::release::verify::{Status, Verification};
@@ -72,14 +72,12 @@ fn word(status: &Status) -> &'static str {
 
 impl Report for VerifyReport {
     fn text(&self) -> String {
-        // A line only for a signed release: an unsigned one reads as it always did.
-        let signature = (self.verification.signature != Verdict::Unsigned).then(|| {
-            format!(
-                "{:<10}{}",
-                "signature",
-                self.verification.signature.describe()
-            )
-        });
+        // Whether the release is signed, and by whom, whatever the reader trusts.
+        let signature = std::iter::once(format!(
+            "{:<10}{}",
+            "signature",
+            self.verification.signature.describe()
+        ));
         self.verification
             .files
             .iter()
@@ -122,11 +120,7 @@ impl Report for VerifyReport {
             "suite": self.suite,
             "release": self.release,
             "sealed": self.verification.sealed,
-            "signature": {
-                "status": self.verification.signature.status(),
-                "key": self.verification.signature.key().map(|k| k.to_string()),
-                "text": self.verification.signature.describe(),
-            },
+            "signature": signature_json(&self.verification.signature),
             "deep": self.deep,
             "files": files,
             "unlisted": self.verification.unlisted,
@@ -233,7 +227,7 @@ mod tests {
         assert_eq!(ok.exit_code(), 0);
         assert_eq!(
             ok.text(),
-            "ok        a\nunchecked b (no stored checksum; --deep reads it)"
+            "ok        a\nunchecked b (no stored checksum; --deep reads it)\nsignature not signed"
         );
         let missing = report(vec![check("a", Status::Ok), check("b", Status::Missing)]);
         assert_eq!(missing.exit_code(), 3);

@@ -35,6 +35,9 @@ enum Temp {
     Unnamed(File),
     /// The fallback: a named temporary file, removed on drop.
     Named(NamedTempFile),
+    /// A partial file kept across runs for resuming: left in place on drop (its owner removes
+    /// it when it is not to be kept).
+    Partial(File, PathBuf),
 }
 
 impl AtomicFile {
@@ -63,9 +66,24 @@ impl AtomicFile {
         created(Temp::Named(named_temp(dir, dest)?))
     }
 
+    /// The file that will become `dest`, named `partial` and kept whatever ends the process,
+    /// for a download that can be resumed: opened as it is when `fresh` is false (its bytes
+    /// are reused), else emptied.
+    pub fn partial(dest: &Path, partial: &Path, fresh: bool) -> Result<Self, Error> {
+        let mut options = std::fs::OpenOptions::new();
+        options.read(true).write(true).create(true).truncate(fresh);
+        let file = options
+            .open(partial)
+            .map_err(|e| Error::local_io("create the partial file", partial, &e))?;
+        Ok(Self {
+            temp: Temp::Partial(file, partial.to_owned()),
+            dest: dest.to_owned(),
+        })
+    }
+
     pub fn file(&self) -> &File {
         match &self.temp {
-            Temp::Unnamed(f) => f,
+            Temp::Unnamed(f) | Temp::Partial(f, _) => f,
             Temp::Named(t) => t.as_file(),
         }
     }
@@ -76,6 +94,7 @@ impl AtomicFile {
         match &self.temp {
             Temp::Unnamed(_) => &self.dest,
             Temp::Named(t) => t.path(),
+            Temp::Partial(_, path) => path,
         }
     }
 
@@ -97,6 +116,12 @@ impl AtomicFile {
             Temp::Named(t) => {
                 durable(t.as_file()).map_err(|e| Error::local_io("write", t.path(), &e))?;
                 persist(t, &dest, no_clobber)
+            }
+            Temp::Partial(file, path) => {
+                durable(&file).map_err(|e| Error::local_io("write", &path, &e))?;
+                let named = tempfile::TempPath::try_from_path(&path)
+                    .map_err(|e| Error::local_io("write", &path, &e))?;
+                persist(NamedTempFile::from_parts(file, named), &dest, no_clobber)
             }
             Temp::Unnamed(file) => {
                 durable(&file).map_err(|e| written(&e))?;

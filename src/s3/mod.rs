@@ -80,6 +80,15 @@ static TLS_NOTE: OnceLock<TlsNote> = OnceLock::new();
 /// Builds the client from aws-config's default chain plus the few settings s3blob owns. Fails
 /// only on a CA bundle that cannot be used.
 pub async fn client(settings: &ClientSettings) -> Result<Client, Error> {
+    client_with(settings, None).await
+}
+
+/// [`client`], with `credentials` in place of the AWS chain when given: for the engine's
+/// in-process tests, which must not depend on the environment they run in.
+pub(crate) async fn client_with(
+    settings: &ClientSettings,
+    credentials: Option<aws_sdk_s3::config::SharedCredentialsProvider>,
+) -> Result<Client, Error> {
     let trust = trust::load(settings.ca_bundle.as_ref(), settings.profile.as_deref()).await?;
     let host = match &settings.endpoint_url {
         Some(url) => endpoint_host(url).to_owned(),
@@ -157,7 +166,9 @@ pub async fn client(settings: &ClientSettings) -> Result<Client, Error> {
     let sdk = loader.load().await;
 
     let mut config = aws_sdk_s3::config::Builder::from(&sdk);
-    if let Some(chain) = sdk.credentials_provider() {
+    if let Some(given) = credentials {
+        config = config.credentials_provider(given);
+    } else if let Some(chain) = sdk.credentials_provider() {
         config = config.credentials_provider(Explained::new(chain, settings.credentials.clone()));
     }
     if sdk.region().is_none() {

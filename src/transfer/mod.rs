@@ -12,10 +12,14 @@ use std::time::Duration;
 use crate::error::Error;
 use crate::manifest::Manifest;
 
+pub mod batch;
 pub mod budget;
 pub mod copy;
 pub mod download;
 pub mod upload;
+
+#[cfg(test)]
+mod engine_tests;
 
 /// A future the engine awaits without knowing its type.
 pub type BoxFuture<'a, T> = Pin<Box<dyn Future<Output = T> + Send + 'a>>;

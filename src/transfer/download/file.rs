@@ -2,15 +2,21 @@
 //! are written at their offsets into a temporary file beside the destination (see
 //! [`writer`](super::writer) for how, and for the early write-back of finished ranges), and the
 //! file is fsynced and renamed into place only once the whole object's CRC64NVME matches.
+//!
+//! A download that may be resumed (`--resumable`, or one an earlier run left a partial file
+//! for) writes into the named partial file of [`partial`](super::partial) instead, records
+//! each finished range, and on failure keeps it (with `--resumable`) or removes it.
 
+use std::collections::BTreeMap;
 use std::path::Path;
 use std::sync::Arc;
 
 use aws_sdk_s3::Client;
 use bytes::Bytes;
+use tracing::{info, warn};
 
 use super::writer::FileWriter;
-use super::{DownloadRequest, Downloaded, Placement, Sink};
+use super::{DownloadRequest, Downloaded, Opened, Placement, Sink, partial};
 use crate::checksum;
 use crate::error::Error;
 use crate::platform::atomic_file::AtomicFile;
@@ -21,6 +27,8 @@ use crate::shutdown::Shutdown;
 struct FileSink {
     file: Arc<FileWriter>,
     path: Arc<Path>,
+    /// Where finished ranges are recorded, for a download that may be resumed.
+    log: Option<partial::Log>,
 }
 
 impl Sink for FileSink {
@@ -32,7 +40,11 @@ impl Sink for FileSink {
         usize::MAX
     }
 
-    async fn complete(&mut self, _index: usize, _held: Vec<Bytes>) -> Result<(), Error> {
+    async fn complete(&mut self, index: usize, crc: u64, _held: Vec<Bytes>) -> Result<(), Error> {
+        // The range's bytes are written (by the task that fetched it) before it completes.
+        if let Some(log) = &self.log {
+            log.done(index, crc);
+        }
         Ok(())
     }
 
@@ -76,9 +88,34 @@ async fn download(
             req.dest.display()
         )));
     }
+    let paths = partial::Paths::beside(&req.dest);
+    match paths {
+        Some(paths) if req.settings.resumable || paths.exist() => {
+            return resumable(client, req, progress, paths).await;
+        }
+        None if req.settings.resumable => warn!(
+            "{}: the name is too long to keep a partial file beside it; downloading without resume",
+            req.dest.display()
+        ),
+        _ => {}
+    }
     // Before any network traffic, so an unwritable destination fails fast.
     let out = AtomicFile::create(&req.dest)?;
     let opened = super::open(client, req).await?;
+    fill(client, req, opened, out, progress, &BTreeMap::new(), None).await
+}
+
+/// The download into `out`, verified, then committed to the destination: `done` ranges (kept
+/// from an earlier run) are not fetched, and with a `log` each finished range is recorded.
+async fn fill(
+    client: &Client,
+    req: &DownloadRequest,
+    opened: Opened,
+    out: AtomicFile,
+    progress: SharedProgress,
+    done: &BTreeMap<usize, u64>,
+    log: Option<partial::Log>,
+) -> Result<Downloaded, Error> {
     // Sized (and its blocks reserved) before any byte arrives: a full disk fails here.
     let file = out
         .file()
@@ -89,8 +126,9 @@ async fn download(
     let mut sink = FileSink {
         file,
         path: Arc::from(out.temp_path()),
+        log,
     };
-    let received = super::receive(client, req, opened, progress, &mut sink).await?;
+    let received = super::receive(client, req, opened, progress, &mut sink, done).await?;
     let not_written = |mismatch: String| {
         Error::Integrity(format!(
             "{mismatch}; {} was not written: retry, and if it persists the stored object is corrupt",
@@ -121,6 +159,114 @@ async fn download(
     .await
     .map_err(|e| Error::Other(format!("a commit task failed: {e}")))??;
     Ok(downloaded)
+}
+
+/// A download into the partial file beside the destination, continuing what an earlier run
+/// kept when it is of the same object. On success the partial file becomes the destination;
+/// on a mismatch it is removed (its bytes are not the object's); on any other failure or an
+/// interruption it is kept with `--resumable`, else removed.
+async fn resumable(
+    client: &Client,
+    req: &DownloadRequest,
+    progress: SharedProgress,
+    paths: partial::Paths,
+) -> Result<Downloaded, Error> {
+    let uri = format!("s3://{}/{}", req.bucket, req.key);
+    let mut kept_for = Keep {
+        paths: paths.clone(),
+        keep: req.settings.resumable,
+        armed: true,
+    };
+    // Opened as it is (an earlier run's bytes may be reused), before any network traffic, so
+    // an unwritable destination fails fast.
+    let out = AtomicFile::partial(&req.dest, &paths.data, false)?;
+    let opened = super::open(client, req).await?;
+    let object = partial::Object {
+        bucket: req.bucket.clone(),
+        key: req.key.to_string(),
+        etag: opened.etag.clone().unwrap_or_default(),
+        size: opened.total,
+        part_size: req.settings.part_size,
+    };
+    let ranges = super::ranges_of(opened.first.0.clone(), opened.total, object.part_size);
+    let mut kept = BTreeMap::new();
+    if paths.exist() {
+        // Only an object whose every range can be pinned to its ETag, cut as planned.
+        let planned = opened.first.0 == (0..object.part_size.min(object.size));
+        match partial::recorded(&paths, &object) {
+            Ok(recorded) if planned && !object.etag.is_empty() => {
+                let file = out
+                    .file()
+                    .try_clone()
+                    .map_err(|e| Error::local_io("read", &paths.data, &e))?;
+                let (data, planned_ranges) = (paths.data.clone(), ranges.clone());
+                kept = tokio::task::spawn_blocking(move || {
+                    partial::still_there(&file, &data, &planned_ranges, &recorded)
+                })
+                .await
+                .map_err(|e| Error::Other(format!("a checking task failed: {e}")))??;
+                let bytes: u64 = kept.keys().map(|&i| ranges[i].end - ranges[i].start).sum();
+                info!(
+                    "resuming the download of {uri}: {bytes} of {} bytes kept from an earlier run (checked on disk)",
+                    object.size
+                );
+            }
+            Ok(_) => info!(
+                "starting the download of {uri} over: the object cannot be pinned to one version"
+            ),
+            Err(why) => info!(
+                "starting the download of {uri} over: a partial file is kept for it, but {why}"
+            ),
+        }
+    }
+    if kept.is_empty() {
+        // No stale byte of an earlier run survives into this one.
+        out.file()
+            .set_len(0)
+            .map_err(|e| Error::local_io("write", &paths.data, &e))?;
+    }
+    let log = partial::Log::start(&paths, &object, &kept)?;
+    let result = fill(client, req, opened, out, progress, &kept, Some(log)).await;
+    match &result {
+        Ok(_) => {
+            // The partial file is the destination now; its record goes.
+            kept_for.armed = false;
+            paths.remove();
+        }
+        Err(Error::Integrity(_)) => {
+            kept_for.armed = false;
+            paths.remove();
+        }
+        Err(_) => {}
+    }
+    result
+}
+
+/// Keeps or removes a partial download when its run ends without finishing it, by any path
+/// (an error, a signal dropping the download).
+struct Keep {
+    paths: partial::Paths,
+    /// `--resumable`: keep it for the next run.
+    keep: bool,
+    armed: bool,
+}
+
+impl Drop for Keep {
+    fn drop(&mut self) {
+        if !self.armed {
+            return;
+        }
+        if self.keep {
+            warn!(
+                "kept the partial download {} for resuming: run the same command again to continue, or delete it (and {}) to start over",
+                self.paths.data.display(),
+                self.paths.state.display()
+            );
+            crate::error::note_kept_download();
+        } else {
+            self.paths.remove();
+        }
+    }
 }
 
 /// The SHA-256 of the first `len` bytes of the temporary file (read back from the page cache,

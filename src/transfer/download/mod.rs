@@ -9,10 +9,12 @@
 //! - [`verify`] compares that value with the one recorded at upload (or the server's).
 
 mod file;
+mod partial;
 mod range;
 mod stdout;
 pub mod writer;
 
+use std::collections::BTreeMap;
 use std::future::Future;
 use std::ops::Range;
 use std::path::{Path, PathBuf};
@@ -112,10 +114,12 @@ trait Sink: Send {
     /// Ranges that may be started ahead of the first one not yet delivered: a sink that holds
     /// ranges in memory bounds them; one that places them at once does not.
     fn window(&self) -> usize;
-    /// Range `index` is complete; `held` is its bytes when the placement holds them.
+    /// Range `index` is complete, with this CRC64NVME; `held` is its bytes when the placement
+    /// holds them.
     fn complete(
         &mut self,
         index: usize,
+        crc: u64,
         held: Vec<Bytes>,
     ) -> impl Future<Output = Result<(), Error>> + Send;
     /// How many ranges, from the first, are delivered.
@@ -208,6 +212,7 @@ async fn receive<S: Sink>(
     opened: Opened,
     progress: SharedProgress,
     sink: &mut S,
+    done: &BTreeMap<usize, u64>,
 ) -> Result<Received, Error> {
     let Opened {
         total,
@@ -219,7 +224,7 @@ async fn receive<S: Sink>(
     } = opened;
     progress.start(total);
     let ctx = Ctx::new(client, req, etag.clone(), progress);
-    let crc64 = fetch_all(&ctx, req, first, total, sink).await?;
+    let crc64 = fetch_all(&ctx, req, first, total, sink, done).await?;
     sink.finish().await?;
     let key = req.key.to_string();
     let verified = match &listed {
@@ -288,17 +293,19 @@ type Fetched = (usize, u64, Vec<Bytes>);
 /// The one range scheduler: fetches the first range from the first response's body (its
 /// permit already held) and every other range of the object (`--part-size` each),
 /// concurrently within the budget and the sink's window, handing each to `sink`; returns the
-/// whole object's CRC64NVME. The first failure stops the rest (dropping the set cancels them).
+/// whole object's CRC64NVME. Ranges in `done` (by index, with their CRC64NVME: kept from an
+/// earlier run) are not fetched. The first failure stops the rest (dropping the set cancels
+/// them).
 async fn fetch_all<S: Sink>(
     ctx: &Arc<Ctx>,
     req: &DownloadRequest,
     first: (Range<u64>, ByteStream, Permit),
     total: u64,
     sink: &mut S,
+    done: &BTreeMap<usize, u64>,
 ) -> Result<u64, Error> {
     let (first_range, first_body, first_permit) = first;
-    let mut ranges = vec![first_range.clone()];
-    ranges.extend(plan::chunks(first_range.end, total, req.settings.part_size));
+    let ranges = ranges_of(first_range, total, req.settings.part_size);
     let placement = sink.placement();
     let spawn = |set: &mut JoinSet<Result<Fetched, Error>>,
                  index: usize,
@@ -336,22 +343,37 @@ async fn fetch_all<S: Sink>(
         ));
     };
     let mut crcs = vec![0u64; ranges.len()];
+    for (&index, &crc) in done {
+        if let Some(range) = ranges.get(index) {
+            crcs[index] = crc;
+            ctx.progress.advance(range.end - range.start);
+        }
+    }
+    let skip = |i: usize| done.contains_key(&i);
     let mut set = JoinSet::new();
-    spawn(&mut set, 0, Some(first_body), first_permit);
-    let mut next = 1;
+    if skip(0) {
+        // Kept from an earlier run: the first response told what the object is, its body is
+        // not needed.
+        drop((first_body, first_permit));
+    } else {
+        spawn(&mut set, 0, Some(first_body), first_permit);
+    }
+    let mut next = (1..ranges.len())
+        .find(|&i| !skip(i))
+        .unwrap_or(ranges.len());
     loop {
         let may_start = next < ranges.len() && next - sink.delivered() < sink.window();
         let next_len = ranges.get(next).map_or(0, |r| r.end - r.start);
         tokio::select! {
             permit = req.budget.acquire(next_len), if may_start => {
                 spawn(&mut set, next, None, permit);
-                next += 1;
+                next = (next + 1..ranges.len()).find(|&i| !skip(i)).unwrap_or(ranges.len());
             }
             Some(joined) = set.join_next() => {
                 let (index, crc, held) = joined
                     .map_err(|e| Error::Other(format!("a range download task failed: {e}")))??;
                 crcs[index] = crc;
-                sink.complete(index, held).await?;
+                sink.complete(index, crc, held).await?;
             }
             else => break,
         }
@@ -359,6 +381,14 @@ async fn fetch_all<S: Sink>(
     Ok(checksum::combine_all(
         crcs.iter().zip(&ranges).map(|(c, r)| (*c, r.end - r.start)),
     ))
+}
+
+/// The ranges an object of `total` bytes is fetched in: the first response's, then
+/// `part_size` each.
+fn ranges_of(first: Range<u64>, total: u64, part_size: u64) -> Vec<Range<u64>> {
+    let mut ranges = vec![first.clone()];
+    ranges.extend(plan::chunks(first.end, total, part_size));
+    ranges
 }
 
 /// Checks `crc64`, the CRC64NVME of the bytes received, against the one recorded at upload,

@@ -39,7 +39,7 @@ impl<W: AsyncWrite + Unpin + Send> Sink for Ordered<W> {
         STREAM_PARTS_IN_FLIGHT
     }
 
-    async fn complete(&mut self, index: usize, held: Vec<Bytes>) -> Result<(), Error> {
+    async fn complete(&mut self, index: usize, _crc: u64, held: Vec<Bytes>) -> Result<(), Error> {
         self.waiting.insert(index, held);
         while let Some(chunks) = self.waiting.remove(&self.next) {
             for bytes in chunks {
@@ -97,7 +97,15 @@ async fn download<W: AsyncWrite + Unpin + Send>(
         written: 0,
         sha: sha.map(|_| Sha256::default()),
     };
-    let received = super::receive(client, req, opened, progress, &mut sink).await?;
+    let received = super::receive(
+        client,
+        req,
+        opened,
+        progress,
+        &mut sink,
+        &Default::default(),
+    )
+    .await?;
     let written = sink.written;
     let discard = |mismatch: String| {
         Error::Integrity(format!(
