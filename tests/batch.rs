@@ -332,13 +332,11 @@ fn files_of_a_batch_share_one_concurrency_budget() {
     for (i, name) in names.iter().enumerate() {
         std::fs::write(d.join(name), data(10 * MIB, i as u64)).unwrap();
     }
-    // Slow parts overlap: without a shared budget, 3 files x 2 would be 6 at once.
+    // Every part is held at the server until two are: the budget is then full, so two are in
+    // flight at once; without a shared budget, 3 files x 2 would be 6 at once, and the parts
+    // beyond two would arrive while those are held.
     let faults = server.faults();
-    faults.inject(
-        Op::UploadPart,
-        6,
-        Fault::Delay(std::time::Duration::from_millis(300)),
-    );
+    let gate = faults.hold(Op::UploadPart, 6);
     let mut args = vec![
         "upload",
         "--suite",
@@ -351,7 +349,10 @@ fn files_of_a_batch_share_one_concurrency_budget() {
         "2",
     ];
     args.extend_from_slice(&names);
-    server.run(d, &args).ok();
+    let child = server.spawn(d, &args);
+    common::wait_for("two parts held", || faults.count(Op::UploadPart) >= 2);
+    gate.release();
+    common::Run::from(child.wait_with_output().unwrap()).ok();
     assert_eq!(faults.count(Op::UploadPart), 6);
     assert_eq!(
         faults.take_max_in_flight(),
@@ -359,12 +360,9 @@ fn files_of_a_batch_share_one_concurrency_budget() {
         "parts in flight across files"
     );
 
-    faults.inject(
-        Op::GetObject,
-        6,
-        Fault::Delay(std::time::Duration::from_millis(300)),
-    );
-    let out = server.run(
+    let gate = faults.hold(Op::GetObject, 6);
+    let before = faults.count(Op::GetObject);
+    let child = server.spawn(
         d,
         &[
             "download",
@@ -381,7 +379,11 @@ fn files_of_a_batch_share_one_concurrency_budget() {
             "2",
         ],
     );
-    out.ok();
+    common::wait_for("two ranges held", || {
+        faults.count(Op::GetObject) >= before + 2
+    });
+    gate.release();
+    common::Run::from(child.wait_with_output().unwrap()).ok();
     assert_eq!(
         faults.take_max_in_flight(),
         2,

@@ -300,3 +300,47 @@ fn a_reader_that_stops_early_is_not_an_error() {
     );
     assert!(!String::from_utf8_lossy(&out.stderr).contains("error"));
 }
+
+/// Suites are printed page by page as they arrive: with the second page of the listing held at
+/// the server, the first page's 1,000 suites are already on stdout.
+#[test]
+fn suites_are_printed_page_by_page() {
+    use std::io::BufRead;
+    let server = Server::start_faulty();
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    for i in 0..1005 {
+        server.plant(&format!("s{i:04}/1/f"), b"x");
+    }
+    let faults = server.faults();
+    faults.inject(
+        common::Op::ListObjectsV2,
+        1,
+        common::Fault::Delay(std::time::Duration::ZERO),
+    );
+    let second_page = faults.hold(common::Op::ListObjectsV2, 1);
+    let mut child = server.spawn(d, &["list"]);
+    let stdout = std::io::BufReader::new(child.stdout.take().unwrap());
+    let lines = std::sync::Arc::new(std::sync::Mutex::new(Vec::<String>::new()));
+    let seen = lines.clone();
+    let reader = std::thread::spawn(move || {
+        for line in stdout.lines() {
+            seen.lock().unwrap().push(line.unwrap());
+        }
+    });
+    common::wait_for("the first page's suites on stdout", || {
+        lines.lock().unwrap().len() >= 1000
+    });
+    {
+        let first = lines.lock().unwrap();
+        assert_eq!(first.len(), 1000, "the second page is still held");
+        assert_eq!(first[0], "s0000");
+        assert_eq!(first[999], "s0999");
+    }
+    second_page.release();
+    reader.join().unwrap();
+    let all = lines.lock().unwrap();
+    assert_eq!(all.len(), 1005);
+    assert_eq!(all[1004], "s1004");
+    assert!(child.wait().unwrap().success());
+}

@@ -486,3 +486,37 @@ fn a_forty_second_download_logs_a_line_at_least_every_ten_seconds() {
     }
     assert!(std::fs::read(d.join("big.bin")).unwrap() == data(10 * MIB, 9));
 }
+
+/// A summary that cannot be written (its directory does not exist) is a warning: the command
+/// still succeeds with its usual result.
+#[test]
+fn a_summary_that_cannot_be_written_is_a_warning() {
+    let server = Server::start();
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    std::fs::write(d.join("a.bin"), b"bytes").unwrap();
+    let missing = d.join("no-such-dir").join("summary.md");
+    let run = server.run(
+        d,
+        &[
+            "upload",
+            "--summary-file",
+            missing.to_str().unwrap(),
+            "--suite",
+            "app",
+            "--release",
+            "1.0",
+            "a.bin",
+        ],
+    );
+    assert_eq!(run.ok(), "s3://artifacts/app/1.0/a.bin");
+    let warnings: Vec<&str> = run
+        .stderr
+        .lines()
+        .filter(|l| l.contains("WARN") && l.contains("summary.md"))
+        .collect();
+    assert_eq!(warnings.len(), 1, "{}", run.stderr);
+    assert!(!run.stderr.contains("s3blob: error:"), "{}", run.stderr);
+    assert!(!missing.exists());
+    assert_eq!(server.object("app/1.0/a.bin").unwrap(), b"bytes");
+}

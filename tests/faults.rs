@@ -628,9 +628,27 @@ fn holds_a_file_in(pid: u32, dir: &Path) -> bool {
         .any(|target| target.parent() == Some(dir.as_path()))
 }
 
+/// How a download's file is written: without a name until it is complete (Linux `O_TMPFILE`),
+/// or as the named `.NAME.XXXXXX.s3blob-tmp` of file systems without it, forced here by the test
+/// hook `S3BLOB_TEST_NAMED_TEMP_FILE`.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum TempFile {
+    Unnamed,
+    Named,
+}
+
+/// The named temporary files in `dir`.
+fn named_temps(dir: &Path) -> Vec<String> {
+    entries(dir)
+        .into_iter()
+        .filter(|n| n.starts_with(".out.bin.") && n.ends_with(".s3blob-tmp"))
+        .collect()
+}
+
 /// A download cut by `sig` while its ranges are under way: the existing file is untouched and
-/// nothing else is left in the directory. `code` is the exit code (None: killed outright).
-fn interrupted_download(sig: &str, code: Option<i32>) {
+/// nothing else is left in the directory (but the named temporary file after `kill -9`, which
+/// no process survives to remove). `code` is the exit code (None: killed outright).
+fn interrupted_download(sig: &str, code: Option<i32>, temp: TempFile) {
     let server = Server::start_faulty();
     let dir = tempfile::tempdir().unwrap();
     stored(&server, dir.path());
@@ -641,13 +659,24 @@ fn interrupted_download(sig: &str, code: Option<i32>) {
         .faults()
         .inject(Op::GetObject, 1, Fault::Delay(Duration::ZERO));
     let _held = server.faults().hold(Op::GetObject, 100);
-    let child = server.spawn(dir.path(), &DOWNLOAD);
+    let mut cmd = server.cmd(dir.path());
+    if temp == TempFile::Named {
+        cmd.env("S3BLOB_TEST_NAMED_TEMP_FILE", "1");
+    }
+    let child = common::background(cmd.args(DOWNLOAD));
     wait_for("the second range", || {
         server.faults().count(Op::GetObject) >= 2
     });
     assert!(
         holds_a_file_in(child.id(), dir.path()),
         "the download is under way"
+    );
+    // The file being written has a name beside the destination only in the fallback.
+    assert_eq!(
+        named_temps(dir.path()).len(),
+        usize::from(temp == TempFile::Named),
+        "{:?}",
+        entries(dir.path())
     );
     signal(child.id(), sig);
     let out = Run::from(child.wait_with_output().unwrap());
@@ -659,24 +688,49 @@ fn interrupted_download(sig: &str, code: Option<i32>) {
         std::fs::read(dir.path().join("out.bin")).unwrap(),
         b"previous"
     );
-    assert_eq!(entries(dir.path()), before, "nothing may be left behind");
+    let mut after = entries(dir.path());
+    if temp == TempFile::Named && code.is_none() {
+        // kill -9 ends the process before it can remove anything: the named file stays, and
+        // is all that does (the README says so).
+        assert_eq!(named_temps(dir.path()).len(), 1, "{after:?}");
+        after.retain(|n| !n.ends_with(".s3blob-tmp"));
+    }
+    assert_eq!(after, before, "nothing may be left behind");
 }
 
 #[test]
 fn sigint_during_download_removes_the_temporary_file() {
-    interrupted_download("-INT", Some(130));
+    interrupted_download("-INT", Some(130), TempFile::Unnamed);
 }
 
 #[test]
 fn sigterm_during_download_removes_the_temporary_file() {
-    interrupted_download("-TERM", Some(143));
+    interrupted_download("-TERM", Some(143), TempFile::Unnamed);
 }
 
 /// Not even `kill -9` leaves a partial file: the download's file has no name until it is
 /// complete and verified.
 #[test]
 fn sigkill_during_download_leaves_nothing() {
-    interrupted_download("-KILL", None);
+    interrupted_download("-KILL", None, TempFile::Unnamed);
+}
+
+/// Without `O_TMPFILE`, SIGINT removes the named temporary file before exiting.
+#[test]
+fn sigint_during_download_removes_the_named_temporary_file() {
+    interrupted_download("-INT", Some(130), TempFile::Named);
+}
+
+#[test]
+fn sigterm_during_download_removes_the_named_temporary_file() {
+    interrupted_download("-TERM", Some(143), TempFile::Named);
+}
+
+/// Without `O_TMPFILE`, `kill -9` cannot be cleaned up after: the destination is untouched and
+/// the named temporary file is the only thing left.
+#[test]
+fn sigkill_during_download_leaves_only_the_named_temporary_file() {
+    interrupted_download("-KILL", None, TempFile::Named);
 }
 
 // ---- local failures ------------------------------------------------------------------------

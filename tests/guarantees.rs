@@ -379,6 +379,62 @@ fn the_read_back_catches_a_write_replaced_before_it() {
     assert_eq!(server.object("s/1/f.bin").unwrap(), b"from b, longer");
 }
 
+/// The batch form: an upload of several files reads them all back with one listing after the
+/// last write. On a store that ignores `If-None-Match`, another upload that looked while the
+/// key was free replaces one of the batch's files after the batch wrote it and before its
+/// listing: that file is exit 6 (the other's bytes stay), the rest of the batch is stored.
+/// Forced with gates: the other upload's write is held until the batch's read-back listing has
+/// arrived, and that listing is held until the other upload has finished.
+#[test]
+fn a_batch_read_back_catches_a_file_replaced_before_its_listing() {
+    use std::time::Duration;
+    let server = Server::start_faulty();
+    let faults = server.faults();
+    faults.ignore_if_none_match(true);
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    std::fs::create_dir(d.join("other")).unwrap();
+    std::fs::write(d.join("x.bin"), b"ours: x").unwrap();
+    std::fs::write(d.join("y.bin"), b"ours: y").unwrap();
+    std::fs::write(d.join("other/y.bin"), b"theirs: y, longer").unwrap();
+    // The other upload looks (the key is free) and its write is held.
+    let their_write = faults.hold(Op::PutObject, 1);
+    let theirs = server.spawn(
+        d,
+        &["upload", "--suite", "s", "--release", "1", "other/y.bin"],
+    );
+    wait_for("their write", || faults.count(Op::PutObject) >= 1);
+    // The batch: its first listing passes, its writes land, its read-back listing is held.
+    let lists = faults.count(Op::ListObjectsV2);
+    faults.inject(Op::ListObjectsV2, 1, Fault::Delay(Duration::ZERO));
+    let read_back = faults.hold(Op::ListObjectsV2, 1);
+    let ours = server.spawn(
+        d,
+        &["upload", "--suite", "s", "--release", "1", "x.bin", "y.bin"],
+    );
+    wait_for("the batch's read-back", || {
+        faults.count(Op::ListObjectsV2) >= lists + 2
+    });
+    assert_eq!(server.object("s/1/y.bin").unwrap(), b"ours: y");
+    // Their write lands over ours; then the batch reads back.
+    their_write.release();
+    assert_eq!(
+        Run::from(theirs.wait_with_output().unwrap()).ok(),
+        "s3://artifacts/s/1/y.bin"
+    );
+    read_back.release();
+    let out = Run::from(ours.wait_with_output().unwrap());
+    assert_eq!(out.code, 6, "{}", out.stderr);
+    assert!(
+        out.stderr.contains("s3://artifacts/s/1/y.bin") && out.stderr.contains("another upload"),
+        "{}",
+        out.stderr
+    );
+    assert!(out.stdout.contains("x.bin"), "{}", out.stdout);
+    assert_eq!(server.object("s/1/y.bin").unwrap(), b"theirs: y, longer");
+    assert_eq!(server.object("s/1/x.bin").unwrap(), b"ours: x");
+}
+
 /// Every write of an artifact is create-only unless `--overwrite`: `If-None-Match: *` on the
 /// single PUT and on CompleteMultipartUpload, as the server received them.
 #[test]

@@ -369,3 +369,146 @@ fn a_prune_never_shows_a_sealed_release_with_files_missing() {
     assert!(stored(&server, "1.0").is_empty());
     assert_eq!(stored(&server, "1.1").len(), 4);
 }
+
+/// A DeleteObjects that answers 200 but refuses some of its keys (a per-key AccessDenied, as a
+/// bucket policy protecting them gives): `delete --all` deletes the rest, names the keys left
+/// and exits with their error's code (4); the manifest went first, so the release is open and
+/// `latest` names the one before. Running the command again, once the keys may go, finishes.
+#[test]
+fn delete_all_with_keys_refused_in_the_batch_then_a_rerun_finishes() {
+    let server = Server::start_faulty();
+    let faults = server.faults();
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    seal(&server, d, "1.0", &["a.txt"]);
+    seal(&server, d, "1.1", &["a.txt", "b.txt", "c.txt", "d.txt"]);
+    faults.refuse_in_delete_objects(&["s/1.1/b.txt", "s/1.1/d.txt"]);
+    let delete = [
+        "delete",
+        "--suite",
+        "s",
+        "--release",
+        "1.1",
+        "--all",
+        "--yes",
+    ];
+    let out = server.run(d, &delete);
+    assert_eq!(out.code, 4, "{}", out.stderr);
+    // What went is reported; the first key left is named with its error and how many are left.
+    assert_eq!(
+        out.stdout,
+        "s3://artifacts/s/1.1/ (sealed, 3 object(s) deleted, 2 left)\n"
+    );
+    let lines = errors(&out);
+    assert!(
+        lines[0].contains("s3://artifacts/s/1.1/b.txt")
+            && lines[0].contains("access denied (AccessDenied")
+            && lines[0].contains("2 object(s) of the release left")
+            && lines[0].contains("run the command again"),
+        "{}",
+        out.stderr
+    );
+    assert_eq!(stored(&server, "1.1"), ["b.txt", "d.txt"]);
+    assert_eq!(
+        server.download(d, "s", "latest", "a.txt", "-").ok(),
+        "1.0/a.txt"
+    );
+
+    // The same with --json: every key left is listed.
+    seal(&server, d, "1.2", &["a.txt", "b.txt"]);
+    faults.refuse_in_delete_objects(&["s/1.2/b.txt"]);
+    let out = server.run(
+        d,
+        &[
+            "--json",
+            "delete",
+            "--suite",
+            "s",
+            "--release",
+            "1.2",
+            "--all",
+            "--yes",
+        ],
+    );
+    assert_eq!(out.code, 4, "{}", out.stderr);
+    let v: Value = serde_json::from_str(out.stdout.trim()).unwrap();
+    assert_eq!(v["failed_keys"], serde_json::json!(["s/1.2/b.txt"]), "{v}");
+    assert_eq!(v["deleted_objects"], 2, "the manifest and a.txt: {v}");
+
+    faults.refuse_in_delete_objects(&[]);
+    let out = server.run(d, &delete);
+    assert_eq!(
+        out.ok(),
+        "s3://artifacts/s/1.1/ (open, 2 object(s) deleted)"
+    );
+    assert!(stored(&server, "1.1").is_empty());
+    assert_eq!(stored(&server, "1.0").len(), 2, "{}", out.stderr);
+}
+
+/// The same for `prune`: each release it removes keeps the keys refused and the exit code is
+/// theirs (4). Left open, a release is as young as its newest object: `prune` run again keeps
+/// one younger than `--open-grace` (as the error says), and with `--open-grace 0s` finishes.
+#[test]
+fn prune_with_keys_refused_in_the_batch_then_a_rerun_finishes() {
+    let server = Server::start_faulty();
+    let faults = server.faults();
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    for r in ["1.0", "1.1", "1.2"] {
+        seal(&server, d, r, &["a.txt", "b.txt"]);
+    }
+    faults.refuse_in_delete_objects(&["s/1.0/b.txt", "s/1.1/a.txt"]);
+    let (run, v) = prune(&server, d, &["--keep", "1", "--yes"]);
+    assert_eq!(run.code, 4, "{}", run.stderr);
+    let errors = errors(&run);
+    assert!(
+        errors
+            .iter()
+            .any(|l| l.contains("s3://artifacts/s/1.0/b.txt")),
+        "{}",
+        run.stderr
+    );
+    assert!(
+        errors
+            .iter()
+            .any(|l| l.contains("s3://artifacts/s/1.1/a.txt")),
+        "{}",
+        run.stderr
+    );
+    assert_eq!(stored(&server, "1.0"), ["b.txt"]);
+    assert_eq!(stored(&server, "1.1"), ["a.txt"]);
+    assert_eq!(stored(&server, "1.2").len(), 3);
+    assert_eq!(names(&v, "removed"), ["1.0", "1.1"], "{v:#}");
+
+    assert!(
+        errors[0].contains("add --open-grace 0s, or delete --all it"),
+        "{}",
+        run.stderr
+    );
+
+    // Open now, and young: prune run again keeps them, as it keeps any young open release.
+    faults.refuse_in_delete_objects(&[]);
+    let (run, v) = prune(&server, d, &["--keep", "1", "--yes"]);
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    assert_eq!(names(&v, "removed"), Vec::<String>::new(), "{v:#}");
+    assert!(kept_why(&v, "1.0").contains("--open-grace"), "{v:#}");
+    assert_eq!(stored(&server, "1.0"), ["b.txt"]);
+    // As the error said: without the grace, the rerun finishes.
+    let (run, v) = prune(&server, d, &["--keep", "1", "--open-grace", "0s", "--yes"]);
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    assert_eq!(names(&v, "removed"), ["1.0", "1.1"], "{v:#}");
+    assert!(stored(&server, "1.0").is_empty());
+    assert!(stored(&server, "1.1").is_empty());
+    assert_eq!(stored(&server, "1.2").len(), 3);
+}
+
+/// s3blob's error lines on stderr.
+fn errors(run: &Run) -> Vec<&str> {
+    let lines: Vec<&str> = run
+        .stderr
+        .lines()
+        .filter(|l| l.starts_with("s3blob: error: "))
+        .collect();
+    assert!(!lines.is_empty(), "no error line: {}", run.stderr);
+    lines
+}

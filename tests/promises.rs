@@ -397,3 +397,114 @@ fn a_completion_lost_to_another_writer_is_exit_6_whatever_the_answer() {
     );
     assert_eq!(server.open_uploads(), 0);
 }
+
+/// `--addressing-style virtual` puts the bucket in the host name (`artifacts.localhost:PORT`),
+/// not in the path, for every request: a multipart upload, a listing, a ranged download and a
+/// delete all work that way, and `path` puts it back in the path. This machine's resolver need
+/// not know `*.localhost`: the requests go through the test proxy, which sends those names to
+/// the loopback address, as RFC 6761 has them.
+#[test]
+fn virtual_addressing_names_the_bucket_in_the_host() {
+    let server = Server::start_faulty();
+    let proxy = common::proxy::TestProxy::start(common::proxy::Mode::Open);
+    let port = server.endpoint.rsplit(':').next().unwrap().to_owned();
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    let bytes = data(11 * MIB, 7);
+    std::fs::write(d.join("big.bin"), &bytes).unwrap();
+    let run = |style: &str, args: &[&str]| {
+        Run::from(
+            server
+                .cmd(d)
+                .env("AWS_ENDPOINT_URL", format!("http://localhost:{port}"))
+                .env("HTTP_PROXY", proxy.url())
+                .args(["--addressing-style", style])
+                .args(args)
+                .output()
+                .unwrap(),
+        )
+    };
+    let faults = server.faults();
+    run(
+        "virtual",
+        &[
+            "upload",
+            "--part-size",
+            "5MiB",
+            "--suite",
+            "app",
+            "--release",
+            "1.0",
+            "big.bin",
+        ],
+    )
+    .ok();
+    assert!(server.object("app/1.0/big.bin").unwrap() == bytes);
+    let listed = run("virtual", &["list", "--suite", "app", "--release", "1.0"]);
+    assert!(listed.ok().contains("big.bin"), "{}", listed.stdout);
+    run(
+        "virtual",
+        &[
+            "download",
+            "--part-size",
+            "5MiB",
+            "--suite",
+            "app",
+            "--release",
+            "1.0",
+            "--filename",
+            "big.bin",
+            "-o",
+            "back.bin",
+        ],
+    )
+    .ok();
+    assert!(std::fs::read(d.join("back.bin")).unwrap() == bytes);
+    run(
+        "virtual",
+        &[
+            "delete",
+            "--suite",
+            "app",
+            "--release",
+            "1.0",
+            "--filename",
+            "big.bin",
+            "--yes",
+        ],
+    )
+    .ok();
+    assert!(server.object("app/1.0/big.bin").is_none());
+
+    let requests = faults.requests();
+    let ops: Vec<Op> = requests.iter().map(|r| r.op).collect();
+    for op in [
+        Op::CreateMultipartUpload,
+        Op::UploadPart,
+        Op::CompleteMultipartUpload,
+        Op::ListObjectsV2,
+        Op::GetObject,
+        Op::DeleteObject,
+    ] {
+        assert!(ops.contains(&op), "no {op:?} in {ops:?}");
+    }
+    let virtual_host = format!("artifacts.localhost:{port}");
+    for r in &requests {
+        assert_eq!(
+            r.header("host").as_deref(),
+            Some(virtual_host.as_str()),
+            "{r:?}"
+        );
+        assert!(!r.path.starts_with("/artifacts"), "{r:?}");
+    }
+
+    // Path style on the same endpoint: the bucket is back in the path.
+    let before = faults.requests().len();
+    run("path", &["list"]).ok();
+    let path_style = &faults.requests()[before..];
+    assert!(!path_style.is_empty());
+    for r in path_style {
+        assert_eq!(r.header("host"), Some(format!("localhost:{port}")), "{r:?}");
+        assert!(r.path.starts_with("/artifacts"), "{r:?}");
+    }
+}

@@ -506,3 +506,74 @@ fn a_store_without_listmultipartuploads() {
     );
     assert!(server.object(KEY).unwrap() == bytes);
 }
+
+/// `uploads abort` aborts an upload that is still running: its parts are held at the server
+/// while the abort runs, and once they go on, the upload fails (it cannot complete an upload
+/// that is gone) and nothing is stored.
+#[test]
+fn uploads_abort_fails_an_upload_still_running() {
+    let server = Server::start_faulty();
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    std::fs::write(d.join("big.bin"), data(SIZE, 41)).unwrap();
+    let f = server.faults();
+    let parts = f.hold(Op::UploadPart, PARTS);
+    let upload = server.spawn(d, &args(&[]));
+    wait_for("a part held", || f.count(Op::UploadPart) >= 1);
+    let abort = server.run(d, &["uploads", "abort", "--suite", "s", "--yes"]);
+    assert!(
+        abort.ok().contains("s3://artifacts/s/1/big.bin"),
+        "{}",
+        abort.stdout
+    );
+    assert_eq!(server.open_uploads(), 0);
+    parts.release();
+    let out = Run::from(upload.wait_with_output().unwrap());
+    assert_ne!(out.code, 0, "{}", out.stderr);
+    assert!(
+        out.stderr.contains("s3://artifacts/s/1/big.bin"),
+        "{}",
+        out.stderr
+    );
+    assert!(server.object(KEY).is_none());
+    assert_eq!(server.open_uploads(), 0);
+}
+
+/// Two runs at once of the same upload both adopt the unfinished upload an earlier run left:
+/// their completions are held until both have arrived (so each has adopted it and sent the
+/// missing parts), then let go together. One completes it; the other finds the key holding
+/// exactly its bytes. Both exit 0, the object is whole, no upload is left and none was started.
+#[test]
+fn two_runs_at_once_adopt_the_same_upload_and_both_succeed() {
+    let server = Server::start_faulty();
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    let bytes = data(SIZE, 43);
+    std::fs::write(d.join("big.bin"), &bytes).unwrap();
+    interrupted(&server, d, &args(&[]), "-KILL");
+    assert_eq!(server.open_uploads(), 1);
+    let f = server.faults();
+    let creates = f.count(Op::CreateMultipartUpload);
+    let completes = f.count(Op::CompleteMultipartUpload);
+    let gate = f.hold(Op::CompleteMultipartUpload, 2);
+    let (a, b) = (server.spawn(d, &args(&[])), server.spawn(d, &args(&[])));
+    wait_for("both completions", || {
+        f.count(Op::CompleteMultipartUpload) >= completes + 2
+    });
+    assert_eq!(
+        f.count(Op::CreateMultipartUpload),
+        creates,
+        "both adopted the upload left, neither started one"
+    );
+    gate.release();
+    for run in [a, b].map(|c| Run::from(c.wait_with_output().unwrap())) {
+        assert_eq!(run.ok(), format!("s3://{BUCKET}/{KEY}"));
+        assert!(
+            run.stderr.contains("resuming the interrupted upload"),
+            "{}",
+            run.stderr
+        );
+    }
+    assert!(server.object(KEY).unwrap() == bytes);
+    assert_eq!(server.open_uploads(), 0);
+}

@@ -49,7 +49,17 @@ impl PruneReport {
     pub fn removed(&mut self, contents: Contents, result: Result<Removed, Error>) {
         match result {
             Ok(removed) => {
-                self.failures.extend(release_failures(&removed));
+                // Left open by the failure, the release is as young as its newest object:
+                // within --open-grace, prune run again keeps it.
+                self.failures
+                    .extend(release_failures(&removed).into_iter().map(|f| Failure {
+                        error: f.error.reworded(|m| {
+                            format!(
+                                "{m} (while it is younger than --open-grace, add --open-grace 0s, or delete --all it)"
+                            )
+                        }),
+                        ..f
+                    }));
                 self.removed.push(removed);
             }
             Err(error) => self.failures.push(Failure {

@@ -143,11 +143,19 @@ impl AtomicFile {
     }
 }
 
+/// A hook for the test suite only, not a setting: set to `1`, downloads take the named
+/// temporary file as on a file system without `O_TMPFILE`, so the tests can drive that fallback
+/// through the binary (signals included) on any machine. Refused in a `.env` file like every
+/// `S3BLOB_TEST_*` hook.
+const NAMED_TEMP_VAR: &str = "S3BLOB_TEST_NAMED_TEMP_FILE";
+
 /// Whether unnamed temporary files can be given a name later: that needs Linux and
 /// `/proc/self/fd` (linking an open file by its descriptor without privileges).
 fn unnamed_supported() -> bool {
     static SUPPORTED: OnceLock<bool> = OnceLock::new();
-    *SUPPORTED.get_or_init(unnamed::supported)
+    *SUPPORTED.get_or_init(|| {
+        std::env::var_os(NAMED_TEMP_VAR).is_none_or(|v| v != "1") && unnamed::supported()
+    })
 }
 
 /// Linux's unnamed temporary files.

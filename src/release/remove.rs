@@ -13,7 +13,7 @@ use tracing::{debug, info};
 use crate::error::Error;
 use crate::key::ReleaseRef;
 use crate::listing::Lister;
-use crate::s3::{classify, status};
+use crate::s3::{classify, key_failure, status};
 
 /// Keys per DeleteObjects request: S3's limit.
 const BATCH: usize = 1000;
@@ -166,11 +166,14 @@ async fn delete_many(
                 .iter()
                 .map(|e| {
                     let key = e.key().unwrap_or_default().to_owned();
-                    let why = Error::Other(format!(
-                        "cannot delete s3://{bucket}/{key}: {} {}",
+                    let why = key_failure(
                         e.code().unwrap_or("error"),
-                        crate::error::one_line(e.message().unwrap_or_default())
-                    ));
+                        e.message().unwrap_or_default(),
+                        "delete",
+                        bucket,
+                        &key,
+                        "DeleteObjects",
+                    );
                     (key, why)
                 })
                 .collect();

@@ -242,6 +242,35 @@ fn with_path_hint(route: &Route, err: Error) -> Error {
     }
 }
 
+/// A failure an answer of 200 reports for one of its keys (a per-key `Error` of
+/// DeleteObjects), as the same kind a failed request with that code would be: a key refused
+/// with AccessDenied is exit 4, as a refused request is.
+pub fn key_failure(
+    code: &str,
+    message: &str,
+    action: &str,
+    bucket: &str,
+    key: &str,
+    operation: &str,
+) -> Error {
+    let target = format!("s3://{bucket}/{key}");
+    let detail = match message {
+        "" => code.to_owned(),
+        m => format!("{code}: {}", truncate(&one_line(m), 160)),
+    };
+    by_code(
+        code,
+        None,
+        &Target {
+            action,
+            target: &target,
+            bucket,
+            detail: &detail,
+            operation,
+        },
+    )
+}
+
 /// How a failed request is named in messages: `cannot {action} {target}: ... ({detail})`.
 struct Target<'a> {
     action: &'a str,

@@ -9,7 +9,7 @@ mod socket;
 mod trust;
 mod watchdog;
 
-pub use classify::{classify, not_implemented, status};
+pub use classify::{classify, key_failure, not_implemented, status};
 pub use trust::CaBundle;
 use watchdog::{Buckets, Guarded};
 pub use watchdog::{Cut, ExpectServerWork, ServerWork};

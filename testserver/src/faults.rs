@@ -313,6 +313,13 @@ impl Faults {
             .insert(key.to_owned(), size);
     }
 
+    /// From now on, DeleteObjects refuses exactly `keys` (each answered as a per-key
+    /// AccessDenied `Error` in a 200 answer, and kept) and deletes the rest; `&[]` ends it.
+    pub fn refuse_in_delete_objects(&self, keys: &[&str]) {
+        *self.personality.refused_deletes.lock().unwrap() =
+            keys.iter().map(|k| (*k).to_owned()).collect();
+    }
+
     /// Strips every `x-amz-checksum-*` header from answers, as a store keeping no checksums.
     pub fn keep_no_checksums(&self, on: bool) {
         self.keep_no_checksums.store(on, Ordering::Relaxed);
@@ -636,6 +643,7 @@ fn spawn_backend<B: s3s::S3>(
     }
     let mut builder = s3s::service::S3ServiceBuilder::new(backend);
     builder.set_auth(auth);
+    builder.set_host(crate::LoopbackHost);
     let inner = builder.build();
     let plan = faults.clone();
     let running = crate::serve_on_thread(0, move |listener| async move {

@@ -71,6 +71,10 @@ pub struct Personality {
     /// Entries per page of ListMultipartUploads and ListParts at most (0: S3's 1,000), so a
     /// test sees a client follow several pages.
     pub page_limit: std::sync::atomic::AtomicUsize,
+    /// Keys a DeleteObjects refuses one by one, as S3 does for a key the policy protects: the
+    /// request succeeds (200), the other keys go, and the answer lists each of these as an
+    /// `Error` (AccessDenied) and keeps it.
+    pub refused_deletes: std::sync::Mutex<std::collections::BTreeSet<String>>,
 }
 
 impl Personality {
@@ -363,7 +367,35 @@ impl S3 for Strict {
     ) -> S3Result<S3Response<DeleteObjectsOutput>> {
         self.check_bucket(&req.input.bucket)?;
         let _whole = self.objects.write().await;
-        self.fs.delete_objects(req).await
+        let refused_keys = self
+            .personality
+            .refused_deletes
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .clone();
+        let mut req = req;
+        let (refused, kept): (Vec<ObjectIdentifier>, Vec<ObjectIdentifier>) = req
+            .input
+            .delete
+            .objects
+            .drain(..)
+            .partition(|o| refused_keys.contains(&o.key));
+        req.input.delete.objects = kept;
+        let mut out = if req.input.delete.objects.is_empty() {
+            S3Response::new(DeleteObjectsOutput::default())
+        } else {
+            self.fs.delete_objects(req).await?
+        };
+        let errors = out.output.errors.get_or_insert_with(Vec::new);
+        for o in refused {
+            errors.push(s3s::dto::Error {
+                key: Some(o.key),
+                code: Some("AccessDenied".to_owned()),
+                message: Some("Access Denied".to_owned()),
+                ..Default::default()
+            });
+        }
+        Ok(out)
     }
     async fn create_multipart_upload(
         &self,
@@ -609,6 +641,28 @@ fn unhex(s: &str) -> Option<String> {
     String::from_utf8(raw).ok()
 }
 
+/// How the servers read the `Host` header, as S3 does: `BUCKET.localhost[:PORT]` addresses
+/// the bucket by its host name (virtual-hosted style); `localhost` and IP addresses leave the
+/// bucket in the path (path style). Names under `.localhost` are loopback (RFC 6761), so a test
+/// can reach the server by a bucket's host name.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct LoopbackHost;
+
+impl s3s::host::S3Host for LoopbackHost {
+    fn parse_host_header<'a>(&'a self, host: &'a str) -> S3Result<s3s::host::VirtualHost<'a>> {
+        let name = match host.rsplit_once(':') {
+            Some((name, port)) if port.bytes().all(|b| b.is_ascii_digit()) => name,
+            _ => host,
+        };
+        Ok(match name.strip_suffix(".localhost") {
+            Some(bucket) if !bucket.is_empty() => {
+                s3s::host::VirtualHost::new("localhost").with_bucket(bucket)
+            }
+            _ => s3s::host::VirtualHost::new(name),
+        })
+    }
+}
+
 /// Serves `root` (one directory per bucket) on `listener` until the process ends, accepting
 /// only the given credentials.
 pub async fn serve(
@@ -637,6 +691,7 @@ pub async fn serve_backend<B: S3>(
 
     let mut builder = s3s::service::S3ServiceBuilder::new(backend);
     builder.set_auth(s3s::auth::SimpleAuth::from_single(access_key, secret_key));
+    builder.set_host(LoopbackHost);
     let service = throttle::Delayed::new(builder.build(), model.latency);
     let stats = std::sync::Arc::new(stats::Stats::default());
     let http = ConnBuilder::new(TokioExecutor::new());
