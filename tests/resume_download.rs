@@ -254,3 +254,65 @@ fn resumable_to_stdout_is_refused() {
     );
     out.usage_error(&["--resumable", "-o -"]);
 }
+
+/// Interrupted before any range was complete, `--resumable` has nothing worth keeping: no
+/// partial file is left, and the run says so instead of naming one. Both before the first
+/// answer (the first GET held) and after it (its body stalled once the record was started).
+#[test]
+fn an_interruption_before_any_range_is_complete_keeps_nothing() {
+    for stall_body in [false, true] {
+        let bytes = data(SIZE, 46);
+        let (server, dir) = stored(&bytes);
+        let d = dir.path();
+        let f = server.faults();
+        let before = f.count(Op::GetObject);
+        let held = if stall_body {
+            f.inject(Op::GetObject, usize::MAX, Fault::Stall(1000));
+            None
+        } else {
+            Some(f.hold(Op::GetObject, usize::MAX))
+        };
+        let child = server.spawn(d, &args(&["--resumable"]));
+        wait_for("the first range held or stalled", || {
+            f.count(Op::GetObject) > before && (!stall_body || d.join("out").join(STATE).exists())
+        });
+        signal(child.id(), "-INT");
+        let out = Run::from(child.wait_with_output().unwrap());
+        if let Some(gate) = held {
+            gate.release();
+        }
+        f.clear();
+        assert_eq!(out.code, 130, "{}", out.stderr);
+        assert!(
+            out.stderr.contains("no partial file is kept for resuming")
+                && out.stderr.contains("nothing was left behind")
+                && !out.stderr.contains("kept the partial download"),
+            "stall_body {stall_body}: {}",
+            out.stderr
+        );
+        let left: Vec<_> = std::fs::read_dir(d.join("out")).unwrap().collect();
+        assert!(left.is_empty(), "stall_body {stall_body}: {left:?}");
+    }
+}
+
+/// A download whose bytes turn out not to be the object's (a body corrupted on the way)
+/// removes the partial file and its record, even with `--resumable`: they cannot be trusted.
+#[test]
+fn a_download_whose_bytes_are_not_the_objects_keeps_nothing() {
+    let bytes = data(SIZE, 47);
+    let (server, dir) = stored(&bytes);
+    let d = dir.path();
+    let f = server.faults();
+    f.inject(Op::GetObject, FETCHED, Fault::Delay(Duration::ZERO));
+    f.inject(Op::GetObject, 1, Fault::FlipByte(1000));
+    let out = server.run(d, &args(&["--resumable"]));
+    f.clear();
+    assert_eq!(out.code, 5, "{}", out.stderr);
+    assert!(
+        !out.stderr.contains("kept the partial download"),
+        "{}",
+        out.stderr
+    );
+    let left: Vec<_> = std::fs::read_dir(d.join("out")).unwrap().collect();
+    assert!(left.is_empty(), "{left:?}");
+}

@@ -157,16 +157,16 @@ async fn object_key(
     if release != crate::release::LATEST {
         return Ok(key);
     }
+    let asked = ReleaseRef::new(suite, release)?;
     let release = crate::release::signed::resolve(
         client,
         bucket,
-        suite,
-        release,
+        &asked,
         crate::config::DEFAULT_CONCURRENCY,
         keys,
     )
     .await?;
-    Ok(ObjectKey::new(suite, &release, filename)?)
+    Ok(release.key(filename)?)
 }
 
 /// The progress display `--progress` asks for: a bar on stderr when a person is watching (or

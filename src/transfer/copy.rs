@@ -290,7 +290,10 @@ async fn multipart_copy(
         .guard(async { Ok(copy_parts(client, req, source, &id, part_size).await) })
         .await;
     let result = match parts {
-        Ok(Ok(parts)) => complete(client, req, &id, parts).await,
+        Ok(Ok(parts)) => match parts_hold_the_source(req, &parts, part_size) {
+            Ok(()) => complete(client, req, &id, parts).await,
+            Err(e) => Err(Failed(e)),
+        },
         Ok(Err(e)) => Err(e),
         Err(interrupted) => Err(Failed(interrupted)),
     };
@@ -298,6 +301,39 @@ async fn multipart_copy(
         super::abort_multipart(client, &req.dst_bucket, &req.dst_key, &id).await;
     }
     result
+}
+
+/// The copied parts' CRC64NVMEs, as the store reported them, combined and compared with the
+/// one the release lists, before the copy is completed: a part copied from the wrong bytes or
+/// range is caught here even on a store that does not check the full-object checksum given at
+/// completion. A store that reports no part checksums leaves that check to the completion.
+fn parts_hold_the_source(
+    req: &CopyRequest,
+    parts: &[CompletedPart],
+    part_size: u64,
+) -> Result<(), Error> {
+    let lens = plan::chunks(0, req.size, part_size).map(|r| r.end - r.start);
+    let crcs: Option<Vec<u64>> = parts
+        .iter()
+        .map(|p| p.checksum_crc64_nvme().and_then(checksum::from_base64))
+        .collect();
+    let Some(crcs) = crcs else {
+        debug!(dst = %req.dst_key, "the store reported no CRC64NVME for some copied parts");
+        return Ok(());
+    };
+    let copied = checksum::combine_all(crcs.into_iter().zip(lens));
+    if copied == req.crc64 {
+        return Ok(());
+    }
+    Err(Error::Integrity(format!(
+        "the copy of s3://{}/{} to s3://{}/{} holds other bytes than its release lists (its parts' CRC64NVME combine to {}, the release lists {}); nothing copied: verify the source release",
+        req.src_bucket,
+        req.src_key,
+        req.dst_bucket,
+        req.dst_key,
+        checksum::to_base64(copied),
+        checksum::to_base64(req.crc64)
+    )))
 }
 
 /// Every range as an UploadPartCopy, `concurrency` at a time, in part order.
@@ -390,6 +426,43 @@ async fn complete(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn copied_parts_are_checked_against_the_listed_crc_before_completion() {
+        let bytes: Vec<u8> = (0..25u32).map(|i| (i * 7) as u8).collect();
+        let part = |crc: Option<u64>| {
+            CompletedPart::builder()
+                .set_checksum_crc64_nvme(crc.map(checksum::to_base64))
+                .build()
+        };
+        let req = CopyRequest {
+            src_bucket: "a".into(),
+            src_key: "s/1/f".into(),
+            dst_bucket: "b".into(),
+            dst_key: "s/1/f".into(),
+            size: 25,
+            crc64: checksum::crc64(&bytes),
+            multipart_above: 0,
+            part_size: 10,
+            concurrency: 1,
+            checksum_header: true,
+        };
+        let good: Vec<_> = bytes
+            .chunks(10)
+            .map(|c| part(Some(checksum::crc64(c))))
+            .collect();
+        assert!(parts_hold_the_source(&req, &good, 10).is_ok());
+        // The second part copied from bytes one further on.
+        let mut shifted = good.clone();
+        shifted[1] = part(Some(checksum::crc64(&bytes[11..21])));
+        let err = parts_hold_the_source(&req, &shifted, 10).unwrap_err();
+        assert!(matches!(err, Error::Integrity(_)), "{err}");
+        assert!(err.to_string().contains("holds other bytes"), "{err}");
+        // A store that reports no part checksum leaves the check to the completion.
+        let mut unreported = shifted;
+        unreported[2] = part(None);
+        assert!(parts_hold_the_source(&req, &unreported, 10).is_ok());
+    }
 
     #[test]
     fn multipart_copies_fit_s3s_limits_up_to_5_tib() {

@@ -122,7 +122,7 @@ pub enum Fault {
     Delay(Duration),
     /// Hold the request until the test releases the gate ([`Faults::hold`]), then serve it.
     Hold(Gate),
-    /// Read K bytes of the request body, then fail the connection.
+    /// Read K bytes of the request body, then close the connection without an answer.
     CutRequest(usize),
     /// Send the headers (with the full Content-Length) and K bytes of the body, then close the
     /// connection: the client sees a body shorter than announced. The K bytes are on the wire
@@ -533,9 +533,15 @@ impl hyper::service::Service<http::Request<Incoming>> for Faulty {
                     serve(req).await
                 }
                 Some(Fault::CutRequest(k)) => {
+                    // The service sees the body end early; whatever it answers is not sent,
+                    // as on a connection that broke: the connection is closed instead (an
+                    // answer sent back would race the client's writes, and the client would
+                    // see an error response or a reset by luck).
                     let req = req.map(|b| CutBody { inner: b, left: k });
-                    let res = tower::Service::call(&mut inner, req).await?;
-                    Ok(res.map(s3_body))
+                    let _ = tower::Service::call(&mut inner, req).await;
+                    Err(s3s::HttpError::new(Box::new(io::Error::other(
+                        "fault: request cut",
+                    ))))
                 }
                 Some(Fault::CutResponse(k) | Fault::Stall(k)) => {
                     let stall = matches!(fault, Some(Fault::Stall(_)));

@@ -359,7 +359,13 @@ impl S3 for Strict {
             }
         }
         let _whole = self.objects.read().await;
-        self.fs.upload_part_copy(req).await
+        let (id, n) = (req.input.upload_id.clone(), req.input.part_number);
+        let mut out = self.fs.upload_part_copy(req).await?;
+        // s3s-fs reports no checksum for a copied part; S3 reports its CRC64NVME.
+        if let Some(result) = out.output.copy_part_result.as_mut() {
+            result.checksum_crc64nvme = uploads::part_crc64nvme(&self.root, &id, n).await;
+        }
+        Ok(out)
     }
     async fn delete_objects(
         &self,

@@ -1145,6 +1145,12 @@ impl S3 for Memory {
             ));
         }
         let data = src.data.sub(range);
+        // As S3 reports it for a copied part: the CRC64NVME of the bytes copied.
+        let mut crc = crc_fast::Digest::new(crc_fast::CrcAlgorithm::Crc64Nvme);
+        for chunk in &data.chunks {
+            crc.update(chunk);
+        }
+        let crc = crate::uploads::crc64nvme_base64(crc.finalize());
         let etag = self.etag();
         {
             let mut st = self.lock();
@@ -1157,7 +1163,7 @@ impl S3 for Memory {
                 Part {
                     data,
                     etag: etag.clone(),
-                    crc64nvme: None,
+                    crc64nvme: Some(crc.clone()),
                     stored: SystemTime::now(),
                 },
             );
@@ -1165,6 +1171,7 @@ impl S3 for Memory {
         Ok(S3Response::new(UploadPartCopyOutput {
             copy_part_result: Some(CopyPartResult {
                 e_tag: Some(ETag::Strong(etag)),
+                checksum_crc64nvme: Some(crc),
                 last_modified: Some(SystemTime::now().into()),
                 ..Default::default()
             }),

@@ -258,6 +258,16 @@ impl OnDisk {
     }
 }
 
+/// The CRC64NVME of stored part `n` (base64, as S3 reports a copied part's), if it is there.
+pub async fn part_crc64nvme(root: &Path, upload_id: &str, n: i32) -> Option<String> {
+    let path = part_path(root, upload_id, n);
+    let (crc, _) = tokio::task::spawn_blocking(move || digest(&path, false))
+        .await
+        .ok()?
+        .ok()?;
+    Some(crc64nvme_base64(crc))
+}
+
 fn part_path(root: &Path, upload_id: &str, n: i32) -> PathBuf {
     root.join(format!(".upload_id-{upload_id}.part-{n}"))
 }

@@ -176,6 +176,8 @@ async fn resumable(
         paths: paths.clone(),
         keep: req.settings.resumable,
         armed: true,
+        earlier: paths.exist(),
+        ranges: None,
     };
     // Opened as it is (an earlier run's bytes may be reused), before any network traffic, so
     // an unwritable destination fails fast.
@@ -206,10 +208,16 @@ async fn resumable(
                 .await
                 .map_err(|e| Error::Other(format!("a checking task failed: {e}")))??;
                 let bytes: u64 = kept.keys().map(|&i| ranges[i].end - ranges[i].start).sum();
-                info!(
-                    "resuming the download of {uri}: {bytes} of {} bytes kept from an earlier run (checked on disk)",
-                    object.size
-                );
+                if kept.is_empty() {
+                    info!(
+                        "starting the download of {uri} over: its partial file holds no complete range that still checks on disk"
+                    );
+                } else {
+                    info!(
+                        "resuming the download of {uri}: {bytes} of {} bytes kept from an earlier run (checked on disk)",
+                        object.size
+                    );
+                }
             }
             Ok(_) => info!(
                 "starting the download of {uri} over: the object cannot be pinned to one version"
@@ -226,6 +234,7 @@ async fn resumable(
             .map_err(|e| Error::local_io("write", &paths.data, &e))?;
     }
     let log = partial::Log::start(&paths, &object, &kept)?;
+    kept_for.ranges = Some(log.ranges());
     let result = fill(client, req, opened, out, progress, &kept, Some(log)).await;
     match &result {
         Ok(_) => {
@@ -249,6 +258,10 @@ struct Keep {
     /// `--resumable`: keep it for the next run.
     keep: bool,
     armed: bool,
+    /// An earlier run had left it: until this run's log is started, that run's work stands.
+    earlier: bool,
+    /// This run's count of complete ranges, once its log is started.
+    ranges: Option<std::sync::Arc<std::sync::atomic::AtomicUsize>>,
 }
 
 impl Drop for Keep {
@@ -256,7 +269,14 @@ impl Drop for Keep {
         if !self.armed {
             return;
         }
-        if self.keep {
+        let worth_keeping = match &self.ranges {
+            Some(ranges) => ranges.load(std::sync::atomic::Ordering::Relaxed) > 0,
+            None => self.earlier,
+        };
+        if self.keep && !worth_keeping {
+            info!("no part of the download was complete: no partial file is kept for resuming");
+        }
+        if self.keep && worth_keeping {
             warn!(
                 "kept the partial download {} for resuming: run the same command again to continue, or delete it (and {}) to start over",
                 self.paths.data.display(),

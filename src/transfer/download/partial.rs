@@ -16,7 +16,8 @@ use std::fs::File;
 use std::io::{BufRead, BufReader, Write};
 use std::ops::Range;
 use std::path::{Path, PathBuf};
-use std::sync::Mutex;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex};
 
 use tracing::{debug, warn};
 
@@ -187,6 +188,8 @@ pub(super) struct Log {
     path: PathBuf,
     /// A failed write is said once; the download goes on (it only resumes less).
     failed: std::sync::atomic::AtomicBool,
+    /// Ranges recorded, kept ones included: a log of none is not worth keeping.
+    ranges: Arc<AtomicUsize>,
 }
 
 impl Log {
@@ -215,7 +218,13 @@ impl Log {
             file: Mutex::new(file),
             path,
             failed: Default::default(),
+            ranges: Arc::new(AtomicUsize::new(kept.len())),
         })
+    }
+
+    /// How many ranges the log holds, as it grows.
+    pub(super) fn ranges(&self) -> Arc<AtomicUsize> {
+        self.ranges.clone()
     }
 
     /// Records range `index`, whose bytes are written, with its CRC64NVME.
@@ -225,8 +234,12 @@ impl Log {
             .file
             .lock()
             .unwrap_or_else(std::sync::PoisonError::into_inner);
-        if let Err(e) = file.write_all(line.as_bytes())
-            && !self.failed.swap(true, std::sync::atomic::Ordering::Relaxed)
+        let written = file.write_all(line.as_bytes());
+        if written.is_ok() {
+            self.ranges.fetch_add(1, Ordering::Relaxed);
+        }
+        if let Err(e) = written
+            && !self.failed.swap(true, Ordering::Relaxed)
         {
             warn!(
                 "cannot record progress in {}: {e}; an interrupted download will resume from less",
