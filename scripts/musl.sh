@@ -6,16 +6,15 @@
 #   scripts/musl.sh [--target TARGET] [--profile PROFILE] [--no-scenario]
 #
 #   --target    x86_64-unknown-linux-musl (default) or aarch64-unknown-linux-musl
-#   --profile   cargo profile (default release: fat LTO, stripped; CI uses ci-static: no LTO,
-#               opt-level 1, for a shorter cold build)
+#   --profile   cargo profile (default release: fat LTO, stripped, as released)
 #   --no-scenario   build and check only (the default for a target this machine cannot run)
 #
 # The standard library is built from source: Debian's rustc-web/cargo-web (1.96, installed as
 # /usr/bin/rustc and /usr/bin/cargo) with rust-web-src, `-Zbuild-std` under RUSTC_BOOTSTRAP=1.
 # musl-tools gives the C side (musl-gcc: ring's C code and the final link). Rust's std wants a
-# static libunwind for musl; gcc's own unwinder (libgcc_eh.a) is linked in its place. Missing
-# Debian packages are installed with apt-get (root needed then). The binary's path is printed
-# on the last line of stdout: target/TARGET/PROFILE/s3blob. CARGO_TARGET_DIR is honoured;
+# static libunwind for musl; gcc's (libgcc_eh.a) stands in, with scripts/musl/dl_find_object.c.
+# Missing Debian packages are installed with apt-get (root needed then). The binary's path is
+# printed on the last line of stdout: target/TARGET/PROFILE/s3blob. CARGO_TARGET_DIR is honoured;
 # S3BLOB_TESTSERVER names a server binary to use instead of building it (debug, for the host).
 set -euo pipefail
 REPO=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
@@ -29,7 +28,7 @@ while [[ $# -gt 0 ]]; do
     --target) target=${2:?--target needs a value}; shift 2 ;;
     --profile) profile=${2:?--profile needs a value}; shift 2 ;;
     --no-scenario) scenario=; shift ;;
-    -h | --help) sed -n '2,19p' "${BASH_SOURCE[0]}" | sed 's/^# \{0,1\}//'; exit 0 ;;
+    -h | --help) sed -n '2,18p' "${BASH_SOURCE[0]}" | sed 's/^# \{0,1\}//'; exit 0 ;;
     *) echo "scripts/musl.sh: unknown argument $1 (see --help)" >&2; exit 2 ;;
     esac
 done
@@ -62,15 +61,21 @@ fi
 
 TARGET_DIR=${CARGO_TARGET_DIR:-$REPO/target}
 # Rust's std links `-lunwind` statically for musl; gcc's unwinder (libgcc_eh.a) provides the
-# same _Unwind_* API. gcc 12's calls glibc's _dl_find_object first: a stub answering "not found"
-# (-1) sends it down its dl_iterate_phdr path, which musl has.
+# same _Unwind_* API, with scripts/musl/dl_find_object.c added: glibc's _dl_find_object (gcc 12
+# looks up unwind tables with it only), answered from musl's dl_iterate_phdr, and strong
+# references to the pthread functions libgcc_eh calls through weak ones. With a stub answering
+# "not found" instead, the first backtrace aborts the process (exit 134; anyhow takes one for an
+# error that ends a command, under RUST_BACKTRACE=1); without the strong references it jumps to
+# address 0 (SIGSEGV, 139). The tables it points the unwinder at are the PT_GNU_EH_FRAME
+# segment, which rustc asks the linker for (--eh-frame-hdr); the check after the build makes
+# sure it is there. Cargo does not track this archive: after changing the C file, touch
+# src/main.rs to relink.
 linkdir=$TARGET_DIR/musl-link/$target
 mkdir -p "$linkdir"
-printf 'struct dl_find_object;\nint _dl_find_object(void *pc, struct dl_find_object *r) { (void)pc; (void)r; return -1; }\n' >"$linkdir/stub.c"
-"$cc" -O2 -fPIC -c "$linkdir/stub.c" -o "$linkdir/dl_find_object_stub.o"
+"$cc" -O2 -c scripts/musl/dl_find_object.c -o "$linkdir/dl_find_object.o"
 rm -f "$linkdir/libunwind.a"
 cp "$("$cc" -print-libgcc-file-name | xargs dirname)/libgcc_eh.a" "$linkdir/libunwind.a"
-ar rcs "$linkdir/libunwind.a" "$linkdir/dl_find_object_stub.o"
+ar rcs "$linkdir/libunwind.a" "$linkdir/dl_find_object.o"
 
 triple=${target//-/_}
 TRIPLE=${triple^^}
@@ -99,6 +104,8 @@ if ldd "$bin" >/dev/null 2>&1 && ! ldd "$bin" 2>&1 | grep -q 'statically linked'
     exit 1
 fi
 log "ldd: $(ldd "$bin" 2>&1 | head -1 | sed 's/^[[:space:]]*//')"
+# The unwinder's tables (see libunwind.a above): without them every backtrace aborts.
+readelf -lW "$bin" | grep -q GNU_EH_FRAME || { log "FAILED: $bin has no PT_GNU_EH_FRAME segment"; exit 1; }
 
 if [[ -n $scenario && $target == x86_64-* ]]; then
     "$bin" --version
@@ -110,6 +117,9 @@ if [[ -n $scenario && $target == x86_64-* ]]; then
     trap '[[ -n $server ]] && kill "$server" 2>/dev/null; rm -rf "$work"' EXIT
     export AWS_ACCESS_KEY_ID=musl AWS_SECRET_ACCESS_KEY=musl-secret-0123456789 AWS_REGION=us-east-1
     unset AWS_PROFILE AWS_SESSION_TOKEN AWS_CA_BUNDLE AWS_ENDPOINT_URL AWS_ENDPOINT_URL_S3
+    # An error that ends a command then takes a backtrace (anyhow): the unwinder runs in the
+    # static binary whatever the caller's environment says.
+    export RUST_BACKTRACE=1
     "$server_bin" "$work/store" --bucket compat >"$work/endpoint" &
     server=$!
     for _ in $(seq 200); do [[ -s $work/endpoint ]] && break; sleep 0.05; done

@@ -23,6 +23,10 @@ const NOT_RUN: &[(&str, &str)] = &[
     ),
     ("cargo test --workspace", "the command that runs this test"),
     (
+        "scripts/musl.sh",
+        "builds the standard library and the whole tree for musl, 14 minutes cold; run by hand",
+    ),
+    (
         "curl -fsSL https://github.com/s3blob/s3blob/releases/latest/download/install.sh | sh",
         "downloads from GitHub; scripts/install-check.sh runs install.sh against a local release",
     ),
