@@ -299,14 +299,9 @@ pub fn check(
     let Some(signature) = signature else {
         return Verdict::Unsigned;
     };
-    let parsed = std::str::from_utf8(signature)
-        .ok()
-        .and_then(|s| SignatureBox::from_string(s).ok());
-    let Some(sig) = parsed else {
-        return Verdict::Invalid {
-            key: None,
-            why: "not a minisign signature (corrupted)".to_owned(),
-        };
+    let sig = match parse(signature) {
+        Ok(sig) => sig,
+        Err(verdict) => return verdict,
     };
     let key = KeyId::of(sig.keynum());
     let comment_matches = || match sig.trusted_comment() {
@@ -337,19 +332,25 @@ pub fn check(
     comment_matches().err().unwrap_or(Verdict::Trusted(key))
 }
 
+/// A stored signature as minisign's box, or the verdict on one that is not a signature.
+fn parse(signature: &[u8]) -> Result<SignatureBox, Verdict> {
+    std::str::from_utf8(signature)
+        .ok()
+        .and_then(|s| SignatureBox::from_string(s).ok())
+        .ok_or_else(|| Verdict::Invalid {
+            key: None,
+            why: "not a minisign signature (corrupted)".to_owned(),
+        })
+}
+
 /// What a stored signature says without the bytes it signed, for listing many releases
 /// cheaply: its key id and whether its trusted comment names `suite`/`release` (any seal id,
 /// since the manifest that holds the seal id is not read). [`Verdict::Unchecked`] or
 /// [`Verdict::Invalid`]; [`check`] is the verdict that verifies.
 pub fn glance(signature: &[u8], suite: &str, release: &str) -> Verdict {
-    let parsed = std::str::from_utf8(signature)
-        .ok()
-        .and_then(|s| SignatureBox::from_string(s).ok());
-    let Some(sig) = parsed else {
-        return Verdict::Invalid {
-            key: None,
-            why: "not a minisign signature (corrupted)".to_owned(),
-        };
+    let sig = match parse(signature) {
+        Ok(sig) => sig,
+        Err(verdict) => return verdict,
     };
     let key = KeyId::of(sig.keynum());
     let prefix = release_comment(suite, release, "");

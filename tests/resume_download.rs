@@ -82,6 +82,13 @@ fn interrupted(server: &Server, d: &Path, args: &[&str], sig: &str) -> Run {
     out
 }
 
+/// Nothing in `out/`: no destination, no partial file, no record.
+#[track_caller]
+fn nothing_left(d: &Path, case: &str) {
+    let left: Vec<_> = std::fs::read_dir(d.join("out")).unwrap().collect();
+    assert!(left.is_empty(), "{case}: {left:?}");
+}
+
 /// GETs the server receives while `f` runs.
 fn gets(server: &Server, f: impl FnOnce() -> Run) -> (usize, Run) {
     let before = server.faults().count(Op::GetObject);
@@ -186,8 +193,7 @@ fn sigint_without_resumable_leaves_nothing() {
         "{}",
         out.stderr
     );
-    let left: Vec<_> = std::fs::read_dir(d.join("out")).unwrap().collect();
-    assert!(left.is_empty(), "{left:?}");
+    nothing_left(d, "");
 }
 
 #[test]
@@ -290,8 +296,7 @@ fn an_interruption_before_any_range_is_complete_keeps_nothing() {
             "stall_body {stall_body}: {}",
             out.stderr
         );
-        let left: Vec<_> = std::fs::read_dir(d.join("out")).unwrap().collect();
-        assert!(left.is_empty(), "stall_body {stall_body}: {left:?}");
+        nothing_left(d, &format!("stall_body {stall_body}"));
     }
 }
 
@@ -313,6 +318,5 @@ fn a_download_whose_bytes_are_not_the_objects_keeps_nothing() {
         "{}",
         out.stderr
     );
-    let left: Vec<_> = std::fs::read_dir(d.join("out")).unwrap().collect();
-    assert!(left.is_empty(), "{left:?}");
+    nothing_left(d, "");
 }
