@@ -320,3 +320,48 @@ fn a_download_whose_bytes_are_not_the_objects_keeps_nothing() {
     );
     nothing_left(d, "");
 }
+
+/// A destination whose name leaves no room for `.NAME.s3blob-partial.state` beside it is
+/// downloaded without resume, with one line saying so, and arrives whole.
+#[test]
+fn a_name_too_long_for_the_partial_file_is_downloaded_without_resume() {
+    // In memory: s3s-fs keeps an object's metadata under a longer name than the object's.
+    let server = Server::start_memory();
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    // 240 bytes fit a file name (255); the record's name would take 267.
+    let name = format!("{}.bin", "n".repeat(236));
+    server
+        .upload(d, "s", "1", &[(name.as_str(), b"long name")], &[])
+        .ok();
+    std::fs::create_dir(d.join("out")).unwrap();
+    let out = server.run(
+        d,
+        &[
+            "download",
+            "--suite",
+            "s",
+            "--release",
+            "1",
+            "--filename",
+            &name,
+            "-o",
+            "out/",
+            "--resumable",
+        ],
+    );
+    out.ok();
+    assert!(
+        out.stderr.contains(
+            "the name is too long to keep a partial file beside it; downloading without resume"
+        ),
+        "{}",
+        out.stderr
+    );
+    assert_eq!(
+        std::fs::read(d.join("out").join(&name)).unwrap(),
+        b"long name"
+    );
+    let left: Vec<_> = std::fs::read_dir(d.join("out")).unwrap().collect();
+    assert_eq!(left.len(), 1, "{left:?}");
+}
