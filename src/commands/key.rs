@@ -68,11 +68,7 @@ fn generate(cx: &Context<'_>, out: &Path, no_password: bool) -> Result<Outcome, 
 fn write_new(path: &Path, text: &str, secret: bool) -> Result<(), Error> {
     let mut options = std::fs::OpenOptions::new();
     options.write(true).create_new(true);
-    #[cfg(unix)]
-    {
-        use std::os::unix::fs::OpenOptionsExt;
-        options.mode(if secret { 0o600 } else { 0o644 });
-    }
+    crate::platform::creation_mode(&mut options, secret);
     let mut file = options
         .open(path)
         .map_err(|e| Error::local_io("create", path, &e))?;

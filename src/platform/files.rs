@@ -118,6 +118,17 @@ pub(crate) fn new_file_permissions() -> Option<Permissions> {
     None
 }
 
+/// Makes a file `options` will create private to its owner (0600) when `private`, else
+/// readable by all (0644) on Unix; Windows files take their directory's ACL either way.
+#[cfg(unix)]
+pub(crate) fn creation_mode(options: &mut std::fs::OpenOptions, private: bool) {
+    use std::os::unix::fs::OpenOptionsExt;
+    options.mode(if private { 0o600 } else { 0o644 });
+}
+
+#[cfg(windows)]
+pub(crate) fn creation_mode(_options: &mut std::fs::OpenOptions, _private: bool) {}
+
 /// Opens `path` for reading without blocking on a FIFO (Unix `O_NONBLOCK`; Windows has no
 /// FIFOs in the file system).
 #[cfg(unix)]

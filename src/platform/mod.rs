@@ -21,8 +21,8 @@ mod process;
 mod signals;
 
 pub(crate) use files::{
-    check_readable, file_owner, my_uid, new_file_permissions, open_nonblocking, read_at, reserve,
-    start_write_back, write_all_at,
+    check_readable, creation_mode, file_owner, my_uid, new_file_permissions, open_nonblocking,
+    read_at, reserve, start_write_back, write_all_at,
 };
 pub(crate) use names::{CASE_INSENSITIVE, NAME_UNIT, WINDOWS_NAMES, name_len, name_max};
 pub use process::{limit_malloc_arenas, raise_open_file_limit};
