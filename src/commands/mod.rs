@@ -143,30 +143,30 @@ async fn connect_to_release(
     Ok((settings, client, release))
 }
 
-/// The key of one artifact, with `--release latest` resolved to the suite's highest sealed
-/// release (with trusted `keys`, the highest signed by one of them).
-async fn object_key(
-    client: &Client,
-    bucket: &str,
-    suite: &str,
-    release: &str,
-    filename: &str,
+/// Settings, the client, and the key of the one artifact `o` names, with `--release latest`
+/// resolved to the suite's highest sealed release (with trusted `keys`, the highest signed by
+/// one of them).
+async fn connect_to_object(
+    cx: &Context<'_>,
+    o: &crate::cli::ObjectArgs,
     keys: &[crate::signature::TrustedKey],
-) -> Result<ObjectKey, Error> {
-    let key = ObjectKey::new(suite, release, filename)?;
-    if release != crate::release::LATEST {
-        return Ok(key);
+) -> Result<(Settings, Client, ObjectKey), Error> {
+    let key = ObjectKey::new(&o.key.suite, &o.key.release, &o.filename)?;
+    let (settings, client) = connect(cx, Tuning::default()).await?;
+    if o.key.release != crate::release::LATEST {
+        return Ok((settings, client, key));
     }
-    let asked = ReleaseRef::new(suite, release)?;
+    let asked = ReleaseRef::new(&o.key.suite, &o.key.release)?;
     let release = crate::release::signed::resolve(
-        client,
-        bucket,
+        &client,
+        &settings.bucket,
         &asked,
         crate::config::DEFAULT_CONCURRENCY,
         keys,
     )
     .await?;
-    Ok(release.key(filename)?)
+    let key = release.key(&o.filename)?;
+    Ok((settings, client, key))
 }
 
 /// The progress display `--progress` asks for: a bar on stderr when a person is watching (or

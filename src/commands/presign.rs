@@ -93,17 +93,8 @@ impl Report for Linked {
 pub async fn run(cx: &Context<'_>, args: PresignArgs) -> Result<Outcome, Error> {
     let o = &args.object;
     let keys = super::key::trusted_keys(cx)?;
-    let (settings, client) = super::connect(cx, Tuning::default()).await?;
+    let (settings, client, key) = super::connect_to_object(cx, o, &keys).await?;
     let bucket = settings.bucket;
-    let key = super::object_key(
-        &client,
-        &bucket,
-        &o.key.suite,
-        &o.key.release,
-        &o.filename,
-        &keys,
-    )
-    .await?;
     let k = key.to_string();
     // A URL to nothing would only fail later, in someone else's hands.
     let info = inspect::head(&client, &bucket, &k).await?;

@@ -3,7 +3,6 @@
 
 use crate::cli::ObjectArgs;
 use crate::commands::Context;
-use crate::config::Tuning;
 use crate::error::Error;
 use crate::inspect;
 use crate::key::ReleaseRef;
@@ -14,17 +13,8 @@ use crate::signature::Verdict;
 
 pub async fn run(cx: &Context<'_>, args: ObjectArgs) -> Result<Outcome, Error> {
     let keys = super::key::trusted_keys(cx)?;
-    let (settings, client) = super::connect(cx, Tuning::default()).await?;
+    let (settings, client, key) = super::connect_to_object(cx, &args, &keys).await?;
     let bucket = settings.bucket;
-    let key = super::object_key(
-        &client,
-        &bucket,
-        &args.key.suite,
-        &args.key.release,
-        &args.filename,
-        &keys,
-    )
-    .await?;
     // The signature is reported, never required: stat is how one looks at what is there.
     let release = ReleaseRef::listed(key.suite(), key.release());
     let object = key.to_string();
