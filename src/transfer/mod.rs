@@ -59,6 +59,35 @@ pub struct TransferSettings {
 /// costs several times the CPU) and memory flat.
 pub const READ_BUFFER: usize = 256 * 1024;
 
+/// The CRC64NVME of `len` bytes of `file` from `offset`, read with positioned reads so several
+/// threads can checksum different parts of one open file (an upload's parts, a kept download's
+/// ranges). Fails with `UnexpectedEof` if the file is shorter.
+pub(crate) fn crc_of_file_range(
+    file: &std::fs::File,
+    offset: u64,
+    len: u64,
+) -> std::io::Result<u64> {
+    let mut buf = vec![0u8; READ_BUFFER.min(usize::try_from(len).unwrap_or(READ_BUFFER))];
+    let mut crc = crate::checksum::Crc64::default();
+    let mut pos = offset;
+    let end = offset + len;
+    while pos < end {
+        let want = usize::try_from(end - pos)
+            .unwrap_or(usize::MAX)
+            .min(buf.len());
+        let n = crate::platform::read_at(file, &mut buf[..want], pos)?;
+        if n == 0 {
+            return Err(std::io::Error::new(
+                std::io::ErrorKind::UnexpectedEof,
+                "the file became shorter while it was being read",
+            ));
+        }
+        crc.update(&buf[..n]);
+        pos += n as u64;
+    }
+    Ok(crc.value())
+}
+
 /// Delay before retry `attempt` (2 = first retry): exponential from 200 ms, capped at 10 s,
 /// with full jitter so parallel parts do not retry in lockstep.
 pub fn backoff(attempt: u32) -> Duration {
@@ -137,6 +166,23 @@ pub(crate) async fn abort_multipart(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn file_ranges() {
+        let data: Vec<u8> = (0..1_000_000u32).map(|i| (i % 251) as u8).collect();
+        let mut f = tempfile::tempfile().unwrap();
+        std::io::Write::write_all(&mut f, &data).unwrap();
+        assert_eq!(
+            crc_of_file_range(&f, 0, data.len() as u64).unwrap(),
+            crate::checksum::crc64(&data)
+        );
+        assert_eq!(
+            crc_of_file_range(&f, 5, 300_000).unwrap(),
+            crate::checksum::crc64(&data[5..300_005])
+        );
+        assert_eq!(crc_of_file_range(&f, 7, 0).unwrap(), 0);
+        assert!(crc_of_file_range(&f, 999_999, 2).is_err());
+    }
 
     #[test]
     fn backoff_grows_and_is_capped() {

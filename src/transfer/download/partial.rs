@@ -150,33 +150,26 @@ pub(super) fn still_there(
     ranges: &[Range<u64>],
     recorded: &BTreeMap<usize, u64>,
 ) -> Result<BTreeMap<usize, u64>, Error> {
-    let mut buf = vec![0u8; crate::transfer::READ_BUFFER];
     let mut kept = BTreeMap::new();
     for (&index, &crc) in recorded {
         let Some(range) = ranges.get(index) else {
             continue;
         };
-        let mut hasher = checksum::Crc64::default();
-        let mut pos = range.start;
-        while pos < range.end {
-            let want = usize::try_from(range.end - pos)
-                .unwrap_or(buf.len())
-                .min(buf.len());
-            let n = crate::platform::read_at(file, &mut buf[..want], pos)
-                .map_err(|e| Error::local_io("read", path, &e))?;
-            if n == 0 {
-                break;
+        match crate::transfer::crc_of_file_range(file, range.start, range.end - range.start) {
+            Ok(now) if now == crc => {
+                kept.insert(index, crc);
             }
-            hasher.update(&buf[..n]);
-            pos += n as u64;
-        }
-        if pos == range.end && hasher.value() == crc {
-            kept.insert(index, crc);
-        } else {
-            debug!(
+            Ok(_) => debug!(
                 index,
                 "a recorded range does not match its bytes on disk: fetched again"
-            );
+            ),
+            Err(e) if e.kind() == std::io::ErrorKind::UnexpectedEof => {
+                debug!(
+                    index,
+                    "a recorded range is past the partial file's end: fetched again"
+                );
+            }
+            Err(e) => return Err(Error::local_io("read", path, &e)),
         }
     }
     Ok(kept)

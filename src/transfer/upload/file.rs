@@ -318,7 +318,10 @@ async fn checksum_parts(
                 let Some(r) = ranges.get(i) else {
                     return Ok(out);
                 };
-                out.push((i, file_range(&file, r.start, r.end - r.start)?));
+                out.push((
+                    i,
+                    crate::transfer::crc_of_file_range(&file, r.start, r.end - r.start)?,
+                ));
             }
         });
     }
@@ -332,34 +335,6 @@ async fn checksum_parts(
         }
     }
     Ok(crcs)
-}
-
-/// The CRC64NVME of `len` bytes of `file` from `offset`, read with positioned reads so several
-/// threads can checksum different parts of one open file. Fails if the file is shorter.
-fn file_range(file: &File, offset: u64, len: u64) -> std::io::Result<u64> {
-    let mut buf = vec![
-        0u8;
-        crate::transfer::READ_BUFFER
-            .min(usize::try_from(len).unwrap_or(crate::transfer::READ_BUFFER))
-    ];
-    let mut crc = checksum::Crc64::default();
-    let mut pos = offset;
-    let end = offset + len;
-    while pos < end {
-        let want = usize::try_from(end - pos)
-            .unwrap_or(usize::MAX)
-            .min(buf.len());
-        let n = read_at(file, &mut buf[..want], pos)?;
-        if n == 0 {
-            return Err(std::io::Error::new(
-                std::io::ErrorKind::UnexpectedEof,
-                "the file became shorter while it was being read",
-            ));
-        }
-        crc.update(&buf[..n]);
-        pos += n as u64;
-    }
-    Ok(crc.value())
 }
 
 #[cfg(test)]
@@ -441,22 +416,5 @@ mod tests {
         let mut source = FileSource::open(tmp.path(), 5 * MIB).unwrap();
         assert!(source.prepare().await.unwrap().single);
         assert_eq!(source.whole().await.unwrap(), (3, checksum::crc64(b"abc")));
-    }
-
-    #[test]
-    fn file_ranges() {
-        let data: Vec<u8> = (0..1_000_000u32).map(|i| (i % 251) as u8).collect();
-        let mut f = tempfile::tempfile().unwrap();
-        std::io::Write::write_all(&mut f, &data).unwrap();
-        assert_eq!(
-            file_range(&f, 0, data.len() as u64).unwrap(),
-            checksum::crc64(&data)
-        );
-        assert_eq!(
-            file_range(&f, 5, 300_000).unwrap(),
-            checksum::crc64(&data[5..300_005])
-        );
-        assert_eq!(file_range(&f, 7, 0).unwrap(), 0);
-        assert!(file_range(&f, 999_999, 2).is_err());
     }
 }
