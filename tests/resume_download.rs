@@ -107,6 +107,18 @@ fn finished(d: &Path, bytes: &[u8]) {
     assert!(!out.join(STATE).exists(), "its record is gone");
 }
 
+/// Runs the download again (with `extra`): it succeeds having fetched only what the
+/// interruption left (the first GET, which tells what the object is while its range is kept,
+/// then the missing ranges), and the destination is whole with nothing beside it.
+#[track_caller]
+fn resumed(server: &Server, d: &Path, bytes: &[u8], extra: &[&str]) -> Run {
+    let (sent, out) = gets(server, || server.run(d, &args(extra)));
+    assert_eq!(out.ok(), "out/big.bin");
+    assert_eq!(sent, 1 + RANGES - FETCHED, "{}", out.stderr);
+    finished(d, bytes);
+    out
+}
+
 #[test]
 fn a_download_cut_past_the_retries_is_kept_and_the_next_run_fetches_only_the_rest() {
     let bytes = data(SIZE, 41);
@@ -132,16 +144,12 @@ fn a_download_cut_past_the_retries_is_kept_and_the_next_run_fetches_only_the_res
     assert!(!d.join("out/big.bin").exists(), "no destination yet");
     assert_eq!(recorded(d), FETCHED);
     f.clear();
-    let (sent, out) = gets(&server, || server.run(d, &args(&[])));
-    assert_eq!(out.ok(), "out/big.bin");
+    let out = resumed(&server, d, &bytes, &[]);
     assert!(
         out.stderr.contains("resuming the download"),
         "{}",
         out.stderr
     );
-    // The first GET tells what the object is (its range is kept); then the missing ranges.
-    assert_eq!(sent, 1 + RANGES - FETCHED);
-    finished(d, &bytes);
 }
 
 #[test]
@@ -154,10 +162,7 @@ fn a_killed_download_is_continued_by_the_same_command() {
         d.join("out").join(PARTIAL).exists(),
         "kill -9 leaves the partial file"
     );
-    let (sent, out) = gets(&server, || server.run(d, &args(&["--resumable"])));
-    out.ok();
-    assert_eq!(sent, 1 + RANGES - FETCHED);
-    finished(d, &bytes);
+    resumed(&server, d, &bytes, &["--resumable"]);
 }
 
 #[test]
@@ -175,10 +180,7 @@ fn sigint_with_resumable_keeps_the_partial_file_and_says_so() {
         out.stderr
     );
     assert!(d.join("out").join(PARTIAL).exists());
-    let (sent, out) = gets(&server, || server.run(d, &args(&[])));
-    out.ok();
-    assert_eq!(sent, 1 + RANGES - FETCHED);
-    finished(d, &bytes);
+    resumed(&server, d, &bytes, &[]);
 }
 
 #[test]

@@ -973,6 +973,18 @@ fn unusable_keys_are_one_line_naming_where_they_came_from() {
 }
 
 /// `args` with `--trusted-key key` appended, run in `d`.
+/// Two key pairs (`k`, `other`) and three sealed releases: 1.0 signed by `k`, 1.1 by `other`,
+/// 1.2 unsigned. Gives `k`'s public key line and the two key ids.
+fn signed_by_two_keys(server: &Server, d: &Path) -> (String, String, String) {
+    let public = generate(server, d, "k", true);
+    let other = generate(server, d, "other", true);
+    let (id, other_id) = (key_id(&public), key_id(&other));
+    seal_signed(server, d, "1.0", &[], &["--sign-key", "k.key"]);
+    seal_signed(server, d, "1.1", &[], &["--sign-key", "other.key"]);
+    seal_signed(server, d, "1.2", &[], &[]);
+    (public, id, other_id)
+}
+
 fn with_key(server: &Server, d: &Path, key: &str, args: &[&str]) -> Run {
     let mut all = args.to_vec();
     all.extend_from_slice(&["--trusted-key", key]);
@@ -1087,12 +1099,7 @@ fn with_trusted_keys_list_requires_a_signature_and_stat_says_whether_it_is_trust
     let server = Server::start();
     let dir = tempfile::tempdir().unwrap();
     let d = dir.path();
-    let public = generate(&server, d, "k", true);
-    let other = generate(&server, d, "other", true);
-    let (id, other_id) = (key_id(&public), key_id(&other));
-    seal_signed(&server, d, "1.0", &[], &["--sign-key", "k.key"]);
-    seal_signed(&server, d, "1.1", &[], &["--sign-key", "other.key"]);
-    seal_signed(&server, d, "1.2", &[], &[]);
+    let (public, id, other_id) = signed_by_two_keys(&server, d);
     let key = public.as_str();
 
     // list of a release: only one signed by a trusted key.
@@ -1192,12 +1199,7 @@ fn presign_with_trusted_keys_refuses_a_file_its_signed_manifest_does_not_vouch_f
     let server = Server::start();
     let dir = tempfile::tempdir().unwrap();
     let d = dir.path();
-    let public = generate(&server, d, "k", true);
-    let other = generate(&server, d, "other", true);
-    let (id, other_id) = (key_id(&public), key_id(&other));
-    seal_signed(&server, d, "1.0", &[], &["--sign-key", "k.key"]);
-    seal_signed(&server, d, "1.1", &[], &["--sign-key", "other.key"]);
-    seal_signed(&server, d, "1.2", &[], &[]);
+    let (public, id, other_id) = signed_by_two_keys(&server, d);
     server.put(d, "app", "2.0", "a.bin", b"open", &[]);
     let key = public.as_str();
     let presign = |release: &str, filename: &str| {
