@@ -49,11 +49,13 @@ fn stored_parts(server: &Server) -> Vec<std::path::PathBuf> {
 /// server's faults are cleared afterwards (the held requests of the dead process stay held).
 fn interrupted(server: &Server, d: &Path, args: &[&str], sig: &str) -> Run {
     let f = server.faults();
+    // Counted from here: earlier runs may have left parts and sent requests.
+    let (stored, sent) = (stored_parts(server).len(), f.count(Op::UploadPart));
     f.inject(Op::UploadPart, STORED, Fault::Delay(Duration::ZERO));
     let _held = f.hold(Op::UploadPart, usize::MAX);
     let child = server.spawn(d, args);
     wait_for("some parts stored and more held", || {
-        stored_parts(server).len() == STORED && f.count(Op::UploadPart) > STORED
+        stored_parts(server).len() == stored + STORED && f.count(Op::UploadPart) > sent + STORED
     });
     signal(child.id(), sig);
     let out = Run::from(child.wait_with_output().unwrap());
@@ -251,6 +253,44 @@ fn a_file_changed_between_runs_is_never_mixed_in() {
             .ok();
         assert_eq!(server.open_uploads(), 0, "{what}");
     }
+}
+
+/// Four leftovers of one key: the first run's, then three of other bytes (the file changed
+/// each time). Back to the first bytes, the run adopts the oldest, whose parts are listed last
+/// (after the newest few, listed while the file is checksummed), and sends only what it lacks.
+#[test]
+fn the_oldest_of_several_leftovers_is_found() {
+    let server = Server::start_faulty();
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    let first = data(SIZE, 35);
+    std::fs::write(d.join("big.bin"), &first).unwrap();
+    interrupted(&server, d, &args(&[]), "-KILL");
+    for seed in 36..39 {
+        std::fs::write(d.join("big.bin"), data(SIZE, seed)).unwrap();
+        interrupted(&server, d, &args(&[]), "-KILL");
+    }
+    assert_eq!(server.open_uploads(), 4);
+    std::fs::write(d.join("big.bin"), &first).unwrap();
+
+    let (sent, run) = parts_sent(&server, || server.run(d, &args(&[])));
+    assert_eq!(run.ok(), format!("s3://{BUCKET}/{KEY}"));
+    assert_eq!(sent, PARTS - STORED, "{}", run.stderr);
+    assert!(
+        run.stderr.contains(&format!("{STORED} of {PARTS} parts")),
+        "{}",
+        run.stderr
+    );
+    assert_eq!(
+        run.stderr
+            .matches("that s3blob started for other bytes")
+            .count(),
+        3,
+        "one line for each of the newer leftovers: {}",
+        run.stderr
+    );
+    assert!(server.object(KEY).unwrap() == first);
+    assert_eq!(server.open_uploads(), 3, "the others are left alone");
 }
 
 /// Runs curl signed with the test key against the server; returns stdout.

@@ -128,7 +128,10 @@ pub async fn upload<S: PartSource>(
     // Each request's future is boxed where it is awaited: an SDK call's future is several KiB,
     // and a batch keeps hundreds of uploads alive at once; inline, every upload's state would
     // be the sum of all the requests it might make (about 47 KiB each).
-    let (shape, existing, sealed) = shutdown
+    // A file that will go in parts may continue an interrupted upload: its unfinished
+    // uploads are looked up meanwhile too (see [`resume`]).
+    let look_for_leftovers = source.single_hint() == Some(false);
+    let (shape, existing, sealed, leftovers) = shutdown
         .guard(async {
             Ok(tokio::join!(
                 source.prepare(),
@@ -139,7 +142,14 @@ pub async fn upload<S: PartSource>(
                         Ok(None)
                     }
                 }),
-                Box::pin(sealed_manifest(req))
+                Box::pin(sealed_manifest(req)),
+                Box::pin(async {
+                    if look_for_leftovers {
+                        Some(resume::leftovers(client, req).await)
+                    } else {
+                        None
+                    }
+                })
             ))
         })
         .await?;
@@ -194,7 +204,10 @@ pub async fn upload<S: PartSource>(
             .guard(Box::pin(put_single(client, req, source, progress)))
             .await?
     } else {
-        Box::pin(upload_parts(client, req, source, shape, progress, shutdown)).await?
+        Box::pin(upload_parts(
+            client, req, source, shape, leftovers, progress, shutdown,
+        ))
+        .await?
     };
     Box::pin(existing::read_back(client, req, stored)).await
 }
@@ -205,13 +218,15 @@ async fn upload_parts<S: PartSource>(
     req: &UploadRequest,
     source: &mut S,
     shape: Shape,
+    leftovers: Option<Result<resume::Leftovers, Error>>,
     progress: &SharedProgress,
     shutdown: &Shutdown,
 ) -> Result<Uploaded, Error> {
     if let Some((size, _)) = shape.known {
         progress.start(size);
     }
-    let (started, kept, keep) = Box::pin(begin(client, req, source, shape, shutdown)).await?;
+    let (started, kept, keep) =
+        Box::pin(begin(client, req, source, shape, leftovers, shutdown)).await?;
     let send = async {
         let assembled = send_parts(
             client,
@@ -230,27 +245,37 @@ async fn upload_parts<S: PartSource>(
 }
 
 /// The multipart upload the parts go to: an interrupted one of this very file, adopted with the
-/// parts it kept (see [`resume`]), or a new one, described so that a later run can adopt it.
+/// parts it kept (see [`resume`]; `leftovers`: the key's unfinished uploads, looked up while
+/// the file was checksummed), or a new one, described so that a later run can adopt it.
 /// Also whether it may be kept on failure (`--resumable`, and the upload can be identified).
 async fn begin<S: PartSource>(
     client: &Client,
     req: &UploadRequest,
     source: &S,
     shape: Shape,
+    leftovers: Option<Result<resume::Leftovers, Error>>,
     shutdown: &Shutdown,
 ) -> Result<(multipart::Started, HashMap<u64, CompletedPart>, bool), Error> {
     let wanted = req.settings.resumable;
     let planned = source
         .planned()
         .filter(|p| p.len() < resume::DESCRIPTOR_PART as usize);
-    let (Some(planned), Some((size, crc64))) = (planned, shape.known) else {
+    let (Some(planned), Some((size, crc64)), Some(leftovers)) = (planned, shape.known, leftovers)
+    else {
         let started = multipart::start(client, req, shape.known.map(|(_, crc)| crc)).await?;
         return Ok((started, HashMap::new(), false));
     };
     let descriptor = resume::descriptor(req, size, crc64, &planned);
-    let found = shutdown
-        .guard(Box::pin(resume::find(client, req, &planned, &descriptor)))
-        .await;
+    let found = match leftovers {
+        Ok(leftovers) => {
+            shutdown
+                .guard(async {
+                    Ok(Box::pin(resume::find(client, req, leftovers, &planned, &descriptor)).await)
+                })
+                .await
+        }
+        Err(e) => Err(e),
+    };
     let found = match found {
         Ok(found) => found,
         Err(e @ Error::Interrupted { .. }) => return Err(e),

@@ -126,6 +126,7 @@ async fn upload_part(
         .send()
         .await
         .map_err(|e| classify(&e, "upload a part of", &target.bucket, Some(&target.key)))?;
+    debug!(part = number, "part stored");
     let completed = CompletedPart::builder()
         .part_number(number)
         .set_e_tag(out.e_tag)

@@ -73,33 +73,73 @@ pub(crate) fn abort_hint(req: &UploadRequest) -> String {
     )
 }
 
-/// Looks for an unfinished upload of `req.key` started for exactly this file (`planned`: each
-/// part's length and CRC64NVME; `descriptor`: see [`descriptor`]). Every other upload of the
-/// key is left alone, with one line each. An error
-/// means the store could not list the key's uploads (nothing is resumed then).
-pub(super) async fn find(
-    client: &Client,
-    req: &UploadRequest,
-    planned: &[(u64, u64)],
-    descriptor: &[u8],
-) -> Result<Option<Adopted>, Error> {
+/// The unfinished uploads of one key, newest first, looked up while the file is checksummed
+/// (see [`leftovers`]); [`find`] then picks the one to adopt.
+pub(super) struct Leftovers(Vec<Leftover>);
+
+struct Leftover {
+    upload: listing::Unfinished,
+    /// Its stored parts, listed ahead; `None`: listed when [`find`] comes to it.
+    parts: Option<Result<HashMap<i32, StoredPart>, Error>>,
+}
+
+/// How many of a key's unfinished uploads (the newest) have their parts listed ahead. A key
+/// usually has one: the run that was interrupted.
+const LISTED_AHEAD: usize = 2;
+
+/// The unfinished uploads of `req.key`, the newest with their stored parts. This needs only
+/// the key, so it runs while the file is checksummed, and a resumed upload's first part goes
+/// out as soon as the checksums are known. An error means the store could not list the key's
+/// uploads (nothing is resumed then).
+pub(super) async fn leftovers(client: &Client, req: &UploadRequest) -> Result<Leftovers, Error> {
     let key = req.key.to_string();
-    let mut leftovers: Vec<listing::Unfinished> =
+    let mut uploads: Vec<listing::Unfinished> =
         listing::unfinished_uploads(client, &req.bucket, &key)
             .await?
             .into_iter()
             .filter(|u| u.key == key)
             .collect();
     // Newest first.
-    leftovers.sort_by_key(|u| std::cmp::Reverse(u.initiated.map_or(i64::MIN, |t| t.secs())));
+    uploads.sort_by_key(|u| std::cmp::Reverse(u.initiated));
+    let mut out = Vec::with_capacity(uploads.len());
+    for (i, upload) in uploads.into_iter().enumerate() {
+        let parts = if i < LISTED_AHEAD {
+            Some(list_parts(client, &req.bucket, &key, &upload.upload_id).await)
+        } else {
+            None
+        };
+        out.push(Leftover { upload, parts });
+    }
+    Ok(Leftovers(out))
+}
+
+/// Picks, among `leftovers`, the unfinished upload started for exactly this file
+/// (`planned`: each part's length and CRC64NVME; `descriptor`: see [`descriptor`]). Every
+/// other upload of the key is left alone, with one line each.
+///
+/// Parts listed ahead may have been joined since by another run resuming the same upload:
+/// those are sent again (the same bytes under the same number). If that run completed or
+/// aborted the upload meanwhile, this one's parts fail as they would have without the lookahead.
+pub(super) async fn find(
+    client: &Client,
+    req: &UploadRequest,
+    leftovers: Leftovers,
+    planned: &[(u64, u64)],
+    descriptor: &[u8],
+) -> Option<Adopted> {
+    let key = req.key.to_string();
     let want = (
         descriptor.len() as u64,
         checksum::to_base64(checksum::crc64(descriptor)),
     );
     let mut unverifiable = false;
-    for leftover in leftovers {
-        let id = leftover.upload_id.as_str();
-        let parts = match list_parts(client, &req.bucket, &key, id).await {
+    for Leftover { upload, parts } in leftovers.0 {
+        let id = upload.upload_id.as_str();
+        let parts = match parts {
+            Some(parts) => parts,
+            None => list_parts(client, &req.bucket, &key, id).await,
+        };
+        let parts = match parts {
             Ok(parts) => parts,
             Err(e) => {
                 // Gone meanwhile (finished or aborted by another run), or not readable.
@@ -110,13 +150,13 @@ pub(super) async fn find(
         let described = parts.get(&DESCRIPTOR_PART);
         match described.map(|p| (part_size(p), p.checksum_crc64_nvme())) {
             Some((size, Some(crc))) if (size, crc) == (Some(want.0), want.1.as_str()) => {
-                return Ok(Some(adopt(id, &parts, planned)));
+                return Some(adopt(id, &parts, planned));
             }
             Some((_, Some(_))) => {
                 // Not aborted: it may be another run, still sending (a stale one cannot be told
                 // from a live one), and aborting it would fail that run.
                 warn!(
-                    "s3://{}/{key} has an unfinished upload (id {id}) that s3blob started for other bytes or other attributes than these: not resumed, uploading afresh; if no other upload of this key is running, remove it with `{}`",
+                    "s3://{}/{key} has an unfinished upload (id {id}) that s3blob started for other bytes or other attributes than these: not resumed, left alone; if no other upload of this key is running, remove it with `{}`",
                     req.bucket,
                     abort_hint(req)
                 );
@@ -132,7 +172,7 @@ pub(super) async fn find(
                 unverifiable = true;
             }
             None => {
-                let started = leftover
+                let started = upload
                     .initiated
                     .as_ref()
                     .and_then(crate::inspect::rfc3339)
@@ -146,7 +186,7 @@ pub(super) async fn find(
             }
         }
     }
-    Ok(None)
+    None
 }
 
 /// The upload `id` with the stored parts that equal the file's.
