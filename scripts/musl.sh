@@ -84,7 +84,10 @@ export "CARGO_TARGET_${TRIPLE}_LINKER=$cc"
 # link-self-contained=no: Debian's rustc ships no musl crt objects, musl-gcc brings its own.
 # relocation-model=static: a plain -static link (musl-gcc's specs turn -static-pie into a PIE
 # that asks for /lib/ld-musl-x86_64.so.1).
-export "CARGO_TARGET_${TRIPLE}_RUSTFLAGS=-C target-feature=+crt-static -C link-self-contained=no -C relocation-model=static -L native=$linkdir"
+# -lgcc: the C side's compiler helpers. mimalloc (the musl build's allocator) calls
+# __popcountdi2, which rustup's standard library provides (its compiler-builtins are built
+# with LLVM's C builtins) and a -Zbuild-std one does not; gcc's libgcc.a has it.
+export "CARGO_TARGET_${TRIPLE}_RUSTFLAGS=-C target-feature=+crt-static -C link-self-contained=no -C relocation-model=static -L native=$linkdir -C link-arg=-lgcc"
 
 log "building s3blob for $target (profile $profile; the standard library too)"
 start=$SECONDS
@@ -104,6 +107,9 @@ if ldd "$bin" >/dev/null 2>&1 && ! ldd "$bin" 2>&1 | grep -q 'statically linked'
     exit 1
 fi
 log "ldd: $(ldd "$bin" 2>&1 | head -1 | sed 's/^[[:space:]]*//')"
+# The allocator is mimalloc (src/platform/process.rs): asked to, it lists its options.
+MIMALLOC_VERBOSE=1 "$bin" --version 2>&1 | grep -q "option 'purge_delay'" || { log "FAILED: $bin does not allocate with mimalloc"; exit 1; }
+log "allocator: mimalloc"
 # The unwinder's tables (see libunwind.a above): without them every backtrace aborts.
 readelf -lW "$bin" | grep -q GNU_EH_FRAME || { log "FAILED: $bin has no PT_GNU_EH_FRAME segment"; exit 1; }
 

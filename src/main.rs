@@ -11,6 +11,7 @@ use s3blob::shutdown::Shutdown;
 use s3blob::{Ci, CiOutput, Section};
 
 fn main() -> ExitCode {
+    s3blob::platform::init_allocator();
     s3blob::platform::raise_open_file_limit();
     let mut ci = None;
     match run(&mut ci) {

@@ -10,7 +10,8 @@
 //! - `names`: how long a file name may be, counted the way the system counts it, and which
 //!   names the system refuses or folds together (Windows' reserved names, case-insensitive
 //!   file systems).
-//! - `process`: the open-file limit and glibc's malloc arenas, set before any thread starts.
+//! - `process`: the open-file limit and the allocator (glibc's malloc arenas; mimalloc in the
+//!   static musl binary), set before any thread starts.
 //! - `signals`: what asks s3blob to stop (Unix: SIGINT, SIGTERM; Windows: Ctrl-C, Ctrl-Break,
 //!   closing the console).
 
@@ -25,5 +26,5 @@ pub(crate) use files::{
     read_at, reserve, start_write_back, write_all_at,
 };
 pub(crate) use names::{CASE_INSENSITIVE, NAME_UNIT, WINDOWS_NAMES, name_len, name_max};
-pub use process::{limit_malloc_arenas, raise_open_file_limit};
+pub use process::{init_allocator, limit_malloc_arenas, raise_open_file_limit};
 pub(crate) use signals::stop_requested;
