@@ -255,6 +255,48 @@ fn a_file_changed_between_runs_is_never_mixed_in() {
     }
 }
 
+/// Two runs resume the same upload, and the second completes it while the first's parts are
+/// on their way: the first run's missing parts are held at the server until the second run has
+/// finished, then fail (S3 answers NoSuchUpload; the test server, AccessDenied). The first run finds the key holding exactly its bytes and
+/// succeeds too (the unfinished uploads are looked up while the file is checksummed, so this
+/// window is as long as that pass).
+#[test]
+fn a_run_whose_adopted_upload_another_run_completed_succeeds() {
+    let server = Server::start_faulty();
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    let bytes = data(SIZE, 44);
+    std::fs::write(d.join("big.bin"), &bytes).unwrap();
+    interrupted(&server, d, &args(&[]), "-KILL");
+    let f = server.faults();
+    let sent = f.count(Op::UploadPart);
+    let gate = f.hold(Op::UploadPart, PARTS - STORED);
+    let first = server.spawn(d, &args(&[]));
+    wait_for("the first run's missing parts held", || {
+        f.count(Op::UploadPart) == sent + PARTS - STORED
+    });
+    let second = server.run(d, &args(&[]));
+    assert_eq!(second.ok(), format!("s3://{BUCKET}/{KEY}"));
+    assert!(
+        second.stderr.contains("resuming the interrupted upload"),
+        "{}",
+        second.stderr
+    );
+    gate.release();
+    let first = Run::from(first.wait_with_output().unwrap());
+    assert_eq!(first.ok(), format!("s3://{BUCKET}/{KEY}"));
+    assert!(
+        first.stderr.contains("resuming the interrupted upload")
+            && first
+                .stderr
+                .contains("another run finished the upload this one was resuming"),
+        "{}",
+        first.stderr
+    );
+    assert!(server.object(KEY).unwrap() == bytes);
+    assert_eq!(server.open_uploads(), 0);
+}
+
 /// Four leftovers of one key: the first run's, then three of other bytes (the file changed
 /// each time). Back to the first bytes, the run adopts the oldest, whose parts are listed last
 /// (after the newest few, listed while the file is checksummed), and sends only what it lacks.

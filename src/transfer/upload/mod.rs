@@ -241,7 +241,7 @@ async fn upload_parts<S: PartSource>(
         source.check_unchanged()?;
         Ok(assembled)
     };
-    multipart::finish(client, req, &started, send, shutdown, keep).await
+    multipart::finish(client, req, &started, send, shutdown, keep, shape.known).await
 }
 
 /// The multipart upload the parts go to: an interrupted one of this very file, adopted with the

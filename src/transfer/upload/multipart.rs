@@ -21,6 +21,8 @@ pub(super) struct Started {
     pub(super) id: String,
     /// Created announcing CRC64NVME: its parts and its completion carry checksums.
     pub(super) checksums: bool,
+    /// Started by an earlier run and adopted by this one (see [`super::resume`]).
+    pub(super) adopted: bool,
 }
 
 /// Starts a multipart upload. `crc64`, when known before the first part (files; not streams),
@@ -55,6 +57,7 @@ pub(super) async fn start(
     Ok(Started {
         id: upload_id,
         checksums: announced,
+        adopted: false,
     })
 }
 
@@ -73,6 +76,12 @@ enum Completion {
 /// identify) and the failure is one a later run may get past: a signal, or the network or the
 /// store failing past the retries. A refused completion (the key was taken meanwhile) succeeds
 /// only if the key holds these very bytes.
+///
+/// `whole`: the size and CRC64NVME of the file, when known before sending. If `started` was
+/// adopted (see [`super::resume`]), another run resuming the same upload may complete it
+/// first, and this run's parts then fail (NoSuchUpload on S3; other stores answer otherwise):
+/// a failure that leaves the key holding exactly these bytes is that run's success, and this
+/// one's.
 pub(super) async fn finish(
     client: &Client,
     req: &UploadRequest,
@@ -80,6 +89,7 @@ pub(super) async fn finish(
     send: impl Future<Output = Result<Assembled, Error>>,
     shutdown: &Shutdown,
     keep: bool,
+    whole: Option<(u64, u64)>,
 ) -> Result<Uploaded, Error> {
     let key = req.key.to_string();
     let upload_id = started.id.as_str();
@@ -91,18 +101,20 @@ pub(super) async fn finish(
     };
     let (size, crc64, count, completion) = match shutdown.guard(work).await {
         Ok(done) => done,
-        Err(err) if keep && resumable_after(&err) => {
-            warn!(
-                "kept s3://{}/{key} upload for resuming: run the same command again, or {}",
-                req.bucket,
-                super::resume::abort_hint(req)
-            );
-            crate::error::note_kept_upload();
-            return Err(err);
-        }
         Err(err) => {
-            crate::transfer::abort_multipart(client, &req.bucket, &key, upload_id).await;
-            return Err(err);
+            if let Some((size, crc64)) = whole
+                && started.adopted
+                && !matches!(err, Error::Interrupted { .. })
+                && let Ok(Some(e)) = existing::find(client, req).await
+                && e.matches(size, crc64)
+            {
+                warn!(%key, "another run finished the upload this one was resuming; the object is stored intact ({err})");
+                return Ok(Uploaded {
+                    unchanged: true,
+                    ..Uploaded::stored(size, crc64, e.etag, 0)
+                });
+            }
+            return Box::pin(give_up(client, req, started, err, keep)).await;
         }
     };
     match completion {
@@ -135,6 +147,29 @@ pub(super) async fn finish(
             }
         }
     }
+}
+
+/// An upload that failed with `err` before it was completed: kept for the next run (`keep`,
+/// and a failure a later run may get past), else aborted.
+async fn give_up(
+    client: &Client,
+    req: &UploadRequest,
+    started: &Started,
+    err: Error,
+    keep: bool,
+) -> Result<Uploaded, Error> {
+    let key = req.key.to_string();
+    if keep && resumable_after(&err) {
+        warn!(
+            "kept s3://{}/{key} upload for resuming: run the same command again, or {}",
+            req.bucket,
+            super::resume::abort_hint(req)
+        );
+        crate::error::note_kept_upload();
+    } else {
+        crate::transfer::abort_multipart(client, &req.bucket, &key, &started.id).await;
+    }
+    Err(err)
 }
 
 /// Whether an upload that failed this way is worth keeping for the next run: it was stopped

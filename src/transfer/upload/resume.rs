@@ -225,6 +225,7 @@ fn adopt(id: &str, parts: &HashMap<i32, StoredPart>, planned: &[(u64, u64)]) -> 
         started: Started {
             id: id.to_owned(),
             checksums: true,
+            adopted: true,
         },
         kept,
         kept_bytes,
