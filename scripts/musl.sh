@@ -11,8 +11,8 @@
 #
 # The standard library is built from source: Debian's rustc-web/cargo-web (1.96, installed as
 # /usr/bin/rustc and /usr/bin/cargo) with rust-web-src, `-Zbuild-std` under RUSTC_BOOTSTRAP=1.
-# musl-tools gives the C side (musl-gcc: ring's C code and the final link). Rust's std wants a
-# static libunwind for musl; gcc's (libgcc_eh.a) stands in, with scripts/musl/dl_find_object.c.
+# musl-tools gives the C side (musl-gcc: ring's and mimalloc's C code, the final link). Rust's
+# std wants a static libunwind for musl: gcc's (libgcc_eh.a), with scripts/musl/dl_find_object.c.
 # Missing Debian packages are installed with apt-get (root needed then). The binary's path is
 # printed on the last line of stdout: target/TARGET/PROFILE/s3blob. CARGO_TARGET_DIR is honoured;
 # S3BLOB_TESTSERVER names a server binary to use instead of building it (debug, for the host).
@@ -108,7 +108,8 @@ if ldd "$bin" >/dev/null 2>&1 && ! ldd "$bin" 2>&1 | grep -q 'statically linked'
 fi
 log "ldd: $(ldd "$bin" 2>&1 | head -1 | sed 's/^[[:space:]]*//')"
 # The allocator is mimalloc (src/platform/process.rs): asked to, it lists its options.
-MIMALLOC_VERBOSE=1 "$bin" --version 2>&1 | grep -q "option 'purge_delay'" || { log "FAILED: $bin does not allocate with mimalloc"; exit 1; }
+verbose=$(MIMALLOC_VERBOSE=1 "$bin" --version 2>&1)
+grep -q "option 'purge_delay'" <<<"$verbose" || { log "FAILED: $bin does not allocate with mimalloc"; exit 1; }
 log "allocator: mimalloc"
 # The unwinder's tables (see libunwind.a above): without them every backtrace aborts.
 readelf -lW "$bin" | grep -q GNU_EH_FRAME || { log "FAILED: $bin has no PT_GNU_EH_FRAME segment"; exit 1; }

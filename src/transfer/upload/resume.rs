@@ -118,8 +118,9 @@ pub(super) async fn leftovers(client: &Client, req: &UploadRequest) -> Result<Le
 /// other upload of the key is left alone, with one line each.
 ///
 /// Parts listed ahead may have been joined since by another run resuming the same upload:
-/// those are sent again (the same bytes under the same number). If that run completed or
-/// aborted the upload meanwhile, this one's parts fail as they would have without the lookahead.
+/// those are sent again (the same bytes under the same number). If that run completed the
+/// upload meanwhile, this one's parts fail and the key is then found holding these bytes
+/// (success, see `multipart::finish`); if it was aborted, they fail as the upload's would.
 pub(super) async fn find(
     client: &Client,
     req: &UploadRequest,
