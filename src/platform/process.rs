@@ -51,7 +51,7 @@ pub fn limit_malloc_arenas(arenas: i32) {
 static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
 /// mimalloc's option numbers (`mi_option_e` in mimalloc.h, version 3; the Rust bindings name
-/// neither of these two).
+/// neither of these two). Check both against that enum when libmimalloc-sys is updated.
 #[cfg(target_env = "musl")]
 const MI_OPTION_ARENA_EAGER_COMMIT: libmimalloc_sys::mi_option_t = 4;
 #[cfg(target_env = "musl")]

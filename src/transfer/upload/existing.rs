@@ -142,13 +142,7 @@ pub(super) fn judge(
 ) -> Result<Uploaded, Error> {
     if existing.matches(size, crc64) {
         info!(%key, "an identical object is already stored; nothing to upload");
-        return Ok(Uploaded {
-            size,
-            crc64,
-            etag: existing.etag,
-            parts: 0,
-            unchanged: true,
-        });
+        return Ok(Uploaded::already_there(size, crc64, existing.etag));
     }
     let what = if existing.crc64.is_none() && existing.size == size {
         "already exists, with no CRC64NVME to compare with"
@@ -190,13 +184,7 @@ pub(super) fn in_sealed_release(
     match manifest.files.get(key.filename()) {
         Some(e) if e.size == size && e.crc64 == crc64 => {
             info!(%key, "the sealed release already holds these bytes; nothing to upload");
-            Ok(Uploaded {
-                size,
-                crc64,
-                etag: None,
-                parts: 0,
-                unchanged: true,
-            })
+            Ok(Uploaded::already_there(size, crc64, None))
         }
         listed => Err(Error::AlreadyExists(format!(
             "release {}/{} in s3://{}/ is sealed and cannot change ({}); publish under another --release",

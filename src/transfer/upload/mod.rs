@@ -106,6 +106,14 @@ impl Uploaded {
             unchanged: false,
         }
     }
+
+    /// The key already holds these bytes; nothing was sent or replaced.
+    pub(crate) fn already_there(size: u64, crc64: u64, etag: Option<String>) -> Self {
+        Self {
+            unchanged: true,
+            ..Self::stored(size, crc64, etag, 0)
+        }
+    }
 }
 
 /// Uploads what `source` yields to `req.key`; a `shutdown` stops it cleanly with
@@ -266,16 +274,11 @@ async fn begin<S: PartSource>(
         return Ok((started, HashMap::new(), false));
     };
     let descriptor = resume::descriptor(req, size, crc64, &planned);
-    let found = match leftovers {
-        Ok(leftovers) => {
-            shutdown
-                .guard(async {
-                    Ok(Box::pin(resume::find(client, req, leftovers, &planned, &descriptor)).await)
-                })
-                .await
-        }
-        Err(e) => Err(e),
-    };
+    let found = shutdown
+        .guard(async {
+            Ok(Box::pin(resume::find(client, req, leftovers?, &planned, &descriptor)).await)
+        })
+        .await;
     let found = match found {
         Ok(found) => found,
         Err(e @ Error::Interrupted { .. }) => return Err(e),

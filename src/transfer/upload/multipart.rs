@@ -109,10 +109,7 @@ pub(super) async fn finish(
                 && e.matches(size, crc64)
             {
                 warn!(%key, "another run finished the upload this one was resuming; the object is stored intact ({err})");
-                return Ok(Uploaded {
-                    unchanged: true,
-                    ..Uploaded::stored(size, crc64, e.etag, 0)
-                });
+                return Ok(Uploaded::already_there(size, crc64, e.etag));
             }
             return Box::pin(give_up(client, req, started, err, keep)).await;
         }
